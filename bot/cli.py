@@ -1,0 +1,65 @@
+"""The `lmsbot` command (also `python -m bot`)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError as SettingsError
+
+from bot import lms_cli
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lmsbot", description="Zoho People LMS and iSpring Learn in Slack.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level (secrets are never logged)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    lms = sub.add_parser("lms", help="query the configured LMS and print JSON")
+    lms_cli.add_arguments(lms)
+
+    from bot.sandbox import cli as sandbox_cli
+
+    sandbox = sub.add_parser("sandbox", help="run the local LMS sandbox (Zoho People + iSpring emulator)")
+    sandbox_cli.add_arguments(sandbox)
+
+    sub.add_parser("demo", help="a guided tour against the LMS sandbox")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if args.command == "sandbox":
+        from bot.sandbox import cli as sandbox_cli
+
+        return sandbox_cli.run(args)
+    if args.command == "demo":
+        from bot.demo import run_demo
+
+        return run_demo()
+
+    from bot.config import Settings
+
+    try:
+        settings = Settings()
+    except SettingsError as exc:
+        print(f"error: configuration: {_first_error(exc)}", file=sys.stderr)
+        return 2
+    return lms_cli.run(args, settings)
+
+
+def _first_error(exc: SettingsError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err.get("loc", ())).upper()
+    return f"{where}: {err.get('msg')}" if where else str(err.get("msg"))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""Configuration from the environment (and `.env`), validated once at start-up."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.lms.dates import DateOrder
+
+# Zoho data centers: (People API host, Accounts host). Accounts hosts come from Zoho's multi-DC table; the
+# People hosts outside .com follow Zoho's `<product>.zoho.<tld>` pattern and are not confirmed by Zoho docs,
+# which is why ZOHO_PEOPLE_URL / ZOHO_ACCOUNTS_URL always win over the data center.
+ZOHO_DATA_CENTERS: dict[str, tuple[str, str]] = {
+    "com": ("https://people.zoho.com", "https://accounts.zoho.com"),
+    "eu": ("https://people.zoho.eu", "https://accounts.zoho.eu"),
+    "in": ("https://people.zoho.in", "https://accounts.zoho.in"),
+    "com.au": ("https://people.zoho.com.au", "https://accounts.zoho.com.au"),
+    "jp": ("https://people.zoho.jp", "https://accounts.zoho.jp"),
+    "ca": ("https://people.zohocloud.ca", "https://accounts.zohocloud.ca"),
+    "sa": ("https://people.zoho.sa", "https://accounts.zoho.sa"),
+    "uk": ("https://people.zoho.uk", "https://accounts.zoho.uk"),
+    "com.cn": ("https://people.zoho.com.cn", "https://accounts.zoho.com.cn"),
+}
+# Names people use for the same data centers.
+_DC_ALIASES = {"us": "com", "au": "com.au", "cn": "com.cn", "zohocloud.ca": "ca"}
+
+
+def normalize_data_center(value: str) -> str:
+    key = value.strip().lower().lstrip(".")
+    key = key.removeprefix("zoho.")
+    key = _DC_ALIASES.get(key, key)
+    if key not in ZOHO_DATA_CENTERS:
+        known = ", ".join(ZOHO_DATA_CENTERS)
+        raise ValueError(f"unknown Zoho data center {value!r}; expected one of: {known}")
+    return key
+
+
+class ModuleDataTransport(StrEnum):
+    """Where the Update Modules PATCH puts `moduleData`.
+
+    The Zoho page documents a `moduleData` request parameter (query string) while its code samples send
+    a JSON body; which one a given account accepts is not stated, so it is configurable.
+    """
+
+    QUERY = "query"
+    FORM = "form"
+    JSON = "json"
+
+
+class ISpringAuthScheme(StrEnum):
+    """iSpring's token page sends `Bearer <token>`; its endpoint pages send the bare token."""
+
+    BEARER = "bearer"
+    RAW = "raw"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    # Zoho People LMS
+    zoho_data_center: str | None = None
+    zoho_people_url: str = "https://people.zoho.com"
+    zoho_accounts_url: str = "https://accounts.zoho.com"
+    zoho_client_id: str | None = None
+    zoho_client_secret: SecretStr | None = None
+    zoho_refresh_token: SecretStr | None = None
+    zoho_date_order: DateOrder = DateOrder.DMY
+    zoho_module_data_transport: ModuleDataTransport = ModuleDataTransport.QUERY
+    # A 422 "Maximum limit exceeded" is the only documented status that can mean the threshold lock.
+    zoho_422_is_lock: bool = True
+
+    # iSpring Learn
+    ispring_api_url: str = "https://api-learn.ispringlearn.com"
+    ispring_client_id: str | None = None
+    ispring_client_secret: SecretStr | None = None
+    ispring_auth_scheme: ISpringAuthScheme = ISpringAuthScheme.BEARER
+    ispring_response_format: Literal["xml", "json"] = "xml"
+
+    # HTTP behaviour shared by both clients
+    lms_timeout_seconds: float = Field(default=20.0, gt=0)
+    lms_max_retries: int = Field(default=3, ge=0, le=10)
+    lms_rate_limit: int = Field(default=30, ge=1)
+    lms_rate_window_seconds: float = Field(default=60.0, gt=0)
+    lms_lock_seconds: float = Field(default=300.0, ge=0)
+    # Calls kept back from background work (reminder sweeps) for interactive commands.
+    lms_interactive_reserve: int = Field(default=5, ge=0)
+    rate_limit_backend: Literal["memory", "redis"] = "memory"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+
+    # Storage
+    database_url: str = "sqlite:///lmsbot.db"
+
+    @model_validator(mode="after")
+    def _apply_data_center(self) -> Settings:
+        # The data center sets both Zoho URLs unless they were given explicitly.
+        if self.zoho_data_center:
+            self.zoho_data_center = normalize_data_center(self.zoho_data_center)
+            people, accounts = ZOHO_DATA_CENTERS[self.zoho_data_center]
+            if "zoho_people_url" not in self.model_fields_set:
+                self.zoho_people_url = people
+            if "zoho_accounts_url" not in self.model_fields_set:
+                self.zoho_accounts_url = accounts
+        self.zoho_people_url = self.zoho_people_url.rstrip("/")
+        self.zoho_accounts_url = self.zoho_accounts_url.rstrip("/")
+        self.ispring_api_url = self.ispring_api_url.rstrip("/")
+        if self.lms_interactive_reserve >= self.lms_rate_limit:
+            raise ValueError("LMS_INTERACTIVE_RESERVE must be smaller than LMS_RATE_LIMIT")
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

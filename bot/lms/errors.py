@@ -1,0 +1,117 @@
+"""What can go wrong talking to an LMS, as a small typed hierarchy.
+
+Every error carries the LMS's own message (when it sent one), the endpoint name and the HTTP status, so a
+Slack reply or a CLI line can say in plain words what happened.
+"""
+
+from __future__ import annotations
+
+
+class LMSError(Exception):
+    """Base class: anything the LMS layer raises."""
+
+    status: int | None = None
+    default_message = "The LMS request failed"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        endpoint: str | None = None,
+        status: int | None = None,
+        provider: str | None = None,
+    ) -> None:
+        self.message = message or self.default_message
+        self.endpoint = endpoint
+        self.provider = provider
+        if status is not None:
+            self.status = status
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        where = f"{self.provider or 'LMS'} {self.endpoint}" if self.endpoint else (self.provider or "LMS")
+        code = f" (HTTP {self.status})" if self.status else ""
+        return f"{where}: {self.message}{code}"
+
+
+class ValidationError(LMSError):
+    """Bad input caught before anything was sent."""
+
+    default_message = "Invalid input"
+
+
+class BadRequestError(LMSError):
+    status = 400
+    default_message = "Invalid parameter value/input parameter missing"
+
+
+class UnauthorizedError(LMSError):
+    status = 401
+    default_message = "The LMS rejected our credentials"
+
+
+class ForbiddenError(LMSError):
+    status = 403
+    default_message = "Sorry! You are not authorized to do this operation"
+
+
+class NotFoundError(LMSError):
+    status = 404
+    default_message = "Not found"
+
+
+class LimitExceededError(LMSError):
+    status = 422
+    default_message = "Maximum limit exceeded"
+
+
+class ServerError(LMSError):
+    status = 500
+    default_message = "Sorry! Server error occured"
+
+
+class RateLimitedError(LMSError):
+    """The endpoint is locked (by the LMS) or our own budget would be exceeded by waiting any longer."""
+
+    default_message = "Rate limit reached; the LMS is locked for this endpoint"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        retry_after: float,
+        endpoint: str | None = None,
+        status: int | None = None,
+        provider: str | None = None,
+    ) -> None:
+        self.retry_after = max(0.0, retry_after)
+        super().__init__(message, endpoint=endpoint, status=status, provider=provider)
+
+
+class UnreachableError(LMSError):
+    """Timeout, refused connection, DNS failure: no usable answer at all."""
+
+    default_message = "The LMS could not be reached"
+
+
+class ProtocolError(LMSError):
+    """The LMS answered, but not in a form we can read."""
+
+    default_message = "The LMS sent a response we could not read"
+
+
+_BY_STATUS: dict[int, type[LMSError]] = {
+    400: BadRequestError,
+    401: UnauthorizedError,
+    403: ForbiddenError,
+    404: NotFoundError,
+    422: LimitExceededError,
+}
+
+
+def error_for_status(status: int) -> type[LMSError]:
+    if status in _BY_STATUS:
+        return _BY_STATUS[status]
+    if status >= 500:
+        return ServerError
+    return LMSError

@@ -1,0 +1,210 @@
+"""Access tokens for both LMSs: fetched when needed, reused until shortly before they expire.
+
+Zoho: POST {accounts}/oauth/v2/token with grant_type=refresh_token (no new refresh token comes back).
+iSpring: POST {api}/api/v3/token with grant_type=client_credentials (1800 s lifetime, no refresh token).
+Tokens never appear in logs or error messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+
+from bot.lms.errors import ProtocolError, UnauthorizedError, UnreachableError, error_for_status
+from bot.lms.ratelimit import Clock, SystemClock
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class AccessToken:
+    value: str
+    expires_at: float  # clock seconds
+    scope: str | None = None
+
+    def __repr__(self) -> str:  # never print the secret
+        return f"AccessToken(expires_at={self.expires_at!r}, scope={self.scope!r})"
+
+
+class TokenStore(Protocol):
+    """Where a cached access token lives (memory here; the database, encrypted, in storage/)."""
+
+    async def load(self) -> AccessToken | None: ...
+
+    async def save(self, token: AccessToken) -> None: ...
+
+    async def clear(self) -> None: ...
+
+
+class MemoryTokenStore:
+    def __init__(self) -> None:
+        self._token: AccessToken | None = None
+
+    async def load(self) -> AccessToken | None:
+        return self._token
+
+    async def save(self, token: AccessToken) -> None:
+        self._token = token
+
+    async def clear(self) -> None:
+        self._token = None
+
+
+class TokenSource(Protocol):
+    async def authorization(self) -> str:
+        """The Authorization header value for the next request."""
+
+    async def invalidate(self) -> None:
+        """The LMS said 401: forget the cached token."""
+
+
+class _CachedTokenSource:
+    provider = "LMS"
+
+    def __init__(
+        self,
+        *,
+        http: httpx.AsyncClient,
+        clock: Clock | None = None,
+        store: TokenStore | None = None,
+        refresh_margin: float = 60.0,
+    ) -> None:
+        self._http = http
+        self._clock: Clock = clock or SystemClock()
+        self._store: TokenStore = store or MemoryTokenStore()
+        self._margin = refresh_margin
+        self._lock = asyncio.Lock()  # one refresh at a time, however many calls are waiting
+
+    async def token(self) -> AccessToken:
+        cached = await self._store.load()
+        if cached and cached.expires_at - self._margin > self._clock.now():
+            return cached
+        async with self._lock:
+            cached = await self._store.load()
+            if cached and cached.expires_at - self._margin > self._clock.now():
+                return cached
+            fresh = await self._fetch()
+            await self._store.save(fresh)
+            log.debug("%s access token obtained, valid for %.0f s", self.provider, fresh.expires_at - self._clock.now())
+            return fresh
+
+    async def invalidate(self) -> None:
+        await self._store.clear()
+
+    async def _fetch(self) -> AccessToken:
+        raise NotImplementedError
+
+    async def _post_token(self, url: str, form: dict[str, str], what: str) -> dict[str, Any]:
+        try:
+            response = await self._http.post(url, data=form, headers={"Accept": "application/json"})
+        except httpx.TimeoutException as exc:
+            raise UnreachableError(f"timed out getting {what}", provider=self.provider) from exc
+        except httpx.TransportError as exc:
+            raise UnreachableError(f"could not reach the token endpoint ({type(exc).__name__})", provider=self.provider) from exc
+        try:
+            payload = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            payload = None
+        if not isinstance(payload, dict):
+            if response.is_success:
+                raise ProtocolError(f"{what}: the token endpoint did not answer JSON", provider=self.provider)
+            payload = {}
+        # Zoho answers some token errors with HTTP 200 and {"error": "..."}; treat any "error" as failure.
+        error = payload.get("error")
+        if error or not response.is_success or not payload.get("access_token"):
+            detail = str(error or payload.get("error_description") or payload.get("message") or response.reason_phrase)
+            status = response.status_code if not response.is_success else 401
+            cls = UnauthorizedError if status in (400, 401, 200) else error_for_status(status)
+            raise cls(f"{what} was refused: {detail}", status=status, provider=self.provider)
+        return payload
+
+    def _token_from(self, payload: dict[str, Any], default_ttl: float) -> AccessToken:
+        try:
+            ttl = float(payload.get("expires_in") or default_ttl)
+        except (TypeError, ValueError):
+            ttl = default_ttl
+        scope = payload.get("scope")
+        return AccessToken(
+            value=str(payload["access_token"]),
+            expires_at=self._clock.now() + ttl,
+            scope=str(scope) if scope else None,
+        )
+
+
+class ZohoRefreshTokenSource(_CachedTokenSource):
+    provider = "Zoho"
+
+    def __init__(
+        self,
+        *,
+        accounts_url: str,
+        client_id: str,
+        client_secret: str,
+        refresh_token: str,
+        http: httpx.AsyncClient,
+        clock: Clock | None = None,
+        store: TokenStore | None = None,
+    ) -> None:
+        super().__init__(http=http, clock=clock, store=store)
+        self._url = accounts_url.rstrip("/") + "/oauth/v2/token"
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._refresh_token = refresh_token
+
+    async def authorization(self) -> str:
+        return f"Zoho-oauthtoken {(await self.token()).value}"
+
+    async def _fetch(self) -> AccessToken:
+        payload = await self._post_token(
+            self._url,
+            {
+                "refresh_token": self._refresh_token,
+                "client_id": self._client_id,
+                "client_secret": self._client_secret,
+                "grant_type": "refresh_token",
+            },
+            "refreshing the Zoho access token",
+        )
+        return self._token_from(payload, default_ttl=3600)
+
+
+class ISpringClientCredentialsSource(_CachedTokenSource):
+    provider = "iSpring"
+
+    def __init__(
+        self,
+        *,
+        api_url: str,
+        client_id: str,
+        client_secret: str,
+        http: httpx.AsyncClient,
+        bearer: bool = True,
+        clock: Clock | None = None,
+        store: TokenStore | None = None,
+    ) -> None:
+        super().__init__(http=http, clock=clock, store=store)
+        self._url = api_url.rstrip("/") + "/api/v3/token"
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._bearer = bearer
+
+    async def authorization(self) -> str:
+        value = (await self.token()).value
+        return f"Bearer {value}" if self._bearer else value
+
+    async def _fetch(self) -> AccessToken:
+        payload = await self._post_token(
+            self._url,
+            {
+                "client_id": self._client_id,
+                "client_secret": self._client_secret,
+                "grant_type": "client_credentials",
+            },
+            "getting an iSpring access token",
+        )
+        return self._token_from(payload, default_ttl=1800)

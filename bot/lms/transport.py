@@ -1,0 +1,268 @@
+"""One request to an LMS: budget, auth, bounded retries, and errors in plain words.
+
+Both clients send every call through `LmsTransport.request`, so the rate limit, the 401-refresh-once rule,
+retries (GETs only, on 5xx and timeouts, a bounded number of times) and error mapping live in one place.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from defusedxml import ElementTree
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+
+from bot.lms.errors import (
+    RateLimitedError,
+    ServerError,
+    UnauthorizedError,
+    UnreachableError,
+    error_for_status,
+)
+from bot.lms.ratelimit import Priority, RateLimiter
+from bot.lms.tokens import TokenSource
+
+log = logging.getLogger(__name__)
+
+_TAGS = re.compile(r"<[^>]+>")
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_retries: int = 3
+    initial_wait: float = 0.5
+    max_wait: float = 8.0
+
+
+class LmsTransport:
+    def __init__(
+        self,
+        *,
+        provider: str,
+        base_url: str,
+        http: httpx.AsyncClient,
+        auth: TokenSource,
+        account: str,
+        limiter: RateLimiter | None = None,
+        retry: RetryPolicy | None = None,
+        lock_on_422: bool = False,
+        lock_on_429: bool = True,
+    ) -> None:
+        self.provider = provider
+        self.base_url = base_url.rstrip("/")
+        self.http = http
+        self.auth = auth
+        self.account = account
+        self.limiter = limiter
+        self.retry = retry or RetryPolicy()
+        self.lock_on_422 = lock_on_422
+        self.lock_on_429 = lock_on_429
+        self.calls: Counter[str] = Counter()  # requests actually sent, per endpoint
+
+    def limit_key(self, endpoint: str) -> str:
+        return f"{self.account}:{endpoint}"
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        endpoint: str,
+        params: Any = None,
+        data: Any = None,
+        json_body: Any = None,
+        headers: dict[str, str] | None = None,
+        priority: Priority = Priority.INTERACTIVE,
+        max_wait: float | None = None,
+    ) -> httpx.Response:
+        """Send one logical call; retried only when it is safe (GET) and the failure is transient."""
+        retryable: tuple[type[BaseException], ...] = (ServerError, UnreachableError) if method == "GET" else ()
+        sleep = self.limiter.clock.sleep if self.limiter else None
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.retry.max_retries + 1),
+            wait=wait_exponential_jitter(initial=self.retry.initial_wait, max=self.retry.max_wait),
+            retry=retry_if_exception_type(retryable),
+            reraise=True,
+            **({"sleep": sleep} if sleep else {}),
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._send_authorized(
+                    method, path, endpoint, params, data, json_body, headers, priority, max_wait
+                )
+        raise AssertionError("unreachable")  # pragma: no cover - tenacity either returns or raises
+
+    async def _send_authorized(
+        self,
+        method: str,
+        path: str,
+        endpoint: str,
+        params: Any,
+        data: Any,
+        json_body: Any,
+        headers: dict[str, str] | None,
+        priority: Priority,
+        max_wait: float | None,
+    ) -> httpx.Response:
+        # A 401 may just mean our cached token expired early: refresh once, then give up clearly.
+        for attempt in range(2):
+            response = await self._send(method, path, endpoint, params, data, json_body, headers, priority, max_wait)
+            if response.status_code != 401:
+                return response
+            if attempt == 0:
+                log.info("%s %s answered 401; refreshing the access token once", self.provider, endpoint)
+                await self.auth.invalidate()
+        raise UnauthorizedError(
+            f"{self.provider} rejected our access token even after a refresh: {error_message(response)}",
+            endpoint=endpoint,
+            provider=self.provider,
+        )
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        endpoint: str,
+        params: Any,
+        data: Any,
+        json_body: Any,
+        headers: dict[str, str] | None,
+        priority: Priority,
+        max_wait: float | None,
+    ) -> httpx.Response:
+        if self.limiter is not None:
+            await self.limiter.acquire(self.limit_key(endpoint), priority=priority, max_wait=max_wait)
+        authorization = await self.auth.authorization()  # after any wait, so it is still fresh
+        all_headers = {"Authorization": authorization, **(headers or {})}
+        self.calls[endpoint] += 1
+        try:
+            response = await self.http.request(
+                method, self.base_url + path, params=params, data=data, json=json_body, headers=all_headers
+            )
+        except httpx.TimeoutException as exc:
+            raise UnreachableError(
+                f"timed out after {self.http.timeout.read or 0:.0f} s", endpoint=endpoint, provider=self.provider
+            ) from exc
+        except httpx.TransportError as exc:
+            raise UnreachableError(
+                f"could not connect ({type(exc).__name__})", endpoint=endpoint, provider=self.provider
+            ) from exc
+        log.debug("%s %s %s -> %s", self.provider, method, endpoint, response.status_code)
+        if response.status_code == 401:
+            return response
+        status = effective_status(response)
+        if status < 400:
+            return response
+        await self._raise_for(response, status, endpoint)
+        return response  # pragma: no cover - _raise_for always raises
+
+    async def _raise_for(self, response: httpx.Response, status: int, endpoint: str) -> None:
+        message = error_message(response)
+        if (status == 429 and self.lock_on_429) or (status == 422 and self.lock_on_422):
+            retry_after = _retry_after(response)
+            locked_for = retry_after
+            if self.limiter is not None:
+                locked_for = await self.limiter.report_lock(self.limit_key(endpoint), retry_after)
+            log.warning("%s %s reports its rate limit; pausing that endpoint", self.provider, endpoint)
+            raise RateLimitedError(
+                f"{message}. The LMS has paused this endpoint; try again in {locked_for / 60:.0f} min",
+                retry_after=locked_for or 0.0,
+                endpoint=endpoint,
+                status=status,
+                provider=self.provider,
+            )
+        raise error_for_status(status)(message, endpoint=endpoint, status=status, provider=self.provider)
+
+
+def effective_status(response: httpx.Response) -> int:
+    """The HTTP status, or the error code a 200 body carries (some Zoho APIs answer errors with 200)."""
+    if response.status_code != 200 or "json" not in response.headers.get("content-type", ""):
+        return response.status_code
+    try:
+        payload = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return response.status_code
+    if not isinstance(payload, dict):
+        return response.status_code
+    for key in ("code", "status"):
+        value = payload.get(key)
+        if isinstance(value, int | str) and not isinstance(value, bool) and str(value).isdigit():
+            code = int(value)
+            if 400 <= code < 600:
+                return code
+    inner = payload.get("response")
+    if isinstance(inner, dict) and inner.get("errors"):
+        return 400
+    return response.status_code
+
+
+def error_message(response: httpx.Response) -> str:
+    """The LMS's own words for a failure, from whichever shape it used; never the raw body at length."""
+    text = response.text.strip()
+    candidate: str | None = None
+    try:
+        payload: Any = json.loads(text) if text else None
+    except ValueError:
+        payload = None
+    if payload is not None:
+        candidate = _find_message(payload)
+    elif text.startswith("<"):
+        try:
+            root = ElementTree.fromstring(text.encode())
+            for tag in ("message", "error", "errorMessage", "description", "faultstring"):
+                node = root.find(f".//{tag}")
+                if node is not None and node.text:
+                    candidate = node.text
+                    break
+        except ElementTree.ParseError:
+            candidate = None
+        if candidate is None:
+            candidate = _TAGS.sub(" ", text)
+    elif text:
+        candidate = text
+    candidate = _SPACES.sub(" ", candidate or "").strip()
+    if not candidate:
+        candidate = response.reason_phrase or f"HTTP {response.status_code}"
+    return candidate[:300]
+
+
+def _find_message(payload: Any) -> str | None:
+    if isinstance(payload, str):
+        return payload
+    if isinstance(payload, list):
+        for item in payload:
+            found = _find_message(item)
+            if found:
+                return found
+        return None
+    if isinstance(payload, dict):
+        for key in ("message", "msg", "error_description", "errorMessage", "error", "detail", "description"):
+            value = payload.get(key)
+            if isinstance(value, str) and value.strip():
+                return value
+            if isinstance(value, dict | list):
+                found = _find_message(value)
+                if found:
+                    return found
+        for key in ("errors", "response", "data"):
+            if key in payload:
+                found = _find_message(payload[key])
+                if found:
+                    return found
+    return None
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None

@@ -1,0 +1,256 @@
+"""Zoho People LMS client: the four documented APIs plus the list calls a picker needs.
+
+URLs follow Zoho's notation `/courses/<courseId>/(batches/<batchId>/)modules/...`: the batch segment is
+present only for blended-learning courses, so every call takes an optional `batch_id`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from bot.config import ModuleDataTransport
+from bot.lms.dates import DateOrder
+from bot.lms.errors import ProtocolError, ValidationError
+from bot.lms.module_update import ModuleUpdate
+from bot.lms.ratelimit import Priority
+from bot.lms.transport import LmsTransport
+from bot.lms.zoho_models import Batch, Course, LearningPlanProgress, Module, ModuleProgress, Session
+
+PAGE_SIZE = 25  # "Upto 25 records can be fetched in single API call"
+MAX_PAGES = 400  # a guard against an LMS that keeps saying hasMoreRecords
+
+
+class Endpoint:
+    """Names of Zoho APIs: each has its own 30-a-minute threshold, so they key the rate limiter."""
+
+    MODULE_PROGRESS = "module-progress"
+    LEARNING_PLANS = "learning-plans-progress"
+    MODULE_SESSIONS = "module-sessions"
+    UPDATE_MODULE = "update-module"
+    MY_COURSES = "my-courses"
+    COURSE_MODULES = "course-modules"
+    SINGLE_MODULE = "single-module"
+    COURSE_BATCHES = "course-batches"
+
+
+def _seg(value: str, what: str) -> str:
+    text = str(value).strip()
+    if not text:
+        raise ValidationError(f"{what} is required")
+    return quote(text, safe="")
+
+
+def _course_path(course_id: str, batch_id: str | None) -> str:
+    path = f"/api/v1/courses/{_seg(course_id, 'course id')}"
+    if batch_id:
+        path += f"/batches/{_seg(batch_id, 'batch id')}"
+    return path
+
+
+class ZohoClient:
+    def __init__(
+        self,
+        transport: LmsTransport,
+        *,
+        date_order: DateOrder = DateOrder.DMY,
+        module_data_transport: ModuleDataTransport = ModuleDataTransport.QUERY,
+    ) -> None:
+        self.transport = transport
+        self.date_order = date_order
+        self.module_data_transport = module_data_transport
+
+    @property
+    def _context(self) -> dict[str, Any]:
+        return {"date_order": self.date_order}
+
+    async def _get_json(
+        self,
+        path: str,
+        endpoint: str,
+        params: dict[str, Any] | None = None,
+        priority: Priority = Priority.INTERACTIVE,
+        max_wait: float | None = None,
+    ) -> dict[str, Any]:
+        response = await self.transport.request(
+            "GET", path, endpoint=endpoint, params=params, priority=priority, max_wait=max_wait
+        )
+        return _json_object(response, endpoint)
+
+    async def module_progress(
+        self,
+        course_id: str,
+        module_id: str,
+        learner_id: str,
+        *,
+        batch_id: str | None = None,
+        priority: Priority = Priority.INTERACTIVE,
+        max_wait: float | None = None,
+    ) -> ModuleProgress:
+        """A learner's entity-by-entity progress in one module (self-paced, or blended with `batch_id`)."""
+        path = (
+            f"{_course_path(course_id, batch_id)}/modules/{_seg(module_id, 'module id')}"
+            f"/learners/{_seg(learner_id, 'learner id')}/progress"
+        )
+        first = ModuleProgress.model_validate(
+            await self._get_json(path, Endpoint.MODULE_PROGRESS, None, priority, max_wait), context=self._context
+        )
+        # The API carries hasMoreRecords; follow it with startIndex like the other Zoho lists.
+        entities, page = list(first.entities), first
+        for _ in range(MAX_PAGES):
+            if not (page.has_more_records and page.entities):
+                break
+            raw = await self._get_json(
+                path, Endpoint.MODULE_PROGRESS, {"startIndex": len(entities)}, priority, max_wait
+            )
+            page = ModuleProgress.model_validate(raw, context=self._context)
+            entities.extend(page.entities)
+        return first.model_copy(update={"entities": entities, "has_more_records": False})
+
+    async def learning_plans(
+        self, learner_id: str, *, priority: Priority = Priority.INTERACTIVE, max_wait: float | None = None
+    ) -> list[LearningPlanProgress]:
+        """Every learning plan the learner is enrolled in, all pages."""
+        path = f"/api/v1/learners/{_seg(learner_id, 'learner id')}/learning-plans/progress"
+        return [
+            LearningPlanProgress.model_validate(item, context=self._context)
+            async for item in self._pages(path, Endpoint.LEARNING_PLANS, ("learningPlans",), priority, max_wait)
+        ]
+
+    async def module_sessions(
+        self,
+        course_id: str,
+        batch_id: str,
+        module_id: str,
+        *,
+        priority: Priority = Priority.INTERACTIVE,
+        max_wait: float | None = None,
+    ) -> list[Session]:
+        """Sessions of a module in a blended-learning batch, following hasMoreRecords to the end."""
+        if not batch_id:
+            raise ValidationError("sessions exist only in blended-learning batches: a batch id is required")
+        path = f"{_course_path(course_id, batch_id)}/modules/{_seg(module_id, 'module id')}/sessions"
+        return [
+            Session.model_validate(item, context=self._context)
+            async for item in self._pages(path, Endpoint.MODULE_SESSIONS, ("sessions",), priority, max_wait)
+        ]
+
+    async def update_module(
+        self,
+        course_id: str,
+        module_id: str,
+        update: ModuleUpdate,
+        *,
+        batch_id: str | None = None,
+    ) -> Module:
+        """PATCH a module ("Update Modules") and return it as the LMS now describes it."""
+        path = f"{_course_path(course_id, batch_id)}/modules/{_seg(module_id, 'module id')}"
+        module_data = update.to_module_data()
+        encoded = json.dumps(module_data, ensure_ascii=False, separators=(",", ":"))
+        kwargs: dict[str, Any] = {}
+        if self.module_data_transport is ModuleDataTransport.QUERY:
+            kwargs["params"] = {"moduleData": encoded}
+        elif self.module_data_transport is ModuleDataTransport.FORM:
+            kwargs["data"] = {"moduleData": encoded}
+        else:
+            kwargs["json_body"] = module_data
+        response = await self.transport.request("PATCH", path, endpoint=Endpoint.UPDATE_MODULE, **kwargs)
+        payload = _json_object(response, Endpoint.UPDATE_MODULE)
+        raw = payload.get("module")
+        if not isinstance(raw, dict):
+            raise ProtocolError("the update answer has no module", endpoint=Endpoint.UPDATE_MODULE, provider="Zoho")
+        return Module.model_validate(raw, context=self._context)
+
+    async def my_courses(self, *, search: str | None = None) -> list[Course]:
+        params = {"search": search} if search else None
+        return [
+            Course.model_validate(item, context=self._context)
+            async for item in self._pages(
+                "/api/v1/courses/mycourses", Endpoint.MY_COURSES, ("courses", "myCourses"), extra=params
+            )
+        ]
+
+    async def course_modules(self, course_id: str, *, batch_id: str | None = None) -> list[Module]:
+        path = f"{_course_path(course_id, batch_id)}/modules"
+        return [
+            Module.model_validate(item, context=self._context)
+            async for item in self._pages(path, Endpoint.COURSE_MODULES, ("modules",))
+        ]
+
+    async def module(self, course_id: str, module_id: str, *, batch_id: str | None = None) -> Module:
+        path = f"{_course_path(course_id, batch_id)}/modules/{_seg(module_id, 'module id')}"
+        payload = await self._get_json(path, Endpoint.SINGLE_MODULE)
+        raw = payload.get("module", payload.get("modules", payload))
+        if isinstance(raw, list) and raw:
+            raw = raw[0]
+        if not isinstance(raw, dict):
+            raise ProtocolError("the module answer has no module", endpoint=Endpoint.SINGLE_MODULE, provider="Zoho")
+        return Module.model_validate(raw, context=self._context)
+
+    async def course_batches(self, course_id: str) -> list[Batch]:
+        path = f"{_course_path(course_id, None)}/batches"
+        return [
+            Batch.model_validate(item, context=self._context)
+            async for item in self._pages(path, Endpoint.COURSE_BATCHES, ("batches", "batchList"))
+        ]
+
+    async def _pages(
+        self,
+        path: str,
+        endpoint: str,
+        keys: tuple[str, ...],
+        priority: Priority = Priority.INTERACTIVE,
+        max_wait: float | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Yield records page by page via startIndex.
+
+        Stop when the LMS says hasMoreRecords false, or (where it does not say) when a page is short or empty.
+        """
+        start = 0
+        for _ in range(MAX_PAGES):
+            params = {**(extra or {}), "startIndex": start}
+            payload = await self._get_json(path, endpoint, params, priority, max_wait)
+            items = _find_list(payload, keys)
+            for item in items:
+                if isinstance(item, dict):
+                    yield item
+            more = payload.get("hasMoreRecords")
+            if not items:
+                return
+            if more is not None and str(more).lower() not in ("true", "1"):
+                return
+            if more is None and len(items) < PAGE_SIZE:
+                return
+            start += len(items)
+
+
+def _json_object(response: httpx.Response, endpoint: str) -> dict[str, Any]:
+    try:
+        payload = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ProtocolError("the answer was not JSON", endpoint=endpoint, provider="Zoho") from exc
+    if not isinstance(payload, dict):
+        raise ProtocolError("the answer was not a JSON object", endpoint=endpoint, provider="Zoho")
+    return payload
+
+
+def _find_list(payload: dict[str, Any], keys: tuple[str, ...]) -> list[Any]:
+    """The record list, wherever this API put it (top level, or under `response.result`/`data`)."""
+    for key in keys:
+        value = payload.get(key)
+        if isinstance(value, list):
+            return value
+    for wrapper in ("response", "data", "result"):
+        inner = payload.get(wrapper)
+        if isinstance(inner, dict):
+            found = _find_list(inner, (*keys, "result", "data"))
+            if found:
+                return found
+        if isinstance(inner, list):
+            return inner
+    return []
