@@ -58,8 +58,15 @@ def test_epoch_ms_and_rfc3339_are_aware_utc() -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("2:30 PM", time(14, 30)), ("2:00 PM", time(14, 0)), ("11:00 AM", time(11, 0)), ("12:15 AM", time(0, 15)),
-     ("12:00 PM", time(12, 0)), ("1:00 pm", time(13, 0)), ("14:30", time(14, 30))],
+    [
+        ("2:30 PM", time(14, 30)),
+        ("2:00 PM", time(14, 0)),
+        ("11:00 AM", time(11, 0)),
+        ("12:15 AM", time(0, 15)),
+        ("12:00 PM", time(12, 0)),
+        ("1:00 pm", time(13, 0)),
+        ("14:30", time(14, 30)),
+    ],
 )
 def test_parse_time(text: str, expected: time) -> None:
     assert parse_time(text) == expected
@@ -73,7 +80,15 @@ def test_bad_times_raise(bad: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "minutes"),
-    [("0 minutes", 0), ("30 minutes", 30), ("100 Mins", 100), ("2 minutes", 2), ("1 hour", 60), (45, 45), ("10", 10)],
+    [
+        ("0 minutes", 0),
+        ("30 minutes", 30),
+        ("100 Mins", 100),
+        ("2 minutes", 2),
+        ("1 hour", 60),
+        (45, 45),
+        ("10", 10),
+    ],
 )
 def test_durations(text: object, minutes: float) -> None:
     assert parse_duration_minutes(text) == minutes

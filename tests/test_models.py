@@ -75,7 +75,13 @@ def test_locked_module_sample() -> None:
 def test_unknown_entity_type_is_kept_whole() -> None:
     raw = load("zoho_progress_self_paced.json")
     raw["moduleProgress"].append(
-        {"entityId": 100004000000099001, "entityName": "Survey", "type": "survey", "isMandatory": False, "q": 3}
+        {
+            "entityId": 100004000000099001,
+            "entityName": "Survey",
+            "type": "survey",
+            "isMandatory": False,
+            "q": 3,
+        }
     )
     progress = ModuleProgress.model_validate(raw)
     survey = progress.entities[-1]
@@ -95,7 +101,9 @@ def test_learning_plan_sample() -> None:
     assert (plan.info.active_course_count, plan.info.mandatory_course_count) == (2, 1)
 
 
-@pytest.mark.parametrize(("order", "expected"), [(DateOrder.DMY, date(2022, 1, 11)), (DateOrder.MDY, date(2022, 11, 1))])
+@pytest.mark.parametrize(
+    ("order", "expected"), [(DateOrder.DMY, date(2022, 1, 11)), (DateOrder.MDY, date(2022, 11, 1))]
+)
 def test_session_sample_date_order_is_configurable(order: DateOrder, expected: date) -> None:
     raw = load("zoho_sessions.json")["sessions"][0]
     session = Session.model_validate(raw, context={"date_order": order})
@@ -103,7 +111,9 @@ def test_session_sample_date_order_is_configurable(order: DateOrder, expected: d
     assert session.session_id == "219225000000645227" and session.trainer == "Henry"
     assert (session.start_time, session.end_time) == (time(11, 0), time(13, 0))
     assert session.room == "Room One" and session.session_type == "Classroom"
-    assert session.lock_until is None and session.present_learners == 0 and session.trainer_erecno == "219225000000036453"
+    assert (
+        session.lock_until is None and session.present_learners == 0 and session.trainer_erecno == "219225000000036453"
+    )
 
 
 def test_update_module_sample() -> None:
@@ -115,8 +125,11 @@ def test_update_module_sample() -> None:
 
 
 def test_ispring_xml_sample() -> None:
-    response = httpx.Response(200, content=(FIXTURES / "ispring_results.xml").read_bytes(),
-                              headers={"content-type": "application/xml"})
+    response = httpx.Response(
+        200,
+        content=(FIXTURES / "ispring_results.xml").read_bytes(),
+        headers={"content-type": "application/xml"},
+    )
     records, token = parse_results(response)
     assert token is None
     results = [ModuleResult.model_validate(r) for r in records]
@@ -135,7 +148,12 @@ def test_ispring_xml_sample() -> None:
     [
         {"results": [{"userId": "u1", "completionStatus": "complete"}], "nextPageToken": "t2"},
         {"results": {"result": [{"userId": "u1", "completionStatus": "complete"}]}, "nextPageToken": "t2"},
-        {"response": {"results": {"result": {"userId": "u1", "completionStatus": "complete"}}, "nextPageToken": "t2"}},
+        {
+            "response": {
+                "results": {"result": {"userId": "u1", "completionStatus": "complete"}},
+                "nextPageToken": "t2",
+            }
+        },
     ],
 )
 def test_ispring_json_shapes_are_tolerated(body: dict[str, Any]) -> None:

@@ -7,10 +7,6 @@ from bot.lms.errors import RateLimitedError
 from bot.lms.ratelimit import MemoryBackend, Priority, RateLimiter, RateLimitPolicy, RedisBackend
 from tests.support.fakeclock import FakeClock
 
-@pytest.fixture
-def redis_url() -> str:
-    return "redis://127.0.0.1:6379/15"
-
 
 POLICY = RateLimitPolicy(limit=30, window=60.0, lock_seconds=300.0, interactive_reserve=5)
 
@@ -118,8 +114,6 @@ async def test_redis_backend_shares_one_budget_between_processes(redis_url: str)
 
 async def test_limiter_is_safe_under_real_concurrency() -> None:
     limiter = RateLimiter(MemoryBackend(), RateLimitPolicy(limit=10, window=60), None)
-    results = await asyncio.gather(
-        *(limiter.acquire("k", max_wait=0) for _ in range(15)), return_exceptions=True
-    )
+    results = await asyncio.gather(*(limiter.acquire("k", max_wait=0) for _ in range(15)), return_exceptions=True)
     assert sum(1 for r in results if r is None) == 10
     assert sum(1 for r in results if isinstance(r, RateLimitedError)) == 5

@@ -82,10 +82,10 @@ def parse_date(value: object, order: DateOrder = DateOrder.DMY) -> date | None:
         except ValueError:
             return _make_date(year, day, month, text)  # the only other reading
     if m := _NAMED_MONTH_DATE.match(text):
-        month = _MONTHS.get(m[2].lower())
-        if month is None:
+        named = _MONTHS.get(m[2].lower())
+        if named is None:
             raise DateParseError(f"unknown month in date {text!r}")
-        return _make_date(int(m[3]), month, int(m[1]), text)
+        return _make_date(int(m[3]), named, int(m[1]), text)
     moment = parse_datetime(text)
     if moment is None:  # pragma: no cover - parse_datetime only returns None for empty input
         return None

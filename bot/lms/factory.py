@@ -10,7 +10,14 @@ import httpx
 from bot.config import ISpringAuthScheme, Settings
 from bot.lms.errors import ValidationError
 from bot.lms.ispring import ISpringClient
-from bot.lms.ratelimit import Clock, MemoryBackend, RateLimitBackend, RateLimiter, RateLimitPolicy, RedisBackend
+from bot.lms.ratelimit import (
+    Clock,
+    MemoryBackend,
+    RateLimitBackend,
+    RateLimiter,
+    RateLimitPolicy,
+    RedisBackend,
+)
 from bot.lms.tokens import ISpringClientCredentialsSource, TokenStore, ZohoRefreshTokenSource
 from bot.lms.transport import LmsTransport, RetryPolicy
 from bot.lms.zoho import ZohoClient

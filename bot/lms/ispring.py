@@ -38,7 +38,11 @@ def validate_filter(flt: ResultsFilter) -> None:
         raise ValidationError(f"unknown user status {', '.join(bad)}; use 1 (active) or 3 (blocked)")
     if flt.page_size is not None and flt.page_size < 1:
         raise ValidationError("page size must be a positive number")
-    for name, span in (("access", flt.access_date), ("due", flt.due_date), ("completion", flt.completion_date)):
+    for name, span in (
+        ("access", flt.access_date),
+        ("due", flt.due_date),
+        ("completion", flt.completion_date),
+    ):
         if span and span.start and span.end and span.start > span.end:
             raise ValidationError(f"the {name} date range ends before it starts")
 

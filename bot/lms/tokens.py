@@ -90,7 +90,11 @@ class _CachedTokenSource:
                 return cached
             fresh = await self._fetch()
             await self._store.save(fresh)
-            log.debug("%s access token obtained, valid for %.0f s", self.provider, fresh.expires_at - self._clock.now())
+            log.debug(
+                "%s access token obtained, valid for %.0f s",
+                self.provider,
+                fresh.expires_at - self._clock.now(),
+            )
             return fresh
 
     async def invalidate(self) -> None:
@@ -105,7 +109,9 @@ class _CachedTokenSource:
         except httpx.TimeoutException as exc:
             raise UnreachableError(f"timed out getting {what}", provider=self.provider) from exc
         except httpx.TransportError as exc:
-            raise UnreachableError(f"could not reach the token endpoint ({type(exc).__name__})", provider=self.provider) from exc
+            raise UnreachableError(
+                f"could not reach the token endpoint ({type(exc).__name__})", provider=self.provider
+            ) from exc
         try:
             payload = response.json()
         except (json.JSONDecodeError, UnicodeDecodeError):

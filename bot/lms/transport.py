@@ -6,6 +6,7 @@ retries (GETs only, on 5xx and timeouts, a bounded number of times) and error ma
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -83,13 +84,14 @@ class LmsTransport:
     ) -> httpx.Response:
         """Send one logical call; retried only when it is safe (GET) and the failure is transient."""
         retryable: tuple[type[BaseException], ...] = (ServerError, UnreachableError) if method == "GET" else ()
-        sleep = self.limiter.clock.sleep if self.limiter else None
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.retry.max_retries + 1),
-            wait=wait_exponential_jitter(initial=self.retry.initial_wait, max=self.retry.max_wait),
+            wait=wait_exponential_jitter(
+                multiplier=self.retry.initial_wait, max=self.retry.max_wait, jitter=self.retry.initial_wait
+            ),
             retry=retry_if_exception_type(retryable),
             reraise=True,
-            **({"sleep": sleep} if sleep else {}),
+            sleep=self.limiter.clock.sleep if self.limiter else asyncio.sleep,
         )
         async for attempt in retrying:
             with attempt:
@@ -147,7 +149,9 @@ class LmsTransport:
             )
         except httpx.TimeoutException as exc:
             raise UnreachableError(
-                f"timed out after {self.http.timeout.read or 0:.0f} s", endpoint=endpoint, provider=self.provider
+                f"timed out after {self.http.timeout.read or 0:.0f} s",
+                endpoint=endpoint,
+                provider=self.provider,
             ) from exc
         except httpx.TransportError as exc:
             raise UnreachableError(
@@ -166,13 +170,13 @@ class LmsTransport:
         message = error_message(response)
         if (status == 429 and self.lock_on_429) or (status == 422 and self.lock_on_422):
             retry_after = _retry_after(response)
-            locked_for = retry_after
+            locked_for = retry_after or 0.0
             if self.limiter is not None:
                 locked_for = await self.limiter.report_lock(self.limit_key(endpoint), retry_after)
             log.warning("%s %s reports its rate limit; pausing that endpoint", self.provider, endpoint)
             raise RateLimitedError(
                 f"{message}. The LMS has paused this endpoint; try again in {locked_for / 60:.0f} min",
-                retry_after=locked_for or 0.0,
+                retry_after=locked_for,
                 endpoint=endpoint,
                 status=status,
                 provider=self.provider,

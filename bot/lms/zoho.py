@@ -97,7 +97,8 @@ class ZohoClient:
             f"/learners/{_seg(learner_id, 'learner id')}/progress"
         )
         first = ModuleProgress.model_validate(
-            await self._get_json(path, Endpoint.MODULE_PROGRESS, None, priority, max_wait), context=self._context
+            await self._get_json(path, Endpoint.MODULE_PROGRESS, None, priority, max_wait),
+            context=self._context,
         )
         # The API carries hasMoreRecords; follow it with startIndex like the other Zoho lists.
         entities, page = list(first.entities), first

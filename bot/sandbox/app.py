@@ -1,0 +1,280 @@
+"""The sandbox Starlette app: routing plus the guard every LMS call passes through.
+
+Guard order for LMS calls: latency -> token (401) -> rate limit (422/429) -> injected fault -> scope (403)
+-> handler. Every call, refused or not, lands in the call log. Handlers run under the state lock and never
+await, so the test thread always sees a consistent world.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from typing import Literal
+from urllib.parse import parse_qs
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot.sandbox import ispring, oauth, zoho
+from bot.sandbox.common import ApiError, ApiRequest, ispring_error, zoho_error
+from bot.sandbox.config import SandboxConfig
+from bot.sandbox.state import AccessToken, CallRecord, SandboxState
+
+Handler = Callable[[ApiRequest, SandboxState], Response]
+TokenHandler = Callable[[ApiRequest, SandboxState, SandboxConfig], Response]
+Endpoint = Callable[[Request], Awaitable[Response]]
+ApiKind = Literal["zoho", "ispring"]
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Context:
+    state: SandboxState
+    config: SandboxConfig
+
+
+def set_state(app: Starlette, state: SandboxState) -> None:
+    """Swap in a fresh world without restarting the server."""
+    state.latency = state.latency or app.state.ctx.config.latency
+    app.state.ctx.state = state
+
+
+async def _read(request: Request) -> ApiRequest:
+    return ApiRequest(
+        method=request.method,
+        path=request.url.path,
+        params=dict(request.path_params),
+        query=parse_qs(request.url.query, keep_blank_values=True),
+        body=await request.body(),
+        content_type=request.headers.get("content-type", ""),
+        accept=request.headers.get("accept", ""),
+        extra={"base_url": str(request.base_url).rstrip("/")},
+    )
+
+
+def _raw(body: bytes) -> str | None:
+    return body.decode("utf-8", "replace") if body else None
+
+
+def _error(api: ApiKind, status: int, message: str | None = None) -> Response:
+    return zoho_error(status, message) if api == "zoho" else ispring_error(status, message)
+
+
+def _authenticate(request: Request, state: SandboxState, api: ApiKind) -> AccessToken | None:
+    header = request.headers.get("authorization", "").strip()
+    if api == "zoho":
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "zoho-oauthtoken":
+            return None
+    else:  # iSpring docs show both "Bearer <token>" and the bare token
+        value = header[7:] if header.lower().startswith("bearer ") else header
+    with state.lock:
+        token = state.tokens.get(value.strip())
+        if token is None or token.api != api or token.expires_at <= state.now():
+            return None
+        return token
+
+
+def _scope_ok(scope: str, write: bool) -> bool:
+    granted = {s.strip().lower() for s in scope.replace(",", " ").split()}
+    wanted = (
+        "zohopeople.training.all",
+        "zohopeople.training.update" if write else "zohopeople.training.read",
+    )
+    return any(w in granted for w in wanted)
+
+
+def _rate_limit(state: SandboxState, config: SandboxConfig, account: str, endpoint: str) -> Response | None:
+    """Rolling window per (account, endpoint); the call over the limit starts a lock period."""
+    with state.lock:
+        now, key = state.now(), (account, endpoint)
+        until = state.locked_until.get(key)
+        if until is not None and now < until:
+            return _refusal(config, until - now)
+        state.locked_until.pop(key, None)
+        window = state.windows.setdefault(key, deque())
+        while window and window[0] <= now - config.rate_window:
+            window.popleft()
+        if len(window) >= config.rate_limit:
+            state.locked_until[key] = now + config.lock_seconds
+            window.clear()  # a fresh budget once the lock is over
+            return _refusal(config, config.lock_seconds)
+        window.append(now)
+        return None
+
+
+def _refusal(config: SandboxConfig, remaining: float) -> Response:
+    headers = {"Retry-After": str(max(1, math.ceil(remaining)))} if config.lock_status == 429 else None
+    return zoho_error(config.lock_status, "Maximum limit exceeded", headers)
+
+
+def lms(name: str, handler: Handler, api: ApiKind = "zoho", write: bool = False) -> Endpoint:
+    async def endpoint(request: Request) -> Response:
+        ctx: Context = request.app.state.ctx
+        state, config = ctx.state, ctx.config
+        req = await _read(request)
+        arrived = state.now()
+        if state.latency > 0:
+            await asyncio.sleep(state.latency)
+        token = _authenticate(request, state, api)
+        response: Response | None = None
+        if token is None:
+            response = _error(api, 401)
+        elif api == "zoho":
+            response = _rate_limit(state, config, token.account, name)
+        if response is None and token is not None:
+            fault = state.take_fault(name, lms=True)
+            if fault is not None and fault.delay > 0:
+                await asyncio.sleep(fault.delay)
+            if fault is not None and fault.status:
+                response = _error(api, fault.status)
+            elif api == "zoho" and not _scope_ok(token.scope, write):
+                response = _error(api, 403)
+            else:
+                with state.lock:
+                    try:
+                        response = handler(req, state)
+                    except ApiError as exc:
+                        response = _error(api, exc.status, exc.message)
+                    except Exception:  # a sandbox bug should look like the documented 500, and be visible
+                        logger.exception("sandbox handler %s failed", name)
+                        response = _error(api, 500)
+        assert response is not None
+        account = token.account if token else None
+        state.record(
+            CallRecord(
+                arrived,
+                req.method,
+                req.path,
+                name,
+                account,
+                response.status_code,
+                req.query,
+                _raw(req.body),
+                req.module_data,
+                req.transport,
+            )
+        )
+        return response
+
+    return endpoint
+
+
+def token_endpoint(name: str, handler: TokenHandler, api: ApiKind) -> Endpoint:
+    """Token endpoints: no latency, no rate limit; faults only when injected for this endpoint by name."""
+
+    async def endpoint(request: Request) -> Response:
+        ctx: Context = request.app.state.ctx
+        state, config = ctx.state, ctx.config
+        req = await _read(request)
+        arrived = state.now()
+        fault = state.take_fault(name, lms=False)
+        if fault is not None and fault.delay > 0:
+            await asyncio.sleep(fault.delay)
+        if fault is not None and fault.status:
+            response = _error(api, fault.status)
+        else:
+            with state.lock:
+                response = handler(req, state, config)
+        state.record(
+            CallRecord(
+                arrived,
+                req.method,
+                req.path,
+                name,
+                req.param("client_id"),
+                response.status_code,
+                req.query,
+                _raw(req.body),
+            )
+        )
+        return response
+
+    return endpoint
+
+
+def _not_found(req: ApiRequest, state: SandboxState) -> Response:
+    raise ApiError(404)
+
+
+async def _health(request: Request) -> Response:
+    return JSONResponse({"ok": True})
+
+
+async def _calls(request: Request) -> Response:
+    state: SandboxState = request.app.state.ctx.state
+    wanted = request.query_params.get("endpoint")
+    calls = state.calls_for(wanted) if wanted else state.calls
+    return JSONResponse([asdict(c) for c in calls])
+
+
+async def _clear_calls(request: Request) -> Response:
+    request.app.state.ctx.state.clear_calls()
+    return JSONResponse({"ok": True})
+
+
+def create_app(state: SandboxState, config: SandboxConfig) -> Starlette:
+    course, batch = "/api/v1/courses/{c}", "/api/v1/courses/{c}/batches/{b}"
+    progress, modules = zoho.module_progress, zoho.course_modules
+    routes = [
+        Route("/api/v1/courses/mycourses", lms("my-courses", zoho.my_courses), methods=["GET"]),
+        Route(f"{course}/batches", lms("course-batches", zoho.course_batches), methods=["GET"]),
+        Route(f"{course}/modules", lms("course-modules", modules), methods=["GET"]),
+        Route(f"{batch}/modules", lms("course-modules", modules), methods=["GET"]),
+        Route(f"{course}/modules/{{m}}", lms("single-module", zoho.single_module), methods=["GET"]),
+        Route(f"{batch}/modules/{{m}}", lms("single-module", zoho.single_module), methods=["GET"]),
+        Route(f"{course}/modules/{{m}}", lms("update-module", zoho.update_module, write=True), methods=["PATCH"]),
+        Route(f"{batch}/modules/{{m}}", lms("update-module", zoho.update_module, write=True), methods=["PATCH"]),
+        Route(
+            f"{course}/modules/{{m}}/learners/{{l}}/progress",
+            lms("module-progress", progress),
+            methods=["GET"],
+        ),
+        Route(
+            f"{batch}/modules/{{m}}/learners/{{l}}/progress",
+            lms("module-progress", progress),
+            methods=["GET"],
+        ),
+        Route(f"{course}/modules/{{m}}/sessions", lms("module-sessions", zoho.module_sessions), methods=["GET"]),
+        Route(f"{batch}/modules/{{m}}/sessions", lms("module-sessions", zoho.module_sessions), methods=["GET"]),
+        Route(
+            "/api/v1/learners/{l}/learning-plans/progress",
+            lms("learning-plans-progress", zoho.learning_plans_progress),
+            methods=["GET"],
+        ),
+        Route(
+            "/api/v1/{rest:path}",
+            lms("unknown", _not_found),
+            methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        ),
+        Route("/oauth/v2/token", token_endpoint("zoho-token", oauth.zoho_token, "zoho"), methods=["POST"]),
+        Route(
+            "/oauth/v2/token/revoke",
+            token_endpoint("zoho-revoke", oauth.zoho_revoke, "zoho"),
+            methods=["POST"],
+        ),
+        Route("/oauth/v2/auth", token_endpoint("zoho-auth", oauth.zoho_authorize, "zoho"), methods=["GET"]),
+        Route(
+            "/ispring/api/v3/token",
+            token_endpoint("ispring-token", oauth.ispring_token, "ispring"),
+            methods=["POST"],
+        ),
+        Route(
+            "/ispring/learners/modules/results",
+            lms("ispring-results", ispring.module_results, api="ispring"),
+            methods=["GET"],
+        ),
+        Route("/_sandbox/health", _health, methods=["GET"]),
+        Route("/_sandbox/calls", _calls, methods=["GET"]),
+        Route("/_sandbox/calls/clear", _clear_calls, methods=["POST"]),
+    ]
+    app = Starlette(routes=routes)
+    app.state.ctx = Context(state, config)
+    state.latency = state.latency or config.latency
+    return app

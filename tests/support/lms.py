@@ -1,0 +1,40 @@
+"""Clients wired to a running LMS sandbox, as an operator would configure them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.config import Settings
+from bot.lms.factory import LmsClients
+from bot.lms.ratelimit import Clock, MemoryBackend, RateLimiter, RateLimitPolicy
+from bot.lms.transport import RetryPolicy
+from bot.sandbox.server import SandboxServer
+
+
+def sandbox_settings(server: SandboxServer, **overrides: Any) -> Settings:
+    cfg = server.config
+    values: dict[str, Any] = {
+        "zoho_people_url": server.url,
+        "zoho_accounts_url": server.url,
+        "zoho_client_id": cfg.zoho_client_id,
+        "zoho_client_secret": cfg.zoho_client_secret,
+        "zoho_refresh_token": cfg.zoho_refresh_token,
+        "ispring_api_url": server.url + "/ispring",
+        "ispring_client_id": cfg.ispring_client_id,
+        "ispring_client_secret": cfg.ispring_client_secret,
+        "lms_timeout_seconds": 5.0,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def sandbox_clients(
+    server: SandboxServer,
+    *,
+    clock: Clock | None = None,
+    policy: RateLimitPolicy | None = None,
+    **overrides: Any,
+) -> LmsClients:
+    settings = sandbox_settings(server, **overrides)
+    limiter = RateLimiter(MemoryBackend(), policy or RateLimitPolicy(), clock)
+    return LmsClients(settings, limiter=limiter, retry=RetryPolicy(max_retries=2, initial_wait=0.01, max_wait=0.05))
