@@ -93,6 +93,10 @@ class Settings(BaseSettings):
 
     # Storage
     database_url: str = "sqlite:///lmsbot.db"
+    # Fernet keys for secrets at rest, comma-separated, newest first (`lmsbot keys generate` makes one).
+    lmsbot_encryption_keys: SecretStr | None = None
+    # "development" lets a missing LMSBOT_ENCRYPTION_KEYS fall back to a local key file; production refuses.
+    lmsbot_env: Literal["production", "development"] = "production"
 
     @model_validator(mode="after")
     def _apply_data_center(self) -> Settings:

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from bot.config import ModuleDataTransport
+from bot.lms.clock import VirtualClock
 from bot.lms.errors import (
     BadRequestError,
     ForbiddenError,
@@ -32,7 +33,6 @@ from bot.sandbox import seed
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.seed import build_state
 from bot.sandbox.server import SandboxServer
-from tests.support.fakeclock import FakeClock
 from tests.support.lms import sandbox_clients
 
 SP, M1, M2 = str(seed.SELF_PACED_COURSE), str(seed.SP_MODULE_1), str(seed.SP_MODULE_2)
@@ -246,7 +246,7 @@ async def test_timeout_is_unreachable(sandbox: SandboxServer) -> None:
 
 @pytest.mark.parametrize("lock_status", [422, 429])
 async def test_lock_from_the_lms_stops_calls_for_the_lock_period(sandbox_factory, lock_status: int) -> None:  # type: ignore[no-untyped-def]
-    clock = FakeClock()
+    clock = VirtualClock()
     # The LMS allows only 3 calls (someone else spent the rest of the budget); our limiter thinks 30.
     server = sandbox_factory(
         SandboxConfig(rate_limit=3, lock_status=lock_status), state=build_state("demo", clock=clock)
@@ -271,7 +271,7 @@ async def test_lock_from_the_lms_stops_calls_for_the_lock_period(sandbox_factory
 
 
 async def test_100_calls_stay_within_the_lms_limit(sandbox_factory) -> None:  # type: ignore[no-untyped-def]
-    clock = FakeClock()
+    clock = VirtualClock()
     server = sandbox_factory(SandboxConfig(), state=build_state("demo", clock=clock))
     async with sandbox_clients(server, clock=clock, policy=RateLimitPolicy()) as lms:
         await clock.drive(lms.zoho.module_progress(SP, M1, ADA) for _ in range(100))

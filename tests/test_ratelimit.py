@@ -3,10 +3,9 @@ import uuid
 
 import pytest
 
+from bot.lms.clock import VirtualClock
 from bot.lms.errors import RateLimitedError
 from bot.lms.ratelimit import MemoryBackend, Priority, RateLimiter, RateLimitPolicy, RedisBackend
-from tests.support.fakeclock import FakeClock
-
 
 POLICY = RateLimitPolicy(limit=30, window=60.0, lock_seconds=300.0, interactive_reserve=5)
 
@@ -22,7 +21,7 @@ def max_in_any_window(times: list[float], window: float) -> int:
 
 
 async def test_100_queued_calls_never_exceed_30_in_any_minute() -> None:
-    clock = FakeClock()
+    clock = VirtualClock()
     limiter = RateLimiter(MemoryBackend(), POLICY, clock)
     sent: list[float] = []
 
@@ -39,7 +38,7 @@ async def test_100_queued_calls_never_exceed_30_in_any_minute() -> None:
 
 
 async def test_background_work_leaves_a_reserve_for_people() -> None:
-    clock = FakeClock()
+    clock = VirtualClock()
     limiter = RateLimiter(MemoryBackend(), POLICY, clock)
     key = "zoho:acct:module-progress"
     for _ in range(25):
@@ -54,7 +53,7 @@ async def test_background_work_leaves_a_reserve_for_people() -> None:
 
 
 async def test_reported_lock_stops_every_call_for_the_lock_period() -> None:
-    clock = FakeClock()
+    clock = VirtualClock()
     limiter = RateLimiter(MemoryBackend(), POLICY, clock)
     key = "zoho:acct:sessions"
     await limiter.report_lock(key)
@@ -73,7 +72,7 @@ async def test_reported_lock_stops_every_call_for_the_lock_period() -> None:
 
 
 async def test_waiting_caller_resumes_after_the_lock() -> None:
-    clock = FakeClock()
+    clock = VirtualClock()
     limiter = RateLimiter(MemoryBackend(), POLICY, clock)
     await limiter.report_lock("k", 300)
     start = clock.now()
@@ -88,7 +87,7 @@ async def test_redis_backend_shares_one_budget_between_processes(redis_url: str)
     prefix = f"lmsbot-test:{uuid.uuid4().hex}:"
     clients = [Redis.from_url(redis_url), Redis.from_url(redis_url)]
     try:
-        clock = FakeClock()
+        clock = VirtualClock()
         # Two limiters with separate connections stand for the web and worker processes.
         web, worker = (RateLimiter(RedisBackend(c, prefix), POLICY, clock) for c in clients)
         sent: list[float] = []

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
+from bot.lms.clock import VirtualClock
 from bot.lms.errors import (
     BadRequestError,
     ForbiddenError,
@@ -21,7 +22,6 @@ from bot.lms.errors import (
 from bot.lms.ratelimit import MemoryBackend, RateLimiter, RateLimitPolicy
 from bot.lms.tokens import ISpringClientCredentialsSource, ZohoRefreshTokenSource
 from bot.lms.transport import LmsTransport, RetryPolicy, error_message
-from tests.support.fakeclock import FakeClock
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -50,9 +50,9 @@ class Scripted:
 
 
 def make(
-    fake: Scripted, clock: FakeClock | None = None, lock_on_422: bool = True, retries: int = 2
+    fake: Scripted, clock: VirtualClock | None = None, lock_on_422: bool = True, retries: int = 2
 ) -> tuple[LmsTransport, RateLimiter]:
-    clock = clock or FakeClock()
+    clock = clock or VirtualClock()
     http = httpx.AsyncClient(transport=httpx.MockTransport(fake))
     limiter = RateLimiter(MemoryBackend(), RateLimitPolicy(), clock)
     auth = ZohoRefreshTokenSource(
@@ -93,7 +93,7 @@ async def test_sends_zoho_oauthtoken_header_and_reuses_token() -> None:
 
 
 async def test_token_refreshed_shortly_before_expiry() -> None:
-    clock = FakeClock()
+    clock = VirtualClock()
     fake = Scripted()
     transport, _ = make(fake, clock)
     await transport.request("GET", "/a", endpoint="x")
@@ -143,7 +143,7 @@ async def test_refused_refresh_is_a_clear_error_without_secrets(answer: httpx.Re
 
 
 async def test_get_retries_5xx_a_bounded_number_of_times() -> None:
-    clock = FakeClock()
+    clock = VirtualClock()
     fake = Scripted(
         *(httpx.Response(500, json={"code": 500, "message": "Sorry! Server error occured"}) for _ in range(9))
     )
@@ -154,7 +154,7 @@ async def test_get_retries_5xx_a_bounded_number_of_times() -> None:
 
 
 async def test_get_recovers_from_a_timeout() -> None:
-    clock = FakeClock()
+    clock = VirtualClock()
     fake = Scripted(httpx.ReadTimeout("slow"), httpx.Response(200, json={"ok": 1}))
     transport, _ = make(fake, clock)
     (response,) = await clock.drive([transport.request("GET", "/a", endpoint="x")])
@@ -170,7 +170,7 @@ async def test_patch_is_not_retried() -> None:
 
 
 async def test_unreachable() -> None:
-    clock = FakeClock()
+    clock = VirtualClock()
     fake = Scripted(*(httpx.ConnectError("refused") for _ in range(5)))
     transport, _ = make(fake, clock, retries=1)
     with pytest.raises(UnreachableError, match="could not connect"):
@@ -225,7 +225,7 @@ async def test_errors_carry_the_lms_message(answer: httpx.Response, error: type[
     ],
 )
 async def test_lock_answer_pauses_the_endpoint(answer: httpx.Response, expected_lock: float) -> None:
-    clock = FakeClock()
+    clock = VirtualClock()
     fake = Scripted(answer)
     transport, _ = make(fake, clock)
     with pytest.raises(RateLimitedError) as info:

@@ -1,6 +1,7 @@
-"""A discrete-event clock: `sleep` parks the caller; `drive` jumps time to the next wake-up.
+"""A virtual clock for tests and benchmarks: `sleep` parks the caller; `drive` jumps time to the next wake-up.
 
-Lets tests run minutes of rate-limit waiting in milliseconds, with real asyncio concurrency.
+Lets minutes of rate-limit waiting run in milliseconds, with real asyncio concurrency, so limits and
+locks can be checked exactly instead of with timed tests.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Awaitable, Iterable
 from typing import Any
 
 
-class FakeClock:
+class VirtualClock:
     def __init__(self, start: float = 1_700_000_000.0) -> None:
         self._now = start
         self._waiters: list[tuple[float, int, asyncio.Future[None]]] = []

@@ -1,0 +1,126 @@
+"""What services hand to the Slack layer: plain typed data, never Block Kit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+
+from bot.lms.ispring_models import ModuleResult
+from bot.lms.zoho_models import LearningPlanProgress, Module, ModuleProgress, Session
+
+
+class Provider(StrEnum):
+    ZOHO = "zoho"
+    ISPRING = "ispring"
+
+
+@dataclass(frozen=True, slots=True)
+class Freshness:
+    """When the data was fetched, and whether it is a cached copy served because the LMS could not answer."""
+
+    fetched_at: datetime
+    stale: bool = False
+    reason: str | None = None  # e.g. "Zoho is rate-limited for 4 more minutes"
+
+
+@dataclass(frozen=True, slots=True)
+class TrackedModuleRef:
+    """A module the workspace follows."""
+
+    id: int
+    provider: Provider
+    course_id: str
+    batch_id: str | None
+    module_id: str
+    alias: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.alias or self.module_id
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleStatus:
+    """One tracked module as one learner sees it. `error` is set (in plain words) when it could not be fetched."""
+
+    tracked: TrackedModuleRef
+    progress: ModuleProgress | None = None
+    module: Module | None = None  # module settings: lock type and lock-until date, for "why locked"
+    error: str | None = None
+    freshness: Freshness | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionItem:
+    tracked: TrackedModuleRef
+    session: Session
+
+
+@dataclass(frozen=True, slots=True)
+class SessionsReport:
+    sessions: list[SessionItem] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    freshness: Freshness | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlansReport:
+    plans: list[LearningPlanProgress] = field(default_factory=list)
+    freshness: Freshness | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResultsReport:
+    """iSpring module results, with Slack-user names resolved where a link exists."""
+
+    results: list[ModuleResult] = field(default_factory=list)
+    names: dict[str, str] = field(default_factory=dict)  # iSpring user id -> Slack user id (for <@U…>)
+    freshness: Freshness | None = None
+
+    @property
+    def overdue(self) -> list[ModuleResult]:
+        return [r for r in self.results if r.is_overdue and not r.is_done]
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetLine:
+    endpoint: str
+    remaining: int
+    limit: int
+    locked_for: float
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    connections: dict[Provider, str]  # provider -> human description ("connected (EU data center)")
+    linked_as: dict[Provider, str]  # provider -> learner id of the caller
+    tracked: list[TrackedModuleRef]
+    budgets: list[BudgetLine]
+    last_sweep: datetime | None = None
+    last_sweep_summary: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderSettings:
+    enabled: bool = True
+    send_time: str = "09:00"
+    weekdays: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri")
+    digest: bool = True
+    quiet_start: str | None = None
+    quiet_end: str | None = None
+    snoozed_until: datetime | None = None
+    timezone: str | None = None
+    muted: tuple[TrackedModuleRef, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleEditForm:
+    """What the module-edit modal shows, prefilled from the LMS."""
+
+    tracked: TrackedModuleRef
+    name: str
+    duration_minutes: float | None
+    description: str | None
+    lock_type: int
+    lock_until: date | None

@@ -1,0 +1,185 @@
+"""`lmsbot lms …` and `lmsbot sandbox` as an admin uses them: JSON on stdout, one clear line on stderr."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.cli import main
+from bot.sandbox import seed
+from bot.sandbox.server import SandboxServer
+
+SP, M1 = str(seed.SELF_PACED_COURSE), str(seed.SP_MODULE_1)
+ADA = str(seed.SAMPLE_LEARNER)
+
+
+@pytest.fixture
+def lms_env(sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> SandboxServer:
+    monkeypatch.chdir(tmp_path)  # no stray .env is read
+    cfg = sandbox.config
+    for name, value in {
+        "ZOHO_PEOPLE_URL": sandbox.url,
+        "ZOHO_ACCOUNTS_URL": sandbox.url,
+        "ZOHO_CLIENT_ID": cfg.zoho_client_id,
+        "ZOHO_CLIENT_SECRET": cfg.zoho_client_secret,
+        "ZOHO_REFRESH_TOKEN": cfg.zoho_refresh_token,
+        "ISPRING_API_URL": sandbox.url + "/ispring",
+        "ISPRING_CLIENT_ID": cfg.ispring_client_id,
+        "ISPRING_CLIENT_SECRET": cfg.ispring_client_secret,
+    }.items():
+        monkeypatch.setenv(name, value)
+    return sandbox
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_module_progress_prints_exact_ids(lms_env: SandboxServer, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(capsys, "lms", "module-progress", "--course", SP, "--module", M1, "--learner", ADA)
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["module_id"] == M1
+    assert "100004000000038041" in [e["entity_id"] for e in data["entities"]]
+    assert all(isinstance(e["entity_id"], str) for e in data["entities"])
+
+
+def test_every_lms_subcommand(lms_env: SandboxServer, capsys: pytest.CaptureFixture[str]) -> None:
+    bl, batch = str(seed.BLENDED_COURSE), str(seed.BATCH_SPRING)
+    commands = [
+        ["plans", "--learner", str(seed.PLANS_LEARNER)],
+        ["sessions", "--course", bl, "--batch", batch, "--module", str(seed.BL_OFFICE_HOURS)],
+        ["courses"],
+        ["modules", "--course", SP],
+        ["module", "--course", SP, "--module", M1],
+        ["batches", "--course", bl],
+        ["results", "--status", "not_started", "--page-size", "3"],
+    ]
+    for command in commands:
+        code, out, err = run_cli(capsys, "lms", *command)
+        assert code == 0, (command, err)
+        assert isinstance(json.loads(out), list | dict)
+    statuses = {c.endpoint: c.status for c in lms_env.state.calls}
+    assert all(status == 200 for status in statuses.values()), statuses
+
+
+def test_update_module_sends_the_patch(lms_env: SandboxServer, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(
+        capsys,
+        "lms",
+        "update-module",
+        "--course",
+        SP,
+        "--module",
+        M1,
+        "--name",
+        "Renamed",
+        "--duration",
+        "20",
+        "--lock-type",
+        "1",
+        "--lock-until",
+        "31-12-2030",
+    )
+    assert code == 0, err
+    assert json.loads(out)["name"] == "Renamed"
+    (call,) = lms_env.state.calls_for("update-module")
+    assert call.module_data == {"name": "Renamed", "duration": 20, "lockType": 1, "lockUntil": "31-12-2030"}
+
+
+def test_bad_input_is_one_clear_line_and_sends_nothing(
+    lms_env: SandboxServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run_cli(
+        capsys, "lms", "update-module", "--course", SP, "--module", M1, "--name", "X", "--lock-type", "1"
+    )
+    assert code == 2 and out == ""
+    assert err.strip() == "error: --lock-until: A lock-until date is required when the module is locked until a date."
+    assert not lms_env.state.calls_for("update-module")
+
+
+def test_lms_errors_are_one_line(lms_env: SandboxServer, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(capsys, "lms", "module-progress", "--course", SP, "--module", "123", "--learner", ADA)
+    assert code == 1 and out == ""
+    assert err.count("\n") == 1 and err.startswith("error: Zoho module-progress: Not found")
+
+
+def test_missing_configuration_is_explained(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in ("ZOHO_CLIENT_ID", "ZOHO_CLIENT_SECRET", "ZOHO_REFRESH_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    code, _, err = run_cli(capsys, "lms", "plans", "--learner", "1")
+    assert code == 1 and "ZOHO_CLIENT_ID" in err
+
+
+def test_unknown_data_center_is_explained(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ZOHO_DATA_CENTER", "mars")
+    code, _, err = run_cli(capsys, "lms", "plans", "--learner", "1")
+    assert code == 2 and "unknown Zoho data center 'mars'" in err
+
+
+@pytest.fixture
+def sandbox_process() -> Iterator[str]:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "sandbox", "--port", str(port), "--rate-limit", "5"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(url + "/_sandbox/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("sandbox did not start")
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_sandbox_command_serves_the_cli(sandbox_process: str, tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "ZOHO_PEOPLE_URL": sandbox_process,
+        "ZOHO_ACCOUNTS_URL": sandbox_process,
+        "ZOHO_CLIENT_ID": "sandbox-zoho-client",
+        "ZOHO_CLIENT_SECRET": "sandbox-zoho-secret",
+        "ZOHO_REFRESH_TOKEN": "sandbox-zoho-refresh",
+    }
+    command = [sys.executable, "-m", "bot", "lms", "plans", "--learner", str(seed.PLANS_LEARNER)]
+    outputs = [subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True) for _ in range(7)]
+    assert outputs[0].returncode == 0, outputs[0].stderr
+    assert any(p["plan_id"] == str(seed.PLAN_L1) for p in json.loads(outputs[0].stdout))
+    # --rate-limit 5: each CLI run is a new process with its own budget, so the sandbox's lock shows up
+    # as a clear error line rather than a traceback.
+    failed = [o for o in outputs if o.returncode != 0]
+    assert failed and all(o.stderr.startswith("error: ") and "Traceback" not in o.stderr for o in failed)
+    log = httpx.get(sandbox_process + "/_sandbox/calls", params={"endpoint": "learning-plans-progress"}).json()
+    assert len(log) == 7
