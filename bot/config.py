@@ -88,7 +88,8 @@ class Settings(BaseSettings):
     lms_lock_seconds: float = Field(default=300.0, ge=0)
     # Calls kept back from background work (reminder sweeps) for interactive commands.
     lms_interactive_reserve: int = Field(default=5, ge=0)
-    rate_limit_backend: Literal["memory", "redis"] = "memory"
+    # memory: one process; redis or database: one budget shared by the web and worker processes.
+    rate_limit_backend: Literal["memory", "redis", "database"] = "memory"
     redis_url: str = "redis://127.0.0.1:6379/0"
 
     # Storage
@@ -97,6 +98,33 @@ class Settings(BaseSettings):
     lmsbot_encryption_keys: SecretStr | None = None
     # "development" lets a missing LMSBOT_ENCRYPTION_KEYS fall back to a local key file; production refuses.
     lmsbot_env: Literal["production", "development"] = "production"
+
+    # Slack
+    slack_signing_secret: SecretStr | None = None
+    slack_bot_token: SecretStr | None = None  # single-workspace mode: no install step needed
+    slack_app_token: SecretStr | None = None  # Socket Mode
+    slack_api_url: str = "https://slack.com/api/"
+    slack_client_id: str | None = None  # multi-workspace: Bolt's OAuth install flow
+    slack_client_secret: SecretStr | None = None
+    slack_scopes: str = "commands,chat:write,im:write,users:read,users:read.email,team:read"
+    # Extra roles on top of Slack's own admins/owners: comma-separated Slack user ids.
+    lmsbot_admins: str = ""
+    lmsbot_managers: str = ""
+    lmsbot_trainers: str = ""
+    # Where this bot is reachable from browsers (OAuth redirects): https://lmsbot.example.com
+    lmsbot_public_url: str = "http://localhost:3000"
+    # Zoho OAuth scopes asked for when a workspace connects Zoho People.
+    zoho_scopes: str = "ZOHOPEOPLE.training.ALL"
+    # How long cached LMS answers count as fresh (seconds) for interactive commands.
+    lms_cache_seconds: float = Field(default=300.0, ge=0)
+
+    @property
+    def multi_workspace(self) -> bool:
+        return bool(self.slack_client_id and self.slack_client_secret)
+
+    @staticmethod
+    def user_list(value: str) -> frozenset[str]:
+        return frozenset(v.strip() for v in value.split(",") if v.strip())
 
     @model_validator(mode="after")
     def _apply_data_center(self) -> Settings:
@@ -111,6 +139,9 @@ class Settings(BaseSettings):
         self.zoho_people_url = self.zoho_people_url.rstrip("/")
         self.zoho_accounts_url = self.zoho_accounts_url.rstrip("/")
         self.ispring_api_url = self.ispring_api_url.rstrip("/")
+        self.lmsbot_public_url = self.lmsbot_public_url.rstrip("/")
+        if not self.slack_api_url.endswith("/"):
+            self.slack_api_url += "/"
         if self.lms_interactive_reserve >= self.lms_rate_limit:
             raise ValueError("LMS_INTERACTIVE_RESERVE must be smaller than LMS_RATE_LIMIT")
         return self

@@ -336,3 +336,15 @@ async def test_ispring_bad_filter_sends_nothing(sandbox: SandboxServer) -> None:
         with pytest.raises(ValidationError, match="unknown completion status"):
             await lms.ispring.module_results(ResultsFilter(completion_statuses=("finished",)))
     assert not sandbox.state.calls_for("ispring-results")
+
+
+@pytest.mark.parametrize("fmt", ["xml", "json"])
+async def test_ispring_users_by_email(sandbox: SandboxServer, fmt: str) -> None:
+    async with sandbox_clients(sandbox, ispring_response_format=fmt) as lms:
+        everyone = await lms.ispring.users()
+        (ada,) = await lms.ispring.users(emails=["ADA.LOVELACE@example.com"])
+    assert len(everyone) == len(sandbox.state.ispring_users)
+    assert ada.email == "ada.lovelace@example.com" and ada.name == "Ada Lovelace"
+    expected = next(u.user_id for u in sandbox.state.ispring_users.values() if u.name == "Ada Lovelace")
+    assert ada.user_id == expected
+    assert sandbox.state.calls_for("ispring-users")[-1].query["emails[]"] == ["ADA.LOVELACE@example.com"]

@@ -180,3 +180,25 @@ def test_float_ids_that_lost_precision_are_refused() -> None:
     raw["moduleId"] = 1.00004000000038033e17
     with pytest.raises(ValueError, match="inexact"):
         ModuleProgress.model_validate(raw)
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        httpx.Response(
+            200,
+            content=b"<response><userProfiles><userProfile><userId>u1</userId><fields><field><name>EMAIL</name>"
+            b"<value>a@x.io</value></field></fields></userProfile></userProfiles></response>",
+        ),
+        httpx.Response(200, json={"userProfiles": [{"userId": "u1", "email": "a@x.io"}]}),
+        httpx.Response(200, json={"userProfiles": {"userProfile": {"userId": "u1", "EMAIL": "a@x.io"}}}),
+        httpx.Response(200, json=[{"userId": "u1", "fields": [{"name": "EMAIL", "value": "a@x.io"}]}]),
+    ],
+)
+def test_ispring_user_profile_shapes_are_tolerated(response: httpx.Response) -> None:
+    from bot.lms.ispring import parse_users
+    from bot.lms.ispring_models import UserProfile
+
+    (record,), token = parse_users(response)
+    assert token is None
+    assert UserProfile.model_validate(record).email == "a@x.io"

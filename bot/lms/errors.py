@@ -40,6 +40,12 @@ class ValidationError(LMSError):
     default_message = "Invalid input"
 
 
+class NotConnectedError(LMSError):
+    """No credentials for this LMS: nothing can be asked until an admin connects it."""
+
+    default_message = "This LMS is not connected yet"
+
+
 class BadRequestError(LMSError):
     status = 400
     default_message = "Invalid parameter value/input parameter missing"

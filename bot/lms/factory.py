@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from types import TracebackType
+from typing import Literal
 
 import httpx
 
 from bot.config import ISpringAuthScheme, Settings
-from bot.lms.errors import ValidationError
+from bot.lms.errors import NotConnectedError, ValidationError
 from bot.lms.ispring import ISpringClient
 from bot.lms.ratelimit import (
     Clock,
@@ -31,7 +33,60 @@ def account_key(provider: str, base_url: str, client_id: str) -> str:
     return f"{provider}:{digest}"
 
 
-def build_rate_limiter(settings: Settings, clock: Clock | None = None) -> RateLimiter:
+@dataclass(frozen=True, slots=True)
+class ZohoCredentials:
+    people_url: str
+    accounts_url: str
+    client_id: str
+    client_secret: str
+    refresh_token: str
+
+    def __repr__(self) -> str:  # never print the secrets
+        return f"ZohoCredentials(people_url={self.people_url!r}, client_id={self.client_id!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class ISpringCredentials:
+    api_url: str
+    client_id: str
+    client_secret: str
+
+    def __repr__(self) -> str:
+        return f"ISpringCredentials(api_url={self.api_url!r}, client_id={self.client_id!r})"
+
+
+def zoho_credentials(settings: Settings) -> ZohoCredentials | None:
+    """The Zoho connection configured in the environment (single-workspace mode and the CLI)."""
+    s = settings
+    if not (s.zoho_client_id and s.zoho_client_secret and s.zoho_refresh_token):
+        return None
+    return ZohoCredentials(
+        s.zoho_people_url,
+        s.zoho_accounts_url,
+        s.zoho_client_id,
+        s.zoho_client_secret.get_secret_value(),
+        s.zoho_refresh_token.get_secret_value(),
+    )
+
+
+def ispring_credentials(settings: Settings) -> ISpringCredentials | None:
+    s = settings
+    if not (s.ispring_client_id and s.ispring_client_secret):
+        return None
+    return ISpringCredentials(s.ispring_api_url, s.ispring_client_id, s.ispring_client_secret.get_secret_value())
+
+
+def build_http(settings: Settings) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.lms_timeout_seconds, connect=min(10.0, settings.lms_timeout_seconds)),
+        headers={"User-Agent": USER_AGENT},
+        follow_redirects=False,
+    )
+
+
+def build_rate_limiter(
+    settings: Settings, clock: Clock | None = None, database_backend: RateLimitBackend | None = None
+) -> RateLimiter:
     policy = RateLimitPolicy(
         limit=settings.lms_rate_limit,
         window=settings.lms_rate_window_seconds,
@@ -43,13 +98,21 @@ def build_rate_limiter(settings: Settings, clock: Clock | None = None) -> RateLi
         from redis.asyncio import Redis
 
         backend = RedisBackend(Redis.from_url(settings.redis_url))
+    elif settings.rate_limit_backend == "database":
+        if database_backend is None:
+            raise ValidationError("RATE_LIMIT_BACKEND=database needs the database (it is set up by the bot)")
+        backend = database_backend
     else:
         backend = MemoryBackend()
     return RateLimiter(backend, policy, clock)
 
 
 class LmsClients:
-    """Async context manager owning the HTTP pool; gives the Zoho and iSpring clients from settings."""
+    """Async context manager giving the Zoho and iSpring clients of one LMS account.
+
+    By default the credentials come from the environment; the bot passes each workspace's stored ones and
+    shares one HTTP pool and one rate limiter between all of them.
+    """
 
     def __init__(
         self,
@@ -57,6 +120,8 @@ class LmsClients:
         *,
         limiter: RateLimiter | None = None,
         http: httpx.AsyncClient | None = None,
+        zoho: ZohoCredentials | Literal["env"] | None = "env",
+        ispring: ISpringCredentials | Literal["env"] | None = "env",
         zoho_token_store: TokenStore | None = None,
         ispring_token_store: TokenStore | None = None,
         retry: RetryPolicy | None = None,
@@ -64,12 +129,10 @@ class LmsClients:
         self.settings = settings
         self.limiter = limiter or build_rate_limiter(settings)
         self._own_http = http is None
-        self.http = http or httpx.AsyncClient(
-            timeout=httpx.Timeout(settings.lms_timeout_seconds, connect=min(10.0, settings.lms_timeout_seconds)),
-            headers={"User-Agent": USER_AGENT},
-            follow_redirects=False,
-        )
+        self.http = http or build_http(settings)
         self._retry = retry or RetryPolicy(max_retries=settings.lms_max_retries)
+        self._zoho_credentials = zoho_credentials(settings) if zoho == "env" else zoho
+        self._ispring_credentials = ispring_credentials(settings) if ispring == "env" else ispring
         self._zoho_store = zoho_token_store
         self._ispring_store = ispring_token_store
         self._zoho: ZohoClient | None = None
@@ -88,28 +151,38 @@ class LmsClients:
             await self.http.aclose()
 
     @property
+    def has_zoho(self) -> bool:
+        return self._zoho_credentials is not None
+
+    @property
+    def has_ispring(self) -> bool:
+        return self._ispring_credentials is not None
+
+    @property
     def zoho(self) -> ZohoClient:
         if self._zoho is None:
-            s = self.settings
-            if not (s.zoho_client_id and s.zoho_client_secret and s.zoho_refresh_token):
-                raise ValidationError(
-                    "Zoho is not configured: set ZOHO_CLIENT_ID, ZOHO_CLIENT_SECRET and ZOHO_REFRESH_TOKEN"
+            creds = self._zoho_credentials
+            if creds is None:
+                raise NotConnectedError(
+                    "Zoho is not configured: set ZOHO_CLIENT_ID, ZOHO_CLIENT_SECRET and ZOHO_REFRESH_TOKEN",
+                    provider="Zoho",
                 )
+            s = self.settings
             auth = ZohoRefreshTokenSource(
-                accounts_url=s.zoho_accounts_url,
-                client_id=s.zoho_client_id,
-                client_secret=s.zoho_client_secret.get_secret_value(),
-                refresh_token=s.zoho_refresh_token.get_secret_value(),
+                accounts_url=creds.accounts_url,
+                client_id=creds.client_id,
+                client_secret=creds.client_secret,
+                refresh_token=creds.refresh_token,
                 http=self.http,
                 clock=self.limiter.clock,
                 store=self._zoho_store,
             )
             transport = LmsTransport(
                 provider="Zoho",
-                base_url=s.zoho_people_url,
+                base_url=creds.people_url,
                 http=self.http,
                 auth=auth,
-                account=account_key("zoho", s.zoho_people_url, s.zoho_client_id),
+                account=account_key("zoho", creds.people_url, creds.client_id),
                 limiter=self.limiter,
                 retry=self._retry,
                 lock_on_422=s.zoho_422_is_lock,
@@ -122,13 +195,16 @@ class LmsClients:
     @property
     def ispring(self) -> ISpringClient:
         if self._ispring is None:
+            creds = self._ispring_credentials
+            if creds is None:
+                raise NotConnectedError(
+                    "iSpring is not configured: set ISPRING_CLIENT_ID and ISPRING_CLIENT_SECRET", provider="iSpring"
+                )
             s = self.settings
-            if not (s.ispring_client_id and s.ispring_client_secret):
-                raise ValidationError("iSpring is not configured: set ISPRING_CLIENT_ID and ISPRING_CLIENT_SECRET")
             auth = ISpringClientCredentialsSource(
-                api_url=s.ispring_api_url,
-                client_id=s.ispring_client_id,
-                client_secret=s.ispring_client_secret.get_secret_value(),
+                api_url=creds.api_url,
+                client_id=creds.client_id,
+                client_secret=creds.client_secret,
                 http=self.http,
                 bearer=s.ispring_auth_scheme is ISpringAuthScheme.BEARER,
                 clock=self.limiter.clock,
@@ -136,10 +212,10 @@ class LmsClients:
             )
             transport = LmsTransport(
                 provider="iSpring",
-                base_url=s.ispring_api_url,
+                base_url=creds.api_url,
                 http=self.http,
                 auth=auth,
-                account=account_key("ispring", s.ispring_api_url, s.ispring_client_id),
+                account=account_key("ispring", creds.api_url, creds.client_id),
                 limiter=self.limiter,
                 retry=self._retry,
             )

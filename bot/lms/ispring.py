@@ -7,7 +7,7 @@ Pages continue while the answer carries a non-empty `nextPageToken`.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Literal
 from xml.etree.ElementTree import Element
 
@@ -15,16 +15,20 @@ import httpx
 from defusedxml import ElementTree
 
 from bot.lms.errors import ProtocolError, ValidationError
-from bot.lms.ispring_models import CompletionStatus, ModuleResult, ResultsFilter, UserStatus
+from bot.lms.ispring_models import CompletionStatus, ModuleResult, ResultsFilter, UserProfile, UserStatus
 from bot.lms.ratelimit import Priority
 from bot.lms.transport import LmsTransport
 
 MAX_PAGES = 10_000
 RESULTS_PATH = "/learners/modules/results"
+USERS_PATH = "/users"
+# Profile field names iSpring uses in a user's <fields> list, mapped to our attribute names.
+_PROFILE_FIELDS = {"EMAIL": "email", "LOGIN": "login", "FIRST_NAME": "first_name", "LAST_NAME": "last_name"}
 
 
 class Endpoint:
     RESULTS = "ispring-results"
+    USERS = "ispring-users"
 
 
 def validate_filter(flt: ResultsFilter) -> None:
@@ -70,29 +74,116 @@ class ISpringClient:
     ) -> AsyncIterator[ModuleResult]:
         flt = flt or ResultsFilter()
         validate_filter(flt)
-        accept = "application/json" if self.response_format == "json" else "application/xml"
-        base_params = flt.to_params()
-        token: str | None = None
-        seen: set[str] = set()
-        for _ in range(MAX_PAGES):
-            params = base_params + ([("pageToken", token)] if token else [])
-            response = await self.transport.request(
-                "GET",
-                RESULTS_PATH,
-                endpoint=Endpoint.RESULTS,
-                params=params,
-                headers={"Accept": accept},
-                priority=priority,
-                max_wait=max_wait,
+        async for record in _paged(
+            self.transport,
+            RESULTS_PATH,
+            Endpoint.RESULTS,
+            flt.to_params(),
+            self._accept,
+            parse_results,
+            priority,
+            max_wait,
+        ):
+            yield ModuleResult.model_validate(record)
+
+    async def users(
+        self, *, emails: Sequence[str] = (), priority: Priority = Priority.INTERACTIVE
+    ) -> list[UserProfile]:
+        """Users (GET /users), optionally only those with the given e-mails — how we link people by e-mail."""
+        params = [("emails[]", e) for e in emails]
+        return [
+            UserProfile.model_validate(record)
+            async for record in _paged(
+                self.transport, USERS_PATH, Endpoint.USERS, params, self._accept, parse_users, priority, None
             )
-            records, token = parse_results(response)
-            for record in records:
-                yield ModuleResult.model_validate(record)
-            if not token:
-                return
-            if token in seen:  # an LMS handing back the same token would otherwise loop forever
-                raise ProtocolError("iSpring repeated a page token", endpoint=Endpoint.RESULTS, provider="iSpring")
-            seen.add(token)
+            if record.get("userId")
+        ]
+
+    @property
+    def _accept(self) -> str:
+        return "application/json" if self.response_format == "json" else "application/xml"
+
+
+async def _paged(
+    transport: LmsTransport,
+    path: str,
+    endpoint: str,
+    params: list[tuple[str, str]],
+    accept: str,
+    parse: Callable[[httpx.Response], tuple[list[dict[str, Any]], str | None]],
+    priority: Priority,
+    max_wait: float | None,
+) -> AsyncIterator[dict[str, Any]]:
+    """Records of every page, following nextPageToken until it is absent or empty."""
+    token: str | None = None
+    seen: set[str] = set()
+    for _ in range(MAX_PAGES):
+        page_params = params + ([("pageToken", token)] if token else [])
+        response = await transport.request(
+            "GET",
+            path,
+            endpoint=endpoint,
+            params=page_params,
+            headers={"Accept": accept},
+            priority=priority,
+            max_wait=max_wait,
+        )
+        records, token = parse(response)
+        for record in records:
+            yield record
+        if not token:
+            return
+        if token in seen:  # an LMS handing back the same token would otherwise loop forever
+            raise ProtocolError("iSpring repeated a page token", endpoint=endpoint, provider="iSpring")
+        seen.add(token)
+
+
+def parse_users(response: httpx.Response) -> tuple[list[dict[str, Any]], str | None]:
+    """User profiles and the next page token, flattening each profile's `fields` list into attributes."""
+    body = response.content.strip()
+    profiles: list[dict[str, Any]] = []
+    token: str | None
+    if body.startswith(b"<"):
+        try:
+            root: Element = ElementTree.fromstring(body)
+        except ElementTree.ParseError as exc:
+            raise ProtocolError(f"the users XML could not be read ({exc})", provider="iSpring") from exc
+        for node in root.iter("userProfile"):
+            profile: dict[str, Any] = {}
+            for child in node:
+                if child.tag == "fields":
+                    for field in child:
+                        profile[str(field.findtext("name") or "")] = (field.findtext("value") or "").strip()
+                else:
+                    profile[child.tag] = (child.text or "").strip()
+            profiles.append(profile)
+        token = (root.findtext("nextPageToken") or "").strip() or None
+    else:
+        try:
+            payload = json.loads(body) if body else {}
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ProtocolError("the users answer was neither XML nor JSON", provider="iSpring") from exc
+        if isinstance(payload, dict) and isinstance(payload.get("response"), dict):
+            payload = payload["response"]
+        raw: Any = payload.get("userProfiles", []) if isinstance(payload, dict) else payload
+        if isinstance(raw, dict):
+            raw = raw.get("userProfile", [])
+        for item in raw if isinstance(raw, list) else [raw]:
+            if not isinstance(item, dict):
+                continue
+            profile = {k: v for k, v in item.items() if k != "fields"}
+            for field in item.get("fields") or []:
+                if isinstance(field, dict):
+                    profile[str(field.get("name", ""))] = field.get("value")
+            profiles.append(profile)
+        raw_token = payload.get("nextPageToken") if isinstance(payload, dict) else None
+        token = str(raw_token) if raw_token else None
+    for profile in profiles:
+        for source, target in _PROFILE_FIELDS.items():
+            for key in (source, source.lower(), target):
+                if profile.get(key) not in (None, "") and target not in profile:
+                    profile[target] = profile[key]
+    return profiles, token
 
 
 def parse_results(response: httpx.Response) -> tuple[list[dict[str, Any]], str | None]:

@@ -10,7 +10,16 @@ from typing import Any
 from pydantic import Field
 
 from bot.lms.dates import format_rfc3339
-from bot.lms.types import LmsDateTime, LmsId, LmsModel, LooseBool, OptionalFloat, OptionalId, OptionalInt
+from bot.lms.types import (
+    LmsDateTime,
+    LmsId,
+    LmsModel,
+    LooseBool,
+    OptionalFloat,
+    OptionalId,
+    OptionalInt,
+    OptionalStr,
+)
 
 
 class CompletionStatus(StrEnum):
@@ -57,6 +66,22 @@ class ModuleResult(LmsModel):
     @property
     def is_done(self) -> bool:
         return self.completion_status in DONE_STATUSES
+
+
+class UserProfile(LmsModel):
+    """A user from GET /users, reduced to what linking needs (the profile's field list is kept as extra)."""
+
+    user_id: LmsId = Field(alias="userId")
+    email: OptionalStr = None
+    login: OptionalStr = None
+    first_name: OptionalStr = None
+    last_name: OptionalStr = None
+    department_id: OptionalId = Field(default=None, alias="departmentId")
+    status: OptionalStr = None
+
+    @property
+    def name(self) -> str:
+        return " ".join(p for p in (self.first_name, self.last_name) if p) or (self.email or self.user_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ from xml.sax.saxutils import escape
 from starlette.responses import JSONResponse, Response
 
 from bot.sandbox.common import ApiError, ApiRequest
-from bot.sandbox.state import ISPRING_STATUSES, ISpringResult, SandboxState
+from bot.sandbox.state import ISPRING_STATUSES, ISpringResult, ISpringUser, SandboxState
 
 DEFAULT_PAGE_SIZE = 1000
 
@@ -164,6 +164,69 @@ def module_results(req: ApiRequest, state: SandboxState) -> Response:
         lines += [f"<{name}>{escape(str(value))}</{name}>" for name, value in row]
         lines.append("</result>")
     lines.append("</results>")
+    if next_token:
+        lines.append(f"<nextPageToken>{next_token}</nextPageToken>")
+    lines.append("</response>")
+    return Response("\n".join(lines) + "\n", media_type="application/xml; charset=utf-8")
+
+
+def users(req: ApiRequest, state: SandboxState) -> Response:
+    """GET /users: documented params departments[], groups[], logins, emails, pageSize, pageToken.
+
+    Sandbox assumption (the docs show only the skeleton `<userProfiles><userProfile>…`): each profile has
+    userId, departmentId, status and `<fields><field><name>EMAIL</name><value>…</value></field>…</fields>`.
+    Paging uses the same base64 token form as the results endpoint.
+    """
+    emails = {e.lower() for e in _multi(req, "emails")}
+    departments = set(_multi(req, "departments"))
+    selected = [
+        u
+        for u in state.ispring_users.values()
+        if (not emails or u.email.lower() in emails) and (not departments or u.department_id in departments)
+    ]
+    raw_size = req.q("pageSize")
+    if raw_size not in (None, "") and not (raw_size.isdigit() and int(raw_size) > 0):
+        raise ApiError(400)
+    size = int(raw_size) if raw_size else DEFAULT_PAGE_SIZE
+    start = 0
+    if token := req.q("pageToken"):
+        try:
+            user_id = base64.b64decode(token, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError) as exc:
+            raise ApiError(400) from exc
+        start = next((i for i, u in enumerate(selected) if u.user_id == user_id), -1)
+        if start < 0:
+            raise ApiError(400)
+    page = selected[start : start + size]
+    following = selected[start + size] if start + size < len(selected) else None
+    next_token = base64.b64encode(following.user_id.encode()).decode() if following else None
+
+    def profile(u: ISpringUser) -> dict[str, Any]:
+        first, _, last = u.name.partition(" ")
+        fields = [
+            {"name": "FIRST_NAME", "value": first},
+            {"name": "LAST_NAME", "value": last},
+            {"name": "EMAIL", "value": u.email},
+            {"name": "LOGIN", "value": u.email},
+        ]
+        return {"userId": u.user_id, "departmentId": u.department_id, "status": u.status, "fields": fields}
+
+    profiles = [profile(u) for u in page]
+    if "application/json" in req.accept:
+        body: dict[str, Any] = {"userProfiles": profiles}
+        if next_token:
+            body["nextPageToken"] = next_token
+        return JSONResponse(body)
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>', "<response>", "<userProfiles>"]
+    for p in profiles:
+        lines.append("<userProfile>")
+        lines += [f"<{k}>{escape(str(p[k]))}</{k}>" for k in ("userId", "departmentId", "status")]
+        lines.append("<fields>")
+        lines += [
+            f"<field><name>{f['name']}</name><value>{escape(str(f['value']))}</value></field>" for f in p["fields"]
+        ]
+        lines += ["</fields>", "</userProfile>"]
+    lines.append("</userProfiles>")
     if next_token:
         lines.append(f"<nextPageToken>{next_token}</nextPageToken>")
     lines.append("</response>")
