@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError as SettingsError
 
-from bot import lms_cli
+from bot import admin_cli, lms_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,6 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sandbox = sub.add_parser("sandbox", help="run the local LMS sandbox (Zoho People + iSpring emulator)")
     sandbox_cli.add_arguments(sandbox)
+
+    admin_cli.add_arguments(sub)
 
     sub.add_parser("demo", help="a guided tour against the LMS sandbox")
     return parser
@@ -54,6 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"error: configuration: {_first_error(exc)}", file=sys.stderr)
         return 2
+    if args.command in admin_cli.COMMANDS:
+        return admin_cli.run(args, settings)
     return lms_cli.run(args, settings)
 
 

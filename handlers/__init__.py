@@ -1,0 +1,18 @@
+"""Slack listeners. Each module registers the listeners of one concern; `register` wires them all.
+
+Handlers call services and render views; they never touch storage or the LMS clients directly.
+"""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.container import Services
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    from handlers import commands, home, modals
+
+    commands.register(app, services)
+    modals.register(app, services)
+    home.register(app, services)

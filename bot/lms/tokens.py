@@ -103,32 +103,6 @@ class _CachedTokenSource:
     async def _fetch(self) -> AccessToken:
         raise NotImplementedError
 
-    async def _post_token(self, url: str, form: dict[str, str], what: str) -> dict[str, Any]:
-        try:
-            response = await self._http.post(url, data=form, headers={"Accept": "application/json"})
-        except httpx.TimeoutException as exc:
-            raise UnreachableError(f"timed out getting {what}", provider=self.provider) from exc
-        except httpx.TransportError as exc:
-            raise UnreachableError(
-                f"could not reach the token endpoint ({type(exc).__name__})", provider=self.provider
-            ) from exc
-        try:
-            payload = response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            payload = None
-        if not isinstance(payload, dict):
-            if response.is_success:
-                raise ProtocolError(f"{what}: the token endpoint did not answer JSON", provider=self.provider)
-            payload = {}
-        # Zoho answers some token errors with HTTP 200 and {"error": "..."}; treat any "error" as failure.
-        error = payload.get("error")
-        if error or not response.is_success or not payload.get("access_token"):
-            detail = str(error or payload.get("error_description") or payload.get("message") or response.reason_phrase)
-            status = response.status_code if not response.is_success else 401
-            cls = UnauthorizedError if status in (400, 401, 200) else error_for_status(status)
-            raise cls(f"{what} was refused: {detail}", status=status, provider=self.provider)
-        return payload
-
     def _token_from(self, payload: dict[str, Any], default_ttl: float) -> AccessToken:
         try:
             ttl = float(payload.get("expires_in") or default_ttl)
@@ -140,6 +114,34 @@ class _CachedTokenSource:
             expires_at=self._clock.now() + ttl,
             scope=str(scope) if scope else None,
         )
+
+
+async def post_token_request(
+    http: httpx.AsyncClient, url: str, form: dict[str, str], what: str, provider: str
+) -> dict[str, Any]:
+    """POST to an OAuth token endpoint; any refusal becomes a clear error that names no secret."""
+    try:
+        response = await http.post(url, data=form, headers={"Accept": "application/json"})
+    except httpx.TimeoutException as exc:
+        raise UnreachableError(f"timed out getting {what}", provider=provider) from exc
+    except httpx.TransportError as exc:
+        raise UnreachableError(f"could not reach the token endpoint ({type(exc).__name__})", provider=provider) from exc
+    try:
+        payload = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        payload = None
+    if not isinstance(payload, dict):
+        if response.is_success:
+            raise ProtocolError(f"{what}: the token endpoint did not answer JSON", provider=provider)
+        payload = {}
+    # Zoho answers some token errors with HTTP 200 and {"error": "..."}; treat any "error" as failure.
+    error = payload.get("error")
+    if error or not response.is_success or not payload.get("access_token"):
+        detail = str(error or payload.get("error_description") or payload.get("message") or response.reason_phrase)
+        status = response.status_code if not response.is_success else 401
+        cls = UnauthorizedError if status in (400, 401, 200) else error_for_status(status)
+        raise cls(f"{what} was refused: {detail}", status=status, provider=provider)
+    return payload
 
 
 class ZohoRefreshTokenSource(_CachedTokenSource):
@@ -166,7 +168,8 @@ class ZohoRefreshTokenSource(_CachedTokenSource):
         return f"Zoho-oauthtoken {(await self.token()).value}"
 
     async def _fetch(self) -> AccessToken:
-        payload = await self._post_token(
+        payload = await post_token_request(
+            self._http,
             self._url,
             {
                 "refresh_token": self._refresh_token,
@@ -175,6 +178,7 @@ class ZohoRefreshTokenSource(_CachedTokenSource):
                 "grant_type": "refresh_token",
             },
             "refreshing the Zoho access token",
+            self.provider,
         )
         return self._token_from(payload, default_ttl=3600)
 
@@ -204,7 +208,8 @@ class ISpringClientCredentialsSource(_CachedTokenSource):
         return f"Bearer {value}" if self._bearer else value
 
     async def _fetch(self) -> AccessToken:
-        payload = await self._post_token(
+        payload = await post_token_request(
+            self._http,
             self._url,
             {
                 "client_id": self._client_id,
@@ -212,5 +217,58 @@ class ISpringClientCredentialsSource(_CachedTokenSource):
                 "grant_type": "client_credentials",
             },
             "getting an iSpring access token",
+            self.provider,
         )
         return self._token_from(payload, default_ttl=1800)
+
+
+@dataclass(frozen=True, slots=True)
+class ZohoGrant:
+    """What Zoho Accounts gives for an authorization code: a long-lived refresh token and a first access token."""
+
+    refresh_token: str
+    access_token: str
+    expires_in: float
+    scope: str | None
+    api_domain: str | None
+
+    def __repr__(self) -> str:
+        return f"ZohoGrant(expires_in={self.expires_in!r}, scope={self.scope!r})"
+
+
+async def exchange_zoho_code(
+    http: httpx.AsyncClient,
+    *,
+    accounts_url: str,
+    client_id: str,
+    client_secret: str,
+    code: str,
+    redirect_uri: str,
+) -> ZohoGrant:
+    """Trade an authorization code (valid two minutes, usable once) for tokens."""
+    payload = await post_token_request(
+        http,
+        accounts_url.rstrip("/") + "/oauth/v2/token",
+        {
+            "grant_type": "authorization_code",
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "redirect_uri": redirect_uri,
+            "code": code,
+        },
+        "exchanging the Zoho authorization code",
+        "Zoho",
+    )
+    refresh = payload.get("refresh_token")
+    if not refresh:
+        raise UnauthorizedError(
+            "Zoho granted no refresh token (the authorization must ask for offline access)", provider="Zoho"
+        )
+    scope = payload.get("scope")
+    return ZohoGrant(
+        refresh_token=str(refresh),
+        access_token=str(payload["access_token"]),
+        expires_in=float(payload.get("expires_in") or 3600),
+        scope=str(scope) if scope else None,
+        api_domain=str(payload["api_domain"]) if payload.get("api_domain") else None,
+    )

@@ -1,0 +1,135 @@
+"""The composition root: settings in, every service wired to storage, LMS clients and Slack out.
+
+Built once per process (web, worker, CLI) and closed at shutdown.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
+
+from bot.config import Settings
+from bot.lms.factory import build_http, build_rate_limiter
+from bot.lms.ratelimit import Clock, RateLimiter
+from bot.lms.transport import RetryPolicy
+from bot.services.cache import LmsCache
+from bot.services.connections import ConnectionService
+from bot.services.learning import LearningService
+from bot.services.links import LinkService
+from bot.services.module_edit import ModuleEditService
+from bot.services.preferences import PreferenceService
+from bot.services.registry import LmsRegistry
+from bot.services.roles import RoleService
+from bot.services.slack_gateway import SlackGateway
+from bot.services.tracking import TrackingService
+from bot.services.types import Provider
+from storage.crypto import Keyring, load_keyring
+from storage.db import Database
+from storage.ratelimit import SqlRateLimitBackend
+from storage.repositories.audit import AuditRepository
+from storage.repositories.cache import LmsCacheRepository
+from storage.repositories.connect_states import ConnectStateRepository
+from storage.repositories.connections import ConnectionRepository
+from storage.repositories.links import LinkRepository
+from storage.repositories.modules import TrackedModuleRepository
+from storage.repositories.preferences import PreferenceRepository
+from storage.repositories.reminders import SentReminderRepository
+from storage.slack_stores import encrypted_installation_store
+from storage.token_store import DatabaseTokenStore
+
+DEV_KEY_FILE = Path(".lmsbot-dev-key")
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    keyring: Keyring
+    http: httpx.AsyncClient
+    limiter: RateLimiter
+    installation_store: AsyncInstallationStore | None
+    connections_repo: ConnectionRepository
+    links_repo: LinkRepository
+    modules_repo: TrackedModuleRepository
+    preferences: PreferenceRepository
+    reminders: SentReminderRepository
+    audit: AuditRepository
+    registry: LmsRegistry
+    cache: LmsCache
+    slack: SlackGateway
+    roles: RoleService
+    links: LinkService
+    tracking: TrackingService
+    connections: ConnectionService
+    learning: LearningService
+    module_edit: ModuleEditService
+    reminder_prefs: PreferenceService
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+        await self.db.dispose()
+
+
+def build_services(
+    settings: Settings,
+    *,
+    db: Database | None = None,
+    keyring: Keyring | None = None,
+    clock: Clock | None = None,
+    http: httpx.AsyncClient | None = None,
+    retry: RetryPolicy | None = None,
+) -> Services:
+    db = db or Database(settings.database_url)
+    keyring = keyring or load_keyring(
+        settings.lmsbot_encryption_keys,
+        production=settings.lmsbot_env == "production",
+        dev_key_file=DEV_KEY_FILE,
+    )
+    http = http or build_http(settings)
+    limiter = build_rate_limiter(settings, clock, database_backend=SqlRateLimitBackend(db))
+    installation_store: AsyncInstallationStore | None = None
+    if settings.multi_workspace and settings.slack_client_id:
+        installation_store = encrypted_installation_store(db, settings.slack_client_id, keyring)
+
+    connections_repo = ConnectionRepository(db, keyring)
+    links_repo = LinkRepository(db)
+    modules_repo = TrackedModuleRepository(db)
+    audit = AuditRepository(db)
+
+    def token_store(team_id: str, provider: Provider) -> DatabaseTokenStore:
+        return DatabaseTokenStore(connections_repo, team_id, provider)
+
+    registry = LmsRegistry(settings, connections_repo, limiter, http, token_store=token_store, retry=retry)
+    cache = LmsCache(LmsCacheRepository(db), clock=clock.now if clock else time.time)
+    slack = SlackGateway(settings, installation_store)
+    links = LinkService(links_repo, audit, registry, slack)
+    tracking = TrackingService(modules_repo, audit, registry)
+    preferences = PreferenceRepository(db)
+    return Services(
+        settings=settings,
+        db=db,
+        keyring=keyring,
+        http=http,
+        limiter=limiter,
+        installation_store=installation_store,
+        connections_repo=connections_repo,
+        links_repo=links_repo,
+        modules_repo=modules_repo,
+        preferences=preferences,
+        reminders=SentReminderRepository(db),
+        audit=audit,
+        registry=registry,
+        cache=cache,
+        slack=slack,
+        roles=RoleService(settings, slack),
+        links=links,
+        tracking=tracking,
+        connections=ConnectionService(settings, connections_repo, ConnectStateRepository(db), audit, registry, http),
+        learning=LearningService(settings, registry, cache, links, tracking),
+        module_edit=ModuleEditService(settings, registry, tracking, cache, audit),
+        reminder_prefs=PreferenceService(preferences, tracking, slack, audit),
+    )

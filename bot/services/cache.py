@@ -1,0 +1,130 @@
+"""LMS answers cached in the database: reused across learners, surfaces and processes.
+
+A fresh copy is served without calling the LMS; an older one is refreshed; and when the LMS cannot answer
+(rate-limited, locked, down) the last copy is served with a note saying how old it is, instead of an error.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, Generic, Protocol, TypeVar
+
+from pydantic import BaseModel, TypeAdapter
+
+from bot.lms.errors import LMSError, RateLimitedError, ServerError, UnreachableError
+from bot.services.types import Freshness
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Failures after which a cached copy is better than nothing.
+TRANSIENT: tuple[type[LMSError], ...] = (RateLimitedError, UnreachableError, ServerError)
+
+
+class CacheStore(Protocol):
+    async def get(self, key: str) -> tuple[Any, datetime] | None: ...
+
+    async def put(self, key: str, payload: Any) -> None: ...
+
+
+class MemoryCacheStore:
+    """For tests and the CLI: the same interface as the database-backed store."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._items: dict[str, tuple[Any, datetime]] = {}
+        self._clock = clock
+
+    async def get(self, key: str) -> tuple[Any, datetime] | None:
+        return self._items.get(key)
+
+    async def put(self, key: str, payload: Any) -> None:
+        self._items[key] = (payload, datetime.fromtimestamp(self._clock(), UTC))
+
+
+class Codec(Generic[T]):
+    """How a typed LMS answer goes into the cache and comes back (JSON with the LMS's own field names)."""
+
+    def __init__(self, kind: Any) -> None:
+        self._adapter: TypeAdapter[T] = TypeAdapter(kind)
+
+    def dump(self, value: T) -> Any:
+        return _dump(value)
+
+    def load(self, payload: Any) -> T:
+        return self._adapter.validate_python(payload)
+
+
+def _dump(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", by_alias=True)
+    if isinstance(value, list):
+        return [_dump(v) for v in value]
+    return value
+
+
+class LmsCache:
+    def __init__(self, store: CacheStore, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.clock = clock
+
+    async def fetch(
+        self,
+        key: str,
+        loader: Callable[[], Awaitable[T]],
+        codec: Codec[T],
+        *,
+        max_age: float,
+    ) -> tuple[T, Freshness]:
+        """The value for `key`: cached if younger than `max_age` s, else loaded (and cached).
+
+        When loading fails transiently and a copy exists, the copy is returned marked stale with the reason.
+        """
+        cached = await self.store.get(key)
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        if cached is not None:
+            payload, fetched_at = cached
+            if (now - fetched_at).total_seconds() <= max_age:
+                try:
+                    return codec.load(payload), Freshness(fetched_at=fetched_at)
+                except ValueError:
+                    log.warning("dropping an unreadable cache entry for %s", key)
+                    cached = None
+        try:
+            value = await loader()
+        except TRANSIENT as exc:
+            if cached is None:
+                raise
+            payload, fetched_at = cached
+            log.info("serving cached %s: %s", key, exc)
+            return codec.load(payload), Freshness(fetched_at=fetched_at, stale=True, reason=plain_reason(exc))
+        await self.store.put(key, codec.dump(value))
+        return value, Freshness(fetched_at=now)
+
+    async def peek(self, key: str, codec: Codec[T]) -> tuple[T, Freshness] | None:
+        """The cached copy, however old, without calling the LMS (for planning and App Home)."""
+        cached = await self.store.get(key)
+        if cached is None:
+            return None
+        payload, fetched_at = cached
+        try:
+            return codec.load(payload), Freshness(fetched_at=fetched_at)
+        except ValueError:
+            return None
+
+    async def put(self, key: str, value: T, codec: Codec[T]) -> None:
+        await self.store.put(key, codec.dump(value))
+
+
+def plain_reason(exc: LMSError) -> str:
+    """Why the LMS could not answer, in words for a Slack reply."""
+    who = exc.provider or "The LMS"
+    if isinstance(exc, RateLimitedError):
+        minutes = max(1, round(exc.retry_after / 60))
+        return f"{who} is rate-limited; fresh data in about {minutes} min"
+    if isinstance(exc, UnreachableError):
+        return f"{who} is not answering right now"
+    return f"{who} had a server error"

@@ -1,0 +1,272 @@
+"""What learners and managers ask for: module progress, plans, sessions, iSpring results, status.
+
+Every LMS answer goes through the shared cache, so a reply is fast when someone (or the reminder sweep) asked
+recently, and still useful — marked with its age — while the LMS is rate-limited or down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import partial
+from typing import TypeVar
+
+from bot.config import Settings
+from bot.lms.errors import LMSError
+from bot.lms.factory import LmsClients
+from bot.lms.ispring_models import ModuleResult, ResultsFilter
+from bot.lms.ratelimit import Priority
+from bot.lms.zoho import Endpoint as ZohoEndpoint
+from bot.lms.zoho_models import LearningPlanProgress, Module, ModuleProgress, Session
+from bot.services.cache import Codec, LmsCache
+from bot.services.links import LinkService, provider_name
+from bot.services.registry import LmsRegistry
+from bot.services.tracking import TrackError, TrackingService
+from bot.services.types import (
+    BudgetLine,
+    Freshness,
+    ModuleStatus,
+    PlansReport,
+    Provider,
+    ResultsReport,
+    SessionItem,
+    SessionsReport,
+    TrackedModuleRef,
+)
+
+T = TypeVar("T")
+
+# A person is waiting: wait at most this long for rate-limit budget, then answer from the cache.
+INTERACTIVE_MAX_WAIT = 8.0
+PROGRESS = Codec[ModuleProgress](ModuleProgress)
+MODULE = Codec[Module](Module)
+SESSIONS = Codec[list[Session]](list[Session])
+PLANS = Codec[list[LearningPlanProgress]](list[LearningPlanProgress])
+RESULTS = Codec[list[ModuleResult]](list[ModuleResult])
+_PARALLEL = 4  # concurrent LMS calls per request: fast, and gentle on the 30-a-minute budget
+
+
+class NeedsSetup(Exception):
+    """The caller cannot get an answer yet (not linked, nothing tracked, LMS not connected): says what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class Fetch:
+    """How to fetch: people wait briefly and prefer fresh data; sweeps wait for budget and accept older data."""
+
+    priority: Priority = Priority.INTERACTIVE
+    max_wait: float | None = INTERACTIVE_MAX_WAIT
+    max_age: float = 300.0
+
+
+def progress_key(team_id: str, t: TrackedModuleRef, learner_id: str) -> str:
+    return f"{team_id}:zoho:progress:{t.course_id}:{t.batch_id or '-'}:{t.module_id}:{learner_id}"
+
+
+def module_key(team_id: str, t: TrackedModuleRef) -> str:
+    return f"{team_id}:zoho:module:{t.course_id}:{t.batch_id or '-'}:{t.module_id}"
+
+
+def sessions_key(team_id: str, t: TrackedModuleRef) -> str:
+    return f"{team_id}:zoho:sessions:{t.course_id}:{t.batch_id or '-'}:{t.module_id}"
+
+
+class LearningService:
+    def __init__(
+        self,
+        settings: Settings,
+        registry: LmsRegistry,
+        cache: LmsCache,
+        links: LinkService,
+        tracking: TrackingService,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.cache = cache
+        self.links = links
+        self.tracking = tracking
+
+    def interactive(self) -> Fetch:
+        return Fetch(max_age=self.settings.lms_cache_seconds)
+
+    async def learner_id(self, team_id: str, user_id: str, provider: Provider = Provider.ZOHO) -> str:
+        link = await self.links.learner_for(team_id, user_id, provider)
+        if link is None:
+            raise NeedsSetup(
+                f"You are not linked to a {provider_name(provider)} learner yet. "
+                "Run `/lms link <learner id or e-mail>` (or ask an admin)."
+            )
+        return link.learner_id
+
+    async def tracked(self, team_id: str, ref: str | None = None) -> list[TrackedModuleRef]:
+        if ref:
+            try:
+                found = await self.tracking.find(team_id, ref)
+            except TrackError as exc:
+                raise NeedsSetup(str(exc)) from exc
+            if found is None:
+                raise NeedsSetup(f"No tracked module is called `{ref}`. `/lms progress` lists them all.")
+            return [found]
+        modules = await self.tracking.list(team_id, Provider.ZOHO)
+        if not modules:
+            raise NeedsSetup("No modules are tracked yet: an admin can add them with `/lms track`.")
+        return modules
+
+    # --- progress ---------------------------------------------------------------------------------------
+
+    async def progress(
+        self, team_id: str, user_id: str, ref: str | None = None, fetch: Fetch | None = None
+    ) -> list[ModuleStatus]:
+        learner = await self.learner_id(team_id, user_id)
+        modules = await self.tracked(team_id, ref)
+        lms = await self._lms(team_id)
+        fetch = fetch or self.interactive()
+        return await _bounded([partial(self.module_status, lms, team_id, t, learner, fetch) for t in modules])
+
+    async def module_status(
+        self, lms: LmsClients, team_id: str, tracked: TrackedModuleRef, learner_id: str, fetch: Fetch
+    ) -> ModuleStatus:
+        """One module for one learner; a failure becomes a plain-words error on that module only."""
+        try:
+            progress, freshness = await self.cache.fetch(
+                progress_key(team_id, tracked, learner_id),
+                lambda: lms.zoho.module_progress(
+                    tracked.course_id,
+                    tracked.module_id,
+                    learner_id,
+                    batch_id=tracked.batch_id,
+                    priority=fetch.priority,
+                    max_wait=fetch.max_wait,
+                ),
+                PROGRESS,
+                max_age=fetch.max_age,
+            )
+        except LMSError as exc:
+            return ModuleStatus(tracked=tracked, error=exc.message)
+        module: Module | None = None
+        if progress.is_locked:
+            # Why and until when: the module's own lock settings (change rarely, so an hour is fresh enough).
+            try:
+                settings, _fresh = await self.cache.fetch(
+                    module_key(team_id, tracked),
+                    lambda: lms.zoho.module(tracked.course_id, tracked.module_id, batch_id=tracked.batch_id),
+                    MODULE,
+                    max_age=max(fetch.max_age, 3600.0),
+                )
+                module = settings
+            except LMSError:
+                module = None
+        return ModuleStatus(tracked=tracked, progress=progress, module=module, freshness=freshness)
+
+    # --- plans and sessions ---------------------------------------------------------------------------------
+
+    async def plans(self, team_id: str, user_id: str, fetch: Fetch | None = None) -> PlansReport:
+        learner = await self.learner_id(team_id, user_id)
+        lms = await self._lms(team_id)
+        fetch = fetch or self.interactive()
+        plans, freshness = await self.cache.fetch(
+            f"{team_id}:zoho:plans:{learner}",
+            lambda: lms.zoho.learning_plans(learner, priority=fetch.priority, max_wait=fetch.max_wait),
+            PLANS,
+            max_age=fetch.max_age,
+        )
+        return PlansReport(plans=plans, freshness=freshness)
+
+    async def sessions(
+        self, team_id: str, ref: str | None = None, *, today: date | None = None, fetch: Fetch | None = None
+    ) -> SessionsReport:
+        """Upcoming sessions of the tracked blended modules, soonest first."""
+        modules = [t for t in await self.tracked(team_id, ref) if t.batch_id]
+        if not modules:
+            raise NeedsSetup(
+                "None of the tracked modules belongs to a blended-learning batch, so there are no sessions."
+            )
+        lms = await self._lms(team_id)
+        fetch = fetch or self.interactive()
+        today = today or datetime.now().date()
+        items: list[SessionItem] = []
+        errors: list[str] = []
+        oldest: Freshness | None = None
+        for tracked in modules:
+            batch = tracked.batch_id or ""
+            try:
+                sessions, freshness = await self.cache.fetch(
+                    sessions_key(team_id, tracked),
+                    partial(
+                        lms.zoho.module_sessions,
+                        tracked.course_id,
+                        batch,
+                        tracked.module_id,
+                        priority=fetch.priority,
+                        max_wait=fetch.max_wait,
+                    ),
+                    SESSIONS,
+                    max_age=fetch.max_age,
+                )
+            except LMSError as exc:
+                errors.append(f"{tracked.label}: {exc.message}")
+                continue
+            if oldest is None or freshness.fetched_at < oldest.fetched_at or freshness.stale:
+                oldest = freshness
+            items += [
+                SessionItem(tracked, s)
+                for s in sessions
+                if s.start_date is not None and s.start_date >= today and not s.is_completed
+            ]
+        items.sort(key=lambda i: i.session.starts_at or datetime.max)
+        return SessionsReport(sessions=items, errors=errors, freshness=oldest)
+
+    # --- iSpring results ------------------------------------------------------------------------------------
+
+    async def results(self, team_id: str, flt: ResultsFilter, fetch: Fetch | None = None) -> ResultsReport:
+        lms = await self._lms(team_id, Provider.ISPRING)
+        fetch = fetch or self.interactive()
+        key = f"{team_id}:ispring:results:" + "&".join(f"{k}={v}" for k, v in sorted(flt.to_params()))
+        results, freshness = await self.cache.fetch(
+            key,
+            lambda: lms.ispring.module_results(flt, priority=fetch.priority, max_wait=fetch.max_wait),
+            RESULTS,
+            max_age=fetch.max_age,
+        )
+        names = {link.learner_id: link.slack_user_id for link in await self.links.links.list(team_id, Provider.ISPRING)}
+        return ResultsReport(results=results, names=names, freshness=freshness)
+
+    # --- budgets ---------------------------------------------------------------------------------------------
+
+    async def budgets(self, team_id: str) -> list[BudgetLine]:
+        lms = await self._lms(team_id, None)
+        if not lms.has_zoho:
+            return []
+        transport = lms.zoho.transport
+        lines = []
+        for endpoint in (
+            ZohoEndpoint.MODULE_PROGRESS,
+            ZohoEndpoint.MODULE_SESSIONS,
+            ZohoEndpoint.LEARNING_PLANS,
+            ZohoEndpoint.UPDATE_MODULE,
+        ):
+            budget = await lms.limiter.budget(transport.limit_key(endpoint))
+            lines.append(BudgetLine(endpoint, budget.remaining, budget.limit, budget.locked_for))
+        return lines
+
+    async def _lms(self, team_id: str, provider: Provider | None = Provider.ZOHO) -> LmsClients:
+        lms = await self.registry.for_team(team_id)
+        connected = {Provider.ZOHO: lms.has_zoho, Provider.ISPRING: lms.has_ispring}
+        if provider is not None and not connected[provider]:
+            raise NeedsSetup(
+                f"{provider_name(provider)} is not connected yet: an admin can run `/lms connect {provider}`."
+            )
+        return lms
+
+
+async def _bounded(jobs: list[Callable[[], Awaitable[T]]], limit: int = _PARALLEL) -> list[T]:
+    """Run the jobs concurrently, at most `limit` at a time, keeping their order."""
+    gate = asyncio.Semaphore(limit)
+
+    async def run(job: Callable[[], Awaitable[T]]) -> T:
+        async with gate:
+            return await job()
+
+    return list(await asyncio.gather(*(run(job) for job in jobs)))

@@ -1,0 +1,256 @@
+"""Linking Slack users to LMS learners: self-service, by an admin, automatically by e-mail, or from a CSV.
+
+Zoho People learner ids are long numbers and iSpring ids are UUIDs, so when a workspace has both LMSs the
+shape of the id says which one is meant. Zoho documents no way to find a learner by e-mail, so e-mail linking
+(self-service and automatic) works for iSpring; for Zoho, admins import a CSV.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+
+from slack_sdk.errors import SlackApiError
+
+from bot.lms.errors import LMSError, NotConnectedError
+from bot.services.registry import LmsRegistry
+from bot.services.slack_gateway import SlackGateway, SlackNotInstalled, SlackUser
+from bot.services.types import Provider
+from storage.errors import LinkConflict
+from storage.repositories.audit import AuditRepository
+from storage.repositories.links import LearnerLink, LinkRepository, LinkResult
+
+_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_SLACK_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
+_SLACK_ID = re.compile(r"^[UW][A-Z0-9]+$")
+
+
+class LinkError(Exception):
+    """A link request that cannot be carried out; the message says why in plain words."""
+
+
+@dataclass(slots=True)
+class CsvReport:
+    linked: list[LinkResult] = field(default_factory=list)
+    unchanged: int = 0
+    errors: list[str] = field(default_factory=list)  # "line 4: no Slack user with e-mail x@y"
+
+
+@dataclass(frozen=True, slots=True)
+class AutoLinkReport:
+    linked: list[LinkResult] = field(default_factory=list)
+    unmatched: list[SlackUser] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # why some providers were not tried
+
+
+def is_email(value: str) -> bool:
+    return bool(_EMAIL.match(value.strip()))
+
+
+def slack_user_ref(value: str) -> str | None:
+    """A Slack user id from `<@U123|name>` or a bare `U123`."""
+    value = value.strip()
+    if m := _SLACK_MENTION.match(value):
+        return m[1]
+    return value if _SLACK_ID.match(value) else None
+
+
+class LinkService:
+    def __init__(
+        self, links: LinkRepository, audit: AuditRepository, registry: LmsRegistry, slack: SlackGateway
+    ) -> None:
+        self.links = links
+        self.audit = audit
+        self.registry = registry
+        self.slack = slack
+
+    async def providers(self, team_id: str) -> list[Provider]:
+        lms = await self.registry.for_team(team_id)
+        return [p for p, ok in ((Provider.ZOHO, lms.has_zoho), (Provider.ISPRING, lms.has_ispring)) if ok]
+
+    async def pick_provider(self, team_id: str, value: str, provider: Provider | None = None) -> Provider:
+        connected = await self.providers(team_id)
+        if provider is not None:
+            if provider not in connected:
+                raise LinkError(f"{provider_name(provider)} is not connected in this workspace.")
+            return provider
+        if not connected:
+            raise LinkError("No LMS is connected yet: an admin can run `/lms connect zoho` or `/lms connect ispring`.")
+        if len(connected) == 1:
+            return connected[0]
+        return Provider.ISPRING if (_UUID.match(value) or is_email(value)) else Provider.ZOHO
+
+    async def link(
+        self,
+        team_id: str,
+        slack_user_id: str,
+        value: str,
+        *,
+        actor: str,
+        provider: Provider | None = None,
+        method: str | None = None,
+    ) -> LinkResult:
+        """Link `slack_user_id` to the learner named by `value` (a learner id, or an e-mail iSpring knows)."""
+        value = value.strip()
+        if not value:
+            raise LinkError("Say which learner: a learner id or an e-mail address.")
+        chosen = await self.pick_provider(team_id, value, provider)
+        email: str | None = None
+        learner_id = value
+        if is_email(value):
+            email = value.lower()
+            learner_id = await self._learner_by_email(team_id, chosen, email)
+        elif chosen is Provider.ZOHO and not value.isdigit():
+            raise LinkError(f"`{value}` is not a Zoho People learner id (those are numbers, e.g. 100002000000032145).")
+        try:
+            result = await self.links.link(
+                team_id,
+                slack_user_id,
+                chosen,
+                learner_id,
+                email=email,
+                method=method or ("self" if actor == slack_user_id else "admin"),
+                linked_by=actor,
+            )
+        except LinkConflict as exc:
+            raise LinkError(
+                f"That {provider_name(chosen)} learner is already linked to <@{exc.slack_user_id}>; "
+                "an admin can unlink them first."
+            ) from exc
+        if result.changed:
+            await self.audit.record(
+                team_id,
+                actor,
+                "link",
+                f"{slack_user_id}:{chosen}",
+                {"learner_id": result.replaced.learner_id} if result.replaced else None,
+                {"learner_id": learner_id, "method": result.link.method},
+            )
+        return result
+
+    async def unlink(
+        self, team_id: str, slack_user_id: str, *, actor: str, provider: Provider | None = None
+    ) -> list[LearnerLink]:
+        removed = await self.links.unlink(team_id, slack_user_id, provider)
+        for link in removed:
+            await self.audit.record(
+                team_id, actor, "unlink", f"{slack_user_id}:{link.provider}", {"learner_id": link.learner_id}, None
+            )
+        return removed
+
+    async def learner_for(self, team_id: str, slack_user_id: str, provider: Provider) -> LearnerLink | None:
+        return await self.links.get(team_id, slack_user_id, provider)
+
+    async def auto_link(self, team_id: str, *, actor: str) -> AutoLinkReport:
+        """Link every unlinked member whose Slack e-mail the LMS knows (iSpring; Zoho has no e-mail lookup)."""
+        people = await self.slack.users(team_id)
+        connected = await self.providers(team_id)
+        skipped: list[str] = []
+        linked: list[LinkResult] = []
+        if Provider.ZOHO in connected:
+            skipped.append("Zoho People has no documented way to find a learner by e-mail: import a CSV instead.")
+        if Provider.ISPRING in connected:
+            already = {link.slack_user_id for link in await self.links.list(team_id, Provider.ISPRING)}
+            lms = await self.registry.for_team(team_id)
+            directory = {u.email.lower(): u.user_id for u in await lms.ispring.users() if u.email}
+            for person in people:
+                if person.id in already or not person.email:
+                    continue
+                learner = directory.get(person.email.lower())
+                if learner is None:
+                    continue
+                try:
+                    linked.append(
+                        await self.links.link(
+                            team_id,
+                            person.id,
+                            Provider.ISPRING,
+                            learner,
+                            email=person.email.lower(),
+                            method="auto",
+                            linked_by=actor,
+                        )
+                    )
+                except LinkConflict:
+                    continue  # someone else already claimed that learner; leave it to an admin
+        unmatched = await self.unmatched(team_id, people)
+        return AutoLinkReport(linked=linked, unmatched=unmatched, skipped=skipped)
+
+    async def unmatched(self, team_id: str, people: list[SlackUser] | None = None) -> list[SlackUser]:
+        """Members with no link to any LMS yet."""
+        people = people if people is not None else await self.slack.users(team_id)
+        linked = {link.slack_user_id for link in await self.links.list(team_id)}
+        return [p for p in people if p.id not in linked]
+
+    async def import_csv(self, team_id: str, text: str, *, actor: str) -> CsvReport:
+        """Rows of `slack user id or e-mail, learner id[, provider]`; a header row is allowed.
+
+        Good rows are applied, bad ones reported by line number; nothing is silently dropped.
+        """
+        report = CsvReport()
+        people: dict[str, SlackUser] | None = None
+        for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+            cells = [c.strip() for c in row]
+            if not any(cells) or cells[0].startswith("#"):
+                continue
+            if number == 1 and not slack_user_ref(cells[0]) and not is_email(cells[0]):
+                continue  # a header
+            if len(cells) < 2 or not cells[1]:
+                report.errors.append(f"line {number}: expected `slack user or e-mail, learner id`")
+                continue
+            who, learner = cells[0], cells[1]
+            provider: Provider | None = None
+            if len(cells) > 2 and cells[2]:
+                try:
+                    provider = Provider(cells[2].lower())
+                except ValueError:
+                    report.errors.append(f"line {number}: unknown provider `{cells[2]}` (zoho or ispring)")
+                    continue
+            user_id = slack_user_ref(who)
+            if user_id is None and is_email(who):
+                if people is None:
+                    try:
+                        people = {p.email.lower(): p for p in await self.slack.users(team_id) if p.email}
+                    except (SlackNotInstalled, SlackApiError) as exc:
+                        report.errors.append(f"line {number}: cannot look {who} up in Slack ({exc})")
+                        continue
+                match = people.get(who.lower())
+                user_id = match.id if match else None
+                if user_id is None:
+                    report.errors.append(f"line {number}: no Slack member has the e-mail {who}")
+                    continue
+            if user_id is None:
+                report.errors.append(f"line {number}: `{who}` is neither a Slack user id nor an e-mail")
+                continue
+            try:
+                result = await self.link(team_id, user_id, learner, actor=actor, provider=provider, method="csv")
+            except (LinkError, LMSError) as exc:
+                report.errors.append(f"line {number}: {exc}")
+                continue
+            if result.changed:
+                report.linked.append(result)
+            else:
+                report.unchanged += 1
+        return report
+
+    async def _learner_by_email(self, team_id: str, provider: Provider, email: str) -> str:
+        if provider is Provider.ZOHO:
+            raise LinkError(
+                "Zoho People cannot look learners up by e-mail: use your learner id, or ask an admin to link you."
+            )
+        lms = await self.registry.for_team(team_id)
+        try:
+            matches = await lms.ispring.users(emails=[email])
+        except NotConnectedError as exc:
+            raise LinkError("iSpring is not connected in this workspace.") from exc
+        exact = [u for u in matches if (u.email or "").lower() == email]
+        if not exact:
+            raise LinkError(f"iSpring has no learner with the e-mail {email}.")
+        return exact[0].user_id
+
+
+def provider_name(provider: Provider | str) -> str:
+    return {"zoho": "Zoho People", "ispring": "iSpring"}.get(str(provider), str(provider))

@@ -1,0 +1,104 @@
+"""Which LMS account a workspace uses: its stored connection, else the one configured in the environment.
+
+All workspaces share one HTTP pool and one rate limiter (whose budget is per LMS account and endpoint, and
+may itself be shared with other processes through Redis or the database).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+
+from bot.config import Settings
+from bot.lms.factory import (
+    ISpringCredentials,
+    LmsClients,
+    ZohoCredentials,
+    ispring_credentials,
+    zoho_credentials,
+)
+from bot.lms.ratelimit import RateLimiter
+from bot.lms.tokens import TokenStore
+from bot.lms.transport import RetryPolicy
+from bot.services.types import Provider
+from storage.repositories.connections import ConnectionRepository, ProviderConnection
+
+# Another process (web or worker) may reconnect a workspace: look at the stored connection again this often.
+_TTL_SECONDS = 60.0
+
+
+@dataclass
+class _Entry:
+    clients: LmsClients
+    loaded_at: float
+
+
+class LmsRegistry:
+    def __init__(
+        self,
+        settings: Settings,
+        connections: ConnectionRepository,
+        limiter: RateLimiter,
+        http: httpx.AsyncClient,
+        token_store: Callable[[str, Provider], TokenStore] | None = None,
+        retry: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.connections = connections
+        self.limiter = limiter
+        self.http = http
+        self._token_store = token_store
+        self._retry = retry
+        self._clock = clock
+        self._entries: dict[str, _Entry] = {}
+
+    async def for_team(self, team_id: str) -> LmsClients:
+        entry = self._entries.get(team_id)
+        if entry and self._clock() - entry.loaded_at < _TTL_SECONDS:
+            return entry.clients
+        zoho_conn = await self.connections.get(team_id, Provider.ZOHO)
+        ispring_conn = await self.connections.get(team_id, Provider.ISPRING)
+        clients = LmsClients(
+            self.settings,
+            limiter=self.limiter,
+            http=self.http,
+            zoho=_zoho(zoho_conn, self.settings) if zoho_conn else zoho_credentials(self.settings),
+            ispring=_ispring(ispring_conn) if ispring_conn else ispring_credentials(self.settings),
+            zoho_token_store=self._store(team_id, Provider.ZOHO) if zoho_conn else None,
+            ispring_token_store=self._store(team_id, Provider.ISPRING) if ispring_conn else None,
+            retry=self._retry,
+        )
+        self._entries[team_id] = _Entry(clients, self._clock())
+        return clients
+
+    def forget(self, team_id: str) -> None:
+        """The workspace's connection changed here: build its clients afresh next time."""
+        self._entries.pop(team_id, None)
+
+    def _store(self, team_id: str, provider: Provider) -> TokenStore | None:
+        return self._token_store(team_id, provider) if self._token_store else None
+
+
+def _zoho(conn: ProviderConnection, settings: Settings) -> ZohoCredentials | None:
+    # Connected through our OAuth app, the secret is the app's own (ZOHO_CLIENT_SECRET); a self-client
+    # connection stores its own.
+    secret = conn.client_secret or settings.zoho_client_secret
+    if conn.refresh_token is None or secret is None:
+        return None
+    return ZohoCredentials(
+        people_url=conn.api_url,
+        accounts_url=conn.accounts_url or settings.zoho_accounts_url,
+        client_id=conn.client_id,
+        client_secret=secret.get_secret_value(),
+        refresh_token=conn.refresh_token.get_secret_value(),
+    )
+
+
+def _ispring(conn: ProviderConnection) -> ISpringCredentials | None:
+    if conn.client_secret is None:
+        return None
+    return ISpringCredentials(conn.api_url, conn.client_id, conn.client_secret.get_secret_value())

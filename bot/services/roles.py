@@ -1,0 +1,66 @@
+"""Who may do what: Slack workspace admins/owners plus the users named in configuration.
+
+- admin: Slack admins and owners, and LMSBOT_ADMINS — connect LMSs, link others, track modules, edit modules;
+- trainer: LMSBOT_TRAINERS — edit modules;
+- manager: LMSBOT_MANAGERS — see others' results and the overdue digest;
+- everyone else is a learner and sees only their own data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.config import Settings
+from bot.services.slack_gateway import SlackGateway
+
+
+class NotAllowed(Exception):
+    """Refused before anything was sent to the LMS; the message says who may do it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Roles:
+    admin: bool = False
+    trainer: bool = False
+    manager: bool = False
+
+    @property
+    def can_edit_modules(self) -> bool:
+        return self.admin or self.trainer
+
+    @property
+    def can_see_others(self) -> bool:
+        return self.admin or self.manager
+
+
+class RoleService:
+    def __init__(self, settings: Settings, slack: SlackGateway) -> None:
+        self._admins = Settings.user_list(settings.lmsbot_admins)
+        self._trainers = Settings.user_list(settings.lmsbot_trainers)
+        self._managers = Settings.user_list(settings.lmsbot_managers)
+        self._slack = slack
+
+    async def roles(self, team_id: str, user_id: str) -> Roles:
+        admin = user_id in self._admins
+        if not admin:
+            user = await self._slack.user(team_id, user_id)
+            admin = user.is_admin or user.is_owner
+        return Roles(admin=admin, trainer=user_id in self._trainers, manager=user_id in self._managers)
+
+    async def require_admin(self, team_id: str, user_id: str, what: str) -> Roles:
+        roles = await self.roles(team_id, user_id)
+        if not roles.admin:
+            raise NotAllowed(f"Only workspace admins can {what}.")
+        return roles
+
+    async def require_editor(self, team_id: str, user_id: str) -> Roles:
+        roles = await self.roles(team_id, user_id)
+        if not roles.can_edit_modules:
+            raise NotAllowed("Only workspace admins and trainers can edit modules.")
+        return roles
+
+    async def require_manager(self, team_id: str, user_id: str, what: str) -> Roles:
+        roles = await self.roles(team_id, user_id)
+        if not roles.can_see_others:
+            raise NotAllowed(f"Only admins and managers can {what}.")
+        return roles

@@ -1,0 +1,134 @@
+"""Slack as services see it: who a user is, their e-mail and time zone, and sending DMs.
+
+Handlers answer the request in front of them with Bolt's own `client`/`respond`; services that act on their
+own (reminders, auto-linking) come through here, with the workspace's bot token from the installation store
+(multi-workspace) or SLACK_BOT_TOKEN (single workspace).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.config import Settings
+
+_USER_TTL_SECONDS = 600.0
+
+
+class SlackNotInstalled(Exception):
+    """No bot token for this workspace."""
+
+
+@dataclass(frozen=True, slots=True)
+class SlackUser:
+    id: str
+    name: str
+    real_name: str
+    email: str | None
+    tz: str | None
+    tz_offset: int | None
+    is_admin: bool
+    is_owner: bool
+    is_bot: bool
+    deleted: bool
+
+    @classmethod
+    def from_api(cls, raw: dict[str, Any]) -> SlackUser:
+        profile = raw.get("profile") or {}
+        return cls(
+            id=str(raw["id"]),
+            name=str(raw.get("name") or ""),
+            real_name=str(raw.get("real_name") or profile.get("real_name") or raw.get("name") or ""),
+            email=profile.get("email") or None,
+            tz=raw.get("tz") or None,
+            tz_offset=raw.get("tz_offset"),
+            is_admin=bool(raw.get("is_admin")),
+            is_owner=bool(raw.get("is_owner") or raw.get("is_primary_owner")),
+            is_bot=bool(raw.get("is_bot")) or raw.get("id") == "USLACKBOT",
+            deleted=bool(raw.get("deleted")),
+        )
+
+
+class SlackGateway:
+    def __init__(
+        self,
+        settings: Settings,
+        installation_store: AsyncInstallationStore | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.installation_store = installation_store
+        self._clock = clock
+        self._clients: dict[str, AsyncWebClient] = {}
+        self._users: dict[tuple[str, str], tuple[SlackUser, float]] = {}
+
+    async def client(self, team_id: str) -> AsyncWebClient:
+        if team_id in self._clients:
+            return self._clients[team_id]
+        token: str | None = None
+        if self.installation_store is not None:
+            bot = await self.installation_store.async_find_bot(enterprise_id=None, team_id=team_id)
+            token = bot.bot_token if bot else None
+        if token is None and self.settings.slack_bot_token is not None:
+            token = self.settings.slack_bot_token.get_secret_value()
+        if token is None:
+            raise SlackNotInstalled(f"lmsbot is not installed in workspace {team_id}")
+        client = AsyncWebClient(token=token, base_url=self.settings.slack_api_url)
+        self._clients[team_id] = client
+        return client
+
+    async def user(self, team_id: str, user_id: str) -> SlackUser:
+        cached = self._users.get((team_id, user_id))
+        if cached and self._clock() - cached[1] < _USER_TTL_SECONDS:
+            return cached[0]
+        response = await (await self.client(team_id)).users_info(user=user_id)
+        user = SlackUser.from_api(response["user"])
+        self._users[(team_id, user_id)] = (user, self._clock())
+        return user
+
+    async def users(self, team_id: str) -> list[SlackUser]:
+        """Every member (real people only: no bots, no deactivated accounts)."""
+        client = await self.client(team_id)
+        people: list[SlackUser] = []
+        cursor: str | None = None
+        while True:
+            response = await client.users_list(limit=200, cursor=cursor)
+            members: list[dict[str, Any]] = response.get("members") or []
+            for raw in members:
+                user = SlackUser.from_api(raw)
+                self._users[(team_id, user.id)] = (user, self._clock())
+                if not user.is_bot and not user.deleted:
+                    people.append(user)
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return people
+
+    async def user_by_email(self, team_id: str, email: str) -> SlackUser | None:
+        from slack_sdk.errors import SlackApiError
+
+        try:
+            response = await (await self.client(team_id)).users_lookupByEmail(email=email)
+        except SlackApiError as exc:
+            if exc.response.get("error") == "users_not_found":
+                return None
+            raise
+        return SlackUser.from_api(response["user"])
+
+    async def dm_channel(self, team_id: str, user_id: str) -> str:
+        response = await (await self.client(team_id)).conversations_open(users=user_id)
+        return str(response["channel"]["id"])
+
+    async def post(self, team_id: str, channel: str, text: str, blocks: list[dict[str, Any]]) -> str:
+        response = await (await self.client(team_id)).chat_postMessage(channel=channel, text=text, blocks=blocks)
+        return str(response["ts"])
+
+    async def update(self, team_id: str, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None:
+        await (await self.client(team_id)).chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+
+    async def publish_home(self, team_id: str, user_id: str, view: dict[str, Any]) -> None:
+        await (await self.client(team_id)).views_publish(user_id=user_id, view=view)

@@ -1,0 +1,120 @@
+"""Tracked modules: the (course, batch, module)s a workspace follows, with friendly aliases."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from dataclasses import dataclass
+
+from bot.lms.errors import NotFoundError, RateLimitedError, ServerError, UnreachableError
+from bot.services.registry import LmsRegistry
+from bot.services.types import Provider, TrackedModuleRef
+from storage.errors import AliasConflict, AmbiguousReference
+from storage.repositories.audit import AuditRepository
+from storage.repositories.modules import TrackedModule, TrackedModuleRepository
+
+
+class TrackError(Exception):
+    """A tracking request that cannot be carried out; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class TrackResult:
+    tracked: TrackedModuleRef
+    changed: bool
+    module_name: str | None = None
+    note: str | None = None  # e.g. "not checked with Zoho: it is rate-limited"
+
+
+def to_ref(row: TrackedModule) -> TrackedModuleRef:
+    return TrackedModuleRef(
+        id=row.id,
+        provider=Provider(row.provider),
+        course_id=row.course_id,
+        batch_id=row.batch_id,
+        module_id=row.module_id,
+        alias=row.alias,
+    )
+
+
+class TrackingService:
+    def __init__(self, modules: TrackedModuleRepository, audit: AuditRepository, registry: LmsRegistry) -> None:
+        self.modules = modules
+        self.audit = audit
+        self.registry = registry
+
+    async def track(
+        self,
+        team_id: str,
+        actor: str,
+        *,
+        course_id: str,
+        module_id: str,
+        batch_id: str | None = None,
+        alias: str | None = None,
+        provider: Provider = Provider.ZOHO,
+        verify: bool = True,
+    ) -> TrackResult:
+        """Follow a module. With `verify`, Zoho is asked first so a typo is caught before it is saved."""
+        name: str | None = None
+        note: str | None = None
+        if verify and provider is Provider.ZOHO:
+            lms = await self.registry.for_team(team_id)
+            try:
+                module = await lms.zoho.module(course_id, module_id, batch_id=batch_id)
+                name = module.name
+            except NotFoundError as exc:
+                where = f"course {course_id}" + (f", batch {batch_id}" if batch_id else "")
+                raise TrackError(f"Zoho has no module {module_id} in {where}.") from exc
+            except (RateLimitedError, UnreachableError, ServerError) as exc:
+                note = f"Not checked with Zoho just now ({exc.message}); tracked anyway."
+        try:
+            row, changed = await self.modules.track(
+                team_id, provider, course_id, batch_id, module_id, alias=alias, created_by=actor
+            )
+        except AliasConflict as exc:
+            raise TrackError(f"The alias `{exc.alias}` is already used by another tracked module.") from exc
+        except ValueError as exc:
+            raise TrackError(str(exc)) from exc
+        if changed:
+            await self.audit.record(
+                team_id,
+                actor,
+                "track",
+                f"module:{module_id}",
+                None,
+                {"course_id": course_id, "batch_id": batch_id, "alias": row.alias},
+            )
+        return TrackResult(to_ref(row), changed, name, note)
+
+    async def untrack(self, team_id: str, actor: str, ref: str) -> TrackedModuleRef | None:
+        row = await self._guard(self.modules.untrack(team_id, ref))
+        if row is not None:
+            await self.audit.record(
+                team_id,
+                actor,
+                "untrack",
+                f"module:{row.module_id}",
+                {"alias": row.alias, "course_id": row.course_id},
+                None,
+            )
+        return to_ref(row) if row else None
+
+    async def find(self, team_id: str, ref: str) -> TrackedModuleRef | None:
+        row = await self._guard(self.modules.find(team_id, ref))
+        return to_ref(row) if row else None
+
+    async def get(self, team_id: str, tracked_id: int) -> TrackedModuleRef | None:
+        row = await self.modules.get(team_id, tracked_id)
+        return to_ref(row) if row else None
+
+    async def list(self, team_id: str, provider: Provider | None = None) -> list[TrackedModuleRef]:
+        refs = [to_ref(row) for row in await self.modules.list(team_id)]
+        return [r for r in refs if provider is None or r.provider is provider]
+
+    @staticmethod
+    async def _guard(pending: Awaitable[TrackedModule | None]) -> TrackedModule | None:
+        try:
+            return await pending
+        except AmbiguousReference as exc:
+            ids = ", ".join(f"#{i}" for i in exc.candidates)
+            raise TrackError(f"That module id is tracked more than once ({ids}): use its alias or #id.") from exc

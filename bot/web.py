@@ -1,0 +1,104 @@
+"""The bot's HTTP surface (`lmsbot serve`): Slack requests, the install and connect flows, and a health check.
+
+Starlette under uvicorn: Slack's events, commands, interactions and options all arrive at /slack/events.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from bot.container import Services
+from bot.services.connections import CALLBACK_PATH, START_PATH, ConnectError
+
+log = logging.getLogger(__name__)
+
+
+def build_web(app: AsyncApp, services: Services, *, close_services: bool = True) -> Starlette:
+    handler = AsyncSlackRequestHandler(app)
+
+    async def slack_events(request: Request) -> Response:
+        return await handler.handle(request)
+
+    async def healthz(_: Request) -> Response:
+        try:
+            async with services.db.engine.connect() as conn:
+                await conn.exec_driver_sql("SELECT 1")
+        except Exception as exc:  # noqa: BLE001 - report, don't crash, the health check
+            log.warning("health check: database unavailable: %s", exc)
+            return JSONResponse({"ok": False, "database": "unavailable"}, status_code=503)
+        return JSONResponse({"ok": True})
+
+    async def zoho_start(request: Request) -> Response:
+        state = request.query_params.get("state", "")
+        if not state:
+            return _page("Missing link details", "Run <code>/lms connect zoho</code> in Slack again.", 400)
+        data_center = request.query_params.get("dc") or None
+        return RedirectResponse(services.connections.authorize_url(state, data_center), status_code=302)
+
+    async def zoho_callback(request: Request) -> Response:
+        q = request.query_params
+        if q.get("error"):
+            return _page("Zoho did not connect", f"Zoho said: {html.escape(q['error'])}. Nothing was saved.", 400)
+        try:
+            done = await services.connections.finish_zoho(
+                code=q.get("code", ""),
+                state=q.get("state", ""),
+                location=q.get("location"),
+                accounts_server=q.get("accounts-server"),
+            )
+        except ConnectError as exc:
+            return _page("Zoho did not connect", html.escape(str(exc)), 400)
+        await _tell_admin(services, done.team_id, done.slack_user_id)
+        return _page("Zoho People is connected", "You can close this tab and go back to Slack.", 200)
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        if close_services:
+            await services.aclose()
+
+    routes = [
+        Route("/slack/events", slack_events, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route(START_PATH, zoho_start, methods=["GET"]),
+        Route(CALLBACK_PATH, zoho_callback, methods=["GET"]),
+    ]
+    if services.settings.multi_workspace:
+        routes += [
+            Route("/slack/install", slack_events, methods=["GET"]),
+            Route("/slack/oauth_redirect", slack_events, methods=["GET"]),
+        ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+async def _tell_admin(services: Services, team_id: str, user_id: str) -> None:
+    """A DM to the admin who connected, so Slack shows the result where they started."""
+    if user_id == "cli":
+        return
+    try:
+        channel = await services.slack.dm_channel(team_id, user_id)
+        text = ":white_check_mark: Zoho People is connected. Try `/lms progress` or `/lms status`."
+        await services.slack.post(
+            team_id, channel, text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+        )
+    except Exception as exc:  # noqa: BLE001 - the connection is saved; the DM is a courtesy
+        log.warning("could not tell %s that Zoho is connected: %s", user_id, exc)
+
+
+def _page(title: str, body: str, status: int) -> HTMLResponse:
+    page = (
+        "<!doctype html><html><head><meta charset='utf-8'><title>lmsbot</title></head>"
+        "<body style='font-family:sans-serif;max-width:36em;margin:4em auto'>"
+        f"<h1>{html.escape(title)}</h1><p>{body}</p></body></html>"
+    )
+    return HTMLResponse(page, status_code=status)

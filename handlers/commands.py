@@ -1,0 +1,335 @@
+"""The `/lms` slash command: ack at once, then run the subcommand and answer in private.
+
+Bolt sends the HTTP 200 as soon as `ack()` is called and keeps running the listener, so the LMS work below
+never counts against Slack's 3-second limit.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shlex
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.container import Services
+from bot.lms.errors import ValidationError
+from bot.lms.ispring_models import CompletionStatus, ResultsFilter
+from bot.services.links import provider_name, slack_user_ref
+from bot.services.types import Provider, StatusReport
+from handlers import modals
+from handlers.context import reply, reply_error
+from handlers.reminder_settings import remind_command
+from handlers.views import (
+    bad_arguments_message,
+    help_message,
+    plans_message,
+    progress_message,
+    results_message,
+    sessions_message,
+    status_message,
+    unknown_command_message,
+    untrack_message,
+)
+from handlers.views.kit import SlackMessage, message, section
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Invocation:
+    """One `/lms …` call: who, where, and the words after the subcommand."""
+
+    team_id: str
+    user_id: str
+    args: list[str]
+    trigger_id: str
+    body: dict[str, Any]
+
+
+Subcommand = Callable[[Services, Invocation, AsyncRespond, AsyncWebClient], Awaitable[None]]
+
+
+def split_args(text: str) -> list[str]:
+    """Words of the command text; quotes group words, and Slack's <@U…|name> mentions stay whole."""
+    try:
+        return shlex.split(text)
+    except ValueError:  # an unbalanced quote: fall back to plain words rather than fail
+        return text.split()
+
+
+async def _help(s: Services, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
+    await reply(respond, help_message())
+
+
+async def _progress(s: Services, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
+    ref = inv.args[0] if inv.args else None
+    statuses = await s.learning.progress(inv.team_id, inv.user_id, ref)
+    roles = await s.roles.roles(inv.team_id, inv.user_id)
+    await reply(respond, progress_message(statuses, can_edit=roles.can_edit_modules))
+
+
+async def _plans(s: Services, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
+    await reply(respond, plans_message(await s.learning.plans(inv.team_id, inv.user_id)))
+
+
+async def _sessions(s: Services, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
+    ref = inv.args[0] if inv.args else None
+    report = await s.learning.sessions(inv.team_id, ref)
+    await reply(respond, sessions_message(report, now=datetime.now()))
+
+
+async def _results(s: Services, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
+    await s.roles.require_manager(inv.team_id, inv.user_id, "see iSpring results")
+    flt, overdue_only, title = await _results_filter(s, inv)
+    report = await s.learning.results(inv.team_id, flt)
+    if overdue_only:
+        report = type(report)(results=report.overdue, names=report.names, freshness=report.freshness)
+    await reply(respond, results_message(report, title=title))
+
+
+async def _results_filter(s: Services, inv: Invocation) -> tuple[ResultsFilter, bool, str]:
+    """`results [overdue] [status=…] [course=…] [module=…] [@user]` → the iSpring filter."""
+    statuses: list[str] = []
+    courses: list[str] = []
+    modules: list[str] = []
+    users: list[str] = []
+    overdue = False
+    for word in inv.args:
+        key, _, value = word.partition("=")
+        if word.lower() == "overdue":
+            overdue = True
+        elif key == "status" and value:
+            statuses += value.split(",")
+        elif word in {c.value for c in CompletionStatus}:
+            statuses.append(word)
+        elif key == "course" and value:
+            courses.append(value)
+        elif key == "module" and value:
+            modules.append(value)
+        elif (user := slack_user_ref(word)) is not None:
+            link = await s.links.learner_for(inv.team_id, user, Provider.ISPRING)
+            if link is None:
+                raise ValidationError(f"<@{user}> is not linked to an iSpring learner.")
+            users.append(link.learner_id)
+        else:
+            raise ValidationError(
+                f"`{word}` is not a results filter. Use overdue, status=…, course=…, module=… or @someone."
+            )
+    title = "Overdue modules" if overdue else "Module results"
+    return (
+        ResultsFilter(
+            user_ids=tuple(users),
+            course_ids=tuple(courses),
+            module_ids=tuple(modules),
+            completion_statuses=tuple(statuses),
+        ),
+        overdue,
+        title,
+    )
+
+
+async def _link(s: Services, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
+    args = inv.args
+    if not args:
+        await reply(respond, bad_arguments_message("link", problem="Say which learner: an id or an e-mail."))
+        return
+    if args[0] in ("auto", "unmatched"):
+        await s.roles.require_admin(inv.team_id, inv.user_id, "link other people")
+        await reply(respond, await _link_report(s, inv, auto=args[0] == "auto"))
+        return
+    target = slack_user_ref(args[0])
+    if target is not None:  # `link @user <learner>`: an admin linking someone else
+        if len(args) < 2:
+            await reply(respond, bad_arguments_message("link", problem="Say which learner to link them to."))
+            return
+        if target != inv.user_id:
+            await s.roles.require_admin(inv.team_id, inv.user_id, "link other people")
+        value = args[1]
+    else:
+        target, value = inv.user_id, args[0]
+    provider = _provider_word(args[2] if target != inv.user_id and len(args) > 2 else None)
+    result = await s.links.link(inv.team_id, target, value, actor=inv.user_id, provider=provider)
+    who = "You are" if target == inv.user_id else f"<@{target}> is"
+    lms = provider_name(result.link.provider)
+    if not result.changed:
+        text = f":white_check_mark: {who} already linked to {lms} learner `{result.link.learner_id}`."
+    elif result.replaced:
+        text = (
+            f":white_check_mark: {who} now linked to {lms} learner `{result.link.learner_id}` "
+            f"(was `{result.replaced.learner_id}`)."
+        )
+    else:
+        text = f":white_check_mark: {who} now linked to {lms} learner `{result.link.learner_id}`."
+    await reply(respond, message(text, [section(text)]))
+
+
+async def _link_report(s: Services, inv: Invocation, *, auto: bool) -> SlackMessage:
+    if auto:
+        report = await s.links.auto_link(inv.team_id, actor=inv.user_id)
+        lines = [f":link: Linked {len(report.linked)} member(s) by their Slack e-mail."]
+        lines += [f"• {note}" for note in report.skipped]
+        unmatched = report.unmatched
+    else:
+        lines = []
+        unmatched = await s.links.unmatched(inv.team_id)
+    names = ", ".join(f"<@{p.id}>" for p in unmatched[:40])
+    more = f" …and {len(unmatched) - 40} more" if len(unmatched) > 40 else ""
+    lines.append(f"{len(unmatched)} member(s) are not linked yet" + (f": {names}{more}" if unmatched else "."))
+    text = "\n".join(lines)
+    return message(text, [section(text)])
+
+
+async def _unlink(s: Services, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
+    target = slack_user_ref(inv.args[0]) if inv.args else None
+    if target is not None and target != inv.user_id:
+        await s.roles.require_admin(inv.team_id, inv.user_id, "unlink other people")
+    target = target or inv.user_id
+    removed = await s.links.unlink(inv.team_id, target, actor=inv.user_id)
+    who = "You were" if target == inv.user_id else f"<@{target}> was"
+    if removed:
+        what = ", ".join(f"{provider_name(link.provider)} learner `{link.learner_id}`" for link in removed)
+        text = f"{who} unlinked from {what}."
+    else:
+        text = f"{who} not linked to any learner; nothing changed."
+    await reply(respond, message(text, [section(text)]))
+
+
+async def _connect(s: Services, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
+    await s.roles.require_admin(inv.team_id, inv.user_id, "connect an LMS")
+    which = inv.args[0].lower() if inv.args else ""
+    if which == Provider.ISPRING:
+        await modals.open_connect_ispring(client, inv.trigger_id)
+        return
+    if which != Provider.ZOHO:
+        await reply(respond, bad_arguments_message("connect", problem="Connect `zoho` or `ispring`."))
+        return
+    url = await s.connections.start_zoho(inv.team_id, inv.user_id, inv.args[1] if len(inv.args) > 1 else None)
+    text = "Connect Zoho People: open the link below and approve access (it works once, for 10 minutes)."
+    blocks = [
+        section(text),
+        {
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": "connect_zoho_open",
+                    "text": {"type": "plain_text", "text": "Connect Zoho People"},
+                    "url": url,
+                    "style": "primary",
+                }
+            ],
+        },
+    ]
+    await reply(respond, message(text, blocks))
+
+
+async def _edit_module(s: Services, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
+    await s.roles.require_editor(inv.team_id, inv.user_id)
+    await modals.open_module_edit(s, client, inv.trigger_id, inv.team_id, inv.args[0] if inv.args else None)
+
+
+async def _track(s: Services, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
+    await s.roles.require_admin(inv.team_id, inv.user_id, "track modules")
+    await modals.open_track(s, client, inv.trigger_id, inv.team_id)
+
+
+async def _untrack(s: Services, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
+    await s.roles.require_admin(inv.team_id, inv.user_id, "untrack modules")
+    if inv.args:
+        removed = await s.tracking.untrack(inv.team_id, inv.user_id, inv.args[0])
+        text = (
+            f"Stopped tracking `{removed.label}`." if removed else f"`{inv.args[0]}` was not tracked; nothing changed."
+        )
+        await reply(respond, message(text, [section(text)]))
+        return
+    await reply(respond, untrack_message(await s.tracking.list(inv.team_id)))
+
+
+async def _remind(s: Services, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
+    await reply(respond, await remind_command(s, inv.team_id, inv.user_id, inv.args))
+
+
+async def _status(s: Services, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
+    await reply(respond, status_message(await status_report(s, inv.team_id, inv.user_id)))
+
+
+async def status_report(s: Services, team_id: str, user_id: str) -> StatusReport:
+    links = {
+        Provider(p): link.learner_id
+        for p in Provider
+        if (link := await s.links.learner_for(team_id, user_id, Provider(p))) is not None
+    }
+    sweep = await s.cache.store.get(f"{team_id}:sweep:last")
+    last_sweep: datetime | None = None
+    summary: str | None = None
+    if sweep is not None:
+        payload, last_sweep = sweep
+        summary = str(payload.get("summary")) if isinstance(payload, dict) else None
+    return StatusReport(
+        connections=await s.connections.describe(team_id),
+        linked_as=links,
+        tracked=await s.tracking.list(team_id),
+        budgets=await s.learning.budgets(team_id),
+        last_sweep=last_sweep.astimezone(UTC) if last_sweep else None,
+        last_sweep_summary=summary,
+    )
+
+
+def _provider_word(word: str | None) -> Provider | None:
+    if word is None:
+        return None
+    try:
+        return Provider(word.lower())
+    except ValueError as exc:
+        raise ValidationError(f"`{word}` is not an LMS: use zoho or ispring.") from exc
+
+
+SUBCOMMANDS: dict[str, Subcommand] = {
+    "help": _help,
+    "progress": _progress,
+    "plans": _plans,
+    "sessions": _sessions,
+    "results": _results,
+    "link": _link,
+    "unlink": _unlink,
+    "connect": _connect,
+    "edit-module": _edit_module,
+    "track": _track,
+    "untrack": _untrack,
+    "remind": _remind,
+    "status": _status,
+}
+_ALIASES = {"edit": "edit-module", "edit_module": "edit-module", "plan": "plans", "session": "sessions"}
+_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    @app.command("/lms")
+    async def lms_command(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient) -> None:
+        await ack()
+        words = split_args(str(body.get("text") or ""))
+        name = (words[0].lower() if words else "help").strip()
+        name = _ALIASES.get(name, name)
+        invocation = Invocation(
+            team_id=str(body.get("team_id") or ""),
+            user_id=str(body.get("user_id") or ""),
+            args=words[1:],
+            trigger_id=str(body.get("trigger_id") or ""),
+            body=body,
+        )
+        handler = SUBCOMMANDS.get(name)
+        if handler is None:
+            await reply(respond, unknown_command_message(name))
+            return
+        try:
+            await handler(services, invocation, respond, client)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a clear ephemeral message
+            await reply_error(respond, exc)

@@ -1,0 +1,180 @@
+"""The App Home tab: what the learner must do, what is locked, what is coming, and their reminder controls;
+admins also see connections, tracked modules and the last reminder sweep."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime
+
+from bot.services.types import ModuleStatus, PlansReport, ReminderSettings, SessionsReport, StatusReport
+from handlers.views import kit, limits
+from handlers.views.formatting import (
+    LOCKED,
+    WARNING,
+    code,
+    entity_line,
+    esc,
+    freshness_line,
+    lock_reason,
+    oldest,
+    tracked_where,
+)
+from handlers.views.kit import Element, SlackView
+from handlers.views.limits import Block
+from handlers.views.progress import is_locked, module_name, progress_summary
+from handlers.views.reports import plan_line, session_line, split_sessions
+from handlers.views.status import budget_line, connection_lines, reminder_lines, sweep_line, tracked_line
+
+REMIND_ON_ACTION = "remind_on"
+REMIND_OFF_ACTION = "remind_off"
+REMIND_TIME_ACTION = "remind_time"  # timepicker: selected_time "HH:MM"
+REMIND_DIGEST_ON_ACTION = "remind_digest_on"
+REMIND_DIGEST_OFF_ACTION = "remind_digest_off"
+REMIND_UNMUTE_ACTION = "remind_unmute"  # value: tracked id
+HOME_REFRESH_ACTION = "home_refresh"
+REMINDER_CONTROLS_BLOCK = "home_reminder_controls"
+
+# Lines per section; each list ends with "…and N more" when longer.
+TODO_LINES = 15
+LOCKED_LINES = 10
+SESSION_LINES = 5
+PLAN_LINES = 5
+TRACKED_LINES = 10
+UNMUTE_LINES = 10
+
+
+def _list(title: str, lines: list[str], *, noun: str, max_lines: int, hint: str | None = None) -> list[Block]:
+    blocks = [kit.section(f"*{title}*")]
+    return blocks + limits.list_blocks(
+        lines, noun=noun, max_blocks=3, max_chars=limits.SECTION_TEXT * 2, max_lines=max_lines, hint=hint
+    )
+
+
+def _learner_blocks(
+    modules: Sequence[ModuleStatus], sessions: SessionsReport | None, plans: PlansReport | None, now: datetime
+) -> list[Block]:
+    todo = [
+        f"{entity_line(e)} · {code(s.tracked.label)}"
+        for s in modules
+        if s.progress is not None and not is_locked(s)
+        for e in s.progress.pending_mandatory
+    ]
+    blocks = _list(
+        "To do",
+        todo or ["Nothing mandatory is waiting. :tada:"],
+        noun="items",
+        max_lines=TODO_LINES,
+        hint="see all with `/lms progress`",
+    )
+    problems = [f"{WARNING} {code(s.tracked.label)}: {esc(s.error)}" for s in modules if s.error]
+    if problems:
+        blocks.append(kit.context(limits.clip("\n".join(problems), limits.SECTION_TEXT)))
+    locked = [
+        f"{LOCKED} *{esc(module_name(s) or s.tracked.label)}* — {lock_reason(s.module)}"
+        for s in modules
+        if is_locked(s)
+    ]
+    if locked:
+        blocks += _list("Locked modules", locked, noun="locked modules", max_lines=LOCKED_LINES)
+    if sessions is not None:
+        upcoming, _ = split_sessions(sessions.sessions, now)
+        lines = [session_line(i) for i in upcoming] or ["No sessions coming up."]
+        blocks += _list("Upcoming sessions", lines, noun="sessions", max_lines=SESSION_LINES, hint="`/lms sessions`")
+    if plans is not None and plans.plans:
+        open_plans = [p for p in plans.plans if not p.user.completed]
+        lines = [plan_line(p) for p in open_plans] or ["Every learning plan is completed. :tada:"]
+        blocks += _list("Learning plans", lines, noun="plans", max_lines=PLAN_LINES, hint="`/lms plans`")
+    return blocks
+
+
+def hh_mm(text: str) -> str | None:
+    """ "9:00" -> "09:00": the timepicker takes only HH:mm (24-hour); anything else shows no initial time."""
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})", text.strip())
+    if match is None or int(match[1]) > 23 or int(match[2]) > 59:
+        return None
+    return f"{int(match[1]):02d}:{match[2]}"
+
+
+def _reminder_blocks(settings: ReminderSettings, now: datetime) -> list[Block]:
+    controls: list[Element] = [
+        kit.button("Turn reminders off", REMIND_OFF_ACTION)
+        if settings.enabled
+        else kit.button("Turn reminders on", REMIND_ON_ACTION, style="primary"),
+        kit.timepicker(REMIND_TIME_ACTION, initial=hh_mm(settings.send_time), timezone=settings.timezone),
+        kit.button("One message per module", REMIND_DIGEST_OFF_ACTION)
+        if settings.digest
+        else kit.button("One daily digest", REMIND_DIGEST_ON_ACTION),
+    ]
+    blocks = [
+        kit.divider(),
+        kit.section("*Reminders*\n" + "\n".join(reminder_lines(settings, now=now))),
+        kit.actions(controls, block_id=REMINDER_CONTROLS_BLOCK),
+    ]
+    if settings.muted:
+        blocks.append(kit.section(f":mute: *Muted modules* ({len(settings.muted)})"))
+        # One button per section: Slack wants action_ids unique within a block, and handlers match one id.
+        for tracked in settings.muted[:UNMUTE_LINES]:
+            unmute = kit.button("Unmute", REMIND_UNMUTE_ACTION, value=str(tracked.id))
+            blocks.append(kit.section(f"{code(tracked.label)} — {tracked_where(tracked)}", accessory=unmute))
+        if len(settings.muted) > UNMUTE_LINES:
+            hidden = len(settings.muted) - UNMUTE_LINES
+            blocks.append(kit.context(limits.more_line(hidden, "muted modules") + " — `/lms remind status`"))
+    return blocks
+
+
+def _admin_blocks(status: StatusReport) -> list[Block]:
+    blocks = [
+        kit.divider(),
+        kit.header("Admin"),
+        kit.section("*Connections*\n" + "\n".join(connection_lines(status.connections))),
+    ]
+    if status.budgets:
+        blocks.append(kit.section("*LMS request budget*\n" + "\n".join(budget_line(b) for b in status.budgets)))
+    blocks += _list(
+        f"Tracked modules ({len(status.tracked)})",
+        [tracked_line(t) for t in status.tracked] or ["None yet — add one with `/lms track`."],
+        noun="tracked modules",
+        max_lines=TRACKED_LINES,
+        hint="`/lms status`",
+    )
+    blocks.append(kit.context(sweep_line(status.last_sweep, status.last_sweep_summary)))
+    return blocks
+
+
+def home_view(
+    *,
+    modules: Sequence[ModuleStatus],
+    reminders: ReminderSettings,
+    now: datetime,
+    sessions: SessionsReport | None = None,
+    plans: PlansReport | None = None,
+    admin: StatusReport | None = None,
+    linked: bool = True,
+) -> SlackView:
+    """The Home tab for views.publish. Pass `admin` (the status report) only for admins.
+
+    `now` splits upcoming from past sessions and hides a snooze that has run out.
+    """
+    fresh = freshness_line(
+        oldest([s.freshness for s in modules] + [r.freshness for r in (sessions, plans) if r is not None])
+    )
+    refresh = kit.button("Refresh", HOME_REFRESH_ACTION)
+    blocks: list[Block] = [kit.header("Your learning")]
+    if linked:
+        summary = progress_summary(modules) if modules else "No modules are tracked yet."
+        blocks.append(kit.section(f"*{summary}*", accessory=refresh))
+        if fresh:
+            blocks.append(kit.context(fresh))
+        blocks += _learner_blocks(modules, sessions, plans, now)
+    else:
+        blocks.append(
+            kit.section(
+                "Link your LMS account to see your progress here: `/lms link &lt;learner id or e-mail&gt;`.",
+                accessory=refresh,
+            )
+        )
+    blocks += _reminder_blocks(reminders, now)
+    if admin is not None:
+        blocks += _admin_blocks(admin)
+    return kit.home(blocks)

@@ -1,0 +1,126 @@
+"""`/lms status` (connections, links, tracked modules, request budget, last sweep) and `/lms remind status`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from bot.services.types import BudgetLine, Provider, ReminderSettings, StatusReport, TrackedModuleRef
+from handlers.views import kit, limits
+from handlers.views.formatting import (
+    LOCKED,
+    as_aware,
+    bar,
+    code,
+    duration_words,
+    esc,
+    plural,
+    provider_name,
+    slack_time,
+    tracked_where,
+    weekdays,
+)
+from handlers.views.kit import SlackMessage
+from handlers.views.limits import Block
+
+TRACKED_LINES = 20
+
+
+def budget_line(line: BudgetLine) -> str:
+    """ "`zoho.progress` `▰▰▰▰▰▰▰▰▱▱` 25 of 30 left" or "🔒 locked for 3 min" (Zoho's lock period)."""
+    name = code(line.endpoint)
+    if line.locked_for > 0:
+        return f"{name} {LOCKED} locked for {duration_words(line.locked_for)}"
+    fraction = line.remaining / line.limit if line.limit > 0 else 0.0
+    return f"{name} {bar(fraction)} {line.remaining} of {line.limit} left"
+
+
+def connection_lines(connections: dict[Provider, str]) -> list[str]:
+    return [f"• {provider_name(p)}: {esc(connections.get(p, 'not connected'))}" for p in Provider]
+
+
+def link_lines(linked_as: dict[Provider, str]) -> list[str]:
+    return [
+        f"• {provider_name(p)}: " + (f"learner {code(linked_as[p])}" if p in linked_as else "not linked")
+        for p in Provider
+    ]
+
+
+def tracked_line(tracked: TrackedModuleRef) -> str:
+    return f"• {code(tracked.label)} — {tracked_where(tracked)}"
+
+
+def sweep_line(last_sweep: datetime | None, summary: str | None) -> str:
+    if last_sweep is None:
+        return "Reminders have not been swept yet."
+    return f"Last reminder sweep {slack_time(last_sweep, '{date_short_pretty} {time}')}" + (
+        f" — {esc(summary)}" if summary else ""
+    )
+
+
+def status_message(report: StatusReport) -> SlackMessage:
+    blocks: list[Block] = [
+        kit.header("LMS bot status"),
+        kit.section("*Connections*\n" + "\n".join(connection_lines(report.connections))),
+        kit.section(
+            "*Your links*\n" + "\n".join(link_lines(report.linked_as)),
+        ),
+    ]
+    if not report.linked_as:
+        blocks.append(kit.context("Link yourself with `/lms link &lt;learner id or e-mail&gt;`."))
+    if report.budgets:
+        blocks.append(kit.section("*LMS request budget*\n" + "\n".join(budget_line(b) for b in report.budgets)))
+    tail = [kit.context(sweep_line(report.last_sweep, report.last_sweep_summary))]
+    blocks.append(kit.section(f"*Tracked modules* ({len(report.tracked)})"))
+    if report.tracked:
+        blocks += limits.list_blocks(
+            [tracked_line(t) for t in report.tracked],
+            noun="tracked modules",
+            max_blocks=limits.MESSAGE_BLOCKS - len(blocks) - len(tail),
+            max_chars=limits.MESSAGE_TEXT_BUDGET - limits.text_size(blocks + tail),
+            max_lines=TRACKED_LINES,
+        )
+    else:
+        blocks.append(kit.context("None yet — admins add modules with `/lms track`."))
+    connected = ", ".join(provider_name(p) for p in report.connections) or "nothing connected"
+    return kit.message(f"LMS bot status: {connected}; {plural(len(report.tracked), 'tracked module')}", blocks + tail)
+
+
+# --- reminders -------------------------------------------------------------------------------------------------
+
+
+def reminder_lines(settings: ReminderSettings, *, now: datetime | None = None) -> list[str]:
+    """The learner's reminder preferences in words, one fact a line."""
+    if not settings.enabled:
+        return [":no_bell: Reminders are *off*."]
+    zone = f" ({esc(settings.timezone)})" if settings.timezone else ""
+    lines = [
+        f":bell: Reminders are *on* — at *{esc(settings.send_time)}*{zone}, {weekdays(settings.weekdays)}.",
+        "Digest: *on* — one message with everything due"
+        if settings.digest
+        else "Digest: *off* — one message per module",
+    ]
+    if settings.quiet_start and settings.quiet_end:
+        lines.append(f"Quiet hours: {esc(settings.quiet_start)}–{esc(settings.quiet_end)}")
+    if settings.snoozed_until is not None and (now is None or as_aware(settings.snoozed_until) > as_aware(now)):
+        lines.append(f":zzz: Snoozed until {slack_time(settings.snoozed_until, '{date_short_pretty} {time}')}")
+    return lines
+
+
+def muted_line(muted: Sequence[TrackedModuleRef]) -> str | None:
+    if not muted:
+        return None
+    return ":mute: Muted: " + ", ".join(code(t.label) for t in muted)
+
+
+def reminder_settings_message(settings: ReminderSettings, *, now: datetime | None = None) -> SlackMessage:
+    """`/lms remind status`. `now` hides a snooze that has already run out."""
+    lines = reminder_lines(settings, now=now)
+    if (muted := muted_line(settings.muted)) is not None:
+        lines.append(muted)
+    blocks: list[Block] = [
+        kit.section("\n".join(lines)),
+        kit.context("Change them: `/lms remind on|off|at HH:MM|digest` — or from the bot's Home tab."),
+    ]
+    state = "on at " + settings.send_time if settings.enabled else "off"
+    return kit.message(f"Reminders are {state}.", blocks)

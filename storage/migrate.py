@@ -1,0 +1,65 @@
+"""Schema migrations, callable from the CLI and tests: `upgrade`, `downgrade`, `current`, `pending_diff`.
+
+All take the application's DATABASE_URL (any driver suffix) and run Alembic over a synchronous connection.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, pool
+
+from storage.db import sync_url_for
+from storage.models import metadata
+
+SCRIPT_LOCATION = "storage:migrations"
+
+
+def alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", SCRIPT_LOCATION)
+    # ConfigParser interpolation: a '%' in a URL-encoded password must be doubled.
+    config.set_main_option("sqlalchemy.url", sync_url_for(url).replace("%", "%%"))
+    return config
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(url), revision)
+
+
+def downgrade(url: str, revision: str = "base") -> None:
+    command.downgrade(alembic_config(url), revision)
+
+
+def head() -> str | None:
+    """The newest revision this code ships."""
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def current(url: str) -> str | None:
+    """The revision the database is at (None: never migrated)."""
+    engine = create_engine(sync_url_for(url), poolclass=pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()
+
+
+def pending_diff(url: str) -> list[Any]:
+    """Differences between the models and the database schema; empty means no drift.
+
+    Run after `upgrade` in tests (models and migrations agree) and at start-up (the database is current).
+    """
+    engine = create_engine(sync_url_for(url), poolclass=pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            return list(compare_metadata(context, metadata))
+    finally:
+        engine.dispose()
