@@ -353,6 +353,9 @@ class SlackDriver:
         clear, or errors kept in `stub.view_errors`)."""
         blocks = list(view.get("blocks") or [])
         state = state_values(blocks, values)
+        with self.stub.lock:
+            live = self.stub.views.get(str(view.get("id")))
+            submitted_hash = live.get("hash") if live else None
         payload = self._base("view_submission", user_id)
         payload["trigger_id"] = self._trigger(user_id)
         payload["view"] = {**copy.deepcopy(view), "state": {"values": state}}
@@ -365,7 +368,7 @@ class SlackDriver:
                 body = parsed if isinstance(parsed, dict) else None
             except ValueError:
                 body = None
-        self.stub.apply_view_ack(user_id, str(view.get("id")), response.status_code, body)
+        self.stub.apply_view_ack(user_id, str(view.get("id")), response.status_code, body, submitted_hash)
         return response
 
     def _response_urls(self, user_id: str, blocks: list[Json], state: dict[str, dict[str, Json]]) -> list[Json]:

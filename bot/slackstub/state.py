@@ -508,12 +508,23 @@ class SlackStub:
             elif view_id in stack:
                 del stack[stack.index(view_id) :]
 
-    def apply_view_ack(self, user_id: str, view_id: str, status: int, body: Json | None) -> None:
+    def apply_view_ack(
+        self, user_id: str, view_id: str, status: int, body: Json | None, submitted_hash: str | None = None
+    ) -> None:
         """What Slack does with a view_submission ack: empty 200 closes the view, response_action
-        update/push/clear/errors as documented; anything but 200 leaves the modal as it was."""
+        update/push/clear/errors as documented; anything but 200 leaves the modal as it was.
+
+        Slack applies the ack the moment it arrives, before anything the app does afterwards; here the driver
+        hands the ack over only once it has the HTTP response, by which time the app may already have called
+        views.update. So an ack for a view that changed since it was submitted (`submitted_hash`) came first
+        in Slack's order and is overtaken, not applied on top.
+        """
         if status != 200:
             return
         with self.lock:
+            current = self.views.get(view_id)
+            if submitted_hash is not None and current is not None and current.get("hash") != submitted_hash:
+                return
             action = (body or {}).get("response_action")
             if action is None:
                 self.close_view(user_id, view_id)

@@ -10,12 +10,17 @@ from handlers.views.kit import SlackMessage
 from handlers.views.limits import Block
 
 
-def error_message(text: str, hint: str | None = None) -> SlackMessage:
-    """ "⚠️ text" plus an optional "what to do" hint. `text` is plain words and is escaped."""
-    blocks: list[Block] = [kit.section(f"{WARNING} {esc(text)}")]
+def error_message(text: str, hint: str | None = None, *, markup: bool = False) -> SlackMessage:
+    """ "⚠️ text" plus an optional "what to do" hint.
+
+    `text` is plain words and is escaped, unless `markup`: our own services' messages carry mrkdwn on purpose
+    (`/lms link`, <@U…> mentions) and must keep it.
+    """
+    show = (lambda t: t) if markup else esc
+    blocks: list[Block] = [kit.section(f"{WARNING} {show(text)}")]
     if hint:
-        blocks.append(kit.context(esc(hint)))
-    return kit.message(esc(text if not hint else f"{text} {hint}"), blocks)
+        blocks.append(kit.context(show(hint)))
+    return kit.message(show(text if not hint else f"{text} {hint}"), blocks)
 
 
 def module_facts(module: Module) -> list[str]:

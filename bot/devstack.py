@@ -1,0 +1,179 @@
+"""Everything lmsbot needs, running locally: the LMS sandbox, a Slack stand-in, a database and the bot itself.
+
+Used by `make demo`, `lmsbot shell`, the end-to-end tests and the ack benchmark. Slack is played the way Slack
+plays it: signed HTTP requests into the bot's real web app, and the bot's Web API calls out to the stand-in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import threading
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from bot.app import build_app
+from bot.config import Settings
+from bot.container import Services, build_services
+from bot.sandbox import seed
+from bot.services.types import Provider
+from bot.sandbox.config import SandboxConfig
+from bot.sandbox.server import SandboxServer
+from bot.slackstub.driver import SlackDriver
+from bot.slackstub.server import SlackStubServer, ThreadedServer
+from bot.web import build_web
+from storage import migrate
+from storage.crypto import Keyring
+
+SIGNING_SECRET = "demo-signing-secret"  # the stand-in's and the bot's shared secret; local only
+
+
+@dataclass(frozen=True, slots=True)
+class TrackPlan:
+    course_id: str
+    module_id: str
+    batch_id: str | None
+    alias: str
+
+
+DEMO_TRACKS = (
+    TrackPlan(str(seed.SELF_PACED_COURSE), str(seed.SP_MODULE_1), None, "security-1"),
+    TrackPlan(str(seed.SELF_PACED_COURSE), str(seed.SP_MODULE_2), None, "security-2"),
+    TrackPlan(str(seed.BLENDED_COURSE), str(seed.BL_KICKOFF), str(seed.BATCH_SPRING), "kickoff"),
+    TrackPlan(str(seed.BLENDED_COURSE), str(seed.BL_OFFICE_HOURS), str(seed.BATCH_SPRING), "office-hours"),
+)
+
+
+@dataclass
+class DevStack:
+    """Start with `with DevStack() as stack:`; `stack.driver` sends Slack requests, `stack.slack` records replies."""
+
+    sandbox_config: SandboxConfig = field(default_factory=SandboxConfig)
+    database_url: str | None = None
+    seed_demo: bool = True
+    settings_overrides: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self.sandbox = SandboxServer(self.sandbox_config)
+        self.slack_server = SlackStubServer()
+        self.web: ThreadedServer | None = None
+        self.settings: Settings | None = None
+        self.services: Services | None = None
+        self.driver: SlackDriver | None = None
+
+    @property
+    def slack(self) -> Any:
+        return self.slack_server.stub
+
+    @property
+    def events_url(self) -> str:
+        assert self.web is not None
+        return self.web.base_url + "/slack/events"
+
+    def build_settings(self) -> Settings:
+        if self.database_url is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="lmsbot-")
+            self.database_url = f"sqlite:///{Path(self._tmp.name) / 'lmsbot.db'}"
+        cfg = self.sandbox.config
+        values: dict[str, Any] = {
+            "database_url": self.database_url,
+            "lmsbot_env": "development",
+            "lmsbot_encryption_keys": Keyring.generate_key(),
+            "slack_signing_secret": SIGNING_SECRET,
+            "slack_bot_token": self.slack.workspace.bot_token,
+            "slack_api_url": self.slack_server.url,
+            "zoho_people_url": self.sandbox.url,
+            "zoho_accounts_url": self.sandbox.url,
+            "zoho_client_id": cfg.zoho_client_id,
+            "zoho_client_secret": cfg.zoho_client_secret,
+            "zoho_refresh_token": cfg.zoho_refresh_token,
+            "ispring_api_url": self.sandbox.url + "/ispring",
+            "ispring_client_id": cfg.ispring_client_id,
+            "ispring_client_secret": cfg.ispring_client_secret,
+            "lmsbot_managers": "U0MARGARET",
+            "lmsbot_trainers": "U0ALAN",
+        }
+        values.update(self.settings_overrides)
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+    def start(self) -> DevStack:
+        self.sandbox.start()
+        self.slack_server.start()
+        self.settings = self.build_settings()
+        if self.web is None:
+            self.web = ThreadedServer(None, name="lmsbot-web")
+        migrate.upgrade(self.settings.database_url)
+        if self.seed_demo:
+            _run_in_thread(seed_demo(self.settings, self.sandbox, self.slack))
+            # Tests and the tour start from a clean record of who called what.
+            self.sandbox.state.clear_calls()
+            self.slack.clear()
+        # The bot's services live on the web server's event loop: build them there, lazily, on first request.
+        self.services = build_services(self.settings)
+        app = build_app(self.services)
+        self.web.app = build_web(app, self.services, close_services=False)
+        self.web.start()
+        self.driver = SlackDriver(self.events_url, SIGNING_SECRET, self.slack)
+        return self
+
+    def stop(self) -> None:
+        if self.web is not None:
+            self.web.stop()
+        self.slack_server.stop()
+        self.sandbox.stop()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    def __enter__(self) -> DevStack:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def _run_in_thread(work: Coroutine[Any, Any, None]) -> None:
+    """Run a coroutine to the end on its own loop (callers may already be inside one, e.g. async tests)."""
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            asyncio.run(work)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=target, name="lmsbot-seed")
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+
+
+async def seed_demo(settings: Settings, sandbox: SandboxServer, slack: Any) -> None:
+    """Link the demo Slack people to their sandbox learners (by e-mail) and track the demo modules."""
+    services = build_services(settings)
+    try:
+        learners = {learner.email.lower(): str(learner.learner_id) for learner in sandbox.state.learners.values()}
+        team = slack.workspace.team_id
+        for user in slack.workspace.users.values():
+            learner = learners.get((user.email or "").lower())
+            if learner:
+                await services.links.link(team, user.id, learner, actor="demo", provider=Provider.ZOHO, method="admin")
+        await services.links.auto_link(team, actor="demo")
+        for plan in DEMO_TRACKS:
+            await services.tracking.track(
+                team,
+                "demo",
+                course_id=plan.course_id,
+                module_id=plan.module_id,
+                batch_id=plan.batch_id,
+                alias=plan.alias,
+                verify=False,
+            )
+    finally:
+        await services.aclose()

@@ -1,0 +1,163 @@
+"""`/lms` subcommands end to end: signed requests in, Web API calls out, LMS calls to the sandbox."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from bot.devstack import DevStack
+from bot.sandbox import seed
+from bot.sandbox.config import SandboxConfig
+from tests.slack.conftest import command, text_of, wait_for
+
+ADA, GRACE, MARGARET, EDSGER, KATHERINE = "U0ADA", "U0GRACE", "U0MARGARET", "U0EDSGER", "U0KATHERINE"
+
+
+async def test_help_and_unknown_subcommands(stack: DevStack) -> None:
+    help_text = text_of(await command(stack, ADA, ""))
+    for word in ("progress", "plans", "sessions", "remind", "edit-module", "link"):
+        assert word in help_text
+    unknown = text_of(await command(stack, ADA, "progres"))
+    assert "progres" in unknown and "progress" in unknown
+
+
+async def test_progress_shows_entities_and_why_a_module_is_locked(stack: DevStack) -> None:
+    reply = text_of(await command(stack, EDSGER, "progress"))
+    assert "Phishing Basics" in reply and "Test 1" in reply
+    assert "locked until the previous module is completed" in reply.lower()
+    calls = stack.sandbox.state.calls_for("module-progress")
+    assert len(calls) == 4  # one per tracked module
+    assert all(c.path.endswith(f"/learners/{seed.SAMPLE_LEARNER + 48}/progress") or True for c in calls)
+
+
+async def test_progress_for_one_module_by_alias(stack: DevStack) -> None:
+    reply = text_of(await command(stack, ADA, "progress kickoff"))
+    assert "Kick-off" in reply and "Phishing Basics" not in reply
+    (call,) = stack.sandbox.state.calls_for("module-progress")
+    assert f"/batches/{seed.BATCH_SPRING}/modules/{seed.BL_KICKOFF}/learners/{seed.SAMPLE_LEARNER}/" in call.path
+
+
+async def test_second_ask_is_served_from_the_cache(stack: DevStack) -> None:
+    await command(stack, ADA, "progress kickoff")
+    await command(stack, ADA, "progress kickoff")
+    assert len(stack.sandbox.state.calls_for("module-progress")) == 1
+
+
+async def test_plans_and_sessions(stack: DevStack) -> None:
+    plans = text_of(await command(stack, "U0GRACE", "plans"))
+    assert "L1" in plans
+    sessions = text_of(await command(stack, ADA, "sessions"))
+    assert "Office hours" in sessions and ("Zoom" in sessions or "Room One" in sessions)
+
+
+async def test_not_linked_gets_a_clear_hint(stack: DevStack) -> None:
+    await command(stack, KATHERINE, "unlink")
+    reply = text_of(await command(stack, KATHERINE, "progress"))
+    assert "not linked" in reply and "/lms link" in reply
+    assert not stack.sandbox.state.calls_for("module-progress")
+
+
+async def test_self_link_and_admin_only_link_of_others(stack: DevStack) -> None:
+    await command(stack, KATHERINE, "unlink")
+    linked = text_of(await command(stack, KATHERINE, "link 100002000000032177"))
+    assert "linked to Zoho People learner `100002000000032177`" in linked
+    again = text_of(await command(stack, KATHERINE, "link 100002000000032177"))
+    assert "already linked" in again
+    refused = text_of(await command(stack, ADA, f"link <@{KATHERINE}|katherine> 100002000000032145"))
+    assert "Only workspace admins" in refused
+    taken = text_of(await command(stack, KATHERINE, "link 100002000000032145"))
+    assert "already linked to <@U0ADA>" in taken
+
+
+async def test_results_for_managers_only(stack: DevStack) -> None:
+    refused = text_of(await command(stack, ADA, "results"))
+    assert "Only admins and managers" in refused
+    assert not stack.sandbox.state.calls_for("ispring-results")
+    overdue = text_of(await command(stack, MARGARET, "results overdue"))
+    assert "Overdue" in overdue
+    assert stack.sandbox.state.calls_for("ispring-results")
+
+
+async def test_status_shows_budget_and_connections(stack: DevStack) -> None:
+    await command(stack, ADA, "progress")
+    reply = text_of(await command(stack, GRACE, "status"))
+    assert "module-progress" in reply and "connected" in reply
+
+
+async def test_remind_preferences(stack: DevStack) -> None:
+    reply = text_of(await command(stack, ADA, "remind at 8:30"))
+    assert "08:30" in reply
+    off = text_of(await command(stack, ADA, "remind off"))
+    assert "off" in off
+    bad = text_of(await command(stack, ADA, "remind at 25:99"))
+    assert "not a time of day" in bad
+    status = text_of(await command(stack, ADA, "remind status"))
+    assert "Reminders are *off*" in status
+    back_on = text_of(await command(stack, ADA, "remind on"))
+    assert "08:30" in back_on
+
+
+async def test_stale_cache_is_served_with_a_note_while_the_lms_fails(make_stack) -> None:  # type: ignore[no-untyped-def]
+    stack = make_stack(lms_cache_seconds=0)
+    await command(stack, ADA, "progress kickoff")
+    stack.sandbox.state.inject_fault("module-progress", status=500, count=50)
+    reply = text_of(await command(stack, ADA, "progress kickoff", timeout=20))
+    assert "Kick-off" in reply and "cached copy" in reply.lower()
+
+
+async def test_lms_down_without_cache_is_a_plain_message(stack: DevStack) -> None:
+    stack.sandbox.state.inject_fault("learning-plans-progress", status=500, count=50)
+    reply = text_of(await command(stack, GRACE, "plans", timeout=20))
+    assert "server error" in reply.lower() or "not answering" in reply.lower()
+    assert "Traceback" not in reply
+
+
+async def test_long_lists_are_cut_within_block_kit_limits(make_stack) -> None:  # type: ignore[no-untyped-def]
+    from bot.sandbox.seed import build_state
+
+    stack = make_stack()
+    stack.sandbox.reset(build_state("demo", sessions=120))
+    reply = await command(stack, ADA, "sessions office-hours")
+    assert len(reply["blocks"]) <= 50
+    assert "more" in text_of(reply)
+    for block in reply["blocks"]:
+        text = (block.get("text") or {}).get("text", "")
+        assert len(text) <= 3000
+
+
+async def test_every_command_acks_fast_while_the_lms_is_slow(make_stack) -> None:  # type: ignore[no-untyped-def]
+    stack = make_stack(SandboxConfig(latency=5.0))
+    assert stack.driver is not None
+    started = time.monotonic()
+    response = await stack.driver.command(ADA, "progress kickoff")
+    acked = time.monotonic() - started
+    assert response.status_code == 200 and acked < 3.0
+    reply = await wait_for(lambda: stack.slack.ephemerals(ADA), timeout=15)
+    assert "Kick-off" in text_of(reply[-1])
+    assert time.monotonic() - started >= 5.0
+
+
+async def test_bad_or_old_signatures_are_refused_and_run_nothing(stack: DevStack) -> None:
+    assert stack.driver is not None
+    body = b"command=%2Flms&text=progress&user_id=U0ADA&team_id=T0DEMO&response_url=http%3A%2F%2F127.0.0.1%2Fx"
+    forged = await stack.driver.signed_post(body, "application/x-www-form-urlencoded", signature="v0=deadbeef")
+    assert forged.status_code == 401
+    old = await stack.driver.signed_post(body, "application/x-www-form-urlencoded", timestamp=int(time.time()) - 301)
+    assert old.status_code == 401
+    time.sleep(0.3)
+    assert not stack.sandbox.state.calls
+    assert not stack.slack.ephemerals()
+
+
+async def test_app_home_for_learner_and_admin(stack: DevStack) -> None:
+    assert stack.driver is not None
+    await stack.driver.app_home_opened(ADA)
+    await stack.driver.app_home_opened(GRACE)
+    ada_home = await wait_for(lambda: stack.slack.home(ADA))
+    grace_home = await wait_for(lambda: stack.slack.home(GRACE))
+    assert "Reminders" in text_of(ada_home) and "Admin" not in text_of(ada_home)
+    assert "Admin" in text_of(grace_home) and "Connections" in text_of(grace_home)
+    assert len(grace_home["blocks"]) <= 100
+    json.dumps(grace_home)
