@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pydantic import ValidationError as SettingsError
 
 from bot import admin_cli, lms_cli
+from bot.config import Settings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,7 +28,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     admin_cli.add_arguments(sub)
 
-    sub.add_parser("demo", help="a guided tour against the LMS sandbox")
+    sub.add_parser("demo", help="the whole bot locally: sandbox LMS, Slack stand-in, scripted tour, then the shell")
+    sub.add_parser("shell", help="talk to the bot as a demo user in the terminal (console stand-in for Slack)")
+    p = sub.add_parser("serve", help="run the bot over HTTP: Slack requests at /slack/events (the web process)")
+    p.add_argument("--host", default="0.0.0.0")
+    p.add_argument("--port", type=int, default=3000)
+    p = sub.add_parser("socket", help="run the bot in Socket Mode (SLACK_APP_TOKEN)")
+    p.add_argument("--host", default="0.0.0.0")
+    p.add_argument("--port", type=int, help="also serve /healthz and the Zoho connect flow on this port")
     return parser
 
 
@@ -48,17 +56,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.demo import run_demo
 
         return run_demo()
+    if args.command == "shell":
+        from bot.demo import run_shell
 
-    from bot.config import Settings
+        return run_shell()
 
     try:
         settings = Settings()
     except SettingsError as exc:
         print(f"error: configuration: {_first_error(exc)}", file=sys.stderr)
         return 2
+    if args.command in ("serve", "socket"):
+        return _run_server(args, settings)
     if args.command in admin_cli.COMMANDS:
         return admin_cli.run(args, settings)
     return lms_cli.run(args, settings)
+
+
+def _run_server(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import runtime
+    from bot.app import SlackConfigError
+    from storage.errors import StorageError
+
+    try:
+        if args.command == "serve":
+            runtime.serve(settings, host=args.host, port=args.port)
+        else:
+            runtime.socket(settings, host=args.host, port=args.port)
+    except (SlackConfigError, StorageError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _first_error(exc: SettingsError) -> str:

@@ -202,3 +202,14 @@ def test_ispring_user_profile_shapes_are_tolerated(response: httpx.Response) -> 
     (record,), token = parse_users(response)
     assert token is None
     assert UserProfile.model_validate(record).email == "a@x.io"
+
+
+def test_progress_survives_a_cache_round_trip() -> None:
+    """What the cache stores (by-alias JSON) must parse back to the same entities, type fields included."""
+    original = ModuleProgress.model_validate(load("zoho_progress_blended.json"))
+    payload = json.loads(json.dumps(original.model_dump(mode="json", by_alias=True)))
+    again = ModuleProgress.model_validate(payload)
+    assert again == original
+    assert [type(e) for e in again.entities] == [type(e) for e in original.entities]
+    session = again.entities[1]
+    assert isinstance(session, SessionEntity) and session.start_time == time(14, 0)

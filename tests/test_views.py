@@ -775,7 +775,7 @@ def test_home_for_an_admin_with_hundreds_of_everything() -> None:
     assert "…and 1185 more items — see all with `/lms progress`" in text  # 300 modules x 4 items, 15 shown
     assert "…and 290 more muted modules" in text
     assert "…and 290 more tracked modules" in text
-    assert "40 reminders sent" in text and "Turn reminders on" in text and "One daily digest" in text
+    assert "40 reminders sent" in text and "Turn reminders on" in text and "Weekly digest on" in text
     unmute = [b for b in elements(view, "button") if b["action_id"] == "remind_unmute"]
     assert [b["value"] for b in unmute] == [str(i) for i in range(10)]
 

@@ -10,7 +10,7 @@ from datetime import datetime, time
 from enum import IntEnum, StrEnum
 from typing import Any, ClassVar, Literal
 
-from pydantic import AliasChoices, Field, ValidationInfo, field_validator
+from pydantic import AliasChoices, Field, SerializeAsAny, ValidationInfo, field_validator
 
 from bot.lms.types import (
     DurationMinutes,
@@ -193,7 +193,8 @@ class ModuleProgress(LmsModel):
     module_id: LmsId = Field(alias="moduleId")
     module_name: str = Field(default="", alias="moduleName")
     is_locked: LooseBool = Field(default=False, alias="isLocked")
-    entities: list[Entity] = Field(default_factory=list, alias="moduleProgress")
+    # SerializeAsAny: dumping (e.g. into the cache) keeps each entity's own fields, not just the base ones.
+    entities: list[SerializeAsAny[Entity]] = Field(default_factory=list, alias="moduleProgress")
     has_more_records: LooseBool = Field(default=False, alias="hasMoreRecords")
     message: OptionalStr = None
 

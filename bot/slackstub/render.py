@@ -82,7 +82,7 @@ def _unescape(text: str) -> str:
 
 def _token(token: str, directory: Directory | None) -> str:
     if token.startswith("`"):
-        return token
+        return _unescape(token)  # Slack's &lt; &gt; &amp; escapes apply inside code spans too
     inner = token[1:-1]
     target, _, label = inner.partition("|")
     if target.startswith("@"):

@@ -43,7 +43,7 @@ COMMANDS: tuple[CommandHelp, ...] = (
     CommandHelp(
         "remind",
         "on|off|at HH:MM|digest|status",
-        "Your reminders: switch them, pick the time, one digest or one message per module.",
+        "Your daily reminder DM: switch it, pick the time; `digest` toggles the weekly overdue digest (managers).",
         ("remind at 08:30", "remind status"),
     ),
     CommandHelp("status", "", "Connections, your links, tracked modules and the LMS request budget."),

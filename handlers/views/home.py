@@ -102,9 +102,9 @@ def _reminder_blocks(settings: ReminderSettings, now: datetime) -> list[Block]:
         if settings.enabled
         else kit.button("Turn reminders on", REMIND_ON_ACTION, style="primary"),
         kit.timepicker(REMIND_TIME_ACTION, initial=hh_mm(settings.send_time), timezone=settings.timezone),
-        kit.button("One message per module", REMIND_DIGEST_OFF_ACTION)
+        kit.button("Weekly digest off", REMIND_DIGEST_OFF_ACTION)
         if settings.digest
-        else kit.button("One daily digest", REMIND_DIGEST_ON_ACTION),
+        else kit.button("Weekly digest on", REMIND_DIGEST_ON_ACTION),
     ]
     blocks = [
         kit.divider(),

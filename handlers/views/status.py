@@ -96,9 +96,9 @@ def reminder_lines(settings: ReminderSettings, *, now: datetime | None = None) -
     zone = f" ({esc(settings.timezone)})" if settings.timezone else ""
     lines = [
         f":bell: Reminders are *on* — at *{esc(settings.send_time)}*{zone}, {weekdays(settings.weekdays)}.",
-        "Digest: *on* — one message with everything due"
+        "Weekly overdue digest (managers and admins): *on*"
         if settings.digest
-        else "Digest: *off* — one message per module",
+        else "Weekly overdue digest (managers and admins): *off*",
     ]
     if settings.quiet_start and settings.quiet_end:
         lines.append(f"Quiet hours: {esc(settings.quiet_start)}–{esc(settings.quiet_end)}")

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import time
 
-import pytest
-
 from bot.devstack import DevStack
 from bot.sandbox import seed
 from bot.sandbox.config import SandboxConfig

@@ -1,0 +1,107 @@
+"""Ack latency of `/lms progress` while the LMS takes 2 s to answer, next to a bare Bolt app.
+
+50 concurrent signed slash-command requests go to lmsbot's real web app (the one `lmsbot serve` runs), whose
+LMS (the sandbox) answers every call after 2 s; then the same 50 go to a bare Bolt app that only acks. Both run
+in this process on 127.0.0.1, in the same run, so the ratio compares like with like. Slack's limit is 3 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from typing import Any
+
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from bot.devstack import SIGNING_SECRET, DevStack
+from bot.sandbox.config import SandboxConfig
+from bot.slackstub.driver import SlackDriver
+from bot.slackstub.server import ThreadedServer
+
+REQUESTS = 50
+LMS_LATENCY = 2.0
+USERS = ["U0ADA", "U0GRACE", "U0ALAN", "U0KATHERINE", "U0EDSGER", "U0MARGARET", "U0BARBARA", "U0CLAUDE"]
+
+
+def bare_bolt(stack: DevStack) -> ThreadedServer:
+    app = AsyncApp(
+        signing_secret=SIGNING_SECRET,
+        client=AsyncWebClient(token=stack.slack.workspace.bot_token, base_url=stack.slack_server.url),
+    )
+
+    @app.command("/lms")
+    async def only_ack(ack: Any) -> None:
+        await ack()
+
+    handler = AsyncSlackRequestHandler(app)
+
+    async def events(request: Request) -> Response:
+        return await handler.handle(request)
+
+    server = ThreadedServer(Starlette(routes=[Route("/slack/events", events, methods=["POST"])]), name="bare-bolt")
+    server.start()
+    return server
+
+
+async def burst(driver: SlackDriver) -> list[float]:
+    async def one(i: int) -> float:
+        start = time.perf_counter()
+        response = await driver.command(USERS[i % len(USERS)], "progress")
+        assert response.status_code == 200, response.text
+        return (time.perf_counter() - start) * 1000
+
+    return list(await asyncio.gather(*(one(i) for i in range(REQUESTS))))
+
+
+def quantiles(samples: list[float]) -> tuple[float, float]:
+    q = statistics.quantiles(samples, n=100, method="inclusive")
+    return q[49], q[98]
+
+
+async def measure(stack: DevStack, bare: ThreadedServer) -> None:
+    assert stack.driver is not None
+    lmsbot = SlackDriver(stack.events_url, SIGNING_SECRET, stack.slack)
+    baseline = SlackDriver(bare.base_url + "/slack/events", SIGNING_SECRET, stack.slack)
+    await burst(lmsbot)  # warm both up (first auth.test, imports, connection pools)
+    await burst(baseline)
+    await asyncio.sleep(LMS_LATENCY * 3)
+    stack.slack.clear()
+    started = time.perf_counter()
+    ours = await burst(lmsbot)
+    bare_ms = await burst(baseline)
+    deadline = time.monotonic() + 60
+    while len(stack.slack.ephemerals()) < REQUESTS and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    delivered = len(stack.slack.ephemerals())
+    delivery_s = time.perf_counter() - started
+    p50, p99 = quantiles(ours)
+    b50, b99 = quantiles(bare_ms)
+    print(f"requests: {REQUESTS} concurrent /lms progress, LMS latency {LMS_LATENCY:.0f} s per call")
+    print(f"lmsbot    ack p50 {p50:7.1f} ms   p99 {p99:7.1f} ms   max {max(ours):7.1f} ms")
+    print(f"bare Bolt ack p50 {b50:7.1f} ms   p99 {b99:7.1f} ms   max {max(bare_ms):7.1f} ms")
+    print(f"ratio lmsbot/bare: p50 {p50 / b50:.2f}x   p99 {p99 / b99:.2f}x   (Slack's limit: 3000 ms)")
+    print(f"replies delivered after the ack: {delivered}/{REQUESTS} within {delivery_s:.1f} s")
+
+
+def main() -> None:
+    # A generous LMS budget on both sides: this measures acking, not the 30-a-minute limit.
+    config = SandboxConfig(latency=LMS_LATENCY, rate_limit=100_000)
+    with DevStack(
+        sandbox_config=config, settings_overrides={"lms_rate_limit": 100_000, "lms_cache_seconds": 0}
+    ) as stack:
+        bare = bare_bolt(stack)
+        try:
+            asyncio.run(measure(stack, bare))
+        finally:
+            bare.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""Long-running processes: `lmsbot serve` (HTTP, the Procfile web line) and `lmsbot socket` (Socket Mode)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import uvicorn
+
+from bot.app import build_app
+from bot.config import Settings
+from bot.container import build_services
+from bot.web import build_web
+
+log = logging.getLogger(__name__)
+
+
+def serve(settings: Settings, *, host: str, port: int) -> None:
+    """Slack requests at /slack/events, install/connect endpoints and /healthz, under uvicorn."""
+    services = build_services(settings)
+    web = build_web(build_app(services), services)
+    log.warning("lmsbot listening on http://%s:%s (Slack request URL: <public url>/slack/events)", host, port)
+    uvicorn.run(web, host=host, port=port, log_level="info", proxy_headers=True, forwarded_allow_ips="*")
+
+
+def socket(settings: Settings, *, host: str, port: int | None) -> None:
+    """Socket Mode (no public URL for Slack needed); `--port` also serves /healthz and the Zoho connect flow."""
+    from slack_bolt.adapter.socket_mode.websockets import AsyncSocketModeHandler
+
+    if settings.slack_app_token is None:
+        raise SystemExit("error: SLACK_APP_TOKEN (xapp-…) is needed for Socket Mode")
+    services = build_services(settings)
+    app = build_app(services)
+    handler = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
+
+    async def main() -> None:
+        tasks = [handler.start_async()]  # type: ignore[no-untyped-call]
+        if port is not None:
+            server = uvicorn.Server(uvicorn.Config(build_web(app, services), host=host, port=port, log_level="info"))
+            tasks.append(server.serve())
+        await asyncio.gather(*tasks)
+
+    asyncio.run(main())

@@ -1,0 +1,63 @@
+"""The console stand-in (`lmsbot shell`, `make demo`) and the Slack app manifest."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import yaml
+
+from bot.config import Settings
+from bot.console import TOUR, Console, interactive, play_tour
+from bot.devstack import DevStack
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def test_tour_runs_every_step_through_the_real_app(stack: DevStack) -> None:
+    out = io.StringIO()
+    await play_tour(Console(stack, out=out), TOUR)
+    shown = out.getvalue()
+    assert "Your LMS progress" in shown and "Learning plans" in shown
+    assert "Only admins and managers can see iSpring results." in shown
+    assert "Locked until the previous module is completed" in shown
+    assert "Module updated" in shown and "Phishing basics (2026 edition)" in shown
+    assert "Overdue modules" in shown and "⌂ Home" in shown
+    assert "Traceback" not in shown
+    (patch,) = stack.sandbox.state.calls_for("update-module")
+    assert patch.module_data is not None and patch.module_data["name"] == "Phishing basics (2026 edition)"
+
+
+async def test_shell_reads_lines_switches_users_and_fills_modals(stack: DevStack) -> None:
+    lines = iter(["users", "as grace", "/lms edit-module kickoff", "as nobody", "bogus", "quit"])
+    answers = iter(["Kick-off (renamed)", "", "", "0", ""])
+    out = io.StringIO()
+    console = Console(stack, out=out, ask=lambda prompt: next(answers))
+    await interactive(console, read=lambda prompt: next(lines))
+    shown = out.getvalue()
+    assert "now acting as @grace" in shown and "No demo user `nobody`" in shown and "Unknown input `bogus`" in shown
+    assert "Module updated" in shown
+    (patch,) = stack.sandbox.state.calls_for("update-module")
+    assert patch.module_data is not None and patch.module_data["name"] == "Kick-off (renamed)"
+
+
+def test_manifest_matches_the_app() -> None:
+    manifest = yaml.safe_load((ROOT / "manifest.yml").read_text())
+    features, settings = manifest["features"], manifest["settings"]
+    assert [c["command"] for c in features["slash_commands"]] == ["/lms"]
+    assert features["slash_commands"][0]["url"].endswith("/slack/events")
+    assert settings["interactivity"]["request_url"].endswith("/slack/events")
+    assert settings["event_subscriptions"]["request_url"].endswith("/slack/events")
+    assert "app_home_opened" in settings["event_subscriptions"]["bot_events"]
+    assert features["app_home"]["home_tab_enabled"] is True
+    assert [s["callback_id"] for s in features["shortcuts"]] == ["edit_module"]
+    wanted = Settings.model_fields["slack_scopes"].default.split(",")
+    assert sorted(manifest["oauth_config"]["scopes"]["bot"]) == sorted(wanted)
+    assert manifest["oauth_config"]["redirect_urls"][0].endswith("/slack/oauth_redirect")
+
+
+def test_procfile_names_the_three_processes() -> None:
+    lines = dict(line.split(":", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip())
+    assert set(lines) == {"web", "worker", "release"}
+    assert "lmsbot serve" in lines["web"] and "lmsbot scheduler" in lines["worker"]
+    assert lines["release"].strip() == "lmsbot db upgrade"
