@@ -1,0 +1,127 @@
+"""`lmsbot serve` as the Procfile runs it: a separate process, real uvicorn, signed requests in."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.devstack import seed_demo
+from bot.sandbox.server import SandboxServer
+from bot.slackstub.driver import SlackDriver
+from bot.slackstub.server import SlackStubServer
+from storage import migrate
+from storage.crypto import Keyring
+from tests.slack.conftest import text_of, wait_for
+
+SECRET = "process-test-signing-secret"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def served(sandbox: SandboxServer, tmp_path: Path) -> Iterator[tuple[str, SlackStubServer]]:
+    with SlackStubServer() as slack:
+        cfg = sandbox.config
+        env = {
+            **os.environ,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
+            "LMSBOT_ENCRYPTION_KEYS": Keyring.generate_key(),
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_BOT_TOKEN": slack.stub.workspace.bot_token,
+            "SLACK_API_URL": slack.url,
+            "ZOHO_PEOPLE_URL": sandbox.url,
+            "ZOHO_ACCOUNTS_URL": sandbox.url,
+            "ZOHO_CLIENT_ID": cfg.zoho_client_id,
+            "ZOHO_CLIENT_SECRET": cfg.zoho_client_secret,
+            "ZOHO_REFRESH_TOKEN": cfg.zoho_refresh_token,
+            "ISPRING_API_URL": sandbox.url + "/ispring",
+            "ISPRING_CLIENT_ID": cfg.ispring_client_id,
+            "ISPRING_CLIENT_SECRET": cfg.ispring_client_secret,
+        }
+        migrate.upgrade(env["DATABASE_URL"])
+        from bot.config import Settings
+
+        settings = Settings(
+            _env_file=None,
+            database_url=env["DATABASE_URL"],  # type: ignore[call-arg]
+            lmsbot_encryption_keys=env["LMSBOT_ENCRYPTION_KEYS"],
+            slack_bot_token=env["SLACK_BOT_TOKEN"],
+            slack_api_url=slack.url,
+            zoho_people_url=sandbox.url,
+            zoho_accounts_url=sandbox.url,
+            zoho_client_id=cfg.zoho_client_id,
+            zoho_client_secret=cfg.zoho_client_secret,
+            zoho_refresh_token=cfg.zoho_refresh_token,
+            ispring_api_url=sandbox.url + "/ispring",
+            ispring_client_id=cfg.ispring_client_id,
+            ispring_client_secret=cfg.ispring_client_secret,
+        )
+        import asyncio
+
+        asyncio.run(seed_demo(settings, sandbox, slack.stub))
+        port = free_port()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(url + "/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"lmsbot serve did not start: {proc.stdout.read() if proc.stdout else ''}")
+                time.sleep(0.1)
+            yield url, slack
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+async def test_serve_answers_signed_slack_requests(served: tuple[str, SlackStubServer]) -> None:
+    url, slack = served
+    assert httpx.get(url + "/healthz").json() == {"ok": True}
+    driver = SlackDriver(url + "/slack/events", SECRET, slack.stub)
+    response = await driver.command("U0ADA", "progress kickoff")
+    assert response.status_code == 200
+    reply = await wait_for(lambda: slack.stub.ephemerals("U0ADA"), timeout=20)
+    assert "Kick-off" in text_of(reply[-1])
+    forged = await driver.signed_post(
+        b"command=%2Flms&text=help", "application/x-www-form-urlencoded", signature="v0=00"
+    )
+    assert forged.status_code == 401
+
+
+def test_serve_without_signing_secret_explains(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "LMSBOT_"))}
+    env.update({"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "LMSBOT_ENCRYPTION_KEYS": Keyring.generate_key()})
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "serve", "--port", str(free_port())],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].startswith("error: SLACK_SIGNING_SECRET is not set")

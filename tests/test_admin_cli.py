@@ -1,0 +1,228 @@
+"""`lmsbot db|link|unlink|links|track|untrack|connect|keys` as operators' scripts use them: idempotent, clear."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from bot.cli import main
+from bot.sandbox import seed
+from bot.sandbox.server import SandboxServer
+from bot.slackstub.server import SlackStubServer
+from storage.crypto import Keyring
+from storage.db import Database
+from storage.repositories.connections import ConnectionRepository
+
+TEAM = "T0DEMO"
+
+
+def await_(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+@pytest.fixture
+def slack_stub() -> Iterator[SlackStubServer]:
+    with SlackStubServer() as server:
+        yield server
+
+
+@pytest.fixture
+def env(sandbox: SandboxServer, slack_stub: SlackStubServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    monkeypatch.chdir(tmp_path)
+    cfg = sandbox.config
+    db = tmp_path / "lmsbot.db"
+    for name, value in {
+        "DATABASE_URL": f"sqlite:///{db}",
+        "LMSBOT_ENCRYPTION_KEYS": Keyring.generate_key(),
+        "ZOHO_PEOPLE_URL": sandbox.url,
+        "ZOHO_ACCOUNTS_URL": sandbox.url,
+        "ZOHO_CLIENT_ID": cfg.zoho_client_id,
+        "ZOHO_CLIENT_SECRET": cfg.zoho_client_secret,
+        "ZOHO_REFRESH_TOKEN": cfg.zoho_refresh_token,
+        "ISPRING_API_URL": sandbox.url + "/ispring",
+        "SLACK_BOT_TOKEN": slack_stub.stub.workspace.bot_token,
+        "SLACK_API_URL": slack_stub.url,
+        "LMSBOT_PUBLIC_URL": "http://lmsbot.test",
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("ISPRING_CLIENT_ID", "ISPRING_CLIENT_SECRET", "LMSBOT_ENV"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["db", "upgrade"]) == 0
+    return db
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def rows(db: Path, sql: str) -> list[tuple[object, ...]]:
+    engine = create_engine(f"sqlite:///{db}")
+    with engine.connect() as conn:
+        result = [tuple(r) for r in conn.execute(text(sql)).all()]
+    engine.dispose()
+    return result
+
+
+def test_db_upgrade_is_idempotent_and_checked(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert run(capsys, "db", "upgrade")[1].strip().endswith("(already up to date)")
+    assert run(capsys, "db", "check") == (0, "models and migrations agree\n", "")
+
+
+def test_link_twice_changes_nothing_and_conflicts_are_refused(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    learner = str(seed.SAMPLE_LEARNER)
+    assert run(capsys, "link", "--team", TEAM, "--user", "U0ADA", "--learner", learner)[1].startswith("linked U0ADA")
+    code, out, _ = run(capsys, "link", "--team", TEAM, "--user", "U0ADA", "--learner", learner)
+    assert code == 0 and "nothing changed" in out
+    code, _, err = run(capsys, "link", "--team", TEAM, "--user", "U0GRACE", "--learner", learner)
+    assert code == 1 and "already linked to <@U0ADA>" in err
+    # By Slack e-mail: looked up in Slack.
+    code, out, _ = run(
+        capsys, "link", "--team", TEAM, "--user", "alan.turing@example.com", "--learner", "100002000000032161"
+    )
+    assert code == 0 and "U0ALAN" in out
+    assert rows(env, "SELECT slack_user_id, learner_id, method FROM learner_links ORDER BY slack_user_id") == [
+        ("U0ADA", learner, "admin"),
+        ("U0ALAN", "100002000000032161", "admin"),
+    ]
+    code, out, _ = run(capsys, "unlink", "--team", TEAM, "--user", "U0ADA")
+    assert code == 0 and "unlinked U0ADA" in out
+    assert "nothing changed" in run(capsys, "unlink", "--team", TEAM, "--user", "U0ADA")[1]
+
+
+def test_csv_import_applies_good_rows_and_reports_bad_ones(
+    env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    csv_file = tmp_path / "links.csv"
+    csv_file.write_text(
+        "slack,learner,provider\n"
+        "U0ADA,100002000000032145\n"
+        "grace.hopper@example.com,190801059,zoho\n"
+        "nobody@example.com,100002000000032161\n"
+        "U0KATHERINE,not-a-number\n"
+        "U0EDSGER\n"
+    )
+    code, out, err = run(capsys, "link", "--team", TEAM, "--csv", str(csv_file))
+    assert code == 1
+    assert "2 linked, 0 already linked, 3 error(s)" in out
+    assert "line 4: no Slack member has the e-mail nobody@example.com" in err
+    assert "line 5:" in err and "line 6:" in err
+    code, out, _ = run(capsys, "link", "--team", TEAM, "--csv", str(csv_file))
+    assert "0 linked, 2 already linked" in out  # idempotent
+    assert len(rows(env, "SELECT * FROM learner_links")) == 2
+
+
+def test_links_unmatched_lists_members_without_a_link(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "link", "--team", TEAM, "--user", "U0ADA", "--learner", str(seed.SAMPLE_LEARNER))
+    code, out, err = run(capsys, "links", "--team", TEAM, "--unmatched")
+    assert code == 0
+    listed = [line.split("\t")[0] for line in out.splitlines()]
+    assert "U0ADA" not in listed and "U0GRACE" in listed
+    assert "U0LMSBOT" not in listed and "USLACKBOT" not in listed  # bots are not people
+    assert f"{len(listed)} member(s) without a link" in err
+
+
+def test_track_untrack_idempotent_and_verified(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["track", "--team", TEAM, "--course", str(seed.SELF_PACED_COURSE), "--module", str(seed.SP_MODULE_1)]
+    code, out, _ = run(capsys, *args, "--alias", "Security-1")
+    assert code == 0 and out.startswith("tracking #1 security-1") and "Phishing Basics" in out
+    assert "nothing changed" in run(capsys, *args, "--alias", "security-1")[1]
+    code, _, err = run(capsys, "track", "--team", TEAM, "--course", str(seed.SELF_PACED_COURSE), "--module", "999")
+    assert code == 1 and "Zoho has no module 999" in err
+    code, _, err = run(
+        capsys,
+        "track",
+        "--team",
+        TEAM,
+        "--course",
+        str(seed.BLENDED_COURSE),
+        "--batch",
+        str(seed.BATCH_SPRING),
+        "--module",
+        str(seed.BL_KICKOFF),
+        "--alias",
+        "security-1",
+    )
+    assert code == 1 and "already used" in err
+    assert run(capsys, "untrack", "--team", TEAM, "--alias", "security-1")[1].startswith("untracked #1")
+    assert "nothing changed" in run(capsys, "untrack", "--team", TEAM, "--alias", "security-1")[1]
+    audit = rows(env, "SELECT action FROM audit_log ORDER BY id")
+    assert [a for (a,) in audit] == ["track", "untrack"]
+
+
+def test_connect_ispring_checks_the_key_and_stores_it_encrypted(
+    env: Path, sandbox: SandboxServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = sandbox.config
+    code, _, err = run(
+        capsys, "connect", "ispring", "--team", TEAM, "--client-id", cfg.ispring_client_id, "--client-secret", "wrong"
+    )
+    assert code == 1 and "did not accept" in err
+    code, out, _ = run(
+        capsys,
+        "connect",
+        "ispring",
+        "--team",
+        TEAM,
+        "--client-id",
+        cfg.ispring_client_id,
+        "--client-secret",
+        cfg.ispring_client_secret,
+    )
+    assert code == 0 and "iSpring connected" in out
+    dump = json.dumps([list(map(str, r)) for r in rows(env, "SELECT * FROM provider_connections")])
+    assert cfg.ispring_client_id in dump and cfg.ispring_client_secret not in dump
+
+
+def test_connect_zoho_prints_a_single_use_link(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "connect", "zoho", "--team", TEAM, "--data-center", "eu")
+    assert code == 0 and "http://lmsbot.test/connect/zoho/start?state=" in out and "dc=eu" in out
+
+
+def test_keys_rotate_keeps_everything_readable(
+    env: Path, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+
+    cfg = sandbox.config
+    run(
+        capsys,
+        "connect",
+        "ispring",
+        "--team",
+        TEAM,
+        "--client-id",
+        cfg.ispring_client_id,
+        "--client-secret",
+        cfg.ispring_client_secret,
+    )
+    old = os.environ["LMSBOT_ENCRYPTION_KEYS"]
+    monkeypatch.setenv("LMSBOT_ENCRYPTION_KEYS", f"{Keyring.generate_key()},{old}")
+    code, out, _ = run(capsys, "keys", "rotate")
+    assert code == 0 and "re-encrypted" in out and not out.startswith("re-encrypted 0 ")
+    assert run(capsys, "keys", "rotate")[1].startswith("re-encrypted 0 ")  # idempotent
+    new_only = os.environ["LMSBOT_ENCRYPTION_KEYS"].split(",")[0]
+    # Still readable with the newest key alone.
+    db = Database(f"sqlite:///{env}")
+    try:
+        stored = await_(ConnectionRepository(db, Keyring.from_keys(new_only)).get(TEAM, "ispring"))
+    finally:
+        await_(db.dispose())
+    assert stored is not None and stored.client_secret is not None
+    assert stored.client_secret.get_secret_value() == cfg.ispring_client_secret
+
+
+def test_production_refuses_to_start_without_keys(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("LMSBOT_ENCRYPTION_KEYS")
+    code, _, err = run(capsys, "links", "--team", TEAM)
+    assert code == 1 and "LMSBOT_ENCRYPTION_KEYS is not set" in err and "lmsbot keys generate" in err
