@@ -25,6 +25,7 @@ from bot.services.preferences import PreferenceService
 from bot.services.registry import LmsRegistry
 from bot.services.roles import RoleService
 from bot.services.slack_gateway import SlackGateway
+from bot.services.status import StatusService
 from bot.services.tracking import TrackingService
 from bot.services.types import Provider
 from storage.crypto import Keyring, load_keyring
@@ -68,6 +69,7 @@ class Services:
     learning: LearningService
     module_edit: ModuleEditService
     reminder_prefs: PreferenceService
+    status: StatusService
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -109,6 +111,8 @@ def build_services(
     links = LinkService(links_repo, audit, registry, slack)
     tracking = TrackingService(modules_repo, audit, registry)
     preferences = PreferenceRepository(db)
+    connections = ConnectionService(settings, connections_repo, ConnectStateRepository(db), audit, registry, http)
+    learning = LearningService(settings, registry, cache, links, tracking)
     return Services(
         settings=settings,
         db=db,
@@ -128,8 +132,9 @@ def build_services(
         roles=RoleService(settings, slack),
         links=links,
         tracking=tracking,
-        connections=ConnectionService(settings, connections_repo, ConnectStateRepository(db), audit, registry, http),
-        learning=LearningService(settings, registry, cache, links, tracking),
+        connections=connections,
+        learning=learning,
         module_edit=ModuleEditService(settings, registry, tracking, cache, audit),
         reminder_prefs=PreferenceService(preferences, tracking, slack, audit),
+        status=StatusService(connections, links, tracking, learning, cache),
     )

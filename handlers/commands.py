@@ -11,7 +11,7 @@ import re
 import shlex
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -23,7 +23,7 @@ from bot.container import Services
 from bot.lms.errors import ValidationError
 from bot.lms.ispring_models import CompletionStatus, ResultsFilter
 from bot.services.links import provider_name, slack_user_ref
-from bot.services.types import Provider, StatusReport
+from bot.services.types import Provider
 from handlers import modals
 from handlers.context import reply, reply_error
 from handlers.reminder_settings import remind_command
@@ -258,29 +258,7 @@ async def _remind(s: Services, inv: Invocation, respond: AsyncRespond, client: A
 
 
 async def _status(s: Services, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
-    await reply(respond, status_message(await status_report(s, inv.team_id, inv.user_id)))
-
-
-async def status_report(s: Services, team_id: str, user_id: str) -> StatusReport:
-    links = {
-        Provider(p): link.learner_id
-        for p in Provider
-        if (link := await s.links.learner_for(team_id, user_id, Provider(p))) is not None
-    }
-    sweep = await s.cache.store.get(f"{team_id}:sweep:last")
-    last_sweep: datetime | None = None
-    summary: str | None = None
-    if sweep is not None:
-        payload, last_sweep = sweep
-        summary = str(payload.get("summary")) if isinstance(payload, dict) else None
-    return StatusReport(
-        connections=await s.connections.describe(team_id),
-        linked_as=links,
-        tracked=await s.tracking.list(team_id),
-        budgets=await s.learning.budgets(team_id),
-        last_sweep=last_sweep.astimezone(UTC) if last_sweep else None,
-        last_sweep_summary=summary,
-    )
+    await reply(respond, status_message(await s.status.report(inv.team_id, inv.user_id)))
 
 
 def _provider_word(word: str | None) -> Provider | None:

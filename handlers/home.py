@@ -17,7 +17,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.container import Services
 from bot.services.learning import NeedsSetup
 from bot.services.types import ModuleStatus, PlansReport, Provider, SessionsReport
-from handlers.commands import status_report
 from handlers.context import team_of, user_of
 from handlers.views import (
     HOME_REFRESH_ACTION,
@@ -55,7 +54,7 @@ async def publish_home(s: Services, client: AsyncWebClient, team_id: str, user_i
         except Exception as exc:  # noqa: BLE001
             log.info("home: plans unavailable: %s", exc)
     roles = await s.roles.roles(team_id, user_id)
-    admin = await status_report(s, team_id, user_id) if roles.admin else None
+    admin = await s.status.report(team_id, user_id) if roles.admin else None
     view = home_view(
         modules=modules,
         reminders=await s.reminder_prefs.settings(team_id, user_id),

@@ -6,7 +6,6 @@ with a "Loading…" view, and is updated with the prefilled form when Zoho has a
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -137,33 +136,20 @@ async def _submit_module_edit(s: Services, ack: AsyncAck, body: dict[str, Any], 
 
 async def open_track(s: Services, client: AsyncWebClient, trigger_id: str, team_id: str) -> None:
     opened = await client.views_open(trigger_id=trigger_id, view=_loading("Track a module", "Loading courses…"))
-    view_id = str(opened["view"]["id"])
-    try:
-        lms = await s.registry.for_team(team_id)
-        courses = await lms.zoho.my_courses() if lms.has_zoho else []
-    except LMSError as exc:
-        log.info("course list unavailable, falling back to typed ids: %s", exc)
-        courses = []
-    await client.views_update(view_id=view_id, view=track_module_modal(courses=courses))
+    lists = await s.tracking.picker_lists(team_id)
+    await client.views_update(view_id=str(opened["view"]["id"]), view=track_module_modal(courses=lists.courses))
 
 
 async def _track_pick(s: Services, body: dict[str, Any], client: AsyncWebClient) -> None:
     """A course (or batch) was picked: show the next list, keeping the choices so far."""
-    team_id = team_of(body)
     view = body["view"]
     chosen = track_module_metadata(view.get("private_metadata", ""))
     values = track_module_values(view["state"]["values"])
     course_id = values.get("course_id") or chosen.get("course_id")
     batch_id = values.get("batch_id") or chosen.get("batch_id")
-    lms = await s.registry.for_team(team_id)
-    courses = await lms.zoho.my_courses()
-    course = next((c for c in courses if c.course_id == course_id), None)
-    batches = await lms.zoho.course_batches(course_id) if course_id and course and course.is_blended else []
-    modules = []
-    if course_id and (batch_id or not batches):
-        modules = await lms.zoho.course_modules(course_id, batch_id=batch_id)
+    lists = await s.tracking.picker_lists(team_of(body), course_id, batch_id)
     updated = track_module_modal(
-        courses=courses, batches=batches, modules=modules, course_id=course_id, batch_id=batch_id
+        courses=lists.courses, batches=lists.batches, modules=lists.modules, course_id=course_id, batch_id=batch_id
     )
     await client.views_update(view_id=str(view["id"]), hash=view.get("hash"), view=updated)
 
@@ -326,6 +312,3 @@ def register(app: AsyncApp, services: Services) -> None:
     @app.action("reminder_open_lms")
     async def url_button(ack: AsyncAck) -> None:
         await ack()  # Slack sends block_actions for link buttons too; the browser does the rest
-
-
-__all__ = ["json", "open_connect_ispring", "open_module_edit", "open_track", "register"]

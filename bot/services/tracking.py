@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass
 
-from bot.lms.errors import NotFoundError, RateLimitedError, ServerError, UnreachableError
+from bot.lms.errors import LMSError, NotFoundError, RateLimitedError, ServerError, UnreachableError
+from bot.lms.zoho_models import Batch, Course, Module
 from bot.services.registry import LmsRegistry
 from bot.services.types import Provider, TrackedModuleRef
 from storage.errors import AliasConflict, AmbiguousReference
 from storage.repositories.audit import AuditRepository
 from storage.repositories.modules import TrackedModule, TrackedModuleRepository
+
+
+@dataclass(frozen=True, slots=True)
+class PickerLists:
+    """What the track modal can offer for the choices made so far (empty lists: type the ids instead)."""
+
+    courses: list[Course]
+    batches: list[Batch]
+    modules: list[Module]
+
+
+log = logging.getLogger(__name__)
 
 
 class TrackError(Exception):
@@ -85,6 +99,29 @@ class TrackingService:
                 {"course_id": course_id, "batch_id": batch_id, "alias": row.alias},
             )
         return TrackResult(to_ref(row), changed, name, note)
+
+    async def picker_lists(
+        self, team_id: str, course_id: str | None = None, batch_id: str | None = None
+    ) -> PickerLists:
+        """Courses, then a blended course's batches, then the modules, as the admin picks (Zoho only).
+
+        When Zoho cannot list them (rate-limited, down, or the list endpoints refused), the lists are empty
+        and the modal falls back to typed ids, so tracking never depends on the picker.
+        """
+        lms = await self.registry.for_team(team_id)
+        if not lms.has_zoho:
+            return PickerLists([], [], [])
+        try:
+            courses = await lms.zoho.my_courses()
+            course = next((c for c in courses if c.course_id == course_id), None)
+            batches = await lms.zoho.course_batches(course_id) if course_id and course and course.is_blended else []
+            modules: list[Module] = []
+            if course_id and (batch_id or not batches):
+                modules = await lms.zoho.course_modules(course_id, batch_id=batch_id)
+        except LMSError as exc:
+            log.info("picker lists unavailable, falling back to typed ids: %s", exc)
+            return PickerLists([], [], [])
+        return PickerLists(courses, batches, modules)
 
     async def untrack(self, team_id: str, actor: str, ref: str) -> TrackedModuleRef | None:
         row = await self._guard(self.modules.untrack(team_id, ref))

@@ -1,0 +1,62 @@
+"""`/lms status` and the admin part of App Home: connections, the caller's links, tracked modules, the LMS
+request budget left, and the last reminder sweep."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.services.cache import LmsCache
+from bot.services.connections import ConnectionService
+from bot.services.learning import LearningService
+from bot.services.links import LinkService
+from bot.services.tracking import TrackingService
+from bot.services.types import Provider, StatusReport
+
+
+def sweep_key(team_id: str) -> str:
+    """Where the reminder sweep leaves its summary for this workspace (in the shared LMS cache table)."""
+    return f"{team_id}:sweep:last"
+
+
+class StatusService:
+    def __init__(
+        self,
+        connections: ConnectionService,
+        links: LinkService,
+        tracking: TrackingService,
+        learning: LearningService,
+        cache: LmsCache,
+    ) -> None:
+        self.connections = connections
+        self.links = links
+        self.tracking = tracking
+        self.learning = learning
+        self.cache = cache
+
+    async def report(self, team_id: str, user_id: str) -> StatusReport:
+        linked_as: dict[Provider, str] = {}
+        for provider in Provider:
+            link = await self.links.learner_for(team_id, user_id, provider)
+            if link is not None:
+                linked_as[provider] = link.learner_id
+        last_sweep, summary = await self.last_sweep(team_id)
+        return StatusReport(
+            connections=await self.connections.describe(team_id),
+            linked_as=linked_as,
+            tracked=await self.tracking.list(team_id),
+            budgets=await self.learning.budgets(team_id),
+            last_sweep=last_sweep,
+            last_sweep_summary=summary,
+        )
+
+    async def last_sweep(self, team_id: str) -> tuple[datetime | None, str | None]:
+        stored = await self.cache.store.get(sweep_key(team_id))
+        if stored is None:
+            return None, None
+        payload, at = stored
+        summary = payload.get("summary") if isinstance(payload, dict) else None
+        return at.astimezone(UTC), str(summary) if summary else None
+
+    async def record_sweep(self, team_id: str, summary: str, details: dict[str, Any] | None = None) -> None:
+        await self.cache.store.put(sweep_key(team_id), {"summary": summary, **(details or {})})
