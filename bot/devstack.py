@@ -19,9 +19,9 @@ from bot.app import build_app
 from bot.config import Settings
 from bot.container import Services, build_services
 from bot.sandbox import seed
-from bot.services.types import Provider
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.server import SandboxServer
+from bot.services.types import Provider
 from bot.slackstub.driver import SlackDriver
 from bot.slackstub.server import SlackStubServer, ThreadedServer
 from bot.web import build_web
@@ -98,7 +98,7 @@ class DevStack:
             "lmsbot_trainers": "U0ALAN",
         }
         values.update(self.settings_overrides)
-        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+        return Settings(_env_file=None, **values)
 
     def start(self) -> DevStack:
         self.sandbox.start()
