@@ -36,6 +36,7 @@ def build_app(services: Services) -> AsyncApp:
                 state_store=oauth_state_store(services.db),
                 redirect_uri=f"{s.lmsbot_public_url}/slack/oauth_redirect",
                 install_path="/slack/install",
+                authorization_url=s.slack_authorize_url,
                 redirect_uri_path="/slack/oauth_redirect",
             ),
         )

@@ -55,6 +55,8 @@ class DevStack:
     database_url: str | None = None
     seed_demo: bool = True
     settings_overrides: dict[str, Any] = field(default_factory=dict)
+    # Installed through Bolt's OAuth flow (SLACK_CLIENT_ID/SECRET) instead of a configured SLACK_BOT_TOKEN.
+    multi_workspace: bool = False
 
     def __post_init__(self) -> None:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -97,6 +99,14 @@ class DevStack:
             "lmsbot_managers": "U0MARGARET",
             "lmsbot_trainers": "U0ALAN",
         }
+        if self.multi_workspace:
+            workspace = self.slack.workspace
+            values.update(
+                slack_bot_token=None,
+                slack_client_id=workspace.client_id,
+                slack_client_secret=workspace.client_secret,
+                slack_authorize_url=self.slack_server.base_url + "/oauth/v2/authorize",
+            )
         values.update(self.settings_overrides)
         return Settings(_env_file=None, **values)
 

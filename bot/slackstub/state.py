@@ -133,6 +133,7 @@ class SlackStub:
         self.views: dict[str, Json] = {}
         self.view_owner: dict[str, str] = {}
         self.view_errors: dict[str, Json] = {}  # view id -> the errors its last submission was refused with
+        self._oauth_codes: dict[str, dict[str, str]] = {}  # install code -> what the installer granted
         self.stacks: dict[str, list[str]] = {}  # user id -> open modal view ids, root first
         self.homes: dict[str, str] = {}  # user id -> home view id
         self._posted: list[Posted] = []
@@ -507,6 +508,17 @@ class SlackStub:
                 stack.clear()
             elif view_id in stack:
                 del stack[stack.index(view_id) :]
+
+    def new_oauth_code(self, *, scopes: str, redirect_uri: str) -> str:
+        with self.lock:
+            code = f"oauth-code-{len(self._oauth_codes) + 1}-{int(self.now() * 1000)}"
+            self._oauth_codes[code] = {"scopes": scopes, "redirect_uri": redirect_uri}
+            return code
+
+    def take_oauth_code(self, code: str) -> dict[str, str] | None:
+        """An install code works once (as Slack's do)."""
+        with self.lock:
+            return self._oauth_codes.pop(code, None)
 
     def apply_view_ack(
         self, user_id: str, view_id: str, status: int, body: Json | None, submitted_hash: str | None = None

@@ -11,11 +11,12 @@ refused or not, lands in the call log. Response URLs are POST /response/<id>.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -219,6 +220,58 @@ METHODS: dict[str, Handler] = {
 }
 
 
+# -- OAuth install (multi-workspace) ----------------------------------------------------------------------------
+async def authorize_page(request: Request) -> Response:
+    """Slack's /oauth/v2/authorize after the installer clicks "Allow": back to redirect_uri with a code."""
+    stub: SlackStub = request.app.state.stub
+    q = request.query_params
+    if q.get("client_id") != stub.workspace.client_id:
+        return Response("invalid client_id", status_code=400)
+    redirect = q.get("redirect_uri") or ""
+    if not redirect:
+        return Response("redirect_uri is required", status_code=400)
+    code = stub.new_oauth_code(scopes=q.get("scope", ""), redirect_uri=redirect)
+    sep = "&" if "?" in redirect else "?"
+    location = f"{redirect}{sep}{urlencode({'code': code, 'state': q.get('state', '')})}"
+    return Response(status_code=302, headers={"location": location})
+
+
+def oauth_v2_access(stub: SlackStub, args: Json, client_auth: tuple[str, str]) -> Json:
+    """Exchange an install code for the bot token (fields as Slack's oauth.v2.access documents them)."""
+    ws = stub.workspace
+    if client_auth != (ws.client_id, ws.client_secret):
+        raise SlackError("invalid_client_id" if client_auth[0] != ws.client_id else "bad_client_secret")
+    grant = stub.take_oauth_code(str(args.get("code") or ""))
+    if grant is None:
+        raise SlackError("invalid_code")
+    if args.get("redirect_uri") and args["redirect_uri"] != grant["redirect_uri"]:
+        raise SlackError("bad_redirect_uri")
+    return {
+        "ok": True,
+        "access_token": ws.bot_token,
+        "token_type": "bot",
+        "scope": grant["scopes"],
+        "bot_user_id": ws.bot_user_id,
+        "app_id": ws.app_id,
+        "team": {"name": ws.team_name, "id": ws.team_id},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "authed_user": {"id": ws.installer},
+    }
+
+
+def _client_auth(request: Request, args: Json) -> tuple[str, str]:
+    """oauth.v2.access takes the app's credentials as HTTP Basic auth or as client_id/client_secret fields."""
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("basic "):
+        try:
+            user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return "", ""
+        return user, password
+    return str(args.get("client_id") or ""), str(args.get("client_secret") or "")
+
+
 # -- HTTP ---------------------------------------------------------------------------------------------------
 async def read_args(request: Request) -> Json:
     """Query string, then the body (form or JSON); JSON-string structured fields decoded."""
@@ -271,6 +324,12 @@ async def api_endpoint(request: Request) -> Response:
     status, headers = 200, {}
     try:
         args = await read_args(request)
+        if method == "oauth.v2.access":  # the one method authenticated by the app, not a token
+            with stub.lock:
+                body = oauth_v2_access(stub, args, _client_auth(request, args))
+            recorded = {k: v for k, v in args.items() if k not in ("token", "client_secret", "code")}
+            stub.record(ApiCall(method, recorded, arrived, body, status, None))
+            return _answer(body)
         handler = METHODS.get(method)
         if handler is None:
             raise SlackError("unknown_method")
@@ -325,6 +384,7 @@ def create_app(stub: SlackStub) -> Starlette:
             Route("/api/{method}", api_endpoint, methods=["GET", "POST"]),
             Route("/response/{rest:path}", response_url_endpoint, methods=["POST"]),
             Route("/_stub/health", _health, methods=["GET"]),
+            Route("/oauth/v2/authorize", authorize_page, methods=["GET"]),
         ]
     )
     app.state.stub = stub
