@@ -239,19 +239,20 @@ async def _submit_connect_ispring(s: Services, ack: AsyncAck, body: dict[str, An
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    @app.action(EDIT_MODULE_ACTION)
-    async def edit_button(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
+    async def open_for_editor(body: dict[str, Any], client: AsyncWebClient, ref: str | int | None) -> None:
         team_id, user_id = team_of(body), user_of(body)
         roles = await services.roles.roles(team_id, user_id)
         if not roles.can_edit_modules:
-            await client.views_open(
-                trigger_id=body["trigger_id"],
-                view=_notice("Edit module", "Only workspace admins and trainers can edit modules."),
-            )
+            refusal = _notice("Edit module", "Only workspace admins and trainers can edit modules.")
+            await client.views_open(trigger_id=body["trigger_id"], view=refusal)
             return
+        await open_module_edit(services, client, body["trigger_id"], team_id, ref)
+
+    @app.action(EDIT_MODULE_ACTION)
+    async def edit_button(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
         value = (body.get("actions") or [{}])[0].get("value") or ""
-        await open_module_edit(services, client, body["trigger_id"], team_id, int(value) if value.isdigit() else value)
+        await open_for_editor(body, client, int(value) if value.isdigit() else value)
 
     @app.action(MODULE_PICK_ACTION)
     async def module_picked(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -268,15 +269,7 @@ def register(app: AsyncApp, services: Services) -> None:
     @app.shortcut("edit_module")
     async def edit_shortcut(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        team_id, user_id = team_of(body), user_of(body)
-        roles = await services.roles.roles(team_id, user_id)
-        if not roles.can_edit_modules:
-            await client.views_open(
-                trigger_id=body["trigger_id"],
-                view=_notice("Edit module", "Only workspace admins and trainers can edit modules."),
-            )
-            return
-        await open_module_edit(services, client, body["trigger_id"], team_id, None)
+        await open_for_editor(body, client, None)
 
     @app.action(TRACK_COURSE_PICK_ACTION)
     @app.action(TRACK_BATCH_PICK_ACTION)

@@ -18,6 +18,7 @@ from bot.slackstub.server import SlackStubServer
 from storage.crypto import Keyring
 from storage.db import Database
 from storage.repositories.connections import ConnectionRepository
+from tests.support.lms import sandbox_env
 
 TEAM = "T0DEMO"
 
@@ -35,17 +36,11 @@ def slack_stub() -> Iterator[SlackStubServer]:
 @pytest.fixture
 def env(sandbox: SandboxServer, slack_stub: SlackStubServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.chdir(tmp_path)
-    cfg = sandbox.config
     db = tmp_path / "lmsbot.db"
     for name, value in {
+        **sandbox_env(sandbox),
         "DATABASE_URL": f"sqlite:///{db}",
         "LMSBOT_ENCRYPTION_KEYS": Keyring.generate_key(),
-        "ZOHO_PEOPLE_URL": sandbox.url,
-        "ZOHO_ACCOUNTS_URL": sandbox.url,
-        "ZOHO_CLIENT_ID": cfg.zoho_client_id,
-        "ZOHO_CLIENT_SECRET": cfg.zoho_client_secret,
-        "ZOHO_REFRESH_TOKEN": cfg.zoho_refresh_token,
-        "ISPRING_API_URL": sandbox.url + "/ispring",
         "SLACK_BOT_TOKEN": slack_stub.stub.workspace.bot_token,
         "SLACK_API_URL": slack_stub.url,
         "LMSBOT_PUBLIC_URL": "http://lmsbot.test",

@@ -16,6 +16,7 @@ import pytest
 from bot.cli import main
 from bot.sandbox import seed
 from bot.sandbox.server import SandboxServer
+from tests.support.lms import sandbox_env
 
 SP, M1 = str(seed.SELF_PACED_COURSE), str(seed.SP_MODULE_1)
 ADA = str(seed.SAMPLE_LEARNER)
@@ -24,17 +25,7 @@ ADA = str(seed.SAMPLE_LEARNER)
 @pytest.fixture
 def lms_env(sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> SandboxServer:
     monkeypatch.chdir(tmp_path)  # no stray .env is read
-    cfg = sandbox.config
-    for name, value in {
-        "ZOHO_PEOPLE_URL": sandbox.url,
-        "ZOHO_ACCOUNTS_URL": sandbox.url,
-        "ZOHO_CLIENT_ID": cfg.zoho_client_id,
-        "ZOHO_CLIENT_SECRET": cfg.zoho_client_secret,
-        "ZOHO_REFRESH_TOKEN": cfg.zoho_refresh_token,
-        "ISPRING_API_URL": sandbox.url + "/ispring",
-        "ISPRING_CLIENT_ID": cfg.ispring_client_id,
-        "ISPRING_CLIENT_SECRET": cfg.ispring_client_secret,
-    }.items():
+    for name, value in sandbox_env(sandbox).items():
         monkeypatch.setenv(name, value)
     return sandbox
 

@@ -484,7 +484,7 @@ def test_reminder_settings_in_words() -> None:
     )
     text = everything(check_message(views.reminder_settings_message(settings, now=datetime(2023, 8, 1, tzinfo=UTC))))
     assert "Reminders are *on* — at *08:30* (Europe/Berlin), Mon–Fri." in text
-    assert "Digest: *on*" in text and "Quiet hours: 22:00–07:00" in text
+    assert "Weekly overdue digest (managers and admins): *on*" in text and "Quiet hours: 22:00–07:00" in text
     assert ":zzz: Snoozed until <!date^" in text and ":mute: Muted: `M3`" in text
     off = check_message(views.reminder_settings_message(ReminderSettings(enabled=False, digest=False)))
     assert "Reminders are *off*" in everything(off) and off["text"] == "Reminders are off."

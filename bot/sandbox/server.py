@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-import time
-from types import TracebackType
-
 import uvicorn
 
 from bot.sandbox.app import create_app, set_state
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.seed import build_state
 from bot.sandbox.state import SandboxState
+from bot.threaded_server import ThreadedServer
 
 __all__ = ["SandboxConfig", "SandboxServer", "serve"]
 
@@ -22,18 +19,16 @@ def seeded_state(config: SandboxConfig) -> SandboxState:
     return state
 
 
-class SandboxServer:
-    """uvicorn in a daemon thread on a free port. Use as a context manager.
+class SandboxServer(ThreadedServer):
+    """The sandbox served in a background thread on a free port. Use as a context manager.
 
     `state` is live: tests mutate it, inject faults and read the call log directly.
     """
 
     def __init__(self, config: SandboxConfig | None = None, state: SandboxState | None = None) -> None:
         self.config = config or SandboxConfig()
-        self.app = create_app(state or seeded_state(self.config), self.config)
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self.port = 0
+        app = create_app(state or seeded_state(self.config), self.config)
+        super().__init__(app, host=self.config.host, port=self.config.port, name="lms-sandbox")
 
     @property
     def state(self) -> SandboxState:
@@ -42,49 +37,13 @@ class SandboxServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.config.host}:{self.port}"
+        return self.base_url
 
     def reset(self, state: SandboxState | None = None) -> SandboxState:
         """Swap in a fresh seeded world (or the given one) without restarting uvicorn."""
         new = state or seeded_state(self.config)
         set_state(self.app, new)
         return new
-
-    def start(self) -> None:
-        config = uvicorn.Config(
-            self.app,
-            host=self.config.host,
-            port=self.config.port,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=1,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="lms-sandbox", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("sandbox server failed to start")
-            time.sleep(0.01)
-        sockets = self._server.servers[0].sockets
-        self.port = int(sockets[0].getsockname()[1])
-
-    def stop(self) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> SandboxServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
 
 def serve(config: SandboxConfig) -> None:

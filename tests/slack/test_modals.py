@@ -229,3 +229,17 @@ def _action(view: dict[str, object], block_id: str) -> str:
         if isinstance(block, dict) and block.get("block_id") == block_id:
             return str(block["element"]["action_id"])
     raise AssertionError(f"no block {block_id}")
+
+
+async def test_edit_button_on_progress_and_global_shortcut(stack: DevStack) -> None:
+    assert stack.driver is not None
+    reply = await command(stack, GRACE, "progress security-1")
+    assert "module_edit_open" in str(reply["blocks"])  # admins see an "Edit module" button
+    await stack.driver.block_action(GRACE, "module_edit_open", message=reply)
+    form = await wait_for(lambda: (m := stack.slack.top_modal(GRACE)) and m.get("callback_id") == "module_edit" and m)
+    assert "Phishing Basics" in str(form)
+    learner_reply = await command(stack, ADA, "progress security-1")
+    assert "module_edit_open" not in str(learner_reply["blocks"])
+    await stack.driver.shortcut(ADA, "edit_module")
+    refusal = await wait_for(lambda: stack.slack.top_modal(ADA))
+    assert "Only workspace admins and trainers" in text_of(refusal)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot.config import Settings
 from bot.devstack import seed_demo
 from bot.sandbox.server import SandboxServer
 from bot.slackstub.driver import SlackDriver
@@ -20,6 +22,7 @@ from bot.slackstub.server import SlackStubServer
 from storage import migrate
 from storage.crypto import Keyring
 from tests.slack.conftest import text_of, wait_for
+from tests.support.lms import sandbox_env
 
 SECRET = "process-test-signing-secret"
 
@@ -33,43 +36,17 @@ def free_port() -> int:
 @pytest.fixture
 def served(sandbox: SandboxServer, tmp_path: Path) -> Iterator[tuple[str, SlackStubServer]]:
     with SlackStubServer() as slack:
-        cfg = sandbox.config
-        env = {
-            **os.environ,
+        bot_env = {
+            **sandbox_env(sandbox),
             "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
             "LMSBOT_ENCRYPTION_KEYS": Keyring.generate_key(),
             "SLACK_SIGNING_SECRET": SECRET,
             "SLACK_BOT_TOKEN": slack.stub.workspace.bot_token,
             "SLACK_API_URL": slack.url,
-            "ZOHO_PEOPLE_URL": sandbox.url,
-            "ZOHO_ACCOUNTS_URL": sandbox.url,
-            "ZOHO_CLIENT_ID": cfg.zoho_client_id,
-            "ZOHO_CLIENT_SECRET": cfg.zoho_client_secret,
-            "ZOHO_REFRESH_TOKEN": cfg.zoho_refresh_token,
-            "ISPRING_API_URL": sandbox.url + "/ispring",
-            "ISPRING_CLIENT_ID": cfg.ispring_client_id,
-            "ISPRING_CLIENT_SECRET": cfg.ispring_client_secret,
         }
+        env = {**os.environ, **bot_env}
         migrate.upgrade(env["DATABASE_URL"])
-        from bot.config import Settings
-
-        settings = Settings(
-            _env_file=None,
-            database_url=env["DATABASE_URL"],  # type: ignore[call-arg]
-            lmsbot_encryption_keys=env["LMSBOT_ENCRYPTION_KEYS"],
-            slack_bot_token=env["SLACK_BOT_TOKEN"],
-            slack_api_url=slack.url,
-            zoho_people_url=sandbox.url,
-            zoho_accounts_url=sandbox.url,
-            zoho_client_id=cfg.zoho_client_id,
-            zoho_client_secret=cfg.zoho_client_secret,
-            zoho_refresh_token=cfg.zoho_refresh_token,
-            ispring_api_url=sandbox.url + "/ispring",
-            ispring_client_id=cfg.ispring_client_id,
-            ispring_client_secret=cfg.ispring_client_secret,
-        )
-        import asyncio
-
+        settings = Settings(_env_file=None, **{k.lower(): v for k, v in bot_env.items()})  # type: ignore[call-arg]
         asyncio.run(seed_demo(settings, sandbox, slack.stub))
         port = free_port()
         proc = subprocess.Popen(

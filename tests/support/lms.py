@@ -38,3 +38,18 @@ def sandbox_clients(
     settings = sandbox_settings(server, **overrides)
     limiter = RateLimiter(MemoryBackend(), policy or RateLimitPolicy(), clock)
     return LmsClients(settings, limiter=limiter, retry=RetryPolicy(max_retries=2, initial_wait=0.01, max_wait=0.05))
+
+
+def sandbox_env(server: SandboxServer) -> dict[str, str]:
+    """The environment an operator would export to point lmsbot at this sandbox."""
+    cfg = server.config
+    return {
+        "ZOHO_PEOPLE_URL": server.url,
+        "ZOHO_ACCOUNTS_URL": server.url,
+        "ZOHO_CLIENT_ID": cfg.zoho_client_id,
+        "ZOHO_CLIENT_SECRET": cfg.zoho_client_secret,
+        "ZOHO_REFRESH_TOKEN": cfg.zoho_refresh_token,
+        "ISPRING_API_URL": server.url + "/ispring",
+        "ISPRING_CLIENT_ID": cfg.ispring_client_id,
+        "ISPRING_CLIENT_SECRET": cfg.ispring_client_secret,
+    }
