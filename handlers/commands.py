@@ -89,9 +89,7 @@ async def _sessions(s: Services, inv: Invocation, respond: AsyncRespond, client:
 async def _results(s: Services, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
     await s.roles.require_manager(inv.team_id, inv.user_id, "see iSpring results")
     flt, overdue_only, title = await _results_filter(s, inv)
-    report = await s.learning.results(inv.team_id, flt)
-    if overdue_only:
-        report = type(report)(results=report.overdue, names=report.names, freshness=report.freshness)
+    report = await s.learning.results(inv.team_id, flt, overdue_only=overdue_only)
     await reply(respond, results_message(report, title=title))
 
 

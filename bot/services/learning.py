@@ -220,7 +220,9 @@ class LearningService:
 
     # --- iSpring results ------------------------------------------------------------------------------------
 
-    async def results(self, team_id: str, flt: ResultsFilter, fetch: Fetch | None = None) -> ResultsReport:
+    async def results(
+        self, team_id: str, flt: ResultsFilter, *, overdue_only: bool = False, fetch: Fetch | None = None
+    ) -> ResultsReport:
         lms = await self._lms(team_id, Provider.ISPRING)
         fetch = fetch or self.interactive()
         key = f"{team_id}:ispring:results:" + "&".join(f"{k}={v}" for k, v in sorted(flt.to_params()))
