@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError as SettingsError
 
-from bot import admin_cli, lms_cli
+from bot import admin_cli, lms_cli, reminders_cli
 from bot.config import Settings
 
 
@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox_cli.add_arguments(sandbox)
 
     admin_cli.add_arguments(sub)
+    reminders_cli.add_arguments(sub)
 
     sub.add_parser("demo", help="the whole bot locally: sandbox LMS, Slack stand-in, scripted tour, then the shell")
     sub.add_parser("shell", help="talk to the bot as a demo user in the terminal (console stand-in for Slack)")
@@ -68,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command in ("serve", "socket"):
         return _run_server(args, settings)
+    if args.command in reminders_cli.COMMANDS:
+        return reminders_cli.run(args, settings)
     if args.command in admin_cli.COMMANDS:
         return admin_cli.run(args, settings)
     return lms_cli.run(args, settings)

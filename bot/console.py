@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from bot.devstack import DevStack
+from bot.reminders_cli import sweep_now
 from bot.slackstub.driver import iter_elements
 from bot.slackstub.render import PLAIN, Style, render_call, render_view
 
@@ -28,7 +29,7 @@ Type a slash command as the current user, e.g. `/lms progress` or `/lms edit-mod
   users                list the demo users
   home                 open the bot's Home tab
   click <action> [v]   click a button (by its action id, shown in brackets) in the last reply or modal
-  remind               run one reminder sweep now, as if it were everyone's send time
+  remind [all]         run a reminder sweep now for you (or everyone), as if it were the send time
   help                 this text;  quit  leaves"""
 
 
@@ -65,6 +66,9 @@ TOUR: tuple[Step, ...] = (
     Step("/lms results overdue", "iSpring module results: who is overdue."),
     Step("as ada", ""),
     Step("home", "Ada's Home tab: pending items, locked modules, sessions, reminder controls."),
+    Step("remind", "A reminder sweep, as if it were Ada's send time: one digest DM with everything due."),
+    Step("click reminder_snooze_1d", "Snooze for a day: the message updates in place."),
+    Step("remind", "A second sweep the same day sends nothing new."),
 )
 
 
@@ -116,7 +120,7 @@ class Console:
         elif word == "click":
             await self._click(rest, answers)
         elif word == "remind":
-            await self._remind()
+            await self._remind(everyone=rest.strip() == "all")
         elif line.startswith("/"):
             command, _, text = line.partition(" ")
             await self._driver().command(self.user, text, command=command)
@@ -215,16 +219,22 @@ class Console:
             return
         await self._show_new_calls(answers)
 
-    async def _remind(self) -> None:
-        try:
-            from bot.reminders_cli import sweep_now  # type: ignore[attr-defined]
-        except ImportError:
-            self.say("Reminders are not available in this build.")
-            return
+    async def _remind(self, *, everyone: bool) -> None:
+        """One sweep (for the current user, or `all`); shows the summary and what the current user received."""
         assert self.stack.settings is not None
-        report = await sweep_now(self.stack.settings)
-        self.say(str(report))
-        await self._show_new_calls()
+        report = await sweep_now(self.stack.settings, user=None if everyone else self.user)
+        self.say(self.style.dim(str(report).splitlines()[-1] if str(report) else "(nothing due)"))
+        calls = await self._quiet_calls(0.4)
+        mine = {self.user, self.stack.slack.workspace.dm_channel(self.user)}
+        shown = [c for c in calls if c.method.startswith("chat.") and str(c.args.get("channel")) in mine]
+        for call in shown:
+            self.say(render_call(call, self.stack.slack.workspace, self.style))
+        others = sum(1 for c in calls if c.method.startswith("chat.")) - len(shown)
+        if others:
+            self.say(self.style.dim(f"(and {others} message(s) to other people)"))
+        if shown:
+            dms = self.stack.slack.dm_messages(self.user)
+            self._last_surface = dms[-1] if dms else None  # the message as posted (with its ts), for clicks
 
 
 def _has_action(surface: Json, action: str) -> bool:

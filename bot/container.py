@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -97,21 +98,25 @@ def build_services(
     if settings.multi_workspace and settings.slack_client_id:
         installation_store = encrypted_installation_store(db, settings.slack_client_id, keyring)
 
-    connections_repo = ConnectionRepository(db, keyring)
-    links_repo = LinkRepository(db)
-    modules_repo = TrackedModuleRepository(db)
-    audit = AuditRepository(db)
+    # With a virtual clock (tests, benchmarks), rows are stamped with the same time the limiter and cache see.
+    stamp = (lambda: datetime.fromtimestamp(clock.now(), UTC)) if clock else None
+    connections_repo = ConnectionRepository(db, keyring, clock=stamp)
+    links_repo = LinkRepository(db, clock=stamp)
+    modules_repo = TrackedModuleRepository(db, clock=stamp)
+    audit = AuditRepository(db, clock=stamp)
 
     def token_store(team_id: str, provider: Provider) -> DatabaseTokenStore:
         return DatabaseTokenStore(connections_repo, team_id, provider)
 
     registry = LmsRegistry(settings, connections_repo, limiter, http, token_store=token_store, retry=retry)
-    cache = LmsCache(LmsCacheRepository(db), clock=clock.now if clock else time.time)
+    cache = LmsCache(LmsCacheRepository(db, clock=stamp), clock=clock.now if clock else time.time)
     slack = SlackGateway(settings, installation_store)
     links = LinkService(links_repo, audit, registry, slack)
     tracking = TrackingService(modules_repo, audit, registry)
-    preferences = PreferenceRepository(db)
-    connections = ConnectionService(settings, connections_repo, ConnectStateRepository(db), audit, registry, http)
+    preferences = PreferenceRepository(db, clock=stamp)
+    connections = ConnectionService(
+        settings, connections_repo, ConnectStateRepository(db, clock=stamp), audit, registry, http
+    )
     learning = LearningService(settings, registry, cache, links, tracking)
     return Services(
         settings=settings,
@@ -124,7 +129,7 @@ def build_services(
         links_repo=links_repo,
         modules_repo=modules_repo,
         preferences=preferences,
-        reminders=SentReminderRepository(db),
+        reminders=SentReminderRepository(db, clock=stamp),
         audit=audit,
         registry=registry,
         cache=cache,

@@ -98,6 +98,8 @@ class DevStack:
             "ispring_client_secret": cfg.ispring_client_secret,
             "lmsbot_managers": "U0MARGARET",
             "lmsbot_trainers": "U0ALAN",
+            # The web app and a reminder sweep share one LMS budget, as the web and worker processes do.
+            "rate_limit_backend": "database",
         }
         if self.multi_workspace:
             workspace = self.slack.workspace

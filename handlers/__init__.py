@@ -11,8 +11,9 @@ from bot.container import Services
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    from handlers import commands, home, modals
+    from handlers import commands, home, modals, reminder_actions
 
     commands.register(app, services)
     modals.register(app, services)
     home.register(app, services)
+    reminder_actions.register(app, services)

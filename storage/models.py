@@ -16,13 +16,18 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Column,
     Double,
+    Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
+    Table,
     Text,
+    Unicode,
     UniqueConstraint,
     true,
 )
@@ -241,7 +246,32 @@ class LmsCacheRow(Base):
     fetched_at: Mapped[datetime]
 
 
+class SchedulerLeaseRow(Base):
+    """Who runs the reminder scheduler: one holder per name, renewed before `expires_at` or taken over after it.
+
+    A row rather than a PostgreSQL advisory lock so SQLite deployments and tests get the same hot standby.
+    """
+
+    __tablename__ = "scheduler_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(255))
+    acquired_at: Mapped[datetime]
+    renewed_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
 metadata = Base.metadata
+
+# APScheduler's SQLAlchemyJobStore table, column for column as the job store defines it, so our migrations
+# create it (and `lmsbot db check` does not report it as drift once the scheduler has run).
+apscheduler_jobs = Table(
+    "apscheduler_jobs",
+    metadata,
+    Column("id", Unicode(191), primary_key=True),
+    Column("next_run_time", Float(25), index=True),
+    Column("job_state", LargeBinary, nullable=False),
+)
 
 # slack_sdk's own tables, defined by slack_sdk so its stores work unchanged, but created by our migrations.
 slack_installations = SQLAlchemyInstallationStore.build_installations_table(metadata, "slack_installations")

@@ -1,7 +1,10 @@
-"""The reminder digest DM: pending items grouped by module, with Open in LMS, snooze, stop and mute buttons.
+"""The reminder DMs: the daily digest (pending items grouped by module, locked modules with why and until when,
+iSpring deadlines, upcoming sessions; Open in LMS, snooze, stop and mute buttons), session reminders, the
+"now unlocked" note and the managers' weekly overdue digest.
 
 Items marked `done` are struck through with a ✅, so after a learner finishes something the same message can
-be re-rendered and sent with chat.update to show progress in place.
+be re-rendered and sent with chat.update to show progress in place. `DigestViews` is the renderer the reminder
+engine is given (bot.reminders.types.Renderer).
 """
 
 from __future__ import annotations
@@ -9,17 +12,33 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from bot.lms.zoho_models import LockType, parse_entity
+from bot.reminders.types import (
+    Digest,
+    DigestEntry,
+    EntryKind,
+    ManagerDigest,
+    Rendered,
+    SessionInfo,
+    SessionReminder,
+    UnlockedNotice,
+)
 from bot.services.types import ModuleStatus, TrackedModuleRef
 from handlers.views import kit, limits
 from handlers.views.formatting import (
     DONE,
+    LOCKED,
     PENDING,
+    code,
+    day,
     entity_details,
     entity_emoji,
     entity_label,
     esc,
     plural,
+    slack_time,
     tracked_title,
 )
 from handlers.views.kit import Element, SlackMessage
@@ -33,6 +52,11 @@ MUTE_ACTION = "reminder_mute"  # value: tracked id
 OPEN_ACTION = "reminder_open_lms"  # a URL button: Slack still sends block_actions, so the handler must ack it
 DIGEST_ACTIONS_BLOCK = "reminder_digest_actions"
 ITEMS_PER_MODULE = 8
+UNLOCKED = ":unlock:"
+MUTED = ":no_bell:"
+ISPRING = ":books:"
+CALENDAR = ":spiral_calendar_pad:"
+SETTINGS_HINT = "Change when and how you are reminded: `/lms remind status` or the bot's Home tab."
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,11 +115,23 @@ def _item_block(item: DigestItem, url: str | None) -> Block:
     return kit.section(text, accessory=button)
 
 
-def _module_group(items: Sequence[DigestItem], url_for: Callable[[DigestItem], str | None]) -> list[Block]:
+def _module_group(
+    items: Sequence[DigestItem],
+    url_for: Callable[[DigestItem], str | None],
+    *,
+    muted: Collection[int] = (),
+    unlocked: Collection[int] = (),
+    buttons: bool = True,
+) -> list[Block]:
     first = items[0]
     title = tracked_title(first.tracked, first.module_name)
+    if first.tracked.id in muted:
+        note = f"{MUTED} {title} — muted; `/lms remind unmute {esc(first.tracked.label)}` turns it back on"
+        return [kit.section(note)]
+    if first.tracked.id in unlocked:
+        title += f" · {UNLOCKED} now unlocked"
     pending = [i for i in items if not i.done]
-    mute = kit.button("Mute this module", MUTE_ACTION, value=str(first.tracked.id)) if pending else None
+    mute = kit.button("Mute this module", MUTE_ACTION, value=str(first.tracked.id)) if pending and buttons else None
     blocks = [kit.section(title, accessory=mute)]
     blocks += [_item_block(i, url_for(i)) for i in items[:ITEMS_PER_MODULE]]
     if len(items) > ITEMS_PER_MODULE:
@@ -134,40 +170,285 @@ def reminder_digest(
     *,
     learner_name: str | None = None,
     lms_url_for_item: Callable[[DigestItem], str | None] | None = None,
+    locked: Sequence[DigestEntry] = (),
+    ispring: Sequence[DigestEntry] = (),
+    sessions: Sequence[SessionInfo] = (),
+    done: Collection[str] = (),
+    unlocked: Collection[int] = (),
+    muted: Collection[int] = (),
+    note: str | None = None,
+    buttons: bool = True,
 ) -> SlackMessage:
     """One DM for all pending items, grouped by module in the order given.
 
     Snooze and stop buttons carry the digest's tracked ids ("3,7") as their value; each module's
-    "Mute this module" carries its own. `item.url` wins over `lms_url_for_item(item)`.
+    "Mute this module" carries its own. `item.url` wins over `lms_url_for_item(item)`. Besides the module
+    groups: `locked` modules (why, until when, what to finish first), `ispring` deadlines (keys in `done` are
+    struck through), upcoming `sessions`, and a `note` (snoozed, stopped) that replaces the buttons when given
+    together with `buttons=False`.
     """
 
     def url_for(item: DigestItem) -> str | None:
         return item.url or (lms_url_for_item(item) if lms_url_for_item else None)
 
+    muted_ids = set(muted)
     groups = _grouped(items)
-    pending = [i for i in items if not i.done]
+    pending = [i for i in items if not i.done and i.tracked.id not in muted_ids]
+    ispring_pending = [e for e in ispring if e.key not in done]
     hello = f"Hi {esc(learner_name)}" if learner_name else "Hi"
-    if not items:
+    if not items and not ispring and not locked:
         return kit.message("Nothing is waiting for you in the LMS.", [kit.section(f"{hello} — nothing is due. :tada:")])
-    if pending:
+    waiting = len(pending) + len(ispring_pending)
+    if waiting:
         modules = len({i.tracked.id for i in pending})
-        intro = f"{hello} :wave: — *{plural(len(pending), 'mandatory item')}* waiting in {plural(modules, 'module')}."
-        if len(pending) < len(items):
-            intro += f" {len(items) - len(pending)} done already — nice!"
-        text = f"Reminder: {plural(len(pending), 'LMS item')} waiting for you"
-    else:
+        parts = []
+        if pending:
+            parts.append(f"*{plural(len(pending), 'mandatory item')}* waiting in {plural(modules, 'module')}")
+        if ispring_pending:
+            parts.append(f"*{plural(len(ispring_pending), 'iSpring module')}* due")
+        intro = f"{hello} :wave: — " + " and ".join(parts) + "."
+        finished = (len(items) - len([i for i in items if not i.done])) + (len(ispring) - len(ispring_pending))
+        if finished:
+            intro += f" {finished} done already — nice!"
+        text = f"Reminder: {plural(waiting, 'LMS item')} waiting for you"
+    elif items or ispring:
         intro = f":tada: All done, {esc(learner_name)}!" if learner_name else ":tada: All done!"
         text = "All your LMS items are done"
+    else:
+        intro = f"{hello} — nothing to do right now; some modules are still locked."
+        text = "Some of your LMS modules are still locked"
     head: list[Block] = [kit.section(intro)]
+    if note:
+        head.append(kit.context(note))
     tail: list[Block] = []
-    if pending:
-        tail.append(_footer_actions(_ids_value(pending)))
-    tail.append(kit.context("Change when and how you are reminded: `/lms remind status` or the bot's Home tab."))
+    if waiting and buttons:
+        tail.append(_footer_actions(_ids_value(pending) or _ids_value(items) or "-"))
+    tail.append(kit.context(SETTINGS_HINT))
+    extras = _locked_blocks(locked, unlocked, muted_ids)
+    extras += _ispring_blocks(ispring, done, buttons=buttons)
+    extras += _session_blocks(sessions)
+    budget_blocks = limits.MESSAGE_BLOCKS - len(head) - len(tail) - len(extras)
+    budget_chars = limits.MESSAGE_TEXT_BUDGET - limits.text_size(head + tail + extras)
     body = limits.fit_groups(
-        [_module_group(g, url_for) for g in groups],
+        [_module_group(g, url_for, muted=muted_ids, unlocked=unlocked, buttons=buttons) for g in groups],
         noun="modules",
-        max_blocks=limits.MESSAGE_BLOCKS - len(head) - len(tail),
-        max_chars=limits.MESSAGE_TEXT_BUDGET - limits.text_size(head + tail),
+        max_blocks=budget_blocks,
+        max_chars=budget_chars,
         hint="see them all with `/lms progress`",
     )
-    return kit.message(text, [*head, *body, *tail])
+    return kit.message(text, [*head, *body, *extras, *tail])
+
+
+# --- the parts besides the module groups (each kept small, so the module groups get the room) -------------------
+
+MAX_LOCKED_BLOCKS = 2
+MAX_ISPRING_ITEMS = 6
+MAX_SESSION_BLOCKS = 2
+
+
+def _locked_line(entry: DigestEntry, unlocked: Collection[int]) -> str:
+    name = f"*{esc(entry.title)}*"
+    if entry.tracked is not None and entry.tracked.id in unlocked:
+        return f"{UNLOCKED} {name} — now unlocked: it is in `/lms progress`"
+    if entry.lock_type == LockType.UNTIL_DATE and entry.lock_until is not None:
+        return f"{LOCKED} {name} — locked until {day(entry.lock_until)}"
+    if entry.lock_type == LockType.UNTIL_PREVIOUS_COMPLETED:
+        if entry.unlock_after:
+            line = f"{LOCKED} {name} — unlocks when you finish *{esc(entry.unlock_after)}*"
+            if entry.unlock_todo:
+                line += ": " + ", ".join(esc(t) for t in entry.unlock_todo[:5])
+                if len(entry.unlock_todo) > 5:
+                    line += f" and {len(entry.unlock_todo) - 5} more"
+            return line
+        return f"{LOCKED} {name} — unlocks when you finish the module before it"
+    return f"{LOCKED} {name} — locked for now"
+
+
+def _locked_blocks(locked: Sequence[DigestEntry], unlocked: Collection[int], muted: Collection[int]) -> list[Block]:
+    shown = [e for e in locked if e.tracked is None or e.tracked.id not in muted]
+    if not shown:
+        return []
+    lines = [f"*{LOCKED} Locked for now*"] + [_locked_line(e, unlocked) for e in shown]
+    return limits.list_blocks(lines, noun="locked modules", max_blocks=MAX_LOCKED_BLOCKS, max_chars=2500)
+
+
+def _ispring_line(entry: DigestEntry, done: Collection[str]) -> str:
+    if entry.key in done:
+        return f"{DONE} ~{esc(entry.title)}~ — iSpring"
+    if entry.overdue:
+        when = f"overdue (was due {day(entry.due)})" if entry.due else "overdue"
+    else:
+        when = f"due {day(entry.due)}" if entry.due else "due soon"
+    return f"{ISPRING} *{esc(entry.title)}* — iSpring · {when}"
+
+
+def _ispring_blocks(entries: Sequence[DigestEntry], done: Collection[str], *, buttons: bool) -> list[Block]:
+    if not entries:
+        return []
+    blocks: list[Block] = [kit.section(f"*{ISPRING} iSpring Learn*")]
+    for entry in entries[:MAX_ISPRING_ITEMS]:
+        open_button = (
+            kit.button("Open in LMS", OPEN_ACTION, url=entry.url)
+            if entry.url and buttons and entry.key not in done
+            else None
+        )
+        blocks.append(kit.section(_ispring_line(entry, done), accessory=open_button))
+    if len(entries) > MAX_ISPRING_ITEMS:
+        blocks.append(kit.context(limits.more_line(len(entries) - MAX_ISPRING_ITEMS, "iSpring modules")))
+    return blocks
+
+
+def session_line(session: SessionInfo) -> str:
+    """ "🗓 *Feedback lab* — <when> · Room One · with Henry · Classroom · Feedback Fundamentals"."""
+    parts = [f"{CALENDAR} *{esc(session.name)}* — {slack_time(session.starts_at, '{date_short_pretty} {time}')}"]
+    parts += [esc(p) for p in (session.room, session.trainer and f"with {session.trainer}", session.session_type) if p]
+    if session.module_name:
+        parts.append(esc(session.module_name))
+    return " · ".join(parts)
+
+
+def _session_blocks(sessions: Sequence[SessionInfo]) -> list[Block]:
+    if not sessions:
+        return []
+    lines = [f"*{CALENDAR} Coming up*"] + [session_line(s) for s in sessions]
+    return limits.list_blocks(lines, noun="sessions", max_blocks=MAX_SESSION_BLOCKS, max_chars=2500)
+
+
+# --- from the reminder engine's data ---------------------------------------------------------------------------
+
+
+def _entry_item(entry: DigestEntry, done: Collection[str]) -> DigestItem | None:
+    if entry.tracked is None:
+        return None
+    detail: str | None = None
+    if entry.entity is not None:
+        try:
+            detail = " · ".join(entity_details(parse_entity(entry.entity))) or None
+        except ValueError:
+            detail = None
+    return DigestItem(
+        tracked=entry.tracked,
+        title=entry.title,
+        kind=entry.entity_type or "unknown",
+        detail=detail,
+        url=entry.url,
+        done=entry.key in done,
+        item_id=entry.key,
+        module_name=entry.module_name,
+    )
+
+
+def digest_note(digest: Digest) -> str | None:
+    if digest.stopped:
+        return ":octagonal_sign: Reminders stopped. `/lms remind on` brings them back."
+    if digest.snoozed_until is not None:
+        until = slack_time(digest.snoozed_until, "{date_short_pretty} {time}")
+        return f":sleeping: Snoozed until {until}. `/lms remind on` wakes reminders up now."
+    return None
+
+
+def digest_message(digest: Digest) -> SlackMessage:
+    """The daily digest as the engine describes it (also re-rendered for in-place updates and button clicks)."""
+    items = [i for i in (_entry_item(e, digest.done) for e in digest.entries if e.kind is EntryKind.TASK) if i]
+    note = digest_note(digest)
+    return reminder_digest(
+        items,
+        learner_name=digest.learner_name,
+        locked=digest.locked,
+        ispring=[e for e in digest.entries if e.kind is EntryKind.ISPRING],
+        sessions=digest.sessions,
+        done=digest.done,
+        unlocked=digest.unlocked,
+        muted=digest.muted,
+        note=note,
+        buttons=note is None,
+    )
+
+
+def session_reminder_message(reminder: SessionReminder) -> SlackMessage:
+    s = reminder.session
+    when = slack_time(s.starts_at, "{date_long_pretty} at {time}")
+    soon = reminder.lead == "soon"
+    if reminder.as_trainer:
+        intro = f"{CALENDAR} You are running *{esc(s.name)}* {'soon' if soon else 'tomorrow'}: {when}."
+        text = f"You are running {s.name} {'soon' if soon else 'tomorrow'}"
+    else:
+        intro = f"{CALENDAR} *{esc(s.name)}* {'starts soon' if soon else 'is tomorrow'}: {when}."
+        text = f"Session {'soon' if soon else 'tomorrow'}: {s.name}"
+    facts = [f"*When*\n{when}" + (f" – {slack_time(s.ends_at)}" if s.ends_at else "")]
+    if s.room:
+        facts.append(f"*Where*\n{esc(s.room)}")
+    if s.trainer:
+        facts.append(f"*Trainer*\n{esc(s.trainer)}")
+    if s.session_type:
+        facts.append(f"*Type*\n{esc(s.session_type)}")
+    facts.append(f"*Module*\n{tracked_title(s.tracked, s.module_name)}")
+    blocks: list[Block] = [kit.section(intro), kit.fields_section(facts), kit.context(SETTINGS_HINT)]
+    return kit.message(text, blocks)
+
+
+def unlocked_message(notice: UnlockedNotice) -> SlackMessage:
+    title = tracked_title(notice.tracked, notice.module_name)
+    waiting = f" — {plural(notice.pending, 'mandatory item')} waiting" if notice.pending else ""
+    text = f"{UNLOCKED} {title} is now unlocked{waiting}. See it with `/lms progress {esc(notice.tracked.label)}`."
+    fallback = f"{notice.module_name or notice.tracked.label} is now unlocked"
+    return kit.message(fallback, [kit.section(text)])
+
+
+def manager_digest_message(digest: ManagerDigest) -> SlackMessage:
+    hello = f"Hi {esc(digest.recipient_name)}" if digest.recipient_name else "Hi"
+    behind = len({b.slack_user_id for m in digest.modules for b in m.learners})
+    head: list[Block] = [
+        kit.header(f"Weekly LMS overdue digest · {digest.week}"),
+        kit.section(
+            f"{hello} — {plural(behind, 'learner')} still behind in tracked modules"
+            + (f", {plural(len(digest.ispring_overdue), 'overdue iSpring module')}." if digest.ispring_overdue else ".")
+        ),
+    ]
+    lines: list[str] = []
+    for module in digest.modules:
+        who = ", ".join(f"<@{b.slack_user_id}> ({b.pending})" for b in module.learners[:15])
+        more = f" and {len(module.learners) - 15} more" if len(module.learners) > 15 else ""
+        lines.append(f"{tracked_title(module.tracked, module.module_name)} — {who}{more}")
+    for result in digest.ispring_overdue:
+        who = f"<@{result.slack_user_id}>" if result.slack_user_id else code(result.learner)
+        due = f" (due {day(result.due)})" if result.due else ""
+        lines.append(f"{ISPRING} {who} — *{esc(result.title)}*{due}")
+    tail = [kit.context("Turn this weekly digest off with `/lms remind digest off`.")]
+    body = limits.list_blocks(
+        lines,
+        noun="lines",
+        max_blocks=limits.MESSAGE_BLOCKS - len(head) - len(tail),
+        max_chars=limits.MESSAGE_TEXT_BUDGET - limits.text_size(head + tail),
+        hint="`/lms results overdue` lists the iSpring ones",
+    )
+    return kit.message(f"Weekly LMS digest: {behind} learners behind", [*head, *body, *tail])
+
+
+def acted_on(message: dict[str, Any], note: str) -> SlackMessage:
+    """A digest we have no record of, after a button: the same blocks without the buttons, plus the note."""
+    blocks: list[Block] = []
+    for block in message.get("blocks") or []:
+        if block.get("type") == "actions":
+            continue
+        if block.get("accessory", {}).get("action_id") == MUTE_ACTION:
+            block = {k: v for k, v in block.items() if k != "accessory"}
+        blocks.append(block)
+    blocks.insert(1 if blocks else 0, kit.context(note))
+    return kit.message(str(message.get("text") or "LMS reminder"), limits.fit_blocks(blocks, limits.MESSAGE_BLOCKS))
+
+
+class DigestViews:
+    """The renderer the reminder engine is given: engine data in, Slack messages out."""
+
+    def digest(self, digest: Digest) -> Rendered:
+        return digest_message(digest)
+
+    def session(self, reminder: SessionReminder) -> Rendered:
+        return session_reminder_message(reminder)
+
+    def unlocked(self, notice: UnlockedNotice) -> Rendered:
+        return unlocked_message(notice)
+
+    def manager_digest(self, digest: ManagerDigest) -> Rendered:
+        return manager_digest_message(digest)

@@ -1,0 +1,311 @@
+"""A learner's reminder items from the LMS: pending mandatory items of tracked modules, locked modules with
+why and until when, upcoming sessions, and iSpring modules due soon or overdue.
+
+Cheap first: muted modules are never read; a module locked until a later date, or known complete from the
+cache, or locked because the learner has not finished the module before it, costs no call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, tzinfo
+
+from bot.lms.ispring_models import ModuleResult
+from bot.lms.zoho_models import Entity, LockType, Module, ModuleProgress, Session, SessionEntity
+from bot.reminders.lms_reader import LmsReader, Progress, Unavailable
+from bot.reminders.report import SweepReport
+from bot.reminders.settings import ReminderConfig
+from bot.reminders.types import DigestEntry, EntryKind, SessionInfo
+from bot.services.types import TrackedModuleRef
+
+UPCOMING_SESSION_DAYS = 7  # the digest lists sessions this close
+
+
+@dataclass(frozen=True, slots=True)
+class Learner:
+    team_id: str
+    user_id: str
+    zoho_id: str | None
+    ispring_id: str | None
+    tz: tzinfo
+    muted: frozenset[int] = frozenset()
+
+
+@dataclass
+class Collected:
+    entries: list[DigestEntry] = field(default_factory=list)
+    sessions: list[SessionInfo] = field(default_factory=list)
+    unavailable: list[str] = field(default_factory=list)  # why some data is missing: the learner waits
+
+    @property
+    def complete(self) -> bool:
+        return not self.unavailable
+
+
+class Collector:
+    def __init__(
+        self,
+        reader: LmsReader,
+        tracked: Sequence[TrackedModuleRef],
+        config: ReminderConfig,
+        report: SweepReport,
+        lms_zone: tzinfo,
+        zoho_url: str | None,
+    ) -> None:
+        self.reader = reader
+        self.tracked = list(tracked)
+        self.config = config
+        self.report = report
+        self.lms_zone = lms_zone
+        self.zoho_url = zoho_url
+
+    async def collect(self, learner: Learner, now: datetime, *, ispring: Sequence[ModuleResult] | None) -> Collected:
+        out = Collected()
+        if learner.zoho_id:
+            await self._zoho(learner, learner.zoho_id, now, out)
+        if learner.ispring_id:
+            if ispring is None:
+                out.unavailable.append("iSpring results unavailable")
+            else:
+                out.entries += ispring_entries(ispring, learner.ispring_id, now, learner.tz, self.config)
+        return out
+
+    async def _zoho(self, learner: Learner, learner_id: str, now: datetime, out: Collected) -> None:
+        today = now.astimezone(learner.tz).date()
+        modules = await self._in_course_order([t for t in self.tracked if t.id not in learner.muted])
+        status: dict[int, ModuleProgress] = {}
+        absent: set[tuple[str, str | None]] = set()  # (course, batch) the learner is not enrolled in
+        for tracked in modules:
+            self.report.pairs += 1
+            where = (tracked.course_id, tracked.batch_id)
+            cached = await self.reader.peek_progress(tracked, learner_id)
+            if where in absent or (cached is None and await self.reader.not_enrolled(tracked, learner_id)):
+                # Not in this course (or batch): no call, and nothing to say about its locks either.
+                absent.add(where)
+                self.report.known_skips += 1
+                continue
+            settings = await self.reader.module(tracked)
+            name = settings.name if settings else None
+            if settings is not None and _locked_until_later(settings, today):
+                self.report.known_skips += 1
+                out.entries.append(self._locked(tracked, name, settings, None, None))
+                continue
+            if cached is not None and cached.complete and self._age(now, cached) < self.config.complete_recheck_seconds:
+                self.report.known_skips += 1
+                status[tracked.id] = cached.value
+                continue
+            before = await self._previous(tracked)
+            if (
+                settings is not None
+                and settings.lock_type is LockType.UNTIL_PREVIOUS_COMPLETED
+                and isinstance(before, TrackedModuleRef)
+                and before.id in status
+                and not _done(status[before.id])
+            ):
+                # It stays locked until the module before it is done, and that one is not: no call needed.
+                self.report.known_skips += 1
+                out.entries.append(self._locked(tracked, name, settings, before, status[before.id]))
+                continue
+            try:
+                got = await self.reader.progress(tracked, learner_id, max_age=self.config.fresh_seconds)
+            except Unavailable as exc:
+                out.unavailable.append(f"{tracked.label}: {exc}")
+                return  # the learner waits for a later sweep: spend no more budget on them now
+            if got is None:
+                absent.add(where)  # not enrolled in this module's course or batch
+                continue
+            progress = got.value
+            status[tracked.id] = progress
+            name = progress.module_name or name
+            if progress.is_locked:
+                prior = status.get(before.id) if isinstance(before, TrackedModuleRef) else None
+                out.entries.append(self._locked(tracked, name, settings, before, prior))
+                continue
+            out.entries += self._tasks(tracked, name, progress)
+            out.sessions += await self._sessions(tracked, name, progress, now)
+
+    def _tasks(self, tracked: TrackedModuleRef, name: str | None, progress: ModuleProgress) -> list[DigestEntry]:
+        return [
+            DigestEntry(
+                key=task_key(tracked, entity.entity_id),
+                kind=EntryKind.TASK,
+                title=entity.name or entity.type,
+                tracked=tracked,
+                module_name=name,
+                entity_type=entity.type,
+                entity=entity.model_dump(mode="json", by_alias=True),
+                url=self._zoho_link(tracked, entity),
+            )
+            for entity in progress.pending_mandatory
+        ]
+
+    def _locked(
+        self,
+        tracked: TrackedModuleRef,
+        name: str | None,
+        settings: Module | None,
+        before: TrackedModuleRef | str | None,
+        prior: ModuleProgress | None,
+    ) -> DigestEntry:
+        lock_type = settings.lock_type if settings is not None else None
+        after: str | None = None
+        todo: tuple[str, ...] = ()
+        if lock_type is LockType.UNTIL_PREVIOUS_COMPLETED and before is not None:
+            if isinstance(before, TrackedModuleRef):
+                after = (prior.module_name if prior is not None else None) or before.label
+                todo = tuple(e.name for e in prior.pending_mandatory) if prior is not None else ()
+            else:
+                after = before
+        return DigestEntry(
+            key=lock_key(tracked),
+            kind=EntryKind.LOCKED,
+            title=name or tracked.label,
+            tracked=tracked,
+            module_name=name,
+            lock_type=int(lock_type) if lock_type is not None else None,
+            lock_until=settings.lock_until if settings is not None else None,
+            unlock_after=after,
+            unlock_todo=todo,
+        )
+
+    async def _sessions(
+        self, tracked: TrackedModuleRef, name: str | None, progress: ModuleProgress, now: datetime
+    ) -> list[SessionInfo]:
+        """The learner's own sessions in this module starting within the next week, not attended yet."""
+        mine = [e for e in progress.entities if isinstance(e, SessionEntity) and not e.is_complete]
+        if not mine:
+            return []
+        details = {s.session_id: s for s in (await self.reader.sessions(tracked) or [])}
+        horizon = now + timedelta(days=UPCOMING_SESSION_DAYS)
+        found = []
+        for entity in mine:
+            info = session_info(tracked, name, entity, details.get(entity.entity_id), self.lms_zone)
+            if info is not None and now <= info.starts_at <= horizon:
+                found.append(info)
+        return found
+
+    async def _in_course_order(self, modules: list[TrackedModuleRef]) -> list[TrackedModuleRef]:
+        """Tracked modules ordered as their courses order them, so a module's predecessor is read first."""
+        rank: dict[int, tuple[str, str, int]] = {}
+        for tracked in modules:
+            order = await self.reader.course_modules(tracked)
+            ids = [m.module_id for m in order or []]
+            index = ids.index(tracked.module_id) if tracked.module_id in ids else len(ids)
+            rank[tracked.id] = (tracked.course_id, tracked.batch_id or "", index)
+        return sorted(modules, key=lambda t: rank[t.id])
+
+    async def _previous(self, tracked: TrackedModuleRef) -> TrackedModuleRef | str | None:
+        """The module before this one in its course: the tracked one if tracked, else its name."""
+        order = await self.reader.course_modules(tracked)
+        ids = [m.module_id for m in order or []]
+        if tracked.module_id not in ids or ids.index(tracked.module_id) == 0 or order is None:
+            return None
+        before = order[ids.index(tracked.module_id) - 1]
+        for other in self.tracked:
+            if (other.course_id, other.batch_id, other.module_id) == (
+                tracked.course_id,
+                tracked.batch_id,
+                before.module_id,
+            ):
+                return other
+        return before.name or before.module_id
+
+    def _zoho_link(self, tracked: TrackedModuleRef, entity: Entity) -> str | None:
+        template = self.config.zoho_item_url
+        if template:
+            return template.format(
+                course_id=tracked.course_id,
+                batch_id=tracked.batch_id or "",
+                module_id=tracked.module_id,
+                entity_id=entity.entity_id,
+            )
+        return self.zoho_url
+
+    @staticmethod
+    def _age(now: datetime, cached: Progress) -> float:
+        return (now - cached.fetched_at.astimezone(UTC)).total_seconds()
+
+
+# --- pure helpers, shared with the in-place updates ------------------------------------------------------------
+
+
+def task_key(tracked: TrackedModuleRef, entity_id: str) -> str:
+    return f"zoho:{tracked.id}:{entity_id}"
+
+
+def lock_key(tracked: TrackedModuleRef) -> str:
+    return f"lock:{tracked.id}"
+
+
+def ispring_key(result: ModuleResult) -> str:
+    return f"ispring:{result.course_item_id or result.module_id or result.module_title}"
+
+
+def _done(progress: ModuleProgress) -> bool:
+    return not progress.is_locked and not progress.pending_mandatory
+
+
+def _locked_until_later(settings: Module, today: date) -> bool:
+    return settings.lock_type is LockType.UNTIL_DATE and settings.lock_until is not None and settings.lock_until > today
+
+
+def pending_ids(progress: ModuleProgress) -> set[str]:
+    return {e.entity_id for e in progress.pending_mandatory}
+
+
+def ispring_entries(
+    results: Sequence[ModuleResult], ispring_id: str, now: datetime, tz: tzinfo, config: ReminderConfig
+) -> list[DigestEntry]:
+    """iSpring modules of this user that are overdue, or due within `ispring_due_soon_days`."""
+    soon = now + timedelta(days=config.ispring_due_soon_days)
+    entries = []
+    for result in results:
+        if result.user_id != ispring_id or result.is_done:
+            continue
+        due = result.due_date.astimezone(UTC) if result.due_date else None
+        overdue = result.is_overdue or (due is not None and due < now)
+        if not overdue and (due is None or due > soon):
+            continue
+        url = None
+        if config.ispring_item_url:
+            url = config.ispring_item_url.format(course_id=result.course_id or "", module_id=result.module_id or "")
+        entries.append(
+            DigestEntry(
+                key=ispring_key(result),
+                kind=EntryKind.ISPRING,
+                title=result.module_title or "iSpring module",
+                due=due.astimezone(tz).date() if due else None,
+                overdue=overdue,
+                url=url,
+            )
+        )
+    return entries
+
+
+def session_info(
+    tracked: TrackedModuleRef,
+    module_name: str | None,
+    entity: SessionEntity | None,
+    session: Session | None,
+    zone: tzinfo,
+) -> SessionInfo | None:
+    """A session's facts (from the sessions list when known, else from the learner's progress entry)."""
+    start_date = session.start_date if session else entity.start_date if entity else None
+    start_time = session.start_time if session else entity.start_time if entity else None
+    end_time = session.end_time if session else entity.end_time if entity else None
+    if start_date is None:
+        return None
+    starts = datetime.combine(start_date, start_time or datetime.min.time(), tzinfo=zone)
+    ends = datetime.combine(start_date, end_time, tzinfo=zone) if end_time else None
+    return SessionInfo(
+        session_id=session.session_id if session else entity.entity_id if entity else "",
+        name=(session.name if session else entity.name if entity else "") or "Session",
+        tracked=tracked,
+        starts_at=starts,
+        ends_at=ends,
+        module_name=module_name,
+        room=session.room if session else None,
+        trainer=session.trainer if session else None,
+        session_type=session.session_type if session else None,
+    )

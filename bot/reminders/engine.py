@@ -1,0 +1,666 @@
+"""The reminder sweep: who is due, what they must still do, and one message each, exactly once.
+
+A sweep, per workspace:
+1. digests — learners whose local send time has come (all of them with `force`), soonest first, then those
+   due within `prefetch_minutes` (their data is fetched ahead so the digest leaves on time);
+2. in-place updates — recent digests re-checked (cache first, a few LMS calls at most) and edited with
+   chat.update when items got done; "now unlocked" notes when a module they were told is locked opens;
+3. session reminders — the day before and shortly before, for learners and for the trainers;
+4. the weekly overdue digest for managers and admins.
+One learner's trouble (LMS down, Slack refusing) never stops the others: it is reported and retried later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo
+
+from bot.container import Services
+from bot.lms.ispring_models import ModuleResult
+from bot.lms.zoho_models import LockType, ModuleProgress, SessionEntity
+from bot.reminders import schedule
+from bot.reminders.collect import Collector, Learner, ispring_key, pending_ids, session_info
+from bot.reminders.delivery import Delivery
+from bot.reminders.lms_reader import LmsReader, Progress, SnapshotStore, Unavailable
+from bot.reminders.report import SweepReport
+from bot.reminders.settings import ReminderConfig
+from bot.reminders.types import (
+    DIGEST_KEY,
+    MANAGER_DIGEST_KEY,
+    Digest,
+    DigestEntry,
+    EntryKind,
+    LearnerBacklog,
+    ManagerDigest,
+    ModuleBacklog,
+    Outgoing,
+    OverdueResult,
+    Renderer,
+    SessionLead,
+    SessionReminder,
+    UnlockedNotice,
+)
+from bot.services.cache import LmsCache
+from bot.services.slack_gateway import SlackUser
+from bot.services.types import Provider, TrackedModuleRef
+from storage.repositories.links import LearnerLink
+from storage.repositories.preferences import ReminderPreferences
+from storage.repositories.reminder_state import ReminderStateRepository
+from storage.repositories.reminders import SentReminder
+
+log = logging.getLogger(__name__)
+MANAGERS_TTL = timedelta(minutes=30)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class _Team:
+    """What one workspace's sweep works with."""
+
+    team_id: str
+    reader: LmsReader
+    collector: Collector
+    tracked: list[TrackedModuleRef]
+    learners: dict[str, Learner]
+    prefs: dict[str, ReminderPreferences]
+    zoho_users: dict[str, str]  # Zoho learner id -> Slack user (trainers are found through it)
+    ispring_users: dict[str, str]  # iSpring user id -> Slack user
+    has_ispring: bool = False
+    only_user: str | None = None
+    names: dict[str, str] = field(default_factory=dict)  # Slack user -> first name
+    _ispring: list[ModuleResult] | None = None
+    _ispring_tried: bool = False
+
+    def pref(self, user_id: str) -> ReminderPreferences:
+        return self.prefs.get(user_id) or ReminderPreferences(self.team_id, user_id)
+
+    async def ispring(self) -> list[ModuleResult] | None:
+        """Every iSpring result, fetched at most once per sweep (None: iSpring could not answer)."""
+        if not self._ispring_tried and self.has_ispring:
+            self._ispring_tried = True
+            try:
+                self._ispring = await self.reader.ispring_results()
+            except Exception as exc:  # noqa: BLE001 - iSpring learners wait for a later sweep; the rest go out
+                log.info("iSpring results unavailable for %s: %s", self.team_id, exc)
+        return self._ispring
+
+
+class ReminderEngine:
+    def __init__(
+        self,
+        services: Services,
+        renderer: Renderer,
+        config: ReminderConfig | None = None,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.services = services
+        self.renderer = renderer
+        self.config = config or ReminderConfig()
+        self.clock = clock
+        self.state = ReminderStateRepository(services.db)
+        self.delivery = Delivery(
+            services.slack,
+            services.reminders,
+            self.state,
+            stale_after=timedelta(seconds=self.config.claim_stale_seconds),
+        )
+        self.lms_zone = ZoneInfo(self.config.lms_timezone)
+        self._stopping = False
+        self._managers: dict[str, tuple[datetime, list[SlackUser]]] = {}
+
+    def stop(self) -> None:
+        """Finish the learner in hand and start no other (SIGTERM): nothing half-sent is left behind."""
+        self._stopping = True
+
+    async def sweep(
+        self, *, force: bool = False, dry_run: bool = False, only_user: str | None = None, team_id: str | None = None
+    ) -> SweepReport:
+        """One pass over every workspace. `force`: as if it were every learner's send time (dedup still applies);
+        `dry_run`: send, claim and store nothing, report what would be sent."""
+        report = SweepReport(started_at=self.clock(), dry_run=dry_run)
+        links_by_team: dict[str, list[LearnerLink]] = defaultdict(list)
+        for link in await self.services.links_repo.list(team_id):
+            links_by_team[link.team_id].append(link)
+        for team, links in sorted(links_by_team.items()):
+            try:
+                await self._sweep_team(team, links, report, force=force, dry_run=dry_run, only_user=only_user)
+            except Exception as exc:
+                log.exception("reminder sweep of %s failed", team)
+                report.errors.append(f"{team}: {exc}")
+        report.finished_at = self.clock()
+        return report
+
+    # --- one workspace ----------------------------------------------------------------------------------------
+
+    async def _sweep_team(
+        self,
+        team_id: str,
+        links: list[LearnerLink],
+        report: SweepReport,
+        *,
+        force: bool,
+        dry_run: bool,
+        only_user: str | None,
+    ) -> None:
+        s = self.services
+        now = self.clock()
+        lms = await s.registry.for_team(team_id)
+        snapshot = SnapshotStore(s.cache.store, await self.state.cached_answers(f"{team_id}:"), self.clock)
+        reader = LmsReader(team_id, lms, LmsCache(snapshot, clock=s.cache.clock), self.config, report, self.clock)
+        tracked = await s.tracking.list(team_id, Provider.ZOHO) if lms.has_zoho else []
+        zoho_url = s.settings.zoho_people_url if lms.has_zoho else None
+        collector = Collector(reader, tracked, self.config, report, self.lms_zone, zoho_url)
+        mutes = await self.state.mutes_for_team(team_id)
+        by_user: dict[str, dict[str, str]] = defaultdict(dict)
+        for link in links:
+            if link.provider == "zoho" and not lms.has_zoho:
+                continue
+            if link.provider == "ispring" and not lms.has_ispring:
+                continue
+            by_user[link.slack_user_id][link.provider] = link.learner_id
+        team = _Team(
+            team_id=team_id,
+            reader=reader,
+            collector=collector,
+            tracked=tracked,
+            learners={},
+            prefs=await s.preferences.for_team(team_id),
+            zoho_users={ids["zoho"]: user for user, ids in by_user.items() if "zoho" in ids},
+            ispring_users={ids["ispring"]: user for user, ids in by_user.items() if "ispring" in ids},
+            has_ispring=lms.has_ispring,
+            only_user=only_user,
+        )
+        wanted = [u for u in sorted(by_user) if only_user is None or u == only_user]
+        report.learners += len(wanted)
+        recent = await self.state.recent(
+            team_id,
+            [DIGEST_KEY],
+            now - timedelta(days=self.config.recent_days + 1),
+            statuses=("sent", "claimed", "failed"),
+        )
+        await self._resolve_people(team, wanted, recent, report, force=force, dry_run=dry_run, now=now)
+        for user_id in wanted:
+            ids = by_user[user_id]
+            team.learners[user_id] = Learner(
+                team_id,
+                user_id,
+                ids.get("zoho"),
+                ids.get("ispring"),
+                schedule.zone(team.pref(user_id).timezone),
+                frozenset(mutes.get(user_id, ())),
+            )
+        await self._digests(team, recent, report, force=force, dry_run=dry_run, now=now)
+        if self._stopping:
+            return
+        await self._update_sent(team, recent, report, dry_run=dry_run, now=self.clock())
+        await self._session_reminders(team, report, dry_run=dry_run, now=self.clock())
+        await self._manager_digests(team, report, force=force, dry_run=dry_run, only_user=only_user, now=self.clock())
+        if not dry_run:
+            await s.status.record_sweep(team_id, report.summary())  # `/lms status` and App Home show it
+
+    async def _resolve_people(
+        self,
+        team: _Team,
+        users: list[str],
+        recent: list[SentReminder],
+        report: SweepReport,
+        *,
+        force: bool,
+        dry_run: bool,
+        now: datetime,
+    ) -> None:
+        """Slack profiles for the people we need them for: anyone whose time zone we do not know yet, and
+        anyone who may get a digest now (for their name, and to notice a changed time zone)."""
+        sent = {(r.slack_user_id, r.period) for r in recent}
+        wanted: set[str] = set()
+        for user_id in users:
+            prefs = team.pref(user_id)
+            if not prefs.enabled:
+                continue
+            tz = schedule.zone(prefs.timezone)
+            if prefs.timezone is None or (
+                (user_id, schedule.local_period(now, tz)) not in sent and (force or schedule.digest_due(prefs, tz, now))
+            ):
+                wanted.add(user_id)
+        profiles = await self.delivery.profiles(team.team_id, wanted, report)
+        for user_id, profile in profiles.items():
+            team.names[user_id] = profile.real_name.split(" ")[0] if profile.real_name else profile.name
+            zone_name = profile.tz if profile.tz and schedule.zone(profile.tz).key == profile.tz else None
+            prefs = team.pref(user_id)
+            if zone_name and zone_name != prefs.timezone:
+                team.prefs[user_id] = replace(prefs, timezone=zone_name)
+                if not dry_run:  # the profile's zone, remembered so most sweeps need no Slack call
+                    await self.services.preferences.update(team.team_id, user_id, timezone=zone_name)
+
+    # --- 1. daily digests -------------------------------------------------------------------------------------
+
+    async def _digests(
+        self, team: _Team, recent: list[SentReminder], report: SweepReport, *, force: bool, dry_run: bool, now: datetime
+    ) -> None:
+        taken = {(r.slack_user_id, r.period): r for r in recent}
+        stale = timedelta(seconds=self.config.claim_stale_seconds)
+        due: list[tuple[datetime, Learner, str]] = []
+        soon: list[tuple[datetime, Learner]] = []
+        for learner in team.learners.values():
+            prefs = team.pref(learner.user_id)
+            if not prefs.enabled:
+                continue
+            period = schedule.local_period(now, learner.tz)
+            row = taken.get((learner.user_id, period))
+            if row is not None and (row.status == "sent" or (row.status == "claimed" and now - row.claimed_at < stale)):
+                if force or schedule.digest_due(prefs, learner.tz, now):
+                    report.already += 1
+                continue
+            if force and not schedule.snoozed(prefs, now):
+                due.append((now, learner, period))
+            elif schedule.digest_due(prefs, learner.tz, now):
+                moment = schedule.send_moment(prefs, learner.tz, schedule.local(now, learner.tz).date()) or now
+                due.append((moment, learner, period))
+            elif self.config.prefetch_minutes > 0:
+                upcoming = schedule.next_digest_at(prefs, learner.tz, now)
+                if upcoming is not None and upcoming - now <= timedelta(minutes=self.config.prefetch_minutes):
+                    next_period = upcoming.astimezone(learner.tz).date().isoformat()
+                    if (learner.user_id, next_period) not in taken:
+                        soon.append((upcoming, learner))
+        # Soonest delivery first: whoever has waited longest, then those about to be due.
+        due.sort(key=lambda d: (d[0], d[1].user_id))
+        soon.sort(key=lambda d: (d[0], d[1].user_id))
+        report.due += len(due)
+        report.prefetched += len(soon)
+        needs_ispring = any(learner.ispring_id for _, learner, _ in due) or any(lr.ispring_id for _, lr in soon)
+        ispring = await team.ispring() if needs_ispring else None
+        jobs: list[Callable[[], Awaitable[None]]] = [
+            _bind(self._digest_for, team, learner, period, ispring, report, dry_run) for _, learner, period in due
+        ]
+        jobs += [_bind(self._prefetch, team, learner, ispring) for _, learner in soon]
+        await self._run(jobs, report)
+
+    async def _digest_for(
+        self,
+        team: _Team,
+        learner: Learner,
+        period: str,
+        ispring: list[ModuleResult] | None,
+        report: SweepReport,
+        dry_run: bool,
+    ) -> None:
+        now = self.clock()
+        collected = await team.collector.collect(learner, now, ispring=ispring)
+        if not collected.complete:
+            report.deferred.append(f"{learner.user_id}: {'; '.join(collected.unavailable)}")
+            return
+        digest = Digest(
+            period=period,
+            entries=tuple(collected.entries),
+            learner_name=team.names.get(learner.user_id),
+            sessions=tuple(sorted(collected.sessions, key=lambda s: s.starts_at)),
+        )
+        if not digest.pending:
+            report.nothing += 1
+            if not dry_run:
+                await self.delivery.record_nothing(team.team_id, learner.user_id, DIGEST_KEY, period)
+            return
+        out = Outgoing(
+            team.team_id,
+            learner.user_id,
+            DIGEST_KEY,
+            period,
+            _digest_summary(learner.user_id, digest),
+            self.renderer.digest(digest),
+            digest.to_payload(),
+        )
+        await self.delivery.send(out, report, dry_run=dry_run)
+
+    async def _prefetch(self, team: _Team, learner: Learner, ispring: list[ModuleResult] | None) -> None:
+        """Fill the cache for someone due soon; sends nothing."""
+        await team.collector.collect(learner, self.clock(), ispring=ispring)
+
+    async def _run(self, jobs: list[Callable[[], Awaitable[None]]], report: SweepReport) -> None:
+        """At most `concurrency` learners at once, started in the order given."""
+        gate = asyncio.Semaphore(self.config.concurrency)
+
+        async def one(job: Callable[[], Awaitable[None]]) -> None:
+            async with gate:
+                if self._stopping:
+                    return
+                try:
+                    await job()
+                except Exception as exc:
+                    log.exception("reminder job failed")
+                    report.errors.append(str(exc) or type(exc).__name__)
+
+        await asyncio.gather(*(one(job) for job in jobs))
+
+    # --- 2. recent digests: tick items off in place, tell about unlocked modules ---------------------------------
+
+    async def _update_sent(
+        self, team: _Team, recent: list[SentReminder], report: SweepReport, *, dry_run: bool, now: datetime
+    ) -> None:
+        sent: list[tuple[SentReminder, Digest]] = []
+        for row in recent:
+            digest = Digest.from_payload(row.payload) if row.status == "sent" else None
+            learner = team.learners.get(row.slack_user_id)
+            if digest is None or learner is None or digest.stopped or not team.pref(learner.user_id).enabled:
+                continue
+            sent.append((row, digest))
+        if not sent:
+            return
+        if not dry_run:
+            await self._refresh(team, sent, now)
+        ispring = await team.ispring() if any(e.kind is EntryKind.ISPRING for _, d in sent for e in d.pending) else None
+        latest: dict[str, tuple[SentReminder, Digest]] = {}
+        for row, digest in sent:
+            learner = team.learners[row.slack_user_id]
+            done, unlocked = await self._progress_since(team, learner, digest, row, ispring, now)
+            if done or unlocked:
+                digest = digest.with_done(done, unlocked)
+                line = f"{learner.user_id} digest of {digest.period}: {len(done)} done, {len(unlocked)} unlocked"
+                message = self.renderer.digest(digest)
+                if dry_run or await self.delivery.update(row, message, digest.to_payload(), report):
+                    report.updated.append(line)
+            if row.slack_user_id not in latest or latest[row.slack_user_id][1].period <= digest.period:
+                latest[row.slack_user_id] = (row, digest)
+        for row, digest in latest.values():
+            await self._unlocked_notices(
+                team, team.learners[row.slack_user_id], digest, report, dry_run=dry_run, now=now
+            )
+
+    async def _refresh(self, team: _Team, sent: list[tuple[SentReminder, Digest]], now: datetime) -> None:
+        """Re-read, within a small budget and oldest data first, the modules sent digests still show pending."""
+        budget = self.config.refresh_calls_per_sweep
+        if budget <= 0:
+            return
+        wanted: dict[tuple[int, str], TrackedModuleRef] = {}
+        for row, digest in sent:
+            learner = team.learners[row.slack_user_id]
+            if not learner.zoho_id:
+                continue
+            for entry in [*digest.pending, *digest.locked]:
+                if entry.tracked is not None and entry.tracked.id not in digest.unlocked:
+                    wanted[(entry.tracked.id, learner.zoho_id)] = entry.tracked
+        aged: list[tuple[datetime, TrackedModuleRef, str]] = []
+        for (_, learner_id), tracked in wanted.items():
+            cached = await team.reader.peek_progress(tracked, learner_id)
+            fetched = cached.fetched_at if cached else datetime.min.replace(tzinfo=UTC)
+            if (now - fetched).total_seconds() >= self.config.refresh_after_seconds:
+                aged.append((fetched, tracked, learner_id))
+        aged.sort(key=lambda a: a[0])
+        for _, tracked, learner_id in aged[:budget]:
+            if self._stopping:
+                return
+            try:
+                await team.reader.progress(tracked, learner_id, max_age=self.config.refresh_after_seconds)
+            except Unavailable as exc:
+                log.info("refresh of %s for %s skipped: %s", tracked.label, learner_id, exc)
+                return  # the LMS is struggling: no more refreshes this sweep
+
+    async def _progress_since(
+        self,
+        team: _Team,
+        learner: Learner,
+        digest: Digest,
+        row: SentReminder,
+        ispring: list[ModuleResult] | None,
+        now: datetime,
+    ) -> tuple[frozenset[str], frozenset[int]]:
+        """Entry keys now done and locked modules now open, judged from the cache (no LMS call here)."""
+        done: set[str] = set()
+        unlocked: set[int] = set()
+        today = schedule.local(now, learner.tz).date()
+        results = {ispring_key(r): r for r in ispring or [] if r.user_id == learner.ispring_id}
+        progress_cache: dict[int, Progress | None] = {}
+        for entry in digest.entries:
+            if entry.key in digest.done:
+                continue
+            if entry.kind is EntryKind.ISPRING:
+                result = results.get(entry.key)
+                if result is not None and result.is_done:
+                    done.add(entry.key)
+                continue
+            if entry.tracked is None or not learner.zoho_id or entry.tracked.id in digest.unlocked:
+                continue
+            if entry.tracked.id not in progress_cache:
+                progress_cache[entry.tracked.id] = await team.reader.peek_progress(entry.tracked, learner.zoho_id)
+            cached = progress_cache[entry.tracked.id]
+            progress = cached.value if cached else None
+            fetched_at = cached.fetched_at if cached else None
+            if entry.kind is EntryKind.TASK:
+                entity_id = entry.key.rsplit(":", 1)[-1]
+                if progress is not None and not progress.is_locked and entity_id not in pending_ids(progress):
+                    done.add(entry.key)
+            elif entry.kind is EntryKind.LOCKED and _opened(entry, today, progress, fetched_at, row.sent_at):
+                unlocked.add(entry.tracked.id)
+        return frozenset(done), frozenset(unlocked)
+
+    async def _unlocked_notices(
+        self, team: _Team, learner: Learner, digest: Digest, report: SweepReport, *, dry_run: bool, now: datetime
+    ) -> None:
+        if not digest.unlocked or not schedule.may_message(team.pref(learner.user_id), learner.tz, now):
+            return
+        for entry in digest.locked:
+            if entry.tracked is None or entry.tracked.id not in digest.unlocked or entry.tracked.id in learner.muted:
+                continue
+            pending = 0
+            if learner.zoho_id:
+                cached = await team.reader.peek_progress(entry.tracked, learner.zoho_id)
+                if cached is not None and not cached.value.is_locked:
+                    pending = len(cached.value.pending_mandatory)
+            notice = UnlockedNotice(entry.tracked, entry.module_name, pending)
+            out = Outgoing(
+                team.team_id,
+                learner.user_id,
+                f"unlocked:{entry.tracked.id}",
+                digest.period,
+                f"now unlocked → {learner.user_id}: {entry.module_name or entry.tracked.label}",
+                self.renderer.unlocked(notice),
+                {"kind": "unlocked", "tracked_id": entry.tracked.id},
+            )
+            await self.delivery.send(out, report, dry_run=dry_run)
+
+    # --- 3. sessions ------------------------------------------------------------------------------------------
+
+    async def _session_reminders(self, team: _Team, report: SweepReport, *, dry_run: bool, now: datetime) -> None:
+        day_before = timedelta(hours=self.config.session_day_before_hours)
+        soon = timedelta(minutes=self.config.session_soon_minutes)
+        horizon = max(day_before, soon)
+        if horizon <= timedelta(0):
+            return
+        members: list[SlackUser] | None = None
+        for tracked in [t for t in team.tracked if t.batch_id]:
+            sessions = await team.reader.sessions(tracked) or []
+            if not sessions:
+                continue
+            module = await team.reader.module(tracked)
+            for session in sessions:
+                info = session_info(tracked, module.name if module else None, None, session, self.lms_zone)
+                if info is None or session.is_completed or not now < info.starts_at <= now + horizon:
+                    continue
+                lead: SessionLead = "soon" if info.starts_at - now <= soon else "day-before"
+                period = info.starts_at.date().isoformat()
+                for learner in team.learners.values():
+                    if not learner.zoho_id or tracked.id in learner.muted:
+                        continue
+                    if await self._attends(team, tracked, learner.zoho_id, session.session_id):
+                        notice = SessionReminder(info, lead, False, team.names.get(learner.user_id))
+                        await self._session_one(team, learner.user_id, learner.tz, notice, period, report, dry_run, now)
+                trainer = team.zoho_users.get(session.trainer_erecno or "")
+                if trainer is None and session.trainer:
+                    if members is None:
+                        members = await self.delivery.members(team.team_id, report)
+                    wanted = session.trainer.strip().lower()
+                    trainer = next((m.id for m in members if m.real_name.strip().lower() == wanted), None)
+                if trainer is not None and (team.only_user is None or trainer == team.only_user):
+                    tz = schedule.zone(team.pref(trainer).timezone)
+                    notice = SessionReminder(info, lead, True, team.names.get(trainer))
+                    await self._session_one(team, trainer, tz, notice, period, report, dry_run, now)
+
+    async def _attends(self, team: _Team, tracked: TrackedModuleRef, learner_id: str, session_id: str) -> bool:
+        """Whether the session is in the learner's own progress, mandatory (or optional ones wanted), not attended."""
+        cached = await team.reader.peek_progress(tracked, learner_id)
+        if cached is None and not await team.reader.not_enrolled(tracked, learner_id):
+            try:
+                cached = await team.reader.progress(tracked, learner_id, max_age=self.config.fresh_seconds)
+            except Unavailable:
+                return False
+        if cached is None:
+            return False
+        for entity in cached.value.entities:
+            if isinstance(entity, SessionEntity) and entity.entity_id == session_id:
+                return not entity.is_complete and (entity.is_mandatory or self.config.session_optional)
+        return False
+
+    async def _session_one(
+        self,
+        team: _Team,
+        user_id: str,
+        tz: tzinfo,
+        reminder: SessionReminder,
+        period: str,
+        report: SweepReport,
+        dry_run: bool,
+        now: datetime,
+    ) -> None:
+        if not schedule.may_message(team.pref(user_id), tz, now):
+            return  # quiet hours or snoozed: a later sweep in the window sends it
+        info = reminder.session
+        role = "trainer" if reminder.as_trainer else "session"
+        out = Outgoing(
+            team.team_id,
+            user_id,
+            f"{role}:{info.session_id}:{reminder.lead}",
+            period,
+            f"{role} {reminder.lead} → {user_id}: {info.name} at {info.starts_at:%Y-%m-%d %H:%M %Z}",
+            self.renderer.session(reminder),
+            {"kind": role, "session_id": info.session_id, "lead": reminder.lead},
+        )
+        await self.delivery.send(out, report, dry_run=dry_run)
+
+    # --- 4. weekly digest for managers and admins -------------------------------------------------------------
+
+    async def _manager_digests(
+        self, team: _Team, report: SweepReport, *, force: bool, dry_run: bool, only_user: str | None, now: datetime
+    ) -> None:
+        if not self.config.manager_digest or self._stopping:
+            return
+        day = self.config.manager_digest_weekday
+        near = {schedule.weekday((now + timedelta(days=d)).date()) for d in (-1, 0, 1)}
+        if not force and day not in near:
+            return  # it is that weekday nowhere on Earth: no Slack call needed
+        content: ManagerDigest | None = None
+        for person in await self._manager_candidates(team.team_id, report):
+            if only_user is not None and person.id != only_user:
+                continue
+            prefs = team.pref(person.id)
+            if not prefs.enabled or not prefs.digest:
+                continue
+            tz = schedule.zone(prefs.timezone or person.tz)
+            weekly = replace(prefs, weekdays=day)
+            if not force and not schedule.digest_due(weekly, tz, now):
+                continue
+            if force and schedule.snoozed(prefs, now):
+                continue
+            if content is None:
+                content = await self._backlog(team, now)
+            if content.empty:
+                return
+            period = schedule.week_period(now, tz)
+            digest = replace(content, week=period, recipient_name=person.real_name.split(" ")[0] or None)
+            out = Outgoing(
+                team.team_id,
+                person.id,
+                MANAGER_DIGEST_KEY,
+                period,
+                f"manager digest → {person.id}: {len(digest.modules)} modules, {len(digest.ispring_overdue)} overdue",
+                self.renderer.manager_digest(digest),
+                {"kind": "manager-digest"},
+            )
+            await self.delivery.send(out, report, dry_run=dry_run)
+
+    async def _manager_candidates(self, team_id: str, report: SweepReport) -> list[SlackUser]:
+        cached = self._managers.get(team_id)
+        now = utc_now()
+        if cached is not None and now - cached[0] < MANAGERS_TTL:
+            return cached[1]
+        settings = self.services.settings
+        extra = settings.user_list(settings.lmsbot_admins) | settings.user_list(settings.lmsbot_managers)
+        people = [p for p in await self.delivery.members(team_id, report) if p.is_admin or p.is_owner or p.id in extra]
+        self._managers[team_id] = (now, people)
+        return people
+
+    async def _backlog(self, team: _Team, now: datetime) -> ManagerDigest:
+        """Who is behind on what: pending tracked Zoho items (from the cache) and overdue iSpring modules."""
+        modules: list[ModuleBacklog] = []
+        for tracked in team.tracked:
+            behind: list[LearnerBacklog] = []
+            name: str | None = None
+            for learner in team.learners.values():
+                if not learner.zoho_id:
+                    continue
+                cached = await team.reader.peek_progress(tracked, learner.zoho_id)
+                if cached is None or cached.value.is_locked or not cached.value.pending_mandatory:
+                    continue
+                name = name or cached.value.module_name or None
+                behind.append(LearnerBacklog(learner.user_id, len(cached.value.pending_mandatory)))
+            if behind:
+                behind.sort(key=lambda b: (-b.pending, b.slack_user_id))
+                modules.append(ModuleBacklog(tracked, name, tuple(behind)))
+        overdue: list[OverdueResult] = []
+        if team.has_ispring:
+            for result in await team.ispring() or []:
+                if result.is_done or not (result.is_overdue or (result.due_date is not None and result.due_date < now)):
+                    continue
+                due = result.due_date.date() if result.due_date else None
+                overdue.append(
+                    OverdueResult(team.ispring_users.get(result.user_id), result.user_id, result.module_title, due)
+                )
+        overdue.sort(key=lambda o: (o.due or now.date(), o.learner))
+        return ManagerDigest(week="", modules=tuple(modules), ispring_overdue=tuple(overdue))
+
+
+def _opened(
+    entry: DigestEntry,
+    today: date,
+    progress: ModuleProgress | None,
+    fetched_at: datetime | None,
+    sent_at: datetime | None,
+) -> bool:
+    """A lock the digest told about has ended: its date has come, or the LMS says so since the digest went out."""
+    if entry.lock_type == LockType.UNTIL_DATE and entry.lock_until is not None and entry.lock_until <= today:
+        return True
+    return (
+        progress is not None
+        and not progress.is_locked
+        and fetched_at is not None
+        and (sent_at is None or fetched_at >= sent_at)
+    )
+
+
+def _bind(func: Callable[..., Awaitable[None]], *args: object) -> Callable[[], Awaitable[None]]:
+    async def job() -> None:
+        await func(*args)
+
+    return job
+
+
+def _digest_summary(user_id: str, digest: Digest) -> str:
+    pending = digest.pending
+    modules = {e.tracked.id for e in pending if e.tracked is not None}
+    ispring = sum(1 for e in pending if e.kind is EntryKind.ISPRING)
+    parts = [f"{len(pending) - ispring} Zoho items in {len(modules)} modules"]
+    if ispring:
+        parts.append(f"{ispring} iSpring modules due")
+    if digest.locked:
+        parts.append(f"{len(digest.locked)} locked")
+    if digest.sessions:
+        parts.append(f"{len(digest.sessions)} upcoming sessions")
+    who = f"{user_id} ({digest.learner_name})" if digest.learner_name else user_id
+    return f"digest {digest.period} → {who}: " + ", ".join(parts)

@@ -1,0 +1,228 @@
+"""The LMS as a sweep reads it: through the shared cache, at background priority, each answer fetched once.
+
+- Every call is `Priority.BACKGROUND` with no wait limit, so sweeps wait for budget and leave the limiter's
+  interactive reserve to people.
+- Answers go through the same cache keys as `/lms progress` and App Home, so whichever surface asked last
+  saves the others a call.
+- When the LMS reports a lock, the limiter pauses that endpoint; the call is tried once more, which waits for
+  the lock to end, so the sweep resumes instead of failing.
+- When the LMS is down, a cached copy up to `max_stale_seconds` old is used; beyond that the caller learns
+  the data is unavailable and leaves the learner for a later sweep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any, TypeVar
+
+from bot.lms.errors import LMSError, NotFoundError, RateLimitedError
+from bot.lms.factory import LmsClients
+from bot.lms.ispring_models import ModuleResult, ResultsFilter
+from bot.lms.ratelimit import Priority
+from bot.lms.zoho_models import Module, ModuleProgress, Session
+from bot.reminders.report import SweepReport
+from bot.reminders.settings import ReminderConfig
+from bot.services.cache import CacheStore, Codec, LmsCache, plain_reason
+from bot.services.learning import MODULE, PROGRESS, RESULTS, SESSIONS, module_key, progress_key, sessions_key
+from bot.services.types import TrackedModuleRef
+
+T = TypeVar("T")
+MODULES = Codec[list[Module]](list[Module])
+FLAG = Codec[bool](bool)
+ABSENT_MAX_AGE = 86400.0  # "not enrolled" is asked again after a day
+
+
+class SnapshotStore:
+    """A workspace's cached answers, read in one query when its sweep starts (a sweep reads thousands).
+
+    Writes go through to the shared store, so `/lms progress` and App Home see them at once.
+    """
+
+    def __init__(self, store: CacheStore, rows: dict[str, tuple[Any, datetime]], clock: Callable[[], datetime]) -> None:
+        self.store = store
+        self.rows = rows
+        self.clock = clock
+
+    async def get(self, key: str) -> tuple[Any, datetime] | None:
+        return self.rows.get(key)
+
+    async def put(self, key: str, payload: Any) -> None:
+        await self.store.put(key, payload)
+        self.rows[key] = (payload, self.clock())
+
+
+class Unavailable(Exception):
+    """The LMS could not answer and no usable cached copy exists; the message says why in plain words."""
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    value: ModuleProgress
+    fetched_at: datetime
+
+    @property
+    def complete(self) -> bool:
+        return not self.value.is_locked and not self.value.pending_mandatory
+
+
+class LmsReader:
+    """One workspace's LMS data for one sweep."""
+
+    def __init__(
+        self,
+        team_id: str,
+        lms: LmsClients,
+        cache: LmsCache,
+        config: ReminderConfig,
+        report: SweepReport,
+        now: Callable[[], datetime],
+    ) -> None:
+        self.team_id = team_id
+        self.lms = lms
+        self.cache = cache
+        self.config = config
+        self.report = report
+        self.now = now
+        self._shared: dict[str, asyncio.Task[Any]] = {}  # per-sweep: one fetch per key however many ask
+
+    # --- per learner ----------------------------------------------------------------------------------------
+
+    async def peek_progress(self, tracked: TrackedModuleRef, learner_id: str) -> Progress | None:
+        cached = await self.cache.peek(progress_key(self.team_id, tracked, learner_id), PROGRESS)
+        return Progress(cached[0], cached[1].fetched_at) if cached else None
+
+    async def not_enrolled(self, tracked: TrackedModuleRef, learner_id: str) -> bool:
+        """The LMS said (recently) this learner is not in the module's course or batch."""
+        cached = await self.cache.peek(_absent_key(self.team_id, tracked, learner_id), FLAG)
+        return cached is not None and self._age(cached[1].fetched_at) < ABSENT_MAX_AGE
+
+    async def progress(self, tracked: TrackedModuleRef, learner_id: str, *, max_age: float) -> Progress | None:
+        """The learner's progress; None when they are not enrolled. Raises Unavailable."""
+        zoho = self.lms.zoho
+        loader = partial(
+            zoho.module_progress,
+            tracked.course_id,
+            tracked.module_id,
+            learner_id,
+            batch_id=tracked.batch_id,
+            priority=Priority.BACKGROUND,
+            max_wait=None,
+        )
+        try:
+            value, fetched_at = await self._load(
+                progress_key(self.team_id, tracked, learner_id), loader, PROGRESS, max_age
+            )
+        except NotFoundError:
+            await self.cache.put(_absent_key(self.team_id, tracked, learner_id), True, FLAG)
+            return None
+        return Progress(value, fetched_at)
+
+    # --- shared by every learner of the workspace -----------------------------------------------------------
+
+    async def module(self, tracked: TrackedModuleRef) -> Module | None:
+        """The module's settings (lock type and date); None when unavailable (the digest then says less)."""
+        zoho = self.lms.zoho
+
+        async def load() -> Module:
+            # ZohoClient.module takes no priority: it is one call per module per few hours, not per learner.
+            return await zoho.module(tracked.course_id, tracked.module_id, batch_id=tracked.batch_id)
+
+        return await self._optional(
+            module_key(self.team_id, tracked), load, MODULE, self.config.settings_max_age_seconds
+        )
+
+    async def course_modules(self, tracked: TrackedModuleRef) -> list[Module] | None:
+        """The course's modules in course order (to name the module a locked one waits for)."""
+        zoho = self.lms.zoho
+        key = f"{self.team_id}:zoho:modules:{tracked.course_id}:{tracked.batch_id or '-'}"
+
+        async def load() -> list[Module]:
+            return await zoho.course_modules(tracked.course_id, batch_id=tracked.batch_id)
+
+        return await self._optional(key, load, MODULES, self.config.settings_max_age_seconds)
+
+    async def sessions(self, tracked: TrackedModuleRef) -> list[Session] | None:
+        if not tracked.batch_id:
+            return []
+        zoho = self.lms.zoho
+        loader = partial(
+            zoho.module_sessions,
+            tracked.course_id,
+            tracked.batch_id,
+            tracked.module_id,
+            priority=Priority.BACKGROUND,
+            max_wait=None,
+        )
+        return await self._optional(sessions_key(self.team_id, tracked), loader, SESSIONS, self.config.fresh_seconds)
+
+    async def ispring_results(self) -> list[ModuleResult]:
+        """Every learner's module results in one paged request (the key `/lms results` uses unfiltered)."""
+        ispring = self.lms.ispring
+        flt = ResultsFilter()
+        key = f"{self.team_id}:ispring:results:" + "&".join(f"{k}={v}" for k, v in sorted(flt.to_params()))
+
+        async def load() -> list[ModuleResult]:
+            return await ispring.module_results(flt, priority=Priority.BACKGROUND, max_wait=None)
+
+        return await self._shared_load(key, load, RESULTS, self.config.fresh_seconds)
+
+    # --- plumbing -------------------------------------------------------------------------------------------
+
+    async def _optional(
+        self, key: str, loader: Callable[[], Awaitable[T]], codec: Codec[T], max_age: float
+    ) -> T | None:
+        try:
+            return await self._shared_load(key, loader, codec, max_age)
+        except (Unavailable, LMSError):
+            return None
+
+    async def _shared_load(self, key: str, loader: Callable[[], Awaitable[T]], codec: Codec[T], max_age: float) -> T:
+        task = self._shared.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._load(key, loader, codec, max_age))
+            self._shared[key] = task
+        value, _ = await asyncio.shield(task)
+        return value  # type: ignore[no-any-return]
+
+    async def _load(
+        self, key: str, loader: Callable[[], Awaitable[T]], codec: Codec[T], max_age: float
+    ) -> tuple[T, datetime]:
+        called = False
+
+        async def counted() -> T:
+            nonlocal called
+            called = True
+            self.report.lms_calls += 1
+            return await loader()
+
+        for attempt in (1, 2):
+            try:
+                value, freshness = await self.cache.fetch(key, counted, codec, max_age=max_age)
+            except RateLimitedError as exc:
+                if attempt == 1:
+                    # The LMS locked the endpoint and the limiter now holds it closed: the second try waits
+                    # for the lock to end (every other caller of that endpoint waits too), then resumes.
+                    self.report.lock_retries += 1
+                    continue
+                raise Unavailable(plain_reason(exc)) from exc
+            except NotFoundError:
+                raise
+            except LMSError as exc:
+                raise Unavailable(exc.message if exc.provider is None else f"{exc.provider}: {exc.message}") from exc
+            if freshness.stale and self._age(freshness.fetched_at) > self.config.max_stale_seconds:
+                raise Unavailable(freshness.reason or "the LMS did not answer")
+            if not called:
+                self.report.cache_hits += 1
+            return value, freshness.fetched_at
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _age(self, fetched_at: datetime) -> float:
+        return (self.now() - fetched_at.astimezone(UTC)).total_seconds()
+
+
+def _absent_key(team_id: str, tracked: TrackedModuleRef, learner_id: str) -> str:
+    return progress_key(team_id, tracked, learner_id) + ":absent"

@@ -1,0 +1,74 @@
+"""Reminder engine and scheduler settings, from REMINDER_* environment variables (and `.env`)."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from storage.repositories.preferences import WEEKDAYS
+
+
+class ReminderConfig(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="REMINDER_", env_file=".env", extra="ignore")
+
+    # --- the scheduler (`lmsbot scheduler`)
+    sweep_minutes: float = Field(default=5.0, gt=0)  # how often a sweep looks for due reminders
+    # A sweep that could not start on time (worker busy or restarting) still runs if at most this late.
+    misfire_grace_seconds: int = Field(default=600, ge=1)
+    lease_seconds: float = Field(default=30.0, gt=0)  # a dead scheduler's standby takes over after this
+    shutdown_grace_seconds: float = Field(default=20.0, ge=0)  # SIGTERM: let the running sweep finish this long
+    prune_days: int = Field(default=90, ge=1)  # the sent log is kept this long
+
+    # --- exactly once
+    # An unconfirmed claim older than this is taken to belong to a dead worker and is retried.
+    claim_stale_seconds: float = Field(default=600.0, gt=0)
+
+    # --- planning LMS calls
+    concurrency: int = Field(default=4, ge=1)  # learners worked on at once
+    # LMS answers younger than this are used as they are for a digest (cache shared with /lms and App Home).
+    fresh_seconds: float = Field(default=3600.0, ge=0)
+    # Learners due within this many minutes get their data fetched already, so the digest leaves on time.
+    prefetch_minutes: float = Field(default=60.0, ge=0)
+    # A module known complete is not fetched again for this long.
+    complete_recheck_seconds: float = Field(default=3 * 86400.0, ge=0)
+    # Module settings (lock type and date) and course module order change rarely.
+    settings_max_age_seconds: float = Field(default=6 * 3600.0, ge=0)
+    # When the LMS is down, a cached copy this old is still good enough for a digest.
+    max_stale_seconds: float = Field(default=86400.0, ge=0)
+    # Sent digests still showing pending items are re-checked (to tick items off in place) with at most
+    # this many LMS calls per sweep, oldest data first, once their data is older than `refresh_after_seconds`.
+    refresh_calls_per_sweep: int = Field(default=20, ge=0)
+    refresh_after_seconds: float = Field(default=3600.0, ge=0)
+    recent_days: int = Field(default=7, ge=1)  # digests this recent are updated in place
+
+    # --- what is reminded
+    session_day_before_hours: float = Field(default=24.0, ge=0)  # 0: no day-before session reminder
+    session_soon_minutes: float = Field(default=60.0, ge=0)  # 0: no shortly-before reminder
+    session_optional: bool = False  # also remind about sessions that are not mandatory
+    lms_timezone: str = "UTC"  # the zone of the LMS's session dates and times (it sends none)
+    ispring_due_soon_days: int = Field(default=3, ge=0)
+    manager_digest: bool = True  # the weekly "who is overdue on what" for managers and admins
+    manager_digest_weekday: str = "mon"
+    # "Open in LMS" links; placeholders {course_id} {batch_id} {module_id} {entity_id} (Zoho) and
+    # {course_id} {module_id} (iSpring). Unset: Zoho items link to the Zoho People URL, iSpring items to nothing.
+    zoho_item_url: str | None = None
+    ispring_item_url: str | None = None
+
+    @field_validator("lms_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("manager_digest_weekday")
+    @classmethod
+    def _weekday(cls, value: str) -> str:
+        day = value.strip().lower()[:3]
+        if day not in WEEKDAYS:
+            raise ValueError(f"weekday must be one of {', '.join(WEEKDAYS)}")
+        return day

@@ -1,0 +1,96 @@
+"""`lmsbot remind --now [--dry-run] [--user U]` and `lmsbot scheduler`.
+
+Also runnable as `python -m bot.reminders_cli …` with the same arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from bot.config import Settings
+from bot.container import build_services
+from bot.reminders.report import SweepReport
+from bot.reminders.settings import ReminderConfig
+from bot.scheduler import ReminderScheduler, build_engine
+
+COMMANDS = {"remind", "scheduler"}
+
+
+def add_arguments(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("remind", help="send the reminders that are due, right now")
+    p.add_argument(
+        "--now",
+        action="store_true",
+        required=True,
+        help="one sweep right away, as if it were every learner's send time (a second run in the same day "
+        "sends nothing new)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="print what would be sent; send, claim and store nothing")
+    p.add_argument("--user", help="only this Slack user id (U…)")
+    p.add_argument("--team", help="only this Slack workspace id (T…)")
+    sub.add_parser(
+        "scheduler",
+        help="run the reminder scheduler (the Procfile worker); a second one waits as a hot standby",
+    )
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        config = ReminderConfig()
+    except ValueError as exc:
+        print(f"error: reminder configuration: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "scheduler":
+        return asyncio.run(_scheduler(settings, config))
+    report = asyncio.run(sweep_now(settings, dry_run=args.dry_run, user=args.user, team=args.team, config=config))
+    for line in report.lines():
+        print(line, flush=True)
+    print(("dry run: " if args.dry_run else "") + report.summary(), flush=True)
+    return 1 if report.errors else 0
+
+
+async def sweep_now(
+    settings: Settings,
+    *,
+    dry_run: bool = False,
+    user: str | None = None,
+    team: str | None = None,
+    config: ReminderConfig | None = None,
+) -> SweepReport:
+    """One forced sweep with its own services (the `remind --now` command and the console's `remind`)."""
+    services = build_services(settings)
+    try:
+        engine = build_engine(services, config or ReminderConfig())
+        return await engine.sweep(force=True, dry_run=dry_run, only_user=user, team_id=team)
+    finally:
+        await services.aclose()
+
+
+async def _scheduler(settings: Settings, config: ReminderConfig) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return await ReminderScheduler(settings, config, out=lambda line: print(line, flush=True)).run(stop)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="lmsbot", description="lmsbot reminders")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    add_arguments(sub)
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return run(args, Settings())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""The reminder digest's buttons: Snooze 1 day / 1 week, Stop these reminders, Mute this module, Open in LMS.
+
+Each click is stored (undone with `/lms remind on`, `/lms remind unmute` or App Home) and the message is
+replaced in place to show it; a digest we have no record of still loses its buttons and gains a note.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+
+from bot.container import Services
+from bot.reminders.actions import MessageRef, build_actions
+from bot.reminders.types import Digest
+from bot.services.preferences import PreferenceError
+from handlers.context import reply, team_of, user_of
+from handlers.views.digest import (
+    MUTE_ACTION,
+    OPEN_ACTION,
+    SNOOZE_DAY_ACTION,
+    SNOOZE_WEEK_ACTION,
+    STOP_ACTION,
+    acted_on,
+    digest_message,
+)
+from handlers.views.formatting import slack_time
+from handlers.views.kit import SlackMessage, message, section
+
+log = logging.getLogger(__name__)
+
+
+def message_ref(body: dict[str, Any]) -> MessageRef:
+    container = body.get("container") or {}
+    channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
+    ts = container.get("message_ts") or (body.get("message") or {}).get("ts")
+    return MessageRef(team_of(body), user_of(body), channel, ts)
+
+
+def _value(body: dict[str, Any]) -> str:
+    return str((body.get("actions") or [{}])[0].get("value") or "")
+
+
+async def _replace(respond: AsyncRespond, body: dict[str, Any], digest: Digest | None, note: str) -> None:
+    shown: SlackMessage = digest_message(digest) if digest is not None else acted_on(body.get("message") or {}, note)
+    await respond(text=shown["text"], blocks=shown["blocks"], replace_original=True)
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    actions = build_actions(services)
+
+    async def snooze(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, days: int) -> None:
+        await ack()
+        until, digest = await actions.snooze(message_ref(body), days)
+        note = f":sleeping: Snoozed until {slack_time(until, '{date_short_pretty} {time}')}."
+        await _replace(respond, body, digest, note)
+
+    @app.action(SNOOZE_DAY_ACTION)
+    async def snooze_day(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await snooze(ack, body, respond, 1)
+
+    @app.action(SNOOZE_WEEK_ACTION)
+    async def snooze_week(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await snooze(ack, body, respond, 7)
+
+    @app.action(STOP_ACTION)
+    async def stop(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        digest = await actions.stop(message_ref(body))
+        await _replace(respond, body, digest, ":octagonal_sign: Reminders stopped. `/lms remind on` brings them back.")
+
+    @app.action(MUTE_ACTION)
+    async def mute(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        value = _value(body)
+        if not value.isdigit():
+            return
+        try:
+            label, digest = await actions.mute(message_ref(body), int(value))
+        except PreferenceError as exc:
+            await reply(respond, message(str(exc), [section(f":warning: {exc}")]))
+            return
+        note = f":no_bell: `{label}` muted. `/lms remind unmute {label}` turns it back on."
+        await _replace(respond, body, digest, note)
+
+    @app.action(OPEN_ACTION)
+    async def open_in_lms(ack: AsyncAck) -> None:
+        await ack()  # a URL button: Slack opens the link, but still sends the click, which must be acknowledged

@@ -1,0 +1,98 @@
+"""Reads and edits of sent reminders that the reminder engine and its buttons need beyond claim/confirm.
+
+- the digests sent to a workspace recently (to update them in place when items get done),
+- the sent reminder behind a Slack message (for its buttons),
+- the stored content of a sent reminder (what it says now),
+- every learner's muted modules in one query (instead of one per learner per sweep),
+- a workspace's cached LMS answers in one query (a sweep reads thousands of them).
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections import defaultdict
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+
+from storage.models import LmsCacheRow, ReminderMuteRow, SentReminderRow
+from storage.repositories._common import Repository, rowcount
+from storage.repositories.reminders import SentReminder
+
+
+class ReminderStateRepository(Repository):
+    async def recent(
+        self, team_id: str, item_keys: Collection[str], since: datetime, *, statuses: Collection[str] = ("sent",)
+    ) -> builtins.list[SentReminder]:
+        """Reminders of these kinds claimed since `since`, oldest first."""
+        query = (
+            select(SentReminderRow)
+            .where(
+                SentReminderRow.team_id == team_id,
+                SentReminderRow.item_key.in_(list(item_keys)),
+                SentReminderRow.claimed_at >= since,
+                SentReminderRow.status.in_(list(statuses)),
+            )
+            .order_by(SentReminderRow.claimed_at, SentReminderRow.id)
+        )
+        async with self.db.transaction(write=False) as session:
+            return [_sent(row) for row in (await session.scalars(query)).all()]
+
+    async def by_message(
+        self, team_id: str, slack_user_id: str, channel_id: str, message_ts: str
+    ) -> SentReminder | None:
+        query = select(SentReminderRow).where(
+            SentReminderRow.team_id == team_id,
+            SentReminderRow.slack_user_id == slack_user_id,
+            SentReminderRow.channel_id == channel_id,
+            SentReminderRow.message_ts == message_ts,
+        )
+        async with self.db.transaction(write=False) as session:
+            row = (await session.scalars(query)).first()
+            return _sent(row) if row else None
+
+    async def set_payload(self, reminder_id: int, payload: Any) -> bool:
+        """Store what a sent message says now (after an in-place update or a button click)."""
+        async with self.db.transaction() as session:
+            result = await session.execute(
+                update(SentReminderRow)
+                .where(SentReminderRow.id == reminder_id, SentReminderRow.status == "sent")
+                .values(payload=payload)
+            )
+            return rowcount(result) > 0
+
+    async def mutes_for_team(self, team_id: str) -> dict[str, set[int]]:
+        """Muted tracked-module ids by Slack user (users with none are missing)."""
+        query = select(ReminderMuteRow.slack_user_id, ReminderMuteRow.tracked_module_id).where(
+            ReminderMuteRow.team_id == team_id
+        )
+        muted: dict[str, set[int]] = defaultdict(set)
+        async with self.db.transaction(write=False) as session:
+            for user_id, tracked_id in (await session.execute(query)).all():
+                muted[user_id].add(tracked_id)
+        return dict(muted)
+
+    async def cached_answers(self, key_prefix: str) -> dict[str, tuple[Any, datetime]]:
+        """Every cached LMS answer whose key starts with `key_prefix`: key -> (payload, fetched_at)."""
+        escaped = key_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = select(LmsCacheRow).where(LmsCacheRow.key.like(escaped + "%", escape="\\"))
+        async with self.db.transaction(write=False) as session:
+            return {row.key: (row.payload, row.fetched_at) for row in (await session.scalars(query)).all()}
+
+
+def _sent(row: SentReminderRow) -> SentReminder:
+    return SentReminder(
+        id=row.id,
+        team_id=row.team_id,
+        slack_user_id=row.slack_user_id,
+        item_key=row.item_key,
+        period=row.period,
+        status=row.status,
+        claimed_at=row.claimed_at,
+        sent_at=row.sent_at,
+        channel_id=row.channel_id,
+        message_ts=row.message_ts,
+        payload=row.payload,
+    )

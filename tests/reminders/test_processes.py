@@ -1,0 +1,290 @@
+"""Worker processes for real: killed mid-sweep and restarted, two at once on PostgreSQL, a hot standby that
+takes over, SIGTERM. Each reminder must reach Slack exactly once (counted at the Slack stand-in)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from bot.container import build_services
+from bot.reminders.settings import ReminderConfig
+from bot.sandbox import seed
+from bot.sandbox.server import SandboxServer
+from bot.scheduler import LEASE_NAME, build_engine
+from bot.slackstub import SlackStub, SlackStubServer
+from storage import migrate
+from storage.db import Database
+from storage.repositories.leases import LeaseRepository
+from tests.reminders.conftest import PEOPLE, TEAM, TRACKS, empty_tables, world_settings
+
+
+def worker_command(*args: str) -> list[str]:
+    """`python -m bot …` once bot/cli.py knows the reminder commands; until then the module's own entry point."""
+    from bot.cli import build_parser
+
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            build_parser().parse_args(["remind", "--now"])
+        module = "bot"
+    except SystemExit:
+        module = "bot.reminders_cli"
+    return [sys.executable, "-m", module, *args]
+
+
+class Proc:
+    """A worker process whose output is read line by line in the background."""
+
+    def __init__(self, args: list[str], env: dict[str, str], cwd: Path) -> None:
+        self.popen = subprocess.Popen(
+            args, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.output: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.popen.stdout is not None
+        for line in self.popen.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    async def wait_line(self, pattern: str, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get_nowait()
+            except queue.Empty:
+                if self.popen.poll() is not None and self.lines.empty():
+                    break
+                await asyncio.sleep(0.02)
+                continue
+            self.output.append(line)
+            if re.search(pattern, line):
+                return line
+        raise AssertionError(f"no line matching {pattern!r}; output so far:\n" + "\n".join(self.output))
+
+    async def finish(self, timeout: float = 60.0) -> int:
+        deadline = time.monotonic() + timeout
+        while self.popen.poll() is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        if self.popen.poll() is None:
+            self.popen.kill()
+            raise AssertionError("the worker did not finish")
+        await asyncio.sleep(0.05)
+        while not self.lines.empty():
+            self.output.append(self.lines.get_nowait())
+        return int(self.popen.returncode)
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.popen.poll() is None:
+            self.popen.send_signal(sig)
+
+
+@dataclass
+class Stage:
+    sandbox: SandboxServer
+    slack: SlackStub
+    database_url: str
+    env: dict[str, str]
+    cwd: Path
+    procs: list[Proc]
+
+    def start(self, *args: str, **env: str) -> Proc:
+        proc = Proc(worker_command(*args), {**self.env, **env}, self.cwd)
+        self.procs.append(proc)
+        return proc
+
+    def posts(self) -> Counter[str]:
+        """Successful chat.postMessage calls per recipient."""
+        users = {channel: user for user, channel in self.slack.workspace.dms.items()}
+        return Counter(
+            users.get(str(c.response.get("channel")), "?") for c in self.slack.calls_for("chat.postMessage") if c.ok
+        )
+
+    async def expected(self) -> set[str]:
+        """Who a forced sweep would send a digest to (an in-process dry run), without leaving a cache behind."""
+        services = build_services(self._settings())
+        try:
+            report = await build_engine(services, ReminderConfig(_env_file=None, manager_digest=False)).sweep(  # type: ignore[call-arg]
+                force=True, dry_run=True
+            )
+        finally:
+            await services.aclose()
+        db = Database(self.database_url)
+        async with db.engine.begin() as conn:
+            await conn.execute(text("DELETE FROM lms_cache"))
+        await db.dispose()
+        self.slack.clear()
+        return {o.user_id for o in report.sent}
+
+    def _settings(self) -> Any:
+        return world_settings(self.sandbox, self.env["SLACK_API_URL"], self.database_url, lms_rate_limit=10_000)
+
+
+MakeStage = Callable[..., Any]
+
+
+@pytest.fixture
+async def make_stage(
+    sandbox_factory: Any, _slack_server: SlackStubServer, tmp_path: Path
+) -> AsyncIterator[Callable[..., Any]]:
+    procs: list[Proc] = []
+
+    async def make(database_url: str | None = None, latency: float = 0.0) -> Stage:
+        sandbox = sandbox_factory(rate_limit=10_000, latency=latency, state=seed.build_state("demo"))
+        _slack_server.reset()
+        url = database_url or f"sqlite:///{tmp_path / 'worker.db'}"
+        if database_url is None:
+            migrate.upgrade(url)
+        else:
+            await empty_tables(Database(url))
+        settings = world_settings(sandbox, _slack_server.url, url, lms_rate_limit=10_000)
+        services = build_services(settings)
+        try:
+            for user, learner in PEOPLE.items():
+                await services.links_repo.link(
+                    TEAM, user, "zoho", str(learner), email=None, method="admin", linked_by="t"
+                )
+            for alias, course, batch, module in TRACKS:
+                await services.modules_repo.track(
+                    TEAM, "zoho", str(course), str(batch) if batch else None, str(module), alias=alias, created_by="t"
+                )
+        finally:
+            await services.aclose()
+        assert settings.lmsbot_encryption_keys is not None
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "PYTHONUNBUFFERED": "1",
+            "DATABASE_URL": url,
+            "LMSBOT_ENV": "development",
+            "LMSBOT_ENCRYPTION_KEYS": settings.lmsbot_encryption_keys.get_secret_value(),
+            "SLACK_BOT_TOKEN": _slack_server.stub.workspace.bot_token,
+            "SLACK_API_URL": _slack_server.url,
+            "ZOHO_PEOPLE_URL": sandbox.url,
+            "ZOHO_ACCOUNTS_URL": sandbox.url,
+            "ZOHO_CLIENT_ID": sandbox.config.zoho_client_id,
+            "ZOHO_CLIENT_SECRET": sandbox.config.zoho_client_secret,
+            "ZOHO_REFRESH_TOKEN": sandbox.config.zoho_refresh_token,
+            "LMS_RATE_LIMIT": "10000",
+            "REMINDER_MANAGER_DIGEST": "false",
+            "REMINDER_CLAIM_STALE_SECONDS": "2",
+        }
+        stage = Stage(sandbox, _slack_server.stub, url, env, tmp_path, procs)
+        return stage
+
+    yield make
+    for proc in procs:
+        proc.kill()
+        proc.popen.wait(timeout=10)
+
+
+async def test_worker_killed_mid_sweep_and_restarted_sends_every_reminder_exactly_once(make_stage: MakeStage) -> None:
+    stage = await make_stage(latency=0.05)
+    expected = await stage.expected()
+    assert len(expected) == 8
+    worker = stage.start("remind", "--now", REMINDER_CONCURRENCY="1")
+    deadline = time.monotonic() + 60
+    while sum(stage.posts().values()) < 2:  # some DMs went out…
+        assert time.monotonic() < deadline and worker.popen.poll() is None, worker.output
+        await asyncio.sleep(0.01)
+    stage.slack.fail_next("chat.postMessage", "internal_error", delay=8.0)  # …and the next one hangs, claimed
+    while stage.slack.faults.get("chat.postMessage"):
+        assert time.monotonic() < deadline, "the worker never reached its next post"
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.2)
+    worker.kill(signal.SIGKILL)  # between claim and send
+    assert await worker.finish() == -signal.SIGKILL
+    before = stage.posts()
+    assert 2 <= sum(before.values()) < len(expected) and all(n == 1 for n in before.values())
+    await asyncio.sleep(2.2)  # the dead worker's claim goes stale
+    stage.sandbox.state.latency = 0.0
+    restarted = stage.start("remind", "--now")
+    assert await restarted.finish() == 0, restarted.output
+    after = stage.posts()
+    assert set(after) == expected and all(n == 1 for n in after.values()), after
+    assert any(line.startswith("sent: digest") for line in restarted.output)
+    again = stage.start("remind", "--now")  # a second run in the same period sends nothing new
+    assert await again.finish() == 0 and stage.posts() == after
+    assert not any(line.startswith("sent:") for line in again.output)
+
+
+@pytest.mark.postgres
+async def test_two_workers_on_one_postgres_database_send_each_reminder_once(
+    make_stage: MakeStage, postgres_url: str
+) -> None:
+    stage = await make_stage(postgres_url, latency=0.02)
+    expected = await stage.expected()
+    workers = [stage.start("remind", "--now") for _ in range(2)]
+    assert [await w.finish() for w in workers] == [0, 0], [w.output for w in workers]
+    posts = stage.posts()
+    assert set(posts) == expected and all(n == 1 for n in posts.values()), posts
+    sent_lines = [line for w in workers for line in w.output if line.startswith("sent: digest")]
+    assert len(sent_lines) == len(expected)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def test_standby_scheduler_takes_over_when_the_active_one_dies(
+    make_stage: MakeStage, kind: str, request: pytest.FixtureRequest
+) -> None:
+    url = None if kind == "sqlite" else str(request.getfixturevalue("postgres_url"))
+    stage = await make_stage(url)
+    timing = {"REMINDER_LEASE_SECONDS": "1.5", "REMINDER_SWEEP_MINUTES": "60", "REMINDER_SHUTDOWN_GRACE_SECONDS": "2"}
+    first = stage.start("scheduler", **timing)
+    await first.wait_line(r"^scheduler: active")
+    await first.wait_line(r"^sweep: ")  # the first sweep runs at once
+    second = stage.start("scheduler", **timing)
+    await second.wait_line(r"^scheduler: standby")
+    await asyncio.sleep(1.0)
+    assert second.popen.poll() is None and not any(line.startswith("scheduler: active") for line in second.output)
+    first.kill(signal.SIGKILL)
+    took_over = time.monotonic()
+    await second.wait_line(r"^scheduler: active", timeout=15)
+    assert time.monotonic() - took_over < 5  # within a lease period or so
+    await second.wait_line(r"^sweep: ")
+    db = Database(stage.database_url)
+    try:
+        async with db.engine.connect() as conn:
+            jobs = (await conn.execute(text("SELECT id FROM apscheduler_jobs ORDER BY id"))).scalars().all()
+        assert jobs == ["reminders-prune", "reminders-sweep"]  # explicit ids, replaced, never duplicated
+        second.kill(signal.SIGTERM)
+        assert await second.finish() == 0
+        assert any(line == "scheduler: stopped" for line in second.output)
+        assert await LeaseRepository(db).current(LEASE_NAME) is None  # released: a standby would start at once
+    finally:
+        await db.dispose()
+
+
+def test_worker_command_is_the_cli() -> None:
+    assert worker_command("scheduler")[1:3] in (["-m", "bot"], ["-m", "bot.reminders_cli"])
+
+
+async def test_remind_now_dry_run_for_one_user_prints_and_sends_nothing(make_stage: MakeStage) -> None:
+    stage = await make_stage()
+    dry = stage.start("remind", "--now", "--dry-run", "--user", "U0ADA")
+    assert await dry.finish() == 0, dry.output
+    [line] = [line for line in dry.output if line.startswith("would send:")]
+    assert "→ U0ADA (Ada)" in line
+    assert dry.output[-1].startswith("dry run: would send 1")
+    assert stage.posts() == Counter()
+    db = Database(stage.database_url)
+    try:
+        async with db.engine.connect() as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM sent_reminders"))).scalar_one() == 0
+    finally:
+        await db.dispose()
