@@ -127,7 +127,7 @@ class DevStack:
         # The bot's services live on the web server's event loop: build them there, lazily, on first request.
         self.services = build_services(self.settings)
         app = build_app(self.services)
-        self.web.app = build_web(app, self.services, close_services=False)
+        self.web.app = build_web(app, self.services)
         self.web.start()
         self.driver = SlackDriver(self.events_url, SIGNING_SECRET, self.slack)
         return self

@@ -35,7 +35,7 @@ class ThreadedServer:
             port=self.port,
             log_level="warning",
             access_log=False,
-            lifespan="off",
+            lifespan="auto",  # apps with a lifespan (the bot) close their resources on the server's own loop
             timeout_graceful_shutdown=1,
         )
         self._server = uvicorn.Server(config)

@@ -23,7 +23,7 @@ from bot.services.connections import CALLBACK_PATH, START_PATH, ConnectError
 log = logging.getLogger(__name__)
 
 
-def build_web(app: AsyncApp, services: Services, *, close_services: bool = True) -> Starlette:
+def build_web(app: AsyncApp, services: Services) -> Starlette:
     handler = AsyncSlackRequestHandler(app)
 
     async def slack_events(request: Request) -> Response:
@@ -64,8 +64,7 @@ def build_web(app: AsyncApp, services: Services, *, close_services: bool = True)
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         yield
-        if close_services:
-            await services.aclose()
+        await services.aclose()  # on the server's own loop, where the pools were opened
 
     routes = [
         Route("/slack/events", slack_events, methods=["POST"]),
