@@ -38,7 +38,7 @@ def start_app() -> Iterator[StartApp]:
             client=AsyncWebClient(token=world.slack.workspace.bot_token, base_url=settings.slack_api_url),
         )
         reminder_actions.register(app, services)
-        server = ThreadedServer(build_web(app, services, close_services=False), name="reminder-buttons")
+        server = ThreadedServer(build_web(app, services), name="reminder-buttons")
         server.start()
         servers.append(server)
         return SlackDriver(server.base_url + "/slack/events", SECRET, world.slack)
