@@ -12,6 +12,21 @@ from pydantic import ValidationError as SettingsError
 from bot import admin_cli, lms_cli, reminders_cli
 from bot.config import Settings
 
+# Commands that read or write the database: they refuse to run on one that is not migrated.
+NEEDS_DATABASE = {
+    "serve",
+    "socket",
+    "link",
+    "unlink",
+    "links",
+    "track",
+    "untrack",
+    "tracked",
+    "connect",
+    "remind",
+    "scheduler",
+}
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lmsbot", description="Zoho People LMS and iSpring Learn in Slack.")
@@ -67,6 +82,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"error: configuration: {_first_error(exc)}", file=sys.stderr)
         return 2
+    if args.command in NEEDS_DATABASE or (args.command == "keys" and args.keys_command == "rotate"):
+        from storage import migrate
+        from storage.errors import StorageError
+
+        try:
+            migrate.require_current(settings.database_url)
+        except StorageError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     if args.command in ("serve", "socket"):
         return _run_server(args, settings)
     if args.command in reminders_cli.COMMANDS:

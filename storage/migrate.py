@@ -63,3 +63,13 @@ def pending_diff(url: str) -> list[Any]:
             return list(compare_metadata(context, metadata))
     finally:
         engine.dispose()
+
+
+def require_current(url: str) -> None:
+    """Refuse to run against a database the migrations have not caught up with (a clear message, not SQL errors)."""
+    from storage.errors import ConfigurationError
+
+    have, want = current(url), head()
+    if have != want:
+        state = "has no lmsbot tables yet" if have is None else f"is at revision {have}, this lmsbot needs {want}"
+        raise ConfigurationError(f"the database {state}: run `lmsbot db upgrade` first")

@@ -221,3 +221,14 @@ def test_production_refuses_to_start_without_keys(
     monkeypatch.delenv("LMSBOT_ENCRYPTION_KEYS")
     code, _, err = run(capsys, "links", "--team", TEAM)
     assert code == 1 and "LMSBOT_ENCRYPTION_KEYS is not set" in err and "lmsbot keys generate" in err
+
+
+def test_commands_refuse_an_unmigrated_database(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
+    monkeypatch.setenv("LMSBOT_ENCRYPTION_KEYS", Keyring.generate_key())
+    for command in (["links"], ["remind", "--now"], ["serve", "--port", "1"]):
+        code, _, err = run(capsys, *command)
+        assert code == 2 and err.strip() == "error: the database has no lmsbot tables yet: run `lmsbot db upgrade` first"

@@ -92,6 +92,7 @@ async def test_serve_answers_signed_slack_requests(served: tuple[str, SlackStubS
 def test_serve_without_signing_secret_explains(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "LMSBOT_"))}
     env.update({"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "LMSBOT_ENCRYPTION_KEYS": Keyring.generate_key()})
+    migrate.upgrade(env["DATABASE_URL"])
     done = subprocess.run(
         [sys.executable, "-m", "bot", "serve", "--port", str(free_port())],
         env=env,
