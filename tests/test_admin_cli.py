@@ -231,4 +231,6 @@ def test_commands_refuse_an_unmigrated_database(
     monkeypatch.setenv("LMSBOT_ENCRYPTION_KEYS", Keyring.generate_key())
     for command in (["links"], ["remind", "--now"], ["serve", "--port", "1"]):
         code, _, err = run(capsys, *command)
-        assert code == 2 and err.strip() == "error: the database has no lmsbot tables yet: run `lmsbot db upgrade` first"
+        assert (
+            code == 2 and err.strip() == "error: the database has no lmsbot tables yet: run `lmsbot db upgrade` first"
+        )

@@ -348,3 +348,27 @@ async def test_ispring_users_by_email(sandbox: SandboxServer, fmt: str) -> None:
     expected = next(u.user_id for u in sandbox.state.ispring_users.values() if u.name == "Ada Lovelace")
     assert ada.user_id == expected
     assert sandbox.state.calls_for("ispring-users")[-1].query["emails[]"] == ["ADA.LOVELACE@example.com"]
+
+
+async def test_registry_reuses_the_access_token_when_it_rebuilds_clients(sandbox: SandboxServer) -> None:
+    """Zoho keeps at most 30 live access tokens per refresh token: rebuilding clients must not mint new ones."""
+    from unittest.mock import AsyncMock
+
+    import httpx
+
+    from bot.lms.ratelimit import MemoryBackend, RateLimiter
+    from bot.services.registry import LmsRegistry
+    from tests.support.lms import sandbox_settings
+
+    connections = AsyncMock()
+    connections.get.return_value = None  # credentials from the environment, as in single-workspace mode
+    now = [0.0]
+    async with httpx.AsyncClient() as http:
+        registry = LmsRegistry(
+            sandbox_settings(sandbox), connections, RateLimiter(MemoryBackend()), http, clock=lambda: now[0]
+        )
+        for _ in range(3):
+            lms = await registry.for_team("T1")
+            await lms.zoho.learning_plans(GRACE)
+            now[0] += 120  # past the registry's TTL: clients are rebuilt
+    assert len(sandbox.state.calls_for("zoho-token")) == 1

@@ -21,7 +21,7 @@ from bot.lms.factory import (
     zoho_credentials,
 )
 from bot.lms.ratelimit import RateLimiter
-from bot.lms.tokens import TokenStore
+from bot.lms.tokens import MemoryTokenStore, TokenStore
 from bot.lms.transport import RetryPolicy
 from bot.services.types import Provider
 from storage.repositories.connections import ConnectionRepository, ProviderConnection
@@ -55,6 +55,7 @@ class LmsRegistry:
         self._retry = retry
         self._clock = clock
         self._entries: dict[str, _Entry] = {}
+        self._stores: dict[tuple[str, Provider, bool], TokenStore] = {}
 
     async def for_team(self, team_id: str) -> LmsClients:
         entry = self._entries.get(team_id)
@@ -68,8 +69,8 @@ class LmsRegistry:
             http=self.http,
             zoho=_zoho(zoho_conn, self.settings) if zoho_conn else zoho_credentials(self.settings),
             ispring=_ispring(ispring_conn) if ispring_conn else ispring_credentials(self.settings),
-            zoho_token_store=self._store(team_id, Provider.ZOHO) if zoho_conn else None,
-            ispring_token_store=self._store(team_id, Provider.ISPRING) if ispring_conn else None,
+            zoho_token_store=self._store(team_id, Provider.ZOHO, stored=zoho_conn is not None),
+            ispring_token_store=self._store(team_id, Provider.ISPRING, stored=ispring_conn is not None),
             retry=self._retry,
         )
         self._entries[team_id] = _Entry(clients, self._clock())
@@ -79,8 +80,15 @@ class LmsRegistry:
         """The workspace's connection changed here: build its clients afresh next time."""
         self._entries.pop(team_id, None)
 
-    def _store(self, team_id: str, provider: Provider) -> TokenStore | None:
-        return self._token_store(team_id, provider) if self._token_store else None
+    def _store(self, team_id: str, provider: Provider, *, stored: bool) -> TokenStore:
+        """One token store per workspace and LMS for the life of the process, so rebuilding the clients (every
+        minute, or after a reconnect) reuses the access token instead of minting another: Zoho keeps at most
+        30 live access tokens per refresh token."""
+        key = (team_id, provider, stored)
+        if key not in self._stores:
+            factory = self._token_store
+            self._stores[key] = factory(team_id, provider) if stored and factory else MemoryTokenStore()
+        return self._stores[key]
 
 
 def _zoho(conn: ProviderConnection, settings: Settings) -> ZohoCredentials | None:
