@@ -11,6 +11,7 @@ from pydantic import ValidationError as SettingsError
 
 from bot import admin_cli, lms_cli, reminders_cli
 from bot.config import Settings
+from bot.logsetup import configure_logging
 
 # Commands that read or write the database: they refuse to run on one that is not migrated.
 NEEDS_DATABASE = {
@@ -60,10 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # `lms` prints JSON or one error line; its warnings would only get in the way of scripts.
     quiet = logging.ERROR if args.command == "lms" else logging.WARNING
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else quiet,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(logging.DEBUG if args.verbose else quiet)
     if args.command == "sandbox":
         from bot.sandbox import cli as sandbox_cli
 

@@ -111,7 +111,7 @@ def build_services(
     registry = LmsRegistry(settings, connections_repo, limiter, http, token_store=token_store, retry=retry)
     cache = LmsCache(LmsCacheRepository(db, clock=stamp), clock=clock.now if clock else time.time)
     slack = SlackGateway(settings, installation_store)
-    links = LinkService(links_repo, audit, registry, slack)
+    links = LinkService(links_repo, audit, registry, slack, self_link_by_id=settings.lmsbot_self_link_by_id)
     tracking = TrackingService(modules_repo, audit, registry)
     preferences = PreferenceRepository(db, clock=stamp)
     connections = ConnectionService(

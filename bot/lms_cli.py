@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from bot.config import Settings
-from bot.lms.dates import DateParseError, parse_datetime
+from bot.lms.dates import DateOrder, DateParseError, parse_datetime
 from bot.lms.errors import LMSError, ValidationError
 from bot.lms.factory import LmsClients
 from bot.lms.ispring_models import DateRange, ResultsFilter
@@ -99,9 +99,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> Any:
         ),
         "plans": lambda c: c.zoho.learning_plans(args.learner),
         "sessions": lambda c: c.zoho.module_sessions(args.course, args.batch, args.module),
-        "update-module": lambda c: c.zoho.update_module(
-            args.course, args.module, _module_update(args, settings), batch_id=args.batch
-        ),
+        "update-module": lambda c: _update_module(c, args),
         "courses": lambda c: c.zoho.my_courses(search=args.search),
         "modules": lambda c: c.zoho.course_modules(args.course, batch_id=args.batch),
         "module": lambda c: c.zoho.module(args.course, args.module, batch_id=args.batch),
@@ -112,15 +110,27 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> Any:
         return await handlers[args.lms_command](clients)
 
 
-def _module_update(args: argparse.Namespace, settings: Settings) -> Any:
-    return validate_module_update(
-        name=args.name,
-        duration=args.duration,
-        description=args.description,
-        lock_type=args.lock_type,
-        lock_until=args.lock_until,
-        date_order=settings.zoho_date_order,
+async def _update_module(clients: LmsClients, args: argparse.Namespace) -> Any:
+    """PATCH the module; without --lock-type its current lock is sent back unchanged.
+
+    Zoho documents lockType's default as 0 (unlocked), so leaving it out of the PATCH would silently unlock a
+    locked module that was only being renamed.
+    """
+    lock_type, lock_until = args.lock_type, args.lock_until
+    fields = {"name": args.name, "duration": args.duration, "description": args.description}
+    validate_module_update(**fields, lock_type=lock_type, lock_until=lock_until, date_order=DateOrder.DMY)
+    if lock_type is None:
+        current = await clients.zoho.module(args.course, args.module, batch_id=args.batch)
+        lock_type = str(int(current.lock_type))
+        if lock_until is None and current.lock_until is not None:
+            lock_until = current.lock_until.strftime("%d-%m-%Y")
+    update = validate_module_update(
+        **fields,
+        lock_type=lock_type,
+        lock_until=lock_until,
+        date_order=DateOrder.DMY,  # what people type is DD-MM-YYYY, as Zoho documents (ZOHO_DATE_ORDER is for reading)
     )
+    return await clients.zoho.update_module(args.course, args.module, update, batch_id=args.batch)
 
 
 def _results_filter(args: argparse.Namespace) -> ResultsFilter:

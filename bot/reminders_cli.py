@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import signal
 import sys
-from collections.abc import Sequence
 
 from bot.config import Settings
 from bot.container import build_services
@@ -77,20 +75,3 @@ async def _scheduler(settings: Settings, config: ReminderConfig) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     return await ReminderScheduler(settings, config, out=lambda line: print(line, flush=True)).run(stop)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="lmsbot", description="lmsbot reminders")
-    parser.add_argument("-v", "--verbose", action="store_true")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    add_arguments(sub)
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    return run(args, Settings())
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -14,6 +14,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.container import Services
+from bot.lms.dates import DateOrder
 from bot.lms.errors import LMSError
 from bot.lms.module_update import ModuleUpdateError, validate_module_update
 from bot.services.connections import ConnectError
@@ -102,7 +103,7 @@ async def _submit_module_edit(s: Services, ack: AsyncAck, body: dict[str, Any], 
         await ack(response_action="errors", errors={first_block: "This form lost track of its module; open it again."})
         return
     try:  # validate before acking: field errors show inline, and nothing is sent to Zoho
-        update = validate_module_update(**values, date_order=s.settings.zoho_date_order)
+        update = validate_module_update(**values, date_order=DateOrder.DMY)
     except ModuleUpdateError as exc:
         await ack(response_action="errors", errors=module_edit_errors(exc.field_errors))
         return

@@ -174,3 +174,28 @@ def test_sandbox_command_serves_the_cli(sandbox_process: str, tmp_path: Path) ->
     assert failed and all(o.stderr.startswith("error: ") and "Traceback" not in o.stderr for o in failed)
     log = httpx.get(sandbox_process + "/_sandbox/calls", params={"endpoint": "learning-plans-progress"}).json()
     assert len(log) == 7
+
+
+def test_renaming_keeps_the_current_lock(lms_env: SandboxServer, capsys: pytest.CaptureFixture[str]) -> None:
+    """Zoho's lockType defaults to 0: a rename without --lock-type must send the module's own lock back."""
+    base = ["lms", "update-module", "--course", SP, "--module", M1]
+    assert run_cli(capsys, *base, "--name", "Locked", "--lock-type", "1", "--lock-until", "03-04-2030")[0] == 0
+    code, out, err = run_cli(capsys, *base, "--name", "Renamed only")
+    assert code == 0, err
+    module = json.loads(out)
+    assert module["name"] == "Renamed only" and module["lock_type"] == 1 and module["lock_until"] == "2030-04-03"
+    last = lms_env.state.calls_for("update-module")[-1]
+    assert last.module_data == {"name": "Renamed only", "lockType": 1, "lockUntil": "03-04-2030"}
+
+
+def test_typed_lock_dates_are_day_first_whatever_zoho_date_order_says(
+    lms_env: SandboxServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ZOHO_DATE_ORDER", "MDY")  # for reading LMS responses only
+    args = ["lms", "update-module", "--course", SP, "--module", M1, "--name", "X", "--lock-type", "1"]
+    assert run_cli(capsys, *args, "--lock-until", "03-04-2030")[0] == 0
+    assert lms_env.state.calls_for("update-module")[-1].module_data == {
+        "name": "X",
+        "lockType": 1,
+        "lockUntil": "03-04-2030",
+    }

@@ -27,9 +27,13 @@ from bot.lms.zoho import ZohoClient
 USER_AGENT = "lmsbot/0.1 (+https://github.com/lmsbot/lmsbot)"
 
 
-def account_key(provider: str, base_url: str, client_id: str) -> str:
-    """A stable, non-secret name for one LMS account's rate-limit budget."""
-    digest = hashlib.sha256(f"{base_url}|{client_id}".encode()).hexdigest()[:12]
+def account_key(provider: str, base_url: str, client_id: str, grant: str = "") -> str:
+    """A stable, non-secret name for one LMS account's rate-limit budget.
+
+    Workspaces connected through the bot's own Zoho OAuth app share its client id, so the grant (the refresh
+    token, hashed) tells their budgets apart; processes using the same grant share one budget.
+    """
+    digest = hashlib.sha256(f"{base_url}|{client_id}|{grant}".encode()).hexdigest()[:12]
     return f"{provider}:{digest}"
 
 
@@ -182,7 +186,7 @@ class LmsClients:
                 base_url=creds.people_url,
                 http=self.http,
                 auth=auth,
-                account=account_key("zoho", creds.people_url, creds.client_id),
+                account=account_key("zoho", creds.people_url, creds.client_id, creds.refresh_token),
                 limiter=self.limiter,
                 retry=self._retry,
                 lock_on_422=s.zoho_422_is_lock,

@@ -166,25 +166,47 @@ class ZohoClient:
             raise ProtocolError("the update answer has no module", endpoint=Endpoint.UPDATE_MODULE, provider="Zoho")
         return Module.model_validate(raw, context=self._context)
 
-    async def my_courses(self, *, search: str | None = None) -> list[Course]:
+    async def my_courses(
+        self, *, search: str | None = None, priority: Priority = Priority.INTERACTIVE, max_wait: float | None = None
+    ) -> list[Course]:
         params = {"search": search} if search else None
         return [
             Course.model_validate(item, context=self._context)
             async for item in self._pages(
-                "/api/v1/courses/mycourses", Endpoint.MY_COURSES, ("courses", "myCourses"), extra=params
+                "/api/v1/courses/mycourses",
+                Endpoint.MY_COURSES,
+                ("courses", "myCourses"),
+                priority,
+                max_wait,
+                extra=params,
             )
         ]
 
-    async def course_modules(self, course_id: str, *, batch_id: str | None = None) -> list[Module]:
+    async def course_modules(
+        self,
+        course_id: str,
+        *,
+        batch_id: str | None = None,
+        priority: Priority = Priority.INTERACTIVE,
+        max_wait: float | None = None,
+    ) -> list[Module]:
         path = f"{_course_path(course_id, batch_id)}/modules"
         return [
             Module.model_validate(item, context=self._context)
-            async for item in self._pages(path, Endpoint.COURSE_MODULES, ("modules",))
+            async for item in self._pages(path, Endpoint.COURSE_MODULES, ("modules",), priority, max_wait)
         ]
 
-    async def module(self, course_id: str, module_id: str, *, batch_id: str | None = None) -> Module:
+    async def module(
+        self,
+        course_id: str,
+        module_id: str,
+        *,
+        batch_id: str | None = None,
+        priority: Priority = Priority.INTERACTIVE,
+        max_wait: float | None = None,
+    ) -> Module:
         path = f"{_course_path(course_id, batch_id)}/modules/{_seg(module_id, 'module id')}"
-        payload = await self._get_json(path, Endpoint.SINGLE_MODULE)
+        payload = await self._get_json(path, Endpoint.SINGLE_MODULE, None, priority, max_wait)
         raw = payload.get("module", payload.get("modules", payload))
         if isinstance(raw, list) and raw:
             raw = raw[0]
@@ -192,11 +214,13 @@ class ZohoClient:
             raise ProtocolError("the module answer has no module", endpoint=Endpoint.SINGLE_MODULE, provider="Zoho")
         return Module.model_validate(raw, context=self._context)
 
-    async def course_batches(self, course_id: str) -> list[Batch]:
+    async def course_batches(
+        self, course_id: str, *, priority: Priority = Priority.INTERACTIVE, max_wait: float | None = None
+    ) -> list[Batch]:
         path = f"{_course_path(course_id, None)}/batches"
         return [
             Batch.model_validate(item, context=self._context)
-            async for item in self._pages(path, Endpoint.COURSE_BATCHES, ("batches", "batchList"))
+            async for item in self._pages(path, Endpoint.COURSE_BATCHES, ("batches", "batchList"), priority, max_wait)
         ]
 
     async def _pages(

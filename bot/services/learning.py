@@ -25,6 +25,7 @@ from bot.services.links import LinkService, provider_name
 from bot.services.registry import LmsRegistry
 from bot.services.tracking import TrackError, TrackingService
 from bot.services.types import (
+    INTERACTIVE_MAX_WAIT,
     BudgetLine,
     Freshness,
     ModuleStatus,
@@ -38,8 +39,6 @@ from bot.services.types import (
 
 T = TypeVar("T")
 
-# A person is waiting: wait at most this long for rate-limit budget, then answer from the cache.
-INTERACTIVE_MAX_WAIT = 8.0
 PROGRESS = Codec[ModuleProgress](ModuleProgress)
 MODULE = Codec[Module](Module)
 SESSIONS = Codec[list[Session]](list[Session])
@@ -151,7 +150,13 @@ class LearningService:
             try:
                 settings, _fresh = await self.cache.fetch(
                     module_key(team_id, tracked),
-                    lambda: lms.zoho.module(tracked.course_id, tracked.module_id, batch_id=tracked.batch_id),
+                    lambda: lms.zoho.module(
+                        tracked.course_id,
+                        tracked.module_id,
+                        batch_id=tracked.batch_id,
+                        priority=fetch.priority,
+                        max_wait=fetch.max_wait,
+                    ),
                     MODULE,
                     max_age=max(fetch.max_age, 3600.0),
                 )

@@ -60,8 +60,15 @@ def slack_user_ref(value: str) -> str | None:
 
 class LinkService:
     def __init__(
-        self, links: LinkRepository, audit: AuditRepository, registry: LmsRegistry, slack: SlackGateway
+        self,
+        links: LinkRepository,
+        audit: AuditRepository,
+        registry: LmsRegistry,
+        slack: SlackGateway,
+        *,
+        self_link_by_id: bool = True,
     ) -> None:
+        self.self_link_by_id = self_link_by_id  # LMSBOT_SELF_LINK_BY_ID: false means e-mail (verified) only
         self.links = links
         self.audit = audit
         self.registry = registry
@@ -100,9 +107,14 @@ class LinkService:
         chosen = await self.pick_provider(team_id, value, provider)
         email: str | None = None
         learner_id = value
+        self_service = actor == slack_user_id and method is None
         if is_email(value):
             email = value.lower()
+            if self_service:
+                await self._own_email(team_id, actor, email)
             learner_id = await self._learner_by_email(team_id, chosen, email)
+        elif self_service and not self.self_link_by_id:
+            raise LinkError("Link yourself with your e-mail address (`/lms link you@company.com`), or ask an admin.")
         elif chosen is Provider.ZOHO and not value.isdigit():
             raise LinkError(f"`{value}` is not a Zoho People learner id (those are numbers, e.g. 100002000000032145).")
         try:
@@ -235,6 +247,16 @@ class LinkService:
             else:
                 report.unchanged += 1
         return report
+
+    async def _own_email(self, team_id: str, user_id: str, email: str) -> None:
+        """Self-service e-mail links must use the caller's own Slack e-mail: otherwise anyone could link
+        themselves to a colleague's record and read their progress."""
+        me = await self.slack.user(team_id, user_id)
+        if not me.email or me.email.lower() != email:
+            raise LinkError(
+                f"You can link yourself only with your own e-mail ({me.email or 'Slack shows none for you'}). "
+                "An admin can link you to a different address: `/lms link @you <learner>`."
+            )
 
     async def _learner_by_email(self, team_id: str, provider: Provider, email: str) -> str:
         if provider is Provider.ZOHO:

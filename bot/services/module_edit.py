@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.config import Settings
+from bot.lms.dates import DateOrder
 from bot.lms.module_update import ModuleUpdate, validate_module_update
 from bot.lms.zoho_models import Module
 from bot.services.cache import LmsCache
 from bot.services.learning import MODULE, NeedsSetup, module_key
 from bot.services.registry import LmsRegistry
 from bot.services.tracking import TrackingService
-from bot.services.types import ModuleEditForm, Provider, TrackedModuleRef
+from bot.services.types import INTERACTIVE_MAX_WAIT, ModuleEditForm, Provider, TrackedModuleRef
 from storage.repositories.audit import AuditRepository
 
 
@@ -53,7 +54,9 @@ class ModuleEditService:
         """Current values, fresh from Zoho (an editor must not overwrite changes made since a cached read)."""
         tracked = await self.tracked(team_id, ref)
         lms = await self.registry.for_team(team_id)
-        module = await lms.zoho.module(tracked.course_id, tracked.module_id, batch_id=tracked.batch_id)
+        module = await lms.zoho.module(
+            tracked.course_id, tracked.module_id, batch_id=tracked.batch_id, max_wait=INTERACTIVE_MAX_WAIT
+        )
         await self.cache.put(module_key(team_id, tracked), module, MODULE)
         return ModuleEditForm(
             tracked=tracked,
@@ -83,7 +86,7 @@ class ModuleEditService:
             description=description,
             lock_type=lock_type,
             lock_until=lock_until,
-            date_order=self.settings.zoho_date_order,
+            date_order=DateOrder.DMY,  # typed dates are DD-MM-YYYY (the datepicker sends ISO); never MDY
         )
         tracked = await self.tracked(team_id, tracked_id)
         lms = await self.registry.for_team(team_id)

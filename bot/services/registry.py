@@ -63,12 +63,15 @@ class LmsRegistry:
             return entry.clients
         zoho_conn = await self.connections.get(team_id, Provider.ZOHO)
         ispring_conn = await self.connections.get(team_id, Provider.ISPRING)
+        # The environment's LMS accounts serve the one workspace of single-workspace mode only: in
+        # multi-workspace mode a workspace that never connected must not reach the operator's accounts.
+        env = not self.settings.multi_workspace
         clients = LmsClients(
             self.settings,
             limiter=self.limiter,
             http=self.http,
-            zoho=_zoho(zoho_conn, self.settings) if zoho_conn else zoho_credentials(self.settings),
-            ispring=_ispring(ispring_conn) if ispring_conn else ispring_credentials(self.settings),
+            zoho=_zoho(zoho_conn, self.settings) if zoho_conn else (zoho_credentials(self.settings) if env else None),
+            ispring=_ispring(ispring_conn) if ispring_conn else (ispring_credentials(self.settings) if env else None),
             zoho_token_store=self._store(team_id, Provider.ZOHO, stored=zoho_conn is not None),
             ispring_token_store=self._store(team_id, Provider.ISPRING, stored=ispring_conn is not None),
             retry=self._retry,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from bot.lms.errors import LMSError, NotFoundError, RateLimitedError, ServerError, UnreachableError
 from bot.lms.zoho_models import Batch, Course, Module
 from bot.services.registry import LmsRegistry
-from bot.services.types import Provider, TrackedModuleRef
+from bot.services.types import INTERACTIVE_MAX_WAIT, Provider, TrackedModuleRef
 from storage.errors import AliasConflict, AmbiguousReference
 from storage.repositories.audit import AuditRepository
 from storage.repositories.modules import TrackedModule, TrackedModuleRepository
@@ -74,7 +74,7 @@ class TrackingService:
         if verify and provider is Provider.ZOHO:
             lms = await self.registry.for_team(team_id)
             try:
-                module = await lms.zoho.module(course_id, module_id, batch_id=batch_id)
+                module = await lms.zoho.module(course_id, module_id, batch_id=batch_id, max_wait=INTERACTIVE_MAX_WAIT)
                 name = module.name
             except NotFoundError as exc:
                 where = f"course {course_id}" + (f", batch {batch_id}" if batch_id else "")
@@ -112,12 +112,14 @@ class TrackingService:
         if not lms.has_zoho:
             return PickerLists([], [], [])
         try:
-            courses = await lms.zoho.my_courses()
+            wait = INTERACTIVE_MAX_WAIT
+            courses = await lms.zoho.my_courses(max_wait=wait)
             course = next((c for c in courses if c.course_id == course_id), None)
-            batches = await lms.zoho.course_batches(course_id) if course_id and course and course.is_blended else []
+            blended = course_id and course and course.is_blended
+            batches = await lms.zoho.course_batches(course_id, max_wait=wait) if course_id and blended else []
             modules: list[Module] = []
             if course_id and (batch_id or not batches):
-                modules = await lms.zoho.course_modules(course_id, batch_id=batch_id)
+                modules = await lms.zoho.course_modules(course_id, batch_id=batch_id, max_wait=wait)
         except LMSError as exc:
             log.info("picker lists unavailable, falling back to typed ids: %s", exc)
             return PickerLists([], [], [])

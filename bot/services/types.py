@@ -9,6 +9,9 @@ from enum import StrEnum
 from bot.lms.ispring_models import ModuleResult
 from bot.lms.zoho_models import LearningPlanProgress, Module, ModuleProgress, Session
 
+# A person is waiting: wait at most this long (s) for rate-limit budget, then answer from the cache or say so.
+INTERACTIVE_MAX_WAIT = 8.0
+
 
 class Provider(StrEnum):
     ZOHO = "zoho"

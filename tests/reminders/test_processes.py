@@ -4,8 +4,6 @@ takes over, SIGTERM. Each reminder must reach Slack exactly once (counted at the
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import io
 import os
 import queue
 import re
@@ -36,16 +34,8 @@ from tests.reminders.conftest import PEOPLE, TEAM, TRACKS, empty_tables, world_s
 
 
 def worker_command(*args: str) -> list[str]:
-    """`python -m bot …` once bot/cli.py knows the reminder commands; until then the module's own entry point."""
-    from bot.cli import build_parser
-
-    try:
-        with contextlib.redirect_stderr(io.StringIO()):
-            build_parser().parse_args(["remind", "--now"])
-        module = "bot"
-    except SystemExit:
-        module = "bot.reminders_cli"
-    return [sys.executable, "-m", module, *args]
+    """The worker exactly as the Procfile and operators run it: `lmsbot …` (`python -m bot …`)."""
+    return [sys.executable, "-m", "bot", *args]
 
 
 class Proc:
@@ -270,8 +260,12 @@ async def test_standby_scheduler_takes_over_when_the_active_one_dies(
         await db.dispose()
 
 
-def test_worker_command_is_the_cli() -> None:
-    assert worker_command("scheduler")[1:3] in (["-m", "bot"], ["-m", "bot.reminders_cli"])
+def test_remind_and_scheduler_are_lmsbot_commands() -> None:
+    from bot.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["remind", "--now", "--dry-run", "--user", "U1"]).dry_run is True
+    assert parser.parse_args(["scheduler"]).command == "scheduler"
 
 
 async def test_remind_now_dry_run_for_one_user_prints_and_sends_nothing(make_stage: MakeStage) -> None:

@@ -159,3 +159,10 @@ async def test_app_home_for_learner_and_admin(stack: DevStack) -> None:
     assert "Admin" in text_of(grace_home) and "Connections" in text_of(grace_home)
     assert len(grace_home["blocks"]) <= 100
     json.dumps(grace_home)
+
+
+async def test_self_service_e_mail_links_must_be_your_own(stack: DevStack) -> None:
+    stolen = text_of(await command(stack, KATHERINE, "link ada.lovelace@example.com"))
+    assert "only with your own e-mail (katherine.johnson@example.com)" in stolen
+    own = text_of(await command(stack, KATHERINE, "link katherine.johnson@example.com"))
+    assert "linked to iSpring" in own
