@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from functools import lru_cache
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -118,12 +120,18 @@ class Settings(BaseSettings):
     lmsbot_public_url: str = "http://localhost:3000"
     # Zoho OAuth scopes asked for when a workspace connects Zoho People.
     zoho_scopes: str = "ZOHOPEOPLE.training.ALL"
+    # The LMS sends session dates and times without a zone: the zone they are in (an IANA name).
+    lms_timezone: str = "UTC"
     # How long cached LMS answers count as fresh (seconds) for interactive commands.
     lms_cache_seconds: float = Field(default=300.0, ge=0)
 
     @property
     def multi_workspace(self) -> bool:
         return bool(self.slack_client_id and self.slack_client_secret)
+
+    def lms_now(self) -> datetime:
+        """Now, in the LMS's zone: its wall-clock reading compares with the (zone-less) session times it sends."""
+        return datetime.now(ZoneInfo(self.lms_timezone))
 
     @staticmethod
     def user_list(value: str) -> frozenset[str]:
@@ -145,6 +153,10 @@ class Settings(BaseSettings):
         self.lmsbot_public_url = self.lmsbot_public_url.rstrip("/")
         if not self.slack_api_url.endswith("/"):
             self.slack_api_url += "/"
+        try:
+            ZoneInfo(self.lms_timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"LMS_TIMEZONE: unknown time zone {self.lms_timezone!r}") from None
         if self.lms_interactive_reserve >= self.lms_rate_limit:
             raise ValueError("LMS_INTERACTIVE_RESERVE must be smaller than LMS_RATE_LIMIT")
         return self

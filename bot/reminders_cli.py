@@ -44,6 +44,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"error: reminder configuration: {exc}", file=sys.stderr)
         return 2
     if args.command == "scheduler":
+        from bot.runtime import warn_if_budget_is_private
+
+        warn_if_budget_is_private(settings)
         return asyncio.run(_scheduler(settings, config))
     report = asyncio.run(sweep_now(settings, dry_run=args.dry_run, user=args.user, team=args.team, config=config))
     for line in report.lines():

@@ -15,8 +15,19 @@ from bot.web import build_web
 log = logging.getLogger(__name__)
 
 
+def warn_if_budget_is_private(settings: Settings) -> None:
+    """The web and worker processes both call the LMS: with the in-process budget each thinks it has 30 calls
+    a minute, and together they can trip Zoho's 5-minute lock."""
+    if settings.rate_limit_backend == "memory":
+        log.warning(
+            "RATE_LIMIT_BACKEND=memory: this process keeps its own LMS budget; when the web and worker processes "
+            "both run, set RATE_LIMIT_BACKEND=database (or redis) so they share Zoho's 30 calls a minute"
+        )
+
+
 def serve(settings: Settings, *, host: str, port: int) -> None:
     """Slack requests at /slack/events, install/connect endpoints and /healthz, under uvicorn."""
+    warn_if_budget_is_private(settings)
     services = build_services(settings)
     web = build_web(build_app(services), services)
     log.warning("lmsbot listening on http://%s:%s (Slack request URL: <public url>/slack/events)", host, port)
@@ -29,6 +40,7 @@ def socket(settings: Settings, *, host: str, port: int | None) -> None:
 
     if settings.slack_app_token is None:
         raise SystemExit("error: SLACK_APP_TOKEN (xapp-…) is needed for Socket Mode")
+    warn_if_budget_is_private(settings)
     services = build_services(settings)
     app = build_app(services)
     handler = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())

@@ -11,7 +11,6 @@ import re
 import shlex
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -83,7 +82,7 @@ async def _plans(s: Services, inv: Invocation, respond: AsyncRespond, client: As
 async def _sessions(s: Services, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
     ref = inv.args[0] if inv.args else None
     report = await s.learning.sessions(inv.team_id, ref)
-    await reply(respond, sessions_message(report, now=datetime.now()))
+    await reply(respond, sessions_message(report, now=s.settings.lms_now()))
 
 
 async def _results(s: Services, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:

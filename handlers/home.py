@@ -7,7 +7,6 @@ tab does not spend the LMS's 30-a-minute budget every time.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -58,7 +57,7 @@ async def publish_home(s: Services, client: AsyncWebClient, team_id: str, user_i
     view = home_view(
         modules=modules,
         reminders=await s.reminder_prefs.settings(team_id, user_id),
-        now=datetime.now(UTC),
+        now=s.settings.lms_now(),  # sessions are compared in the LMS's own wall-clock time
         sessions=sessions,
         plans=plans,
         admin=admin,

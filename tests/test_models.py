@@ -213,3 +213,29 @@ def test_progress_survives_a_cache_round_trip() -> None:
     assert [type(e) for e in again.entities] == [type(e) for e in original.entities]
     session = again.entities[1]
     assert isinstance(session, SessionEntity) and session.start_time == time(14, 0)
+
+
+@pytest.mark.parametrize(
+    ("taken", "allowed", "mark", "out_of", "complete"),
+    [
+        (0, 1, None, 1, False),  # not attempted
+        (1, 3, 2, 10, False),  # not passed, attempts left: still to do
+        (3, 3, 2, 10, True),  # no attempts left: nothing more the learner can do
+        (1, 1, 1, 1, True),  # passed
+        (1, 0, 4, 10, True),  # unlimited attempts (0): a scored attempt counts
+    ],
+)
+def test_online_test_completion(taken: int, allowed: int, mark: float | None, out_of: float, complete: bool) -> None:
+    test = OnlineTest.model_validate(
+        {
+            "entityId": 1,
+            "entityName": "T",
+            "type": "onlineTest",
+            "isMandatory": True,
+            "numberOfAttemptsTaken": taken,
+            "maximumAttemptsAllowed": allowed,
+            "userMark": "" if mark is None else mark,
+            "testMark": out_of,
+        }
+    )
+    assert test.is_complete is complete

@@ -92,10 +92,14 @@ class OnlineTest(Entity):
 
     @property
     def is_complete(self) -> bool:
-        # The samples show no pass/fail flag: an explicit status wins, otherwise a scored attempt counts.
+        # The samples show no pass/fail flag: an explicit status wins. Otherwise a scored attempt counts, except
+        # a score below the test's mark while attempts are left ("not passed, attempts left" is still to do).
         if self.status is not None:
             return _status_done(self.status)
-        return self.attempts_taken > 0 and self.user_mark is not None
+        if self.attempts_taken == 0 or self.user_mark is None:
+            return False
+        below = self.test_mark is not None and self.user_mark < self.test_mark
+        return not (below and (self.attempts_left or 0) > 0)
 
 
 class OfflineTest(Entity):

@@ -113,7 +113,7 @@ class ReminderEngine:
             self.state,
             stale_after=timedelta(seconds=self.config.claim_stale_seconds),
         )
-        self.lms_zone = ZoneInfo(self.config.lms_timezone)
+        self.lms_zone = ZoneInfo(self.config.lms_timezone or services.settings.lms_timezone)
         self._stopping = False
         self._managers: dict[str, tuple[datetime, list[SlackUser]]] = {}
 
@@ -157,7 +157,7 @@ class ReminderEngine:
         snapshot = SnapshotStore(s.cache.store, await self.state.cached_answers(f"{team_id}:"), self.clock)
         reader = LmsReader(team_id, lms, LmsCache(snapshot, clock=s.cache.clock), self.config, report, self.clock)
         tracked = await s.tracking.list(team_id, Provider.ZOHO) if lms.has_zoho else []
-        zoho_url = s.settings.zoho_people_url if lms.has_zoho else None
+        zoho_url = lms.zoho.transport.base_url if lms.has_zoho else None  # this workspace's own data center
         collector = Collector(reader, tracked, self.config, report, self.lms_zone, zoho_url)
         mutes = await self.state.mutes_for_team(team_id)
         by_user: dict[str, dict[str, str]] = defaultdict(dict)

@@ -47,7 +47,8 @@ class ReminderConfig(BaseSettings):
     session_day_before_hours: float = Field(default=24.0, ge=0)  # 0: no day-before session reminder
     session_soon_minutes: float = Field(default=60.0, ge=0)  # 0: no shortly-before reminder
     session_optional: bool = False  # also remind about sessions that are not mandatory
-    lms_timezone: str = "UTC"  # the zone of the LMS's session dates and times (it sends none)
+    # The zone of the LMS's session dates and times (it sends none); unset: LMS_TIMEZONE, shared with /lms.
+    lms_timezone: str | None = None
     ispring_due_soon_days: int = Field(default=3, ge=0)
     manager_digest: bool = True  # the weekly "who is overdue on what" for managers and admins
     manager_digest_weekday: str = "mon"
@@ -58,7 +59,9 @@ class ReminderConfig(BaseSettings):
 
     @field_validator("lms_timezone")
     @classmethod
-    def _zone(cls, value: str) -> str:
+    def _zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):

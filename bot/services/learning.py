@@ -190,7 +190,7 @@ class LearningService:
             )
         lms = await self._lms(team_id)
         fetch = fetch or self.interactive()
-        today = today or datetime.now().date()
+        today = today or self.settings.lms_now().date()
         items: list[SessionItem] = []
         errors: list[str] = []
         oldest: Freshness | None = None

@@ -12,12 +12,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 
 _USER_TTL_SECONDS = 600.0
+# A workspace may reinstall (new token) or revoke: look the token up again this often, and at once on these.
+_CLIENT_TTL_SECONDS = 600.0
+_TOKEN_ERRORS = frozenset({"invalid_auth", "token_revoked", "account_inactive", "not_authed", "token_expired"})
 
 
 class SlackNotInstalled(Exception):
@@ -64,12 +68,13 @@ class SlackGateway:
         self.settings = settings
         self.installation_store = installation_store
         self._clock = clock
-        self._clients: dict[str, AsyncWebClient] = {}
+        self._clients: dict[str, tuple[AsyncWebClient, float]] = {}
         self._users: dict[tuple[str, str], tuple[SlackUser, float]] = {}
 
     async def client(self, team_id: str) -> AsyncWebClient:
-        if team_id in self._clients:
-            return self._clients[team_id]
+        cached = self._clients.get(team_id)
+        if cached and self._clock() - cached[1] < _CLIENT_TTL_SECONDS:
+            return cached[0]
         token: str | None = None
         if self.installation_store is not None:
             bot = await self.installation_store.async_find_bot(enterprise_id=None, team_id=team_id)
@@ -79,8 +84,13 @@ class SlackGateway:
         if token is None:
             raise SlackNotInstalled(f"lmsbot is not installed in workspace {team_id}")
         client = AsyncWebClient(token=token, base_url=self.settings.slack_api_url)
-        self._clients[team_id] = client
+        self._clients[team_id] = (client, self._clock())
         return client
+
+    def forget_token(self, team_id: str, exc: BaseException) -> None:
+        """Slack refused the token (revoked, reinstalled): fetch it from the installation store next time."""
+        if isinstance(exc, SlackApiError) and exc.response.get("error") in _TOKEN_ERRORS:
+            self._clients.pop(team_id, None)
 
     async def user(self, team_id: str, user_id: str) -> SlackUser:
         cached = self._users.get((team_id, user_id))
@@ -109,8 +119,6 @@ class SlackGateway:
                 return people
 
     async def user_by_email(self, team_id: str, email: str) -> SlackUser | None:
-        from slack_sdk.errors import SlackApiError
-
         try:
             response = await (await self.client(team_id)).users_lookupByEmail(email=email)
         except SlackApiError as exc:
@@ -124,11 +132,19 @@ class SlackGateway:
         return str(response["channel"]["id"])
 
     async def post(self, team_id: str, channel: str, text: str, blocks: list[dict[str, Any]]) -> str:
-        response = await (await self.client(team_id)).chat_postMessage(channel=channel, text=text, blocks=blocks)
+        try:
+            response = await (await self.client(team_id)).chat_postMessage(channel=channel, text=text, blocks=blocks)
+        except SlackApiError as exc:
+            self.forget_token(team_id, exc)
+            raise
         return str(response["ts"])
 
     async def update(self, team_id: str, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None:
-        await (await self.client(team_id)).chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+        try:
+            await (await self.client(team_id)).chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+        except SlackApiError as exc:
+            self.forget_token(team_id, exc)
+            raise
 
     async def publish_home(self, team_id: str, user_id: str, view: dict[str, Any]) -> None:
         await (await self.client(team_id)).views_publish(user_id=user_id, view=view)

@@ -6,7 +6,7 @@ import httpx
 from sqlalchemy import create_engine, text
 
 from bot.devstack import DevStack
-from tests.slack.conftest import command, text_of
+from tests.slack.conftest import command, text_of, wait_for
 
 
 async def test_install_flow_stores_an_encrypted_installation_and_the_bot_answers() -> None:
@@ -36,10 +36,22 @@ async def test_install_flow_stores_an_encrypted_installation_and_the_bot_answers
         engine.dispose()
         assert [row.team_id for row in installs] == [workspace.team_id]
         assert workspace.bot_token not in str(installs)  # encrypted at rest
-        # The installed workspace can use the bot: Bolt finds the bot token in the installation store.
-        reply = text_of(await command(stack, "U0GRACE", "link 190801059"))
-        assert "linked to Zoho People learner `190801059`" in reply
-        plans = text_of(await command(stack, "U0GRACE", "plans"))
-        assert "L1" in plans
+        # The installed workspace can use the bot (Bolt finds the bot token in the installation store), but
+        # not the operator's own LMS accounts from the environment: it must connect its own.
+        refused = text_of(await command(stack, "U0GRACE", "link grace.hopper@example.com"))
+        assert "No LMS is connected yet" in refused
+        assert stack.driver is not None
+        await stack.driver.command("U0GRACE", "connect ispring")
+        modal = await wait_for(lambda: stack.slack.top_modal("U0GRACE"))
+        key = {
+            "ispring_client_id": {"value": stack.sandbox.config.ispring_client_id},
+            "ispring_client_secret": {"value": stack.sandbox.config.ispring_client_secret},
+        }
+        await stack.driver.view_submission("U0GRACE", modal, key)
+        await wait_for(lambda: "iSpring is connected" in text_of(stack.slack.top_modal("U0GRACE") or {}) and True)
+        linked = text_of(await command(stack, "U0GRACE", "link grace.hopper@example.com"))
+        assert "linked to iSpring" in linked
+        results = text_of(await command(stack, "U0GRACE", "results"))
+        assert "Module results" in results
     finally:
         stack.stop()
