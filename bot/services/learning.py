@@ -238,6 +238,8 @@ class LearningService:
             max_age=fetch.max_age,
         )
         names = {link.learner_id: link.slack_user_id for link in await self.links.links.list(team_id, Provider.ISPRING)}
+        if overdue_only:
+            results = [r for r in results if r.is_overdue and not r.is_done]
         return ResultsReport(results=results, names=names, freshness=freshness)
 
     # --- budgets ---------------------------------------------------------------------------------------------
