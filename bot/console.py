@@ -150,11 +150,28 @@ class Console:
                 continue  # plumbing, not something a person sees
             self.say(render_call(call, self.stack.slack.workspace, self.style))
             if call.method == "response_url" or call.method.startswith("chat."):
-                self._last_surface = call.args
+                self._last_surface = self._posted(call)
         modal = self.stack.slack.top_modal(self.user)
-        if modal is not None and modal.get("submit") and any(_inputs(modal)):
+        if modal is None:
+            return
+        if modal.get("submit") and any(_inputs(modal)):
             self._last_surface = modal
             await self._fill_modal(modal, answers)
+        elif any(el.get("action_id") for _, el in iter_elements(list(modal.get("blocks") or []))):
+            self._last_surface = modal  # a picker: its select is the next thing to click
+        else:
+            # A notice ("Module updated"): read it and close it, as a person would, so replies behind it
+            # are what `click` acts on next.
+            self.stack.slack.close_view(self.user, str(modal.get("id")), all_views=True)
+
+    def _posted(self, call: Any) -> Json | None:
+        """The message as Slack now shows it (with its ts and channel), so its buttons can be clicked."""
+        slack = self.stack.slack
+        if call.method == "response_url":
+            mine = slack.ephemerals(self.user) or slack.dm_messages(self.user)
+        else:
+            mine = slack.dm_messages(self.user)
+        return dict(mine[-1]) if mine else None
 
     async def _quiet_calls(self, settle: float, limit: float = 20.0) -> list[Any]:
         """The calls since the last look, once the bot has been quiet for `settle` s (or did nothing for 3 s)."""
@@ -174,30 +191,35 @@ class Console:
         self._seen += len(calls)
         return list(calls)
 
-    async def _fill_modal(self, modal: Json, answers: dict[str, str] | None) -> None:
+    async def _fill_modal(self, modal: Json, answers: dict[str, str] | None, attempt: int = 1) -> None:
+        if self.ask is not None and answers is None:
+            self.say(self.style.dim("  (Enter keeps [the value shown]; type - to clear a field; Ctrl-C cancels)"))
         values: dict[str, dict[str, Any]] = {}
         for block_id, label, element in _inputs(modal):
             initial = _initial(element)
             if answers is not None:
                 raw = answers.get(label.lower(), initial or "")
             elif self.ask is not None:
-                raw = self.ask(f"  {label}{_choices(element)} [{initial or ''}]: ") or (initial or "")
+                try:
+                    typed = await asyncio.to_thread(self.ask, f"  {label}{_choices(element)} [{initial or ''}]: ")
+                except (EOFError, KeyboardInterrupt):
+                    self.say("  (cancelled: nothing was submitted)")
+                    return
+                raw = "" if typed.strip() == "-" else (typed or (initial or ""))
             else:
                 raw = initial or ""
-            if raw:
-                values.setdefault(block_id, {})[str(element["action_id"])] = raw
+            values.setdefault(block_id, {})[str(element["action_id"])] = raw or None
         if answers is not None:
             shown = ", ".join(f"{k} = {v!r}" for k, v in answers.items())
             self.say(self.style.dim(f"  (filling in: {shown})"))
         await self._driver().view_submission(self.user, modal, values)
-        await self._show_new_calls()
         errors = self.stack.slack.view_errors.get(str(modal.get("id")))
-        if errors:
-            self.say(
-                render_view(
-                    self.stack.slack.top_modal(self.user) or modal, self.stack.slack.workspace, self.style, errors
-                )
-            )
+        if errors:  # refused inline, as Slack shows it: the form stays open with the messages under the fields
+            self.say(render_view(modal, self.stack.slack.workspace, self.style, errors))
+            if self.ask is not None and answers is None and attempt < 5:
+                await self._fill_modal(modal, None, attempt + 1)
+            return
+        await self._show_new_calls()
 
     async def _click(self, rest: str, answers: dict[str, str] | None) -> None:
         parts = shlex.split(rest)

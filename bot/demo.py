@@ -28,7 +28,10 @@ def run_demo(*, tour: bool = True, shell: bool | None = None) -> int:
             asyncio.run(play_tour(console))
         if shell if shell is not None else tty:
             print()
-            asyncio.run(interactive(console))
+            try:
+                asyncio.run(interactive(console))
+            except KeyboardInterrupt:
+                print("\n(bye)")
         else:
             print("\n(stdin is not a terminal: skipping the interactive shell; run `lmsbot shell` to try it)")
     return 0

@@ -111,7 +111,7 @@ async def _results_filter(s: Services, inv: Invocation) -> tuple[ResultsFilter, 
             courses.append(value)
         elif key == "module" and value:
             modules.append(value)
-        elif (user := slack_user_ref(word)) is not None:
+        elif word.startswith(("<@", "@")) and (user := await _mentioned(s, inv, word)):
             link = await s.links.learner_for(inv.team_id, user, Provider.ISPRING)
             if link is None:
                 raise ValidationError(f"<@{user}> is not linked to an iSpring learner.")
@@ -142,7 +142,7 @@ async def _link(s: Services, inv: Invocation, respond: AsyncRespond, client: Asy
         await s.roles.require_admin(inv.team_id, inv.user_id, "link other people")
         await reply(respond, await _link_report(s, inv, auto=args[0] == "auto"))
         return
-    target = slack_user_ref(args[0])
+    target = await _mentioned(s, inv, args[0]) if args[0].startswith(("<@", "@")) else None
     if target is not None:  # `link @user <learner>`: an admin linking someone else
         if len(args) < 2:
             await reply(respond, bad_arguments_message("link", problem="Say which learner to link them to."))
@@ -185,7 +185,7 @@ async def _link_report(s: Services, inv: Invocation, *, auto: bool) -> SlackMess
 
 
 async def _unlink(s: Services, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
-    target = slack_user_ref(inv.args[0]) if inv.args else None
+    target = await _mentioned(s, inv, inv.args[0]) if inv.args else None
     if target is not None and target != inv.user_id:
         await s.roles.require_admin(inv.team_id, inv.user_id, "unlink other people")
     target = target or inv.user_id
@@ -256,6 +256,19 @@ async def _remind(s: Services, inv: Invocation, respond: AsyncRespond, client: A
 
 async def _status(s: Services, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
     await reply(respond, status_message(await s.status.report(inv.team_id, inv.user_id)))
+
+
+async def _mentioned(s: Services, inv: Invocation, word: str) -> str:
+    """The Slack user a word names: `<@U…|name>` (how Slack sends mentions), `@handle`, or `U…`.
+
+    A word that names nobody is an error, never "the caller": `/lms unlink @someone` must not unlink you.
+    """
+    user = slack_user_ref(word)
+    if user is None and word.startswith("@"):
+        user = await s.slack.user_id_by_handle(inv.team_id, word[1:])
+    if user is None:
+        raise ValidationError(f"`{word}` does not name anyone in this workspace: mention them, like @jane.")
+    return user
 
 
 def _provider_word(word: str | None) -> Provider | None:

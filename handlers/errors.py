@@ -33,7 +33,8 @@ PLAIN = (NeedsSetup, NotAllowed, LinkError, TrackError, ConnectError, Validation
 
 def message_for(exc: BaseException) -> SlackMessage:
     if isinstance(exc, PLAIN):
-        return error_message(str(exc), markup=True)
+        text = exc.message if isinstance(exc, LMSError) else str(exc)  # no "LMS:" prefix on our own words
+        return error_message(text, markup=True)
     if isinstance(exc, NotConnectedError):
         return error_message(
             "This LMS is not connected yet.", "An admin can run `/lms connect zoho` or `/lms connect ispring`."

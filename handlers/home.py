@@ -15,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.container import Services
 from bot.services.learning import NeedsSetup
+from bot.services.preferences import PreferenceError
 from bot.services.types import ModuleStatus, PlansReport, Provider, SessionsReport
 from handlers.context import team_of, user_of
 from handlers.views import (
@@ -76,7 +77,10 @@ def register(app: AsyncApp, services: Services) -> None:
     async def change(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, **changes: object) -> None:
         await ack()
         team_id, user_id = team_of(body), user_of(body)
-        await services.reminder_prefs.update(team_id, user_id, **changes)
+        try:
+            await services.reminder_prefs.update(team_id, user_id, **changes)
+        except PreferenceError as exc:  # the Home tab has no reply box: log it and show the settings as they are
+            log.info("home: preference change refused for %s: %s", user_id, exc)
         await publish_home(services, client, team_id, user_id)
 
     @app.action(REMIND_ON_ACTION)

@@ -75,9 +75,13 @@ class ConnectionService:
                 "The bot has no Zoho OAuth client yet: its operator sets ZOHO_CLIENT_ID and ZOHO_CLIENT_SECRET "
                 f"(redirect URI {self.redirect_uri})."
             )
-        dc = normalize_data_center(data_center) if data_center else self.settings.zoho_data_center
+        try:
+            dc = normalize_data_center(data_center) if data_center else self.settings.zoho_data_center
+        except ValueError as exc:
+            raise ConnectError(str(exc).capitalize() + ".") from exc
         state = await self.states.issue(team_id, slack_user_id, Provider.ZOHO, dc, STATE_TTL)
-        return f"{self.settings.lmsbot_public_url}{START_PATH}?{urlencode({'state': state, 'dc': dc or ''})}"
+        query = {"state": state, **({"dc": dc} if dc else {})}
+        return f"{self.settings.lmsbot_public_url}{START_PATH}?{urlencode(query)}"
 
     def authorize_url(self, state: str, data_center: str | None) -> str:
         """Zoho Accounts' consent page for the chosen data center (or the configured accounts URL)."""

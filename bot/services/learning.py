@@ -14,7 +14,7 @@ from functools import partial
 from typing import TypeVar
 
 from bot.config import Settings
-from bot.lms.errors import LMSError
+from bot.lms.errors import LMSError, NotFoundError
 from bot.lms.factory import LmsClients
 from bot.lms.ispring_models import ModuleResult, ResultsFilter
 from bot.lms.ratelimit import Priority
@@ -142,6 +142,9 @@ class LearningService:
                 PROGRESS,
                 max_age=fetch.max_age,
             )
+        except NotFoundError:
+            # Zoho answers 404 for a learner outside the module's course or batch.
+            return ModuleStatus(tracked=tracked, error="You are not enrolled in this module (or in its batch).")
         except LMSError as exc:
             return ModuleStatus(tracked=tracked, error=exc.message)
         module: Module | None = None

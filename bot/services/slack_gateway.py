@@ -127,6 +127,14 @@ class SlackGateway:
             raise
         return SlackUser.from_api(response["user"])
 
+    async def user_id_by_handle(self, team_id: str, handle: str) -> str | None:
+        """A member by @handle, display name or real name (for mentions typed without Slack's escaping)."""
+        wanted = handle.strip().lstrip("@").lower()
+        for person in await self.users(team_id):
+            if wanted in (person.name.lower(), person.real_name.lower()):
+                return person.id
+        return None
+
     async def dm_channel(self, team_id: str, user_id: str) -> str:
         response = await (await self.client(team_id)).conversations_open(users=user_id)
         return str(response["channel"]["id"])

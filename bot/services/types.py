@@ -96,7 +96,7 @@ class BudgetLine:
 
 @dataclass(frozen=True, slots=True)
 class StatusReport:
-    connections: dict[Provider, str]  # provider -> human description ("connected (EU data center)")
+    connections: dict[Provider, str]  # provider -> mrkdwn description ("connected (eu data center) by <@U…>")
     linked_as: dict[Provider, str]  # provider -> learner id of the caller
     tracked: list[TrackedModuleRef]
     budgets: list[BudgetLine]

@@ -36,7 +36,8 @@ def budget_line(line: BudgetLine) -> str:
 
 
 def connection_lines(connections: dict[Provider, str]) -> list[str]:
-    return [f"• {provider_name(p)}: {esc(connections.get(p, 'not connected'))}" for p in Provider]
+    # The services write these descriptions in mrkdwn on purpose ("connected by <@U…>"): not escaped.
+    return [f"• {provider_name(p)}: {connections.get(p, 'not connected')}" for p in Provider]
 
 
 def link_lines(linked_as: dict[Provider, str]) -> list[str]:

@@ -62,3 +62,27 @@ def test_procfile_names_the_three_processes() -> None:
     assert set(lines) == {"web", "worker", "release"}
     assert "lmsbot serve" in lines["web"] and "lmsbot scheduler" in lines["worker"]
     assert lines["release"].strip() == "lmsbot db upgrade"
+
+
+async def test_shell_shows_inline_errors_and_clicks_buttons_in_replies_and_modals(stack: DevStack) -> None:
+    answers = iter(["   ", "", "", "", "", "Fixed name", "", "", "", ""])
+    lines = iter(
+        [
+            "as grace",
+            "/lms edit-module kickoff",
+            "/lms untrack",
+            "click module_untrack 4",
+            "/lms edit-module",
+            "click module_edit_pick 1",
+            "quit",
+        ]
+    )
+    out = io.StringIO()
+    console = Console(stack, out=out, ask=lambda prompt: next(answers, ""))
+    await interactive(console, read=lambda prompt: next(lines))
+    shown = out.getvalue()
+    assert "A module name is required." in shown  # refused inline, then filled in again
+    assert "Module updated" in shown and "Fixed name" in shown
+    assert "Stopped tracking `office-hours`." in shown and "✗" not in shown  # the click reached the reply
+    assert "Phishing Basics" in shown  # the picker in the modal led to the form
+    assert "Traceback" not in shown
