@@ -111,7 +111,8 @@ def _db(args: argparse.Namespace, settings: Settings) -> int:
             before = migrate.current(settings.database_url)
             migrate.upgrade(settings.database_url)
             after = migrate.current(settings.database_url)
-            print(f"database at {after}" + (" (already up to date)" if before == after else f" (was {before})"))
+            was = before or "empty"
+            print(f"database at {after}" + (" (already up to date)" if before == after else f" (was {was})"))
             return 0
         if args.db_command == "current":
             print(migrate.current(settings.database_url) or "empty (run `lmsbot db upgrade`)")
@@ -177,7 +178,7 @@ async def _dispatch(args: argparse.Namespace, s: Services) -> int:
         )
         t = result.tracked
         name = f" ({result.module_name})" if result.module_name else ""
-        state = "tracking" if result.changed else "already tracking (nothing changed)"
+        state = "already tracking (nothing changed)" if not result.changed else "tracking"
         print(f"{state} #{t.id} {t.alias or '-'}: module {t.module_id}{name} in course {t.course_id}")
         if result.note:
             print(f"note: {result.note}", file=sys.stderr)
@@ -188,7 +189,10 @@ async def _dispatch(args: argparse.Namespace, s: Services) -> int:
         print(f"untracked #{gone.id} {gone.label}" if gone else f"{ref} was not tracked (nothing changed)")
         return 0
     if command == "tracked":
-        for t in await s.tracking.list(args.team):
+        tracked = await s.tracking.list(args.team)
+        if not tracked:
+            print(f"no modules are tracked in {args.team}", file=sys.stderr)
+        for t in tracked:
             batch = f" batch {t.batch_id}" if t.batch_id else ""
             print(f"#{t.id}\t{t.alias or '-'}\t{t.provider}\tcourse {t.course_id}{batch} module {t.module_id}")
         return 0

@@ -30,7 +30,7 @@ from bot.services.status import StatusService
 from bot.services.tracking import TrackingService
 from bot.services.types import Provider
 from storage.crypto import Keyring, load_keyring
-from storage.db import Database
+from storage.db import Database, parse_url
 from storage.ratelimit import SqlRateLimitBackend
 from storage.repositories.audit import AuditRepository
 from storage.repositories.cache import LmsCacheRepository
@@ -43,7 +43,14 @@ from storage.repositories.reminders import SentReminderRepository
 from storage.slack_stores import encrypted_installation_store
 from storage.token_store import DatabaseTokenStore
 
-DEV_KEY_FILE = Path(".lmsbot-dev-key")
+
+def dev_key_file(database_url: str) -> Path:
+    """Where development mode keeps its generated key: beside the SQLite file it protects (so the two move
+    together, whatever the working directory), else in the user's config directory."""
+    dialect, parsed = parse_url(database_url)
+    if dialect == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        return Path(str(parsed.database)).with_suffix(".key")
+    return Path.home() / ".config" / "lmsbot" / "dev-key"
 
 
 @dataclass
@@ -90,7 +97,7 @@ def build_services(
     keyring = keyring or load_keyring(
         settings.lmsbot_encryption_keys,
         production=settings.lmsbot_env == "production",
-        dev_key_file=DEV_KEY_FILE,
+        dev_key_file=dev_key_file(settings.database_url),
     )
     http = http or build_http(settings)
     limiter = build_rate_limiter(settings, clock, database_backend=SqlRateLimitBackend(db))

@@ -109,7 +109,7 @@ def load_keyring(keys: str | SecretStr | None, *, production: bool, dev_key_file
     try:
         os.link(tmp, dev_key_file)
     except FileExistsError:
-        log.warning("LMSBOT_ENCRYPTION_KEYS is not set; using the development key file %s", dev_key_file)
+        log.info("LMSBOT_ENCRYPTION_KEYS is not set; using the development key file %s", dev_key_file)
         return Keyring.from_keys(dev_key_file.read_text(encoding="ascii"))
     finally:
         tmp.unlink(missing_ok=True)

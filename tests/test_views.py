@@ -285,7 +285,10 @@ def test_help_lists_every_subcommand_and_marks_the_restricted_ones() -> None:
         assert f"/lms {name}" in text
     for name in ("track", "untrack", "remind", "status", "help"):
         assert f"/lms {name}" in text
-    assert "`/lms remind on|off|at HH:MM|digest|status`" in text
+    assert (
+        "`/lms remind on|off|at HH:MM|days mon,tue,…|quiet HH:MM-HH:MM|"
+        "mute &lt;module&gt;|unmute &lt;module&gt;|digest|status`" in text
+    )
     assert "`/lms link @user &lt;learner id or e-mail&gt;`" in text  # Slack shows &lt; as <
     assert re.search(r"/lms connect zoho\|ispring` — .*:lock: _admins only_", text)
     assert re.search(r"/lms results \[filters\]` — .*:lock: _admins and managers only_", text)
@@ -305,7 +308,7 @@ def test_unknown_subcommand_suggests_the_closest() -> None:
 def test_bad_arguments_shows_usage_and_the_problem() -> None:
     message = check_message(views.bad_arguments_message("remind", problem="HH:MM expected, got 25:00"))
     assert "HH:MM expected, got 25:00" in everything(message)
-    assert "`/lms remind on|off|at HH:MM|digest|status`" in everything(message)
+    assert "`/lms remind on|off|at HH:MM|days mon,tue,…|quiet HH:MM-HH:MM|" in everything(message)
 
 
 # --- progress -------------------------------------------------------------------------------------------------------

@@ -168,7 +168,7 @@ class LmsClients:
             creds = self._zoho_credentials
             if creds is None:
                 raise NotConnectedError(
-                    "Zoho is not configured: set ZOHO_CLIENT_ID, ZOHO_CLIENT_SECRET and ZOHO_REFRESH_TOKEN",
+                    "not configured: set ZOHO_CLIENT_ID, ZOHO_CLIENT_SECRET and ZOHO_REFRESH_TOKEN",
                     provider="Zoho",
                 )
             s = self.settings
@@ -202,7 +202,7 @@ class LmsClients:
             creds = self._ispring_credentials
             if creds is None:
                 raise NotConnectedError(
-                    "iSpring is not configured: set ISPRING_CLIENT_ID and ISPRING_CLIENT_SECRET", provider="iSpring"
+                    "not configured: set ISPRING_CLIENT_ID and ISPRING_CLIENT_SECRET", provider="iSpring"
                 )
             s = self.settings
             auth = ISpringClientCredentialsSource(

@@ -104,6 +104,8 @@ class LinkService:
         value = value.strip()
         if not value:
             raise LinkError("Say which learner: a learner id or an e-mail address.")
+        if "@" in value and not is_email(value):
+            raise LinkError(f"`{value}` is not an e-mail address.")
         chosen = await self.pick_provider(team_id, value, provider)
         email: str | None = None
         learner_id = value
@@ -128,9 +130,10 @@ class LinkService:
                 linked_by=actor,
             )
         except LinkConflict as exc:
+            # Who holds it is shown to admins only: a learner probing ids should not learn whose they are.
+            holder = "someone else" if self_service else f"<@{exc.slack_user_id}>"
             raise LinkError(
-                f"That {provider_name(chosen)} learner is already linked to <@{exc.slack_user_id}>; "
-                "an admin can unlink them first."
+                f"That {provider_name(chosen)} learner is already linked to {holder}; an admin can sort it out."
             ) from exc
         if result.changed:
             await self.audit.record(

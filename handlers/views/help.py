@@ -42,7 +42,7 @@ COMMANDS: tuple[CommandHelp, ...] = (
     ),
     CommandHelp(
         "remind",
-        "on|off|at HH:MM|digest|status",
+        "on|off|at HH:MM|days mon,tue,…|quiet HH:MM-HH:MM|mute <module>|unmute <module>|digest|status",
         "Your daily reminder DM: switch it, pick the time; `digest` toggles the weekly overdue digest (managers).",
         ("remind at 08:30", "remind status"),
     ),

@@ -121,7 +121,9 @@ def reminder_settings_message(settings: ReminderSettings, *, now: datetime | Non
         lines.append(muted)
     blocks: list[Block] = [
         kit.section("\n".join(lines)),
-        kit.context("Change them: `/lms remind on|off|at HH:MM|digest` — or from the bot's Home tab."),
+        kit.context(
+            "Change them: `/lms remind on|off|at HH:MM|days …|quiet …|mute …|digest` — or from the bot's Home tab."
+        ),
     ]
     state = "on at " + settings.send_time if settings.enabled else "off"
     return kit.message(f"Reminders are {state}.", blocks)

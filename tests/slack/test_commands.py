@@ -66,7 +66,14 @@ async def test_self_link_and_admin_only_link_of_others(stack: DevStack) -> None:
     refused = text_of(await command(stack, ADA, f"link <@{KATHERINE}|katherine> 100002000000032145"))
     assert "Only workspace admins" in refused
     taken = text_of(await command(stack, KATHERINE, "link 100002000000032145"))
-    assert "already linked to <@U0ADA>" in taken
+    assert "already linked to someone else" in taken and "U0ADA" not in taken  # learners don't learn whose
+    admin_view = text_of(await command(stack, GRACE, f"link <@{KATHERINE}|katherine> 100002000000032145"))
+    assert "already linked to <@U0ADA>" in admin_view
+    typo = text_of(await command(stack, GRACE, "unlink @nobody"))
+    assert "does not name anyone" in typo
+    assert text_of(await command(stack, GRACE, "status")).count("learner `190801059`") == 1  # Grace still linked
+    by_handle = text_of(await command(stack, GRACE, "unlink @katherine"))
+    assert "<@U0KATHERINE> was unlinked" in by_handle
 
 
 async def test_results_for_managers_only(stack: DevStack) -> None:
