@@ -651,16 +651,20 @@ def _bind(func: Callable[..., Awaitable[None]], *args: object) -> Callable[[], A
     return job
 
 
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
 def _digest_summary(user_id: str, digest: Digest) -> str:
     pending = digest.pending
     modules = {e.tracked.id for e in pending if e.tracked is not None}
     ispring = sum(1 for e in pending if e.kind is EntryKind.ISPRING)
-    parts = [f"{len(pending) - ispring} Zoho items in {len(modules)} modules"]
+    parts = [f"{_n(len(pending) - ispring, 'Zoho item')} in {_n(len(modules), 'module')}"]
     if ispring:
-        parts.append(f"{ispring} iSpring modules due")
+        parts.append(f"{_n(ispring, 'iSpring module')} due")
     if digest.locked:
         parts.append(f"{len(digest.locked)} locked")
     if digest.sessions:
-        parts.append(f"{len(digest.sessions)} upcoming sessions")
+        parts.append(_n(len(digest.sessions), "upcoming session"))
     who = f"{user_id} ({digest.learner_name})" if digest.learner_name else user_id
     return f"digest {digest.period} → {who}: " + ", ".join(parts)
