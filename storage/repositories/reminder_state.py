@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 
 from storage.models import LmsCacheRow, ReminderMuteRow, SentReminderRow
 from storage.repositories._common import Repository, rowcount
-from storage.repositories.reminders import SentReminder
+from storage.repositories.reminders import SentReminder, sent_record
 
 
 class ReminderStateRepository(Repository):
@@ -38,7 +38,7 @@ class ReminderStateRepository(Repository):
             .order_by(SentReminderRow.claimed_at, SentReminderRow.id)
         )
         async with self.db.transaction(write=False) as session:
-            return [_sent(row) for row in (await session.scalars(query)).all()]
+            return [sent_record(row) for row in (await session.scalars(query)).all()]
 
     async def by_message(
         self, team_id: str, slack_user_id: str, channel_id: str, message_ts: str
@@ -51,7 +51,7 @@ class ReminderStateRepository(Repository):
         )
         async with self.db.transaction(write=False) as session:
             row = (await session.scalars(query)).first()
-            return _sent(row) if row else None
+            return sent_record(row) if row else None
 
     async def set_payload(self, reminder_id: int, payload: Any) -> bool:
         """Store what a sent message says now (after an in-place update or a button click)."""
@@ -80,19 +80,3 @@ class ReminderStateRepository(Repository):
         query = select(LmsCacheRow).where(LmsCacheRow.key.like(escaped + "%", escape="\\"))
         async with self.db.transaction(write=False) as session:
             return {row.key: (row.payload, row.fetched_at) for row in (await session.scalars(query)).all()}
-
-
-def _sent(row: SentReminderRow) -> SentReminder:
-    return SentReminder(
-        id=row.id,
-        team_id=row.team_id,
-        slack_user_id=row.slack_user_id,
-        item_key=row.item_key,
-        period=row.period,
-        status=row.status,
-        claimed_at=row.claimed_at,
-        sent_at=row.sent_at,
-        channel_id=row.channel_id,
-        message_ts=row.message_ts,
-        payload=row.payload,
-    )

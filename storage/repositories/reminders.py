@@ -139,7 +139,7 @@ class SentReminderRepository(Repository):
         )
         async with self.db.transaction(write=False) as session:
             row = (await session.scalars(query)).one_or_none()
-            return _record(row) if row else None
+            return sent_record(row) if row else None
 
     async def sent_in_period(self, team_id: str, slack_user_id: str, period: str) -> builtins.list[SentReminder]:
         query = (
@@ -153,7 +153,7 @@ class SentReminderRepository(Repository):
             .order_by(SentReminderRow.id)
         )
         async with self.db.transaction(write=False) as session:
-            return [_record(row) for row in (await session.scalars(query)).all()]
+            return [sent_record(row) for row in (await session.scalars(query)).all()]
 
     async def prune(self, before: datetime) -> int:
         """Delete rows claimed before `before` (housekeeping; keep more than the longest period)."""
@@ -161,7 +161,8 @@ class SentReminderRepository(Repository):
             return rowcount(await session.execute(delete(SentReminderRow).where(SentReminderRow.claimed_at < before)))
 
 
-def _record(row: SentReminderRow) -> SentReminder:
+def sent_record(row: SentReminderRow) -> SentReminder:
+    """The plain record of a sent-log row (shared with the reminder-state queries)."""
     return SentReminder(
         id=row.id,
         team_id=row.team_id,

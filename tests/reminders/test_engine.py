@@ -12,27 +12,10 @@ from bot.lms.zoho import Endpoint
 from bot.sandbox import seed
 from bot.sandbox.state import EntityProgress
 from tests.reminders.conftest import MONDAY, PEOPLE, TEAM, MakeWorld, World
+from tests.support.slack import text_of
 
 ADA_LEARNER = seed.SAMPLE_LEARNER
 PRE_READING = 100004000000049021  # a pending link in Ada's Kick-off
-
-
-def text_of(message: dict[str, Any]) -> str:
-    parts = [str(message.get("text") or "")]
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key == "text" and isinstance(value, str):
-                    parts.append(value)
-                else:
-                    walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(message.get("blocks") or [])
-    return "\n".join(parts)
 
 
 def progress_calls(world: World, learner: int) -> list[str]:
