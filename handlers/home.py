@@ -63,6 +63,7 @@ async def publish_home(s: Services, client: AsyncWebClient, team_id: str, user_i
         plans=plans,
         admin=admin,
         linked=linked,
+        manager=roles.can_see_others,
     )
     await client.views_publish(user_id=user_id, view=view)
 

@@ -6,7 +6,9 @@ with a "Loading…" view, and is updated with the prefilled form when Zoho has a
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from functools import partial
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -18,6 +20,7 @@ from bot.lms.dates import DateOrder
 from bot.lms.errors import LMSError
 from bot.lms.module_update import ModuleUpdateError, validate_module_update
 from bot.services.connections import ConnectError
+from bot.services.tracking import TrackError
 from bot.services.types import ModuleEditForm, Provider
 from handlers.context import dm, team_of, user_of
 from handlers.errors import message_for
@@ -50,6 +53,7 @@ from handlers.views.kit import context, input_block, modal, plain, section
 log = logging.getLogger(__name__)
 
 CONNECT_ISPRING_CALLBACK_ID = "connect_ispring"
+TRACK_CHECK_SECONDS = 2.0  # of Slack's 3 s for a view_submission answer
 _NOTICE_CALLBACK_ID = "lmsbot_notice"
 
 
@@ -173,20 +177,35 @@ async def _submit_track(s: Services, ack: AsyncAck, body: dict[str, Any], client
     if errors:
         await ack(response_action="errors", errors=errors)
         return
-    await ack()
+    track = partial(
+        s.tracking.track,
+        team_id,
+        user_id,
+        course_id=course_id or "",
+        module_id=module_id or "",
+        batch_id=values.get("batch_id") or chosen.get("batch_id"),
+        alias=values.get("alias"),
+        provider=Provider(values.get("provider") or Provider.ZOHO),
+    )
+    # Slack waits 3 s for this answer: when Zoho checks the ids quickly, a mistake is shown on the form
+    # itself; when it is slow, the form closes and the result comes as a DM.
     try:
-        result = await s.tracking.track(
-            team_id,
-            user_id,
-            course_id=course_id or "",
-            module_id=module_id or "",
-            batch_id=values.get("batch_id") or chosen.get("batch_id"),
-            alias=values.get("alias"),
-            provider=Provider(values.get("provider") or Provider.ZOHO),
-        )
-    except Exception as exc:  # noqa: BLE001 - the modal is closed; tell them in a DM
-        await dm(client, user_id, message_for(exc))
+        result = await asyncio.wait_for(track(), timeout=TRACK_CHECK_SECONDS)
+    except TrackError as exc:
+        await ack(response_action="errors", errors={TRACK_BLOCK_IDS["module_id"]: str(exc)})
         return
+    except TimeoutError:
+        await ack()
+        try:
+            result = await track()
+        except Exception as exc:  # noqa: BLE001 - the modal is closed; tell them in a DM
+            await dm(client, user_id, message_for(exc))
+            return
+    except Exception as exc:  # noqa: BLE001 - an LMS or storage failure, in plain words on the form
+        await ack(response_action="errors", errors={TRACK_BLOCK_IDS["module_id"]: message_for(exc)["text"]})
+        return
+    else:
+        await ack()
     t = result.tracked
     name = f" *{result.module_name}*" if result.module_name else ""
     text = (

@@ -752,10 +752,9 @@ def test_home_for_a_learner() -> None:
         "timezone": "Europe/Berlin",
     }
     actions = {b["action_id"]: b.get("value") for b in elements(view, "button")}
-    assert actions == {
+    assert actions == {  # no weekly-digest switch: that digest is for managers and admins
         "home_refresh": None,
         "remind_off": None,
-        "remind_digest_off": None,
         "remind_unmute": "2",
     }
     assert views.home.hh_mm("9:05") == "09:05" and views.home.hh_mm("25:00") is None

@@ -96,16 +96,19 @@ def hh_mm(text: str) -> str | None:
     return f"{int(match[1]):02d}:{match[2]}"
 
 
-def _reminder_blocks(settings: ReminderSettings, now: datetime) -> list[Block]:
+def _reminder_blocks(settings: ReminderSettings, now: datetime, *, manager: bool) -> list[Block]:
     controls: list[Element] = [
         kit.button("Turn reminders off", REMIND_OFF_ACTION)
         if settings.enabled
         else kit.button("Turn reminders on", REMIND_ON_ACTION, style="primary"),
         kit.timepicker(REMIND_TIME_ACTION, initial=hh_mm(settings.send_time), timezone=settings.timezone),
-        kit.button("Weekly digest off", REMIND_DIGEST_OFF_ACTION)
-        if settings.digest
-        else kit.button("Weekly digest on", REMIND_DIGEST_ON_ACTION),
     ]
+    if manager:  # the weekly overdue digest goes to managers and admins only: nobody else needs its switch
+        controls.append(
+            kit.button("Weekly digest off", REMIND_DIGEST_OFF_ACTION)
+            if settings.digest
+            else kit.button("Weekly digest on", REMIND_DIGEST_ON_ACTION)
+        )
     blocks = [
         kit.divider(),
         kit.section("*Reminders*\n" + "\n".join(reminder_lines(settings, now=now))),
@@ -151,6 +154,7 @@ def home_view(
     plans: PlansReport | None = None,
     admin: StatusReport | None = None,
     linked: bool = True,
+    manager: bool = False,
 ) -> SlackView:
     """The Home tab for views.publish. Pass `admin` (the status report) only for admins.
 
@@ -174,7 +178,7 @@ def home_view(
                 accessory=refresh,
             )
         )
-    blocks += _reminder_blocks(reminders, now)
+    blocks += _reminder_blocks(reminders, now, manager=manager or admin is not None)
     if admin is not None:
         blocks += _admin_blocks(admin)
     return kit.home(blocks)

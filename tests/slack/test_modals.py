@@ -243,3 +243,18 @@ async def test_edit_button_on_progress_and_global_shortcut(stack: DevStack) -> N
     await stack.driver.shortcut(ADA, "edit_module")
     refusal = await wait_for(lambda: stack.slack.top_modal(ADA))
     assert "Only workspace admins and trainers" in text_of(refusal)
+
+
+async def test_track_mistakes_show_on_the_form(stack: DevStack) -> None:
+    assert stack.driver is not None
+    await stack.driver.command(GRACE, "track")
+    modal = await wait_for(lambda: (m := stack.slack.top_modal(GRACE)) and m.get("callback_id") == "track_module" and m)
+    values = {
+        "track_course": {_action(modal, "track_course"): str(seed.SELF_PACED_COURSE)},
+        "track_module": {_action(modal, "track_module"): "999"},
+    }
+    response = await stack.driver.view_submission(GRACE, modal, values)
+    body = response.json()
+    assert body["response_action"] == "errors"
+    assert "Zoho has no module 999" in body["errors"]["track_module"]
+    assert stack.slack.top_modal(GRACE) is not None  # still open, to be corrected
