@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from bot.cli import main
 from bot.sandbox import seed
 from bot.sandbox.server import SandboxServer
 from tests.support.lms import sandbox_env
+from tests.support.processes import free_port, wait_until_serving
 
 SP, M1 = str(seed.SELF_PACED_COURSE), str(seed.SP_MODULE_1)
 ADA = str(seed.SAMPLE_LEARNER)
@@ -126,11 +126,8 @@ def test_unknown_data_center_is_explained(
 
 @pytest.fixture
 def sandbox_process() -> Iterator[str]:
-    import socket
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot", "sandbox", "--port", str(port), "--rate-limit", "5"],
         stdout=subprocess.PIPE,
@@ -139,16 +136,7 @@ def sandbox_process() -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(url + "/_sandbox/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("sandbox did not start")
-            time.sleep(0.1)
+        wait_until_serving(proc, url + "/_sandbox/health")
         yield url
     finally:
         proc.terminate()

@@ -124,7 +124,8 @@ def _select(req: ApiRequest, state: SandboxState) -> list[ISpringResult]:
     return selected
 
 
-def _page_bounds(req: ApiRequest, selected: list[ISpringResult]) -> tuple[int, int]:
+def _page_bounds(req: ApiRequest, ids: list[str]) -> tuple[int, int]:
+    """(start, size) from pageSize and pageToken; a page token is base64 of the next page's first id."""
     raw_size = req.q("pageSize")
     if raw_size in (None, ""):
         size = DEFAULT_PAGE_SIZE
@@ -139,7 +140,7 @@ def _page_bounds(req: ApiRequest, selected: list[ISpringResult]) -> tuple[int, i
             result_id = base64.b64decode(token, validate=True).decode()
         except (binascii.Error, UnicodeDecodeError) as exc:
             raise ApiError(400) from exc
-        start = next((i for i, r in enumerate(selected) if r.result_id == result_id), -1)
+        start = ids.index(result_id) if result_id in ids else -1
         if start < 0:
             raise ApiError(400)
     return start, size
@@ -147,7 +148,7 @@ def _page_bounds(req: ApiRequest, selected: list[ISpringResult]) -> tuple[int, i
 
 def module_results(req: ApiRequest, state: SandboxState) -> Response:
     selected = _select(req, state)
-    start, size = _page_bounds(req, selected)
+    start, size = _page_bounds(req, [r.result_id for r in selected])
     page = selected[start : start + size]
     following = selected[start + size] if start + size < len(selected) else None
     next_token = base64.b64encode(following.result_id.encode()).decode() if following else None
@@ -184,19 +185,7 @@ def users(req: ApiRequest, state: SandboxState) -> Response:
         for u in state.ispring_users.values()
         if (not emails or u.email.lower() in emails) and (not departments or u.department_id in departments)
     ]
-    raw_size = req.q("pageSize")
-    if raw_size not in (None, "") and not (raw_size.isdigit() and int(raw_size) > 0):
-        raise ApiError(400)
-    size = int(raw_size) if raw_size else DEFAULT_PAGE_SIZE
-    start = 0
-    if token := req.q("pageToken"):
-        try:
-            user_id = base64.b64decode(token, validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError) as exc:
-            raise ApiError(400) from exc
-        start = next((i for i, u in enumerate(selected) if u.user_id == user_id), -1)
-        if start < 0:
-            raise ApiError(400)
+    start, size = _page_bounds(req, [u.user_id for u in selected])
     page = selected[start : start + size]
     following = selected[start + size] if start + size < len(selected) else None
     next_token = base64.b64encode(following.user_id.encode()).decode() if following else None

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,14 +21,9 @@ from storage import migrate
 from storage.crypto import Keyring
 from tests.slack.conftest import text_of, wait_for
 from tests.support.lms import sandbox_env
+from tests.support.processes import free_port, wait_until_serving
 
 SECRET = "process-test-signing-secret"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -59,16 +52,7 @@ def served(sandbox: SandboxServer, tmp_path: Path) -> Iterator[tuple[str, SlackS
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(url + "/healthz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"lmsbot serve did not start: {proc.stdout.read() if proc.stdout else ''}")
-                time.sleep(0.1)
+            wait_until_serving(proc, url + "/healthz")
             yield url, slack
         finally:
             proc.terminate()
