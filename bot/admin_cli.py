@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -99,8 +100,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         return asyncio.run(_with_services(settings, lambda services: _dispatch(args, services)))
     except EXPECTED as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {terminal_text(str(exc))}", file=sys.stderr)
         return 1
+
+
+def terminal_text(text: str) -> str:
+    """Service messages are written for Slack; in a terminal, <@U123> reads better as U123."""
+    return re.sub(r"<@([A-Z0-9]+)(?:\|[^>]*)?>", r"\1", text)
 
 
 def _db(args: argparse.Namespace, settings: Settings) -> int:
@@ -219,7 +225,7 @@ async def _link(args: argparse.Namespace, s: Services) -> int:
                 f"linked {result.link.slack_user_id} to {provider_name(result.link.provider)} {result.link.learner_id}"
             )
         for error in report.errors:
-            print(f"error: {error}", file=sys.stderr)
+            print(f"error: {terminal_text(error)}", file=sys.stderr)
         print(f"{len(report.linked)} linked, {report.unchanged} already linked, {len(report.errors)} error(s)")
         return 1 if report.errors else 0
     if not args.learner:

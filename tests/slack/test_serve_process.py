@@ -87,3 +87,21 @@ def test_serve_without_signing_secret_explains(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1].startswith("error: SLACK_SIGNING_SECRET is not set")
+
+
+def test_socket_mode_without_app_token_explains(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "LMSBOT_"))}
+    env.update(
+        {
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+            "LMSBOT_ENCRYPTION_KEYS": Keyring.generate_key(),
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_BOT_TOKEN": "xoxb-test",
+        }
+    )
+    migrate.upgrade(env["DATABASE_URL"])
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "socket"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines()[-1] == "error: SLACK_APP_TOKEN (xapp-…) is needed for Socket Mode"
