@@ -58,6 +58,11 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+def connect_ispring(capsys: pytest.CaptureFixture[str], sandbox: SandboxServer, secret: str) -> tuple[int, str, str]:
+    client_id = sandbox.config.ispring_client_id
+    return run(capsys, "connect", "ispring", "--team", TEAM, "--client-id", client_id, "--client-secret", secret)
+
+
 def rows(db: Path, sql: str) -> list[tuple[object, ...]]:
     engine = create_engine(f"sqlite:///{db}")
     with engine.connect() as conn:
@@ -157,21 +162,9 @@ def test_connect_ispring_checks_the_key_and_stores_it_encrypted(
     env: Path, sandbox: SandboxServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cfg = sandbox.config
-    code, _, err = run(
-        capsys, "connect", "ispring", "--team", TEAM, "--client-id", cfg.ispring_client_id, "--client-secret", "wrong"
-    )
+    code, _, err = connect_ispring(capsys, sandbox, "wrong")
     assert code == 1 and "did not accept" in err
-    code, out, _ = run(
-        capsys,
-        "connect",
-        "ispring",
-        "--team",
-        TEAM,
-        "--client-id",
-        cfg.ispring_client_id,
-        "--client-secret",
-        cfg.ispring_client_secret,
-    )
+    code, out, _ = connect_ispring(capsys, sandbox, cfg.ispring_client_secret)
     assert code == 0 and "iSpring connected" in out
     dump = json.dumps([list(map(str, r)) for r in rows(env, "SELECT * FROM provider_connections")])
     assert cfg.ispring_client_id in dump and cfg.ispring_client_secret not in dump
@@ -188,17 +181,7 @@ def test_keys_rotate_keeps_everything_readable(
     import os
 
     cfg = sandbox.config
-    run(
-        capsys,
-        "connect",
-        "ispring",
-        "--team",
-        TEAM,
-        "--client-id",
-        cfg.ispring_client_id,
-        "--client-secret",
-        cfg.ispring_client_secret,
-    )
+    connect_ispring(capsys, sandbox, cfg.ispring_client_secret)
     old = os.environ["LMSBOT_ENCRYPTION_KEYS"]
     monkeypatch.setenv("LMSBOT_ENCRYPTION_KEYS", f"{Keyring.generate_key()},{old}")
     code, out, _ = run(capsys, "keys", "rotate")
