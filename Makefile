@@ -4,12 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench sandbox clean
+.PHONY: demo test lint bench sandbox lock clean
 
-$(STAMP): pyproject.toml
+# Installs exactly what requirements.lock pins (hash-checked), then the project itself without re-resolving.
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -28,6 +29,13 @@ bench: $(STAMP)
 
 sandbox: $(STAMP)
 	$(BIN)/lmsbot sandbox --port 8900 --seed demo
+
+# Re-pins requirements.lock from pyproject.toml (after changing a dependency); pip-tools runs in a throw-away venv.
+lock:
+	$(PYTHON) -m venv /tmp/lmsbot-lock-venv
+	/tmp/lmsbot-lock-venv/bin/pip install --quiet pip-tools
+	/tmp/lmsbot-lock-venv/bin/pip-compile --quiet --extra dev --generate-hashes --strip-extras \
+		--no-emit-index-url --no-emit-find-links --output-file requirements.lock pyproject.toml
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
