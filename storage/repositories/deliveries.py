@@ -22,12 +22,13 @@ class DeliveryRepository(Repository):
         fresh = True
         async with self.db.transaction() as session:
             for key in keys:
-                result = await session.execute(
+                inserted = await session.execute(
                     upsert(self.db, SlackDeliveryRow)
                     .values(key=key, seen_at=now)
                     .on_conflict_do_nothing(index_elements=["key"])
+                    .returning(SlackDeliveryRow.key)  # rowcount is not reliable here on psycopg
                 )
-                fresh = fresh and rowcount(result) == 1
+                fresh = inserted.scalar_one_or_none() is not None and fresh
         return fresh
 
     async def purge(self, *, older_than: timedelta) -> int:

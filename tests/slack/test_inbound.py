@@ -124,6 +124,13 @@ async def test_a_well_formed_request_still_works_after_the_refusals(shared_stack
     assert "progress" in text_of(await command(shared_stack, ADA, "help"))
 
 
+async def test_slacks_url_verification_still_passes(shared_stack: DevStack) -> None:
+    assert shared_stack.driver is not None
+    body = json.dumps({"type": "url_verification", "token": "t", "challenge": "c0ffee"}).encode()
+    response = await shared_stack.driver.signed_post(body, JSON)
+    assert response.status_code == 200 and "c0ffee" in response.text
+
+
 async def _raw_post(stack: DevStack, head: bytes, chunks: list[bytes]) -> bytes:
     """Send the request head and some body, never finishing it; return what the server answers."""
     assert stack.web is not None
