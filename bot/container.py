@@ -19,6 +19,7 @@ from bot.lms.ratelimit import Clock, RateLimiter
 from bot.lms.transport import RetryPolicy
 from bot.services.cache import LmsCache
 from bot.services.connections import ConnectionService
+from bot.services.deliveries import DeliveryLedger
 from bot.services.learning import LearningService
 from bot.services.links import LinkService
 from bot.services.module_edit import ModuleEditService
@@ -36,6 +37,7 @@ from storage.repositories.audit import AuditRepository
 from storage.repositories.cache import LmsCacheRepository
 from storage.repositories.connect_states import ConnectStateRepository
 from storage.repositories.connections import ConnectionRepository
+from storage.repositories.deliveries import DeliveryRepository
 from storage.repositories.links import LinkRepository
 from storage.repositories.modules import TrackedModuleRepository
 from storage.repositories.preferences import PreferenceRepository
@@ -78,6 +80,7 @@ class Services:
     module_edit: ModuleEditService
     reminder_prefs: PreferenceService
     status: StatusService
+    deliveries: DeliveryLedger
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -149,4 +152,5 @@ def build_services(
         module_edit=ModuleEditService(settings, registry, tracking, cache, audit),
         reminder_prefs=PreferenceService(preferences, tracking, slack, audit),
         status=StatusService(connections, links, tracking, learning, cache),
+        deliveries=DeliveryLedger(DeliveryRepository(db, clock=stamp)),
     )

@@ -100,6 +100,7 @@ async def prune_job() -> None:
     before = utc_now() - timedelta(days=runtime.config.prune_days)
     removed = await runtime.services.reminders.prune(before)
     runtime.out(f"prune: {removed} sent-log rows older than {runtime.config.prune_days} days removed")
+    await runtime.services.deliveries.purge()  # Slack deliveries kept for replay checks
 
 
 class ReminderScheduler:

@@ -1,6 +1,7 @@
 """The bot's HTTP surface (`lmsbot serve`): Slack requests, the install and connect flows, and a health check.
 
-Starlette under uvicorn: Slack's events, commands, interactions and options all arrive at /slack/events.
+Starlette under uvicorn: Slack's events, commands, interactions and options all arrive at /slack/events, and
+pass `bot.slack_guard` (size, signature, shape, replays) before Bolt sees them.
 """
 
 from __future__ import annotations
@@ -19,15 +20,23 @@ from starlette.routing import Route
 
 from bot.container import Services
 from bot.services.connections import CALLBACK_PATH, START_PATH, ConnectError
+from bot.slack_guard import SlackGuard
 
 log = logging.getLogger(__name__)
 
 
 def build_web(app: AsyncApp, services: Services) -> Starlette:
     handler = AsyncSlackRequestHandler(app)
+    secret = services.settings.slack_signing_secret
+    if secret is None:  # build_app refuses to build without it; a web app must not serve Slack unsigned
+        raise ValueError("SLACK_SIGNING_SECRET is not set")
+    guard = SlackGuard(app, secret.get_secret_value(), services.deliveries)
 
     async def slack_events(request: Request) -> Response:
-        return await handler.handle(request)
+        return await guard.handle(request)
+
+    async def slack_install(request: Request) -> Response:
+        return await handler.handle(request)  # GET: the install page and the OAuth redirect (no body)
 
     async def healthz(_: Request) -> Response:
         try:
@@ -74,8 +83,8 @@ def build_web(app: AsyncApp, services: Services) -> Starlette:
     ]
     if services.settings.multi_workspace:
         routes += [
-            Route("/slack/install", slack_events, methods=["GET"]),
-            Route("/slack/oauth_redirect", slack_events, methods=["GET"]),
+            Route("/slack/install", slack_install, methods=["GET"]),
+            Route("/slack/oauth_redirect", slack_install, methods=["GET"]),
         ]
     return Starlette(routes=routes, lifespan=lifespan)
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.container import Services
@@ -258,6 +259,15 @@ async def _submit_connect_ispring(s: Services, ack: AsyncAck, body: dict[str, An
     await client.views_update(view_id=view_id, view=_notice("Connect iSpring", text))
 
 
+async def _refuse(client: AsyncWebClient, body: dict[str, Any], title: str, text: str) -> None:
+    """A refusal in a modal of the person's own (from their trigger_id): never in the view the payload names,
+    which may be someone else's."""
+    try:
+        await client.views_open(trigger_id=str(body.get("trigger_id") or ""), view=_notice(title, text))
+    except SlackApiError as exc:
+        log.info("could not show a refusal to %s: %s", user_of(body), exc.response.get("error"))
+
+
 def register(app: AsyncApp, services: Services) -> None:
     async def open_for_editor(body: dict[str, Any], client: AsyncWebClient, ref: str | int | None) -> None:
         team_id, user_id = team_of(body), user_of(body)
@@ -277,6 +287,9 @@ def register(app: AsyncApp, services: Services) -> None:
     @app.action(MODULE_PICK_ACTION)
     async def module_picked(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
+        if not (await services.roles.roles(team_of(body), user_of(body))).can_edit_modules:
+            await _refuse(client, body, "Edit module", "Only workspace admins and trainers can edit modules.")
+            return
         selected = ((body.get("actions") or [{}])[0].get("selected_option") or {}).get("value", "")
         view_id = str(body["view"]["id"])
         await client.views_update(view_id=view_id, view=_loading("Edit module", "Loading it from Zoho…"))
@@ -295,6 +308,9 @@ def register(app: AsyncApp, services: Services) -> None:
     @app.action(TRACK_BATCH_PICK_ACTION)
     async def track_picked(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
+        if not (await services.roles.roles(team_of(body), user_of(body))).admin:
+            await _refuse(client, body, "Track a module", "Only workspace admins can track modules.")
+            return
         try:
             await _track_pick(services, body, client)
         except Exception as exc:  # noqa: BLE001

@@ -261,6 +261,16 @@ class SchedulerLeaseRow(Base):
     expires_at: Mapped[datetime]
 
 
+class SlackDeliveryRow(Base):
+    """A Slack request (by its signature) or event (by its event_id) already taken in: a replay within Slack's
+    5-minute window, or a redelivered event, finds its row and is not run again. Old rows are purged."""
+
+    __tablename__ = "slack_deliveries"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(index=True)
+
+
 metadata = Base.metadata
 
 # APScheduler's SQLAlchemyJobStore table, column for column as the job store defines it, so our migrations

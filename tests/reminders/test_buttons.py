@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -31,7 +32,8 @@ def start_app() -> Iterator[StartApp]:
     servers: list[ThreadedServer] = []
 
     def start(world: World) -> SlackDriver:
-        settings = world.services.settings.model_copy(update={"slack_signing_secret": SECRET})
+        # model_copy does not validate: give the field its real type, as Settings would
+        settings = world.services.settings.model_copy(update={"slack_signing_secret": SecretStr(SECRET)})
         services = build_services(settings)  # its own: it lives on the web server's event loop
         app = AsyncApp(
             signing_secret=SECRET,
