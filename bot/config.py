@@ -109,7 +109,7 @@ class Settings(BaseSettings):
     slack_client_id: str | None = None  # multi-workspace: Bolt's OAuth install flow
     slack_client_secret: SecretStr | None = None
     slack_authorize_url: str = "https://slack.com/oauth/v2/authorize"
-    slack_scopes: str = "commands,chat:write,im:write,users:read,users:read.email,team:read"
+    slack_scopes: str = "commands,chat:write,im:write,im:history,users:read,users:read.email,team:read"
     # Extra roles on top of Slack's own admins/owners: comma-separated Slack user ids.
     lmsbot_admins: str = ""
     lmsbot_managers: str = ""

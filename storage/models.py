@@ -181,6 +181,9 @@ class SentReminderRow(Base):
     status: Mapped[str] = mapped_column(String(8))
     claim_token: Mapped[str] = mapped_column(String(64))
     claimed_at: Mapped[datetime]
+    # While claimed: the first attempt that may have reached Slack and was not ruled out since (kept when a
+    # stale claim is taken over, so the history check looks back far enough). None on rows from before 0003.
+    sending_since: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
     channel_id: Mapped[str | None] = mapped_column(SlackId)
     message_ts: Mapped[str | None] = mapped_column(String(32))

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from aiohttp import ServerDisconnectedError
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.state import RetryState
 
 from bot.config import Settings
 from bot.services.slack_gateway import SlackGateway
@@ -29,3 +32,31 @@ async def test_people_exclude_bots_and_a_revoked_token_is_looked_up_again() -> N
         assert await gateway.client(team) is not first  # the token is fetched again, not reused forever
         ts = await gateway.post(team, "U0ADA", "hi again", [])
         assert ts and slack.stub.dm_messages("U0ADA")[-1]["text"] == "hi again"
+
+
+async def test_history_pages_with_metadata_and_a_dropped_post_is_never_retried_blindly() -> None:
+    with SlackStubServer() as slack:
+        settings = Settings(  # type: ignore[call-arg]
+            _env_file=None, slack_bot_token=slack.stub.workspace.bot_token, slack_api_url=slack.url
+        )
+        gateway = SlackGateway(settings)
+        team = slack.stub.workspace.team_id
+        channel = await gateway.dm_channel(team, "U0ADA")
+        meta = {"event_type": "lmsbot_reminder", "event_payload": {"item_key": "digest", "period": "p"}}
+        for i in range(3):
+            await gateway.post(team, channel, f"m{i}", [], meta)
+        pages = [page async for page in gateway.history(team, channel, oldest=0.0, limit=2)]
+        assert [[m["text"] for m in page] for page in pages] == [["m2", "m1"], ["m0"]]
+        assert all(m["metadata"] == meta for page in pages for m in page)
+        assert [c.args.get("include_all_metadata") for c in slack.stub.calls_for("conversations.history")] == ["1"] * 2
+
+        # slack_sdk retries once when the connection drops; for chat.postMessage that could post twice.
+        [handler] = (await gateway.client(team)).retry_handlers
+        dropped = ServerDisconnectedError()
+
+        async def retries(method: str) -> bool:
+            request = HttpRequest(method="POST", url=f"{slack.url}{method}", headers={})
+            return await handler.can_retry_async(state=RetryState(), request=request, error=dropped)
+
+        assert await retries("users.info") and await retries("conversations.history")
+        assert not await retries("chat.postMessage")

@@ -205,6 +205,55 @@ async def test_conversations_open_is_stable(client: AsyncWebClient) -> None:
     assert (await refused(client.conversations_open(users="U0NOBODY"))).response["error"] == "user_not_found"
 
 
+async def test_conversations_history_pages_newest_first_with_metadata_on_request(
+    client: AsyncWebClient, stub: SlackStub
+) -> None:
+    dm = (await client.conversations_open(users=ADA))["channel"]["id"]
+    meta = {"event_type": "lmsbot_reminder", "event_payload": {"item_key": "digest", "period": "2026-03-30"}}
+    posted = [(await client.chat_postMessage(channel=dm, text=f"m{i}", metadata=meta))["ts"] for i in range(5)]
+    await client.chat_postMessage(channel=dm, text="a reply", thread_ts=posted[0])  # threads: not in history
+    await client.chat_postEphemeral(channel=dm, user=ADA, text="only Ada")
+    await client.chat_delete(channel=dm, ts=posted[4])
+    plain = await client.conversations_history(channel=dm)
+    assert [m["text"] for m in plain["messages"]] == ["m3", "m2", "m1", "m0"]  # newest first, live ones only
+    assert plain["has_more"] is False and "response_metadata" not in plain
+    assert all("metadata" not in m and "channel" not in m for m in plain["messages"])
+    assert plain["messages"][0]["bot_id"] == stub.workspace.bot_id
+    pages: list[list[str]] = []
+    cursor = None
+    while True:
+        page = await client.conversations_history(
+            channel=dm, oldest=posted[0], limit=2, cursor=cursor, include_all_metadata=True
+        )
+        pages.append([m["text"] for m in page["messages"]])
+        assert all(m["metadata"] == meta for m in page["messages"])
+        cursor = (page.get("response_metadata") or {}).get("next_cursor")
+        if not page["has_more"]:
+            break
+    assert pages == [["m3", "m2"], ["m1"]]  # `oldest` itself is left out unless inclusive
+    inclusive = await client.conversations_history(channel=dm, oldest=posted[0], inclusive=True, latest=posted[1])
+    assert [m["text"] for m in inclusive["messages"]] == ["m1", "m0"]
+    for bad, error in (
+        ({"channel": "D0NOPE"}, "channel_not_found"),
+        ({"channel": dm, "cursor": "x"}, "invalid_cursor"),
+    ):
+        assert (await refused(client.conversations_history(**bad))).response["error"] == error
+
+
+async def test_a_held_answer_has_already_stored_the_message(server: SlackStubServer, stub: SlackStub) -> None:
+    stub.hold_answer("chat.postMessage", 30.0)
+    task = asyncio.ensure_future(
+        AsyncWebClient(token=TOKEN, base_url=server.url).chat_postMessage(channel=ADA, text="x")
+    )
+    await eventually(lambda: stub.held == 1)
+    assert [m["text"] for m in stub.dm_messages(ADA)] == ["x"] and not task.done()  # stored, not yet answered
+    assert [c.ok for c in stub.calls_for("chat.postMessage")] == [True]
+    stub.release_holds()
+    assert (await asyncio.wait_for(task, 5))["ts"] == stub.dm_messages(ADA)[0]["ts"]
+    assert stub.held == 0
+    await AsyncWebClient(token=TOKEN, base_url=server.url).chat_postMessage(channel=ADA, text="y")  # not held
+
+
 async def test_users_info_lookup_and_time_zones(client: AsyncWebClient, stub: SlackStub) -> None:
     user = (await client.users_info(user=ADA))["user"]
     assert user["id"] == ADA and user["team_id"] == "T0DEMO" and user["name"] == "ada"

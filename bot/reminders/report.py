@@ -25,6 +25,7 @@ class SweepReport:
     nothing: int = 0  # due, nothing pending: no message
     already: int = 0  # sent earlier in the period, or being sent by another worker
     sent: list[Outgoing] = field(default_factory=list)
+    recovered: list[str] = field(default_factory=list)  # found in Slack after a crash and confirmed, not re-sent
     updated: list[str] = field(default_factory=list)  # messages edited in place
     deferred: list[str] = field(default_factory=list)  # learners left for a later sweep (LMS unavailable)
     failed: list[str] = field(default_factory=list)  # Slack refused: retried by a later sweep
@@ -33,6 +34,8 @@ class SweepReport:
     def summary(self) -> str:
         verb = "would send" if self.dry_run else "sent"
         parts = [f"{verb} {len(self.sent)}", f"updated {len(self.updated)}"]
+        if self.recovered:
+            parts.append(f"{len(self.recovered)} already in Slack (confirmed)")
         if self.deferred:
             parts.append(f"{len(self.deferred)} deferred (LMS unavailable)")
         if self.failed:
@@ -45,6 +48,7 @@ class SweepReport:
     def lines(self) -> list[str]:
         verb = "would send" if self.dry_run else "sent"
         out = [f"{verb}: {o.summary}" for o in self.sent]
+        out += [f"already in Slack: {line}" for line in self.recovered]
         out += [f"updated: {line}" for line in self.updated]
         out += [f"deferred: {line}" for line in self.deferred]
         out += [f"failed: {line}" for line in self.failed]

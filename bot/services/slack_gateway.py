@@ -8,11 +8,15 @@ own (reminders, auto-linking) come through here, with the workspace's bot token 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -22,6 +26,25 @@ _USER_TTL_SECONDS = 600.0
 # A workspace may reinstall (new token) or revoke: look the token up again this often, and at once on these.
 _CLIENT_TTL_SECONDS = 600.0
 _TOKEN_ERRORS = frozenset({"invalid_auth", "token_revoked", "account_inactive", "not_authed", "token_expired"})
+HISTORY_PAGE = 100  # Slack recommends no more than 200 messages a page
+
+
+class _RetryDroppedConnectionsExceptPosts(AsyncConnectionErrorRetryHandler):
+    """slack_sdk's default: one retry when the connection drops. Not for chat.postMessage: Slack may have stored
+    the message before the connection went, and a blind retry would send it twice (a reminder whose outcome is
+    unknown is checked against the DM's history instead; see bot/reminders/delivery.py)."""
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if request.url.split("?")[0].endswith("/chat.postMessage"):
+            return False
+        return await super()._can_retry_async(state=state, request=request, response=response, error=error)
 
 
 class SlackNotInstalled(Exception):
@@ -83,7 +106,11 @@ class SlackGateway:
             token = self.settings.slack_bot_token.get_secret_value()
         if token is None:
             raise SlackNotInstalled(f"lmsbot is not installed in workspace {team_id}")
-        client = AsyncWebClient(token=token, base_url=self.settings.slack_api_url)
+        client = AsyncWebClient(
+            token=token,
+            base_url=self.settings.slack_api_url,
+            retry_handlers=[_RetryDroppedConnectionsExceptPosts()],
+        )
         self._clients[team_id] = (client, self._clock())
         return client
 
@@ -139,20 +166,65 @@ class SlackGateway:
         response = await (await self.client(team_id)).conversations_open(users=user_id)
         return str(response["channel"]["id"])
 
-    async def post(self, team_id: str, channel: str, text: str, blocks: list[dict[str, Any]]) -> str:
+    async def post(
+        self,
+        team_id: str,
+        channel: str,
+        text: str,
+        blocks: list[dict[str, Any]],
+        metadata: dict[str, Any] | None = None,
+    ) -> str:
+        """chat.postMessage; `metadata` is Slack message metadata ({"event_type", "event_payload"})."""
         try:
-            response = await (await self.client(team_id)).chat_postMessage(channel=channel, text=text, blocks=blocks)
+            response = await (await self.client(team_id)).chat_postMessage(
+                channel=channel, text=text, blocks=blocks, metadata=metadata
+            )
         except SlackApiError as exc:
             self.forget_token(team_id, exc)
             raise
         return str(response["ts"])
 
-    async def update(self, team_id: str, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None:
+    async def update(
+        self,
+        team_id: str,
+        channel: str,
+        ts: str,
+        text: str,
+        blocks: list[dict[str, Any]],
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """chat.update; without `metadata` the message keeps the metadata it had (as Slack documents)."""
         try:
-            await (await self.client(team_id)).chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+            await (await self.client(team_id)).chat_update(
+                channel=channel, ts=ts, text=text, blocks=blocks, metadata=metadata
+            )
         except SlackApiError as exc:
             self.forget_token(team_id, exc)
             raise
+
+    async def history(
+        self, team_id: str, channel: str, *, oldest: float, limit: int = HISTORY_PAGE
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """conversations.history since `oldest` (a Unix time), newest first, one page (one call) at a time,
+        with every message's metadata (`include_all_metadata`; a DM needs the im:history scope)."""
+        client = await self.client(team_id)
+        cursor: str | None = None
+        while True:
+            try:
+                response = await client.conversations_history(
+                    channel=channel,
+                    oldest=f"{oldest:.6f}",
+                    limit=limit,
+                    cursor=cursor,
+                    include_all_metadata=True,
+                )
+            except SlackApiError as exc:
+                self.forget_token(team_id, exc)
+                raise
+            yield list(response.get("messages") or [])
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor or not response.get("has_more", True):
+                return
 
     async def publish_home(self, team_id: str, user_id: str, view: dict[str, Any]) -> None:
         await (await self.client(team_id)).views_publish(user_id=user_id, view=view)

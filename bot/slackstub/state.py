@@ -70,6 +70,15 @@ class Fault:
 
 
 @dataclass
+class Hold:
+    """An answer held back after the method took effect (Slack stored the message, the reply is slow)."""
+
+    seconds: float
+    remaining: int
+    generation: int = 0  # the stub's reset count when it was taken: a reset lets every held answer go
+
+
+@dataclass
 class Trigger:
     id: str
     user_id: str
@@ -122,6 +131,7 @@ class SlackStub:
         self.response_url_ttl = response_url_ttl
         self.response_url_uses = response_url_uses
         self.base_url = "http://127.0.0.1"  # the server sets the real one when it starts
+        self._generation = 0
         self._init(workspace or demo_workspace())
 
     def _init(self, workspace: Workspace) -> None:
@@ -139,10 +149,13 @@ class SlackStub:
         self._posted: list[Posted] = []
         self._seq = itertools.count(1)
         self._last_ts = 0.0
+        self.holds: dict[str, list[Hold]] = {}
+        self.held = 0  # answers being held back right now
 
     def reset(self, workspace: Workspace | None = None) -> None:
         """A fresh demo world in place (drivers and servers holding this stub keep working)."""
         with self.lock:
+            self._generation += 1
             self._init(workspace or demo_workspace())
 
     def now(self) -> float:
@@ -195,6 +208,39 @@ class SlackStub:
                         queue.pop(0)
                     return fault
             return None
+
+    def hold_answer(self, method: str, seconds: float, *, times: int = 1) -> None:
+        """Let the next `times` successful calls to `method` take effect (the message is stored, the call
+        logged) but answer them only after `seconds`: the gap in which a caller may die not knowing."""
+        with self.lock:
+            self.holds.setdefault(method, []).append(Hold(seconds, times))
+
+    def release_holds(self) -> None:
+        """Answer every held call now and hold no more."""
+        with self.lock:
+            self._generation += 1
+            self.holds.clear()
+            self.held = 0
+
+    def take_hold(self, method: str) -> Hold | None:
+        with self.lock:
+            queue = self.holds.get(method)
+            if not queue:
+                return None
+            hold = queue[0]
+            hold.remaining -= 1
+            if hold.remaining <= 0:
+                queue.pop(0)
+            self.held += 1
+            return Hold(hold.seconds, 1, self._generation)
+
+    def released(self, hold: Hold, waited: float) -> bool:
+        """Whether a held answer may go now (its time is up, or the stub was reset meanwhile)."""
+        with self.lock:
+            done = waited >= hold.seconds or hold.generation != self._generation
+            if done and hold.generation == self._generation:
+                self.held -= 1
+            return done
 
     # -- ids ------------------------------------------------------------------------------------------------
     def _next_ts(self) -> str:
@@ -363,6 +409,35 @@ class SlackStub:
             return [
                 p.export() for p in self._posted if p.channel == channel_id and p.recipient is None and not p.deleted
             ]
+
+    def history(
+        self,
+        channel: str,
+        *,
+        oldest: float | None = None,
+        latest: float | None = None,
+        inclusive: bool = False,
+        include_metadata: bool = False,
+    ) -> list[Json]:
+        """conversations.history's view of a channel: newest first, no ephemerals, no thread replies, no
+        `channel` field; message metadata only when asked for (`include_all_metadata`)."""
+        with self.lock:
+            out: list[Json] = []
+            for p in reversed(self._posted):
+                if p.channel != channel or p.recipient is not None or p.deleted:
+                    continue
+                if p.message.get("thread_ts") not in (None, p.ts):
+                    continue
+                ts = float(p.ts)
+                if oldest is not None and (ts < oldest or (ts == oldest and not inclusive)):
+                    continue
+                if latest is not None and (ts > latest or (ts == latest and not inclusive)):
+                    continue
+                message = copy.deepcopy(p.message)
+                if not include_metadata:
+                    message.pop("metadata", None)
+                out.append(message)
+            return out
 
     def dm_messages(self, user_id: str) -> list[Json]:
         with self.lock:

@@ -5,7 +5,8 @@ Arguments are read the ways slack_sdk sends them: query string (GET methods, and
 bodies. The token comes from `Authorization: Bearer …` (or a legacy `token` argument).
 
 Guard order: unknown method -> token (not_authed / invalid_auth) -> injected fault -> handler. Every call,
-refused or not, lands in the call log. Response URLs are POST /response/<id>.
+refused or not, lands in the call log the moment it takes effect; a held answer (`hold_answer`) is sent only
+later. Response URLs are POST /response/<id>.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import asyncio
 import base64
 import json
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlencode
@@ -139,6 +141,64 @@ def conversations_open(stub: SlackStub, args: Json, caller: str) -> Json:
     return body
 
 
+HISTORY_DEFAULT_LIMIT = 100  # Slack: "Default 100", and fewer than 1000 at a time
+HISTORY_MAX_LIMIT = 999
+
+
+def _history_cursor(ts: str) -> str:
+    # Slack's conversations.history cursors are base64 of "next_ts:<ts without the dot>"; opaque to callers.
+    return base64.b64encode(f"next_ts:{ts.replace('.', '')}".encode()).decode()
+
+
+def _ts_arg(args: Json, key: str) -> float | None:
+    raw = args.get(key)
+    if raw is None or raw == "":
+        return None
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise SlackError("invalid_ts_" + key) from exc
+
+
+def conversations_history(stub: SlackStub, args: Json, caller: str) -> Json:
+    """Newest first between `oldest` and `latest`, `limit` a page, paged by `cursor` (response_metadata)."""
+    raw_channel = _arg(args, "channel", "channel_not_found")
+    ws = stub.workspace
+    if raw_channel not in ws.channels and raw_channel not in ws.dms.values():
+        raise SlackError("channel_not_found")
+    messages = stub.history(
+        raw_channel,
+        oldest=_ts_arg(args, "oldest"),
+        latest=_ts_arg(args, "latest"),
+        inclusive=_flag(args, "inclusive"),
+        include_metadata=_flag(args, "include_all_metadata"),
+    )
+    try:
+        limit = int(args.get("limit") or HISTORY_DEFAULT_LIMIT)
+    except ValueError as exc:
+        raise SlackError("invalid_limit") from exc
+    limit = min(max(limit, 1), HISTORY_MAX_LIMIT)
+    start = 0
+    if args.get("cursor"):
+        cursors = [_history_cursor(m["ts"]) for m in messages]
+        if args["cursor"] not in cursors:
+            raise SlackError("invalid_cursor")
+        start = cursors.index(str(args["cursor"]))
+    page = messages[start : start + limit]
+    rest = messages[start + limit :]
+    body: Json = {
+        "ok": True,
+        "messages": page,
+        "has_more": bool(rest),
+        "pin_count": 0,
+        "channel_actions_ts": None,
+        "channel_actions_count": 0,
+    }
+    if rest:
+        body["response_metadata"] = {"next_cursor": _history_cursor(rest[0]["ts"])}
+    return body
+
+
 def views_open(stub: SlackStub, args: Json, caller: str) -> Json:
     return {"ok": True, "view": stub.open_modal(args.get("trigger_id"), args.get("view"))}
 
@@ -209,6 +269,7 @@ METHODS: dict[str, Handler] = {
     "chat.delete": chat_delete,
     "chat.getPermalink": chat_get_permalink,
     "conversations.open": conversations_open,
+    "conversations.history": conversations_history,
     "views.open": views_open,
     "views.push": views_push,
     "views.update": views_update,
@@ -348,7 +409,12 @@ async def api_endpoint(request: Request) -> Response:
         logger.exception("slack stub method %s failed", method)
         body, status = {"ok": False, "error": "fatal_error"}, 500
     recorded = {k: v for k, v in args.items() if k != "token"}
-    stub.record(ApiCall(method, recorded, arrived, body, status, caller))
+    stub.record(ApiCall(method, recorded, arrived, body, status, caller))  # it took effect: logged at once
+    hold = stub.take_hold(method) if body.get("ok") else None
+    if hold is not None:
+        started = time.monotonic()  # real time even when the stub runs on a virtual clock
+        while not stub.released(hold, time.monotonic() - started):
+            await asyncio.sleep(0.02)
     return _answer(body, status, headers)
 
 

@@ -1,9 +1,10 @@
 """Which reminders went out: a claim row per (user, item, period), made unique by the database.
 
-Sending is claim → post to Slack → confirm (or release on failure). The claim is an INSERT relying on the
-unique key, so two workers can never both send the same reminder. A claim that was never confirmed
-(the worker died between claiming and confirming) goes stale and may be claimed again: such a reminder
-is retried rather than lost, at the price of a possible duplicate if the crash came after Slack accepted it.
+Sending is claim → post to Slack → confirm (or mark failed when Slack refused). The claim is an INSERT
+relying on the unique key, so two workers can never both send the same reminder. A claim that was never
+confirmed (the worker died between claiming and confirming, or Slack's answer was lost) goes stale and may be
+claimed again; the new claim says since when the message may already be in Slack (`Claim.unsure_since`), and
+the caller checks the conversation's history before posting it again (bot/reminders/delivery.py).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, select, update
 
 from storage.models import SentReminderRow
 from storage.repositories._common import Repository, rowcount, upsert
@@ -29,6 +30,9 @@ class Claim:
     period: str
     token: str  # proves this worker still owns the claim when it confirms or releases it
     claimed_at: datetime
+    # Set when this claim took over a stale one: an earlier worker may have posted it since then (Slack
+    # stored it, the worker died before confirming), so Slack must be asked before posting again.
+    unsure_since: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +54,18 @@ class SentReminderRepository(Repository):
     async def claim(
         self, team_id: str, slack_user_id: str, item_key: str, period: str, *, stale_after: timedelta
     ) -> Claim | None:
-        """Claim the right to send this reminder; None when it was sent or someone else holds a fresh claim."""
+        """Claim the right to send this reminder; None when it was sent or someone else holds a fresh claim.
+
+        Taking over a stale claim sets `Claim.unsure_since`: its worker may have reached Slack before dying,
+        so the caller must look for the message before posting it again."""
         now = self.now()
         token = uuid.uuid4().hex
+        key = (
+            SentReminderRow.team_id == team_id,
+            SentReminderRow.slack_user_id == slack_user_id,
+            SentReminderRow.item_key == item_key,
+            SentReminderRow.period == period,
+        )
         async with self.db.transaction() as session:
             inserted = await session.execute(
                 upsert(self.db, SentReminderRow)
@@ -64,33 +77,37 @@ class SentReminderRepository(Repository):
                     status="claimed",
                     claim_token=token,
                     claimed_at=now,
+                    sending_since=now,
                 )
                 .on_conflict_do_nothing(index_elements=["team_id", "slack_user_id", "item_key", "period"])
                 .returning(SentReminderRow.id)
             )
             row_id = inserted.scalar_one_or_none()
-            if row_id is None:
-                # Take over a stale or failed claim. A conditional UPDATE is atomic: of two workers trying
-                # at once, the second sees the first's fresh claimed_at and matches nothing.
-                taken = await session.execute(
-                    update(SentReminderRow)
-                    .where(
-                        SentReminderRow.team_id == team_id,
-                        SentReminderRow.slack_user_id == slack_user_id,
-                        SentReminderRow.item_key == item_key,
-                        SentReminderRow.period == period,
-                        or_(
-                            SentReminderRow.status == "failed",
-                            (SentReminderRow.status == "claimed") & (SentReminderRow.claimed_at <= now - stale_after),
-                        ),
-                    )
-                    .values(status="claimed", claim_token=token, claimed_at=now, sent_at=None)
-                    .returning(SentReminderRow.id)
-                )
-                row_id = taken.scalar_one_or_none()
-            if row_id is None:
+            if row_id is not None:
+                return Claim(row_id, team_id, slack_user_id, item_key, period, token, now)
+            row = (await session.execute(select(SentReminderRow).where(*key))).scalar_one_or_none()
+            if row is None:
+                return None  # pruned in between: the next sweep claims it afresh
+            if row.status == "failed":
+                # Slack refused the last attempt: nothing of this reminder is in Slack, send it afresh.
+                values: dict[str, Any] = {"sending_since": now}
+                unsure_since = None
+            elif row.status == "claimed" and row.claimed_at <= now - stale_after:
+                values = {}  # keep sending_since: the dead worker's post, if any, is that old
+                unsure_since = row.sending_since or row.claimed_at
+            else:
                 return None
-            return Claim(row_id, team_id, slack_user_id, item_key, period, token, now)
+            # A conditional UPDATE on the token read above is atomic: of two workers taking over at once, the
+            # second finds the first's token and matches nothing.
+            taken = await session.execute(
+                update(SentReminderRow)
+                .where(SentReminderRow.id == row.id, SentReminderRow.claim_token == row.claim_token)
+                .values(status="claimed", claim_token=token, claimed_at=now, sent_at=None, **values)
+                .returning(SentReminderRow.id)
+            )
+            if taken.scalar_one_or_none() is None:
+                return None
+            return Claim(row.id, team_id, slack_user_id, item_key, period, token, now, unsure_since)
 
     async def confirm(self, claim: Claim, channel_id: str | None, message_ts: str | None, payload: Any = None) -> bool:
         """The message went out. False when the claim was lost meanwhile (it went stale and was re-claimed)."""

@@ -15,20 +15,23 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from bot.container import build_services
 from bot.reminders.settings import ReminderConfig
+from bot.reminders.types import DIGEST_KEY
 from bot.sandbox import seed
 from bot.sandbox.server import SandboxServer
 from bot.scheduler import LEASE_NAME, build_engine
 from bot.slackstub import SlackStub, SlackStubServer
 from storage import migrate
 from storage.db import Database
+from storage.models import SentReminderRow
 from storage.repositories.leases import LeaseRepository
 from tests.reminders.conftest import PEOPLE, TEAM, TRACKS, empty_tables, world_settings
 
@@ -212,6 +215,70 @@ async def test_worker_killed_mid_sweep_and_restarted_sends_every_reminder_exactl
     again = stage.start("remind", "--now")  # a second run in the same period sends nothing new
     assert await again.finish() == 0 and stage.posts() == after
     assert not any(line.startswith("sent:") for line in again.output)
+
+
+async def backdate_claims(database_url: str, by: timedelta) -> list[str]:
+    """Make every unconfirmed claim look `by` older, as if its worker had died that long ago; whose they are."""
+    db = Database(database_url)
+    try:
+        async with db.transaction() as session:
+            rows = (await session.scalars(select(SentReminderRow).where(SentReminderRow.status == "claimed"))).all()
+            for row in rows:
+                row.claimed_at -= by
+            return [row.slack_user_id for row in rows]
+    finally:
+        await db.dispose()
+
+
+async def test_worker_killed_after_slack_stored_the_digest_but_before_confirming_never_sends_it_twice(
+    make_stage: MakeStage,
+) -> None:
+    stage = await make_stage(latency=0.02)
+    expected = await stage.expected()
+    worker = stage.start("remind", "--now", REMINDER_CONCURRENCY="1", REMINDER_CLAIM_STALE_SECONDS="600")
+    deadline = time.monotonic() + 60
+    while sum(stage.posts().values()) < 2:  # some DMs went out and were confirmed…
+        assert time.monotonic() < deadline and worker.popen.poll() is None, worker.output
+        await asyncio.sleep(0.01)
+    stage.slack.hold_answer("chat.postMessage", 60.0)  # …Slack stores the next one and is slow to say so
+    while not stage.slack.held:
+        assert time.monotonic() < deadline and worker.popen.poll() is None, worker.output
+        await asyncio.sleep(0.01)
+    worker.kill(signal.SIGKILL)  # Slack has the message; the worker never learnt its ts, nor confirmed
+    assert await worker.finish() == -signal.SIGKILL
+    stage.slack.release_holds()
+    [crashed] = await backdate_claims(stage.database_url, timedelta(hours=1))  # its claim is stale now
+    assert stage.posts()[crashed] == 1 and len(stage.slack.dm_messages(crashed)) == 1  # Slack has it
+    stage.sandbox.state.latency = 0.0
+    restarted = stage.start("remind", "--now", REMINDER_CLAIM_STALE_SECONDS="600")
+    assert await restarted.finish() == 0, restarted.output
+    after = stage.posts()
+    duplicates = sum(n - 1 for n in after.values())
+    print(f"duplicate digests after the crash: {duplicates}")
+    assert set(after) == expected and duplicates == 0, after
+    assert all(len(stage.slack.dm_messages(user)) == 1 for user in expected)  # what each learner sees
+    [recovered] = [line for line in restarted.output if line.startswith("already in Slack:")]
+    assert recovered.startswith("already in Slack: digest") and crashed in recovered
+    [lookup] = stage.slack.calls_for("conversations.history")
+    assert lookup.args["channel"] == stage.slack.workspace.dms[crashed] and lookup.args["include_all_metadata"]
+    row = await _sent_row(stage.database_url, crashed)
+    [message] = stage.slack.dm_messages(crashed)
+    assert (row.status, row.channel_id, row.message_ts) == ("sent", message["channel"], message["ts"])
+
+
+async def _sent_row(database_url: str, user: str) -> SentReminderRow:
+    db = Database(database_url)
+    try:
+        async with db.transaction(write=False) as session:
+            return (
+                await session.scalars(
+                    select(SentReminderRow).where(
+                        SentReminderRow.slack_user_id == user, SentReminderRow.item_key == DIGEST_KEY
+                    )
+                )
+            ).one()
+    finally:
+        await db.dispose()
 
 
 @pytest.mark.postgres

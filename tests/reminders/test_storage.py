@@ -83,5 +83,5 @@ async def test_recent_digests_by_message_payload_and_team_mutes(db: Database) ->
 
 
 def test_head_revision_has_the_scheduler_tables(db_url: str) -> None:
-    assert migrate.current(db_url) == migrate.head() == "0002"
+    assert migrate.current(db_url) == migrate.head() == "0003"
     assert migrate.pending_diff(db_url) == []

@@ -126,6 +126,26 @@ async def test_a_stale_claim_is_retried_and_the_old_owner_loses_it(db: Database)
     assert await repo.confirm(retry, "D", "2.2") is True
 
 
+async def test_taking_over_a_stale_claim_says_since_when_it_may_be_in_slack(db: Database) -> None:
+    now = [NOW]
+    repo = SentReminderRepository(db, clock=lambda: now[0])
+    stale = timedelta(minutes=10)
+    first = await repo.claim("T1", "U1", "k", "p", stale_after=stale)
+    assert first is not None and first.unsure_since is None  # a fresh claim: nothing of it can be in Slack
+    now[0] = NOW + timedelta(minutes=11)
+    second = await repo.claim("T1", "U1", "k", "p", stale_after=stale)
+    assert second is not None and second.unsure_since == NOW  # the first worker may have posted at NOW
+    now[0] = NOW + timedelta(minutes=22)  # the second could not check Slack and left the claim to go stale
+    third = await repo.claim("T1", "U1", "k", "p", stale_after=stale)
+    assert third is not None and third.unsure_since == NOW  # still the first attempt: look back that far
+    assert await repo.mark_failed(third, {"error": "ratelimited"})  # Slack refused: nothing of it in Slack
+    fourth = await repo.claim("T1", "U1", "k", "p", stale_after=stale)
+    assert fourth is not None and fourth.unsure_since is None
+    now[0] = NOW + timedelta(minutes=40)
+    fifth = await repo.claim("T1", "U1", "k", "p", stale_after=stale)
+    assert fifth is not None and fifth.unsure_since == NOW + timedelta(minutes=22)
+
+
 async def test_a_failed_reminder_can_be_claimed_again(db: Database) -> None:
     repo = SentReminderRepository(db)
     claim = await repo.claim("T1", "U1", "k", "p", stale_after=timedelta(hours=1))
