@@ -61,7 +61,7 @@ def served(sandbox: SandboxServer, tmp_path: Path) -> Iterator[tuple[str, SlackS
 
 async def test_serve_answers_signed_slack_requests(served: tuple[str, SlackStubServer]) -> None:
     url, slack = served
-    assert httpx.get(url + "/healthz").json() == {"ok": True}
+    assert httpx.get(url + "/healthz").json() == {"ok": True, "status": "ok", "database": "ok"}
     driver = SlackDriver(url + "/slack/events", SECRET, slack.stub)
     response = await driver.command("U0ADA", "progress kickoff")
     assert response.status_code == 200
