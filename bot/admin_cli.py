@@ -21,11 +21,13 @@ from bot.services.links import LinkError, is_email, provider_name, slack_user_re
 from bot.services.slack_gateway import SlackNotInstalled
 from bot.services.tracking import TrackError
 from bot.services.types import Provider
-from storage.errors import StorageError
+from storage.errors import ConfigurationError, DecryptionError, StorageError, unavailable_cause
 
 CLI_ACTOR = "cli"
 # Failures that are the user's input or the world's state, not a bug: one line, no traceback.
 EXPECTED = (LinkError, TrackError, ConnectError, NeedsSetup, LMSError, StorageError, SlackNotInstalled, ValueError)
+# Of those, the ones the operator must fix in the configuration: exit code 2, like every command's setup errors.
+OPERATOR = (ConfigurationError, DecryptionError)
 
 
 def add_arguments(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -101,7 +103,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(_with_services(settings, lambda services: _dispatch(args, services)))
     except EXPECTED as exc:
         print(f"error: {terminal_text(str(exc))}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(exc, OPERATOR) else 1
 
 
 def terminal_text(text: str) -> str:
@@ -131,7 +133,13 @@ def _db(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     except StorageError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(exc, OPERATOR) else 1
+    except Exception as exc:
+        cause = unavailable_cause(exc)
+        if cause is None:
+            raise
+        print(f"error: cannot reach the database in DATABASE_URL: {cause}", file=sys.stderr)
+        return 2
 
 
 async def _with_services(settings: Settings, work: Callable[[Services], Awaitable[int]]) -> int:

@@ -7,26 +7,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from pydantic import ValidationError as SettingsError
-
-from bot import admin_cli, lms_cli, reminders_cli
+from bot import admin_cli, lms_cli, preflight, reminders_cli
 from bot.config import Settings
 from bot.logsetup import configure_logging
-
-# Commands that read or write the database: they refuse to run on one that is not migrated.
-NEEDS_DATABASE = {
-    "serve",
-    "socket",
-    "link",
-    "unlink",
-    "links",
-    "track",
-    "untrack",
-    "tracked",
-    "connect",
-    "remind",
-    "scheduler",
-}
+from storage.errors import ConfigurationError, DatabaseUnavailable, DecryptionError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,19 +60,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_shell()
 
     try:
-        settings = Settings()
-    except SettingsError as exc:
-        print(f"error: configuration: {_first_error(exc)}", file=sys.stderr)
+        settings = preflight.settings_or_error()
+        preflight.check(args, settings)
+        return _dispatch(args, settings)
+    except preflight.OperatorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.command in NEEDS_DATABASE or (args.command == "keys" and args.keys_command == "rotate"):
-        from storage import migrate
-        from storage.errors import StorageError
+    except (ConfigurationError, DecryptionError) as exc:  # met later than the checks could see it
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except DatabaseUnavailable as exc:  # it went away while the command ran
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
-        try:
-            migrate.require_current(settings.database_url)
-        except StorageError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command in ("serve", "socket"):
         return _run_server(args, settings)
     if args.command in reminders_cli.COMMANDS:
@@ -112,12 +98,6 @@ def _run_server(args: argparse.Namespace, settings: Settings) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
-
-
-def _first_error(exc: SettingsError) -> str:
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err.get("loc", ())).upper()
-    return f"{where}: {err.get('msg')}" if where else str(err.get("msg"))
 
 
 if __name__ == "__main__":  # pragma: no cover

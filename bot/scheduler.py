@@ -20,6 +20,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from bot.container import Services, build_services
 from bot.reminders.engine import ReminderEngine, utc_now
 from bot.reminders.settings import ReminderConfig
 from storage import migrate
+from storage.errors import unavailable_cause
 from storage.repositories.leases import LeaseRepository
 
 log = logging.getLogger(__name__)
@@ -83,7 +85,15 @@ async def sweep_job() -> None:
     if task is not None:
         runtime.running.add(task)
     try:
-        report = await runtime.engine.sweep()
+        try:
+            report = await runtime.engine.sweep()
+        except Exception as exc:
+            cause = unavailable_cause(exc)
+            if cause is None:
+                raise
+            # The lease loop notices too and pauses everything; one line here instead of a traceback.
+            runtime.out(f"sweep: skipped, the database is unavailable ({cause})")
+            return
         took = ((report.finished_at or report.started_at) - report.started_at).total_seconds()
         runtime.out(f"sweep: {report.summary()} ({took:.1f} s)")
         for line in report.lines():
@@ -116,9 +126,15 @@ class ReminderScheduler:
         self.config = config or ReminderConfig()
         self.holder = holder or holder_id()
         self.out = out
+        self._outage: _Outage | None = None
+        self._beat = self.config.lease_seconds / 3  # renew three times per lease period
 
     async def run(self, stop: asyncio.Event) -> int:
-        """Wait for the lease, schedule the jobs, keep the lease until `stop` is set. 0: stopped cleanly."""
+        """Wait for the lease, schedule the jobs, keep the lease until `stop` is set. 0: stopped cleanly.
+
+        The database going away never ends the process: it pauses (nothing is sent without a renewed lease),
+        retries with backoff, and when the database is back waits for the lease again, as active or standby.
+        """
         url = self.settings.database_url
         if migrate.current(url) != migrate.head():
             self.out("scheduler: the database is not migrated to the latest revision; run `lmsbot db upgrade`")
@@ -126,37 +142,89 @@ class ReminderScheduler:
         services = build_services(self.settings)
         leases = LeaseRepository(services.db)
         ttl = timedelta(seconds=self.config.lease_seconds)
-        beat = self.config.lease_seconds / 3
+        beat = self._beat
         try:
-            if not await self._wait_for_lease(leases, ttl, beat, stop):
-                return 0
-            return await self._active(services, leases, ttl, beat, stop)
+            while not stop.is_set():
+                if not await self._wait_for_lease(leases, ttl, beat, stop):
+                    break
+                await self._active(services, leases, ttl, beat, stop)
+            self.out("scheduler: stopped")
+            return 0
         finally:
             await services.aclose()
 
+    def _unavailable(self, exc: BaseException) -> float:
+        """Note an outage (said once, with the real cause, and again when the cause changes); the next wait."""
+        cause = unavailable_cause(exc) or f"{type(exc).__name__}: {exc}"
+        if self._outage is None:
+            self._outage = _Outage(started=time.monotonic(), cause=cause, max_delay=max(1.0, self._beat))
+            self.out(f"scheduler: the database is unavailable ({cause}); sending nothing until it is back")
+        elif cause != self._outage.cause:
+            self._outage.cause = cause
+            self.out(f"scheduler: the database is still unavailable ({cause})")
+        delay = self._outage.next_delay()
+        log.info("scheduler: database unavailable, retrying in %.1f s: %s", delay, cause)
+        return delay
+
+    def _back(self) -> None:
+        if self._outage is not None:
+            took = time.monotonic() - self._outage.started
+            self.out(f"scheduler: the database is back after {took:.0f} s")
+            self._outage = None
+
     async def _wait_for_lease(self, leases: LeaseRepository, ttl: timedelta, beat: float, stop: asyncio.Event) -> bool:
-        announced = False
+        announced: str | None = None
         while not stop.is_set():
             try:
-                if await leases.acquire(LEASE_NAME, self.holder, ttl):
+                if await asyncio.wait_for(leases.acquire(LEASE_NAME, self.holder, ttl), timeout=beat):
+                    self._back()
                     return True
-            except Exception as exc:  # noqa: BLE001 - the database may be restarting: keep waiting
-                log.warning("scheduler: lease check failed: %s", exc)
-            if not announced:
-                lease = await leases.current(LEASE_NAME)
-                who = lease.holder if lease else "another worker"
+                lease = await asyncio.wait_for(leases.current(LEASE_NAME), timeout=beat)
+            except Exception as exc:  # noqa: BLE001 - the database may be restarting or cut off: keep waiting
+                await _sleep_until(stop, self._unavailable(exc))
+                continue
+            self._back()
+            who = lease.holder if lease else "another worker"
+            if announced != who:
                 self.out(f"scheduler: standby ({self.holder}); {who} is active, waiting to take over")
-                announced = True
+                announced = who
             await _sleep_until(stop, beat)
         return False
 
     async def _active(
         self, services: Services, leases: LeaseRepository, ttl: timedelta, beat: float, stop: asyncio.Event
-    ) -> int:
+    ) -> None:
+        """Run the jobs while the lease is ours; return when stopping, when the lease was taken over, or as soon
+        as a renewal fails (then the jobs stop at once: another worker may take over once the lease expires)."""
         global _runtime
         engine = build_engine(services, self.config)
         scheduler = self._scheduler(services)
         _runtime = _Runtime(services, engine, self.config, self.out)
+        try:
+            self._add_jobs(scheduler)
+            scheduler.start()
+        except Exception as exc:  # noqa: BLE001 - the job store is in the same database
+            await self._shutdown(scheduler, engine, leases, release=False)
+            await _sleep_until(stop, self._unavailable(exc))
+            return
+        self.out(f"scheduler: active ({self.holder}); sweeping every {self.config.sweep_minutes:g} min")
+        release = True
+        try:
+            while not await _sleep_until(stop, beat):
+                try:
+                    held = await asyncio.wait_for(leases.renew(LEASE_NAME, self.holder, ttl), timeout=beat)
+                except Exception as exc:  # noqa: BLE001 - cannot confirm the lease: stop sending until we can
+                    release = False
+                    self._unavailable(exc)
+                    break
+                if not held:
+                    self.out("scheduler: the lease was taken over by another scheduler; standing by")
+                    release = False
+                    break
+        finally:
+            await self._shutdown(scheduler, engine, leases, release=release and stop.is_set())
+
+    def _add_jobs(self, scheduler: AsyncIOScheduler) -> None:
         options = self._job_options()
         scheduler.add_job(
             sweep_job,
@@ -165,7 +233,7 @@ class ReminderScheduler:
             id=SWEEP_JOB_ID,
             name="reminder sweep",
             replace_existing=True,  # an explicit id, replaced on every start: never a pile of copies
-            next_run_time=datetime.now(UTC),  # catch up at once after a start or a takeover
+            next_run_time=datetime.now(UTC),  # catch up at once after a start, a takeover or an outage
             **options,
         )
         scheduler.add_job(
@@ -178,25 +246,6 @@ class ReminderScheduler:
             replace_existing=True,
             **options,
         )
-        scheduler.start()
-        self.out(f"scheduler: active ({self.holder}); sweeping every {self.config.sweep_minutes:g} min")
-        code = 0
-        last_renewed = datetime.now(UTC)
-        try:
-            while not await _sleep_until(stop, beat):
-                try:
-                    held = await leases.renew(LEASE_NAME, self.holder, ttl)
-                    last_renewed = datetime.now(UTC)
-                except Exception as exc:  # noqa: BLE001 - a blip: we hold the lease until it would expire
-                    log.warning("scheduler: lease renewal failed: %s", exc)
-                    held = datetime.now(UTC) - last_renewed < ttl * 0.8
-                if not held:
-                    self.out("scheduler: lost the lease (another scheduler took over); stopping")
-                    code = 1
-                    break
-        finally:
-            await self._shutdown(scheduler, engine, leases)
-        return code
 
     def _scheduler(self, services: Services) -> AsyncIOScheduler:
         return AsyncIOScheduler(
@@ -210,23 +259,44 @@ class ReminderScheduler:
         # at most `misfire_grace_seconds` late (APScheduler's default grace is 1 s).
         return {"coalesce": True, "max_instances": 1, "misfire_grace_time": self.config.misfire_grace_seconds}
 
-    async def _shutdown(self, scheduler: AsyncIOScheduler, engine: ReminderEngine, leases: LeaseRepository) -> None:
+    async def _shutdown(
+        self, scheduler: AsyncIOScheduler, engine: ReminderEngine, leases: LeaseRepository, *, release: bool
+    ) -> None:
         global _runtime
         runtime = _runtime
-        scheduler.pause()  # no new sweep starts
+        if scheduler.running:
+            scheduler.pause()  # no new sweep starts
         engine.stop()  # the running one finishes the learner in hand
         if runtime is not None and runtime.running:
             done, _ = await asyncio.wait(set(runtime.running), timeout=self.config.shutdown_grace_seconds)
             if len(done) < len(runtime.running):
                 self.out("scheduler: the sweep did not finish in time; unconfirmed claims are retried later")
-        scheduler.shutdown(wait=False)
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
         await asyncio.sleep(0)  # AsyncIOScheduler shuts down on the loop's next turn
         _runtime = None
+        if not release:
+            return  # an outage or a takeover: the lease is kept (resumed on return) or already someone else's
         try:
             await leases.release(LEASE_NAME, self.holder)
         except Exception as exc:  # noqa: BLE001 - the lease then simply expires
-            log.warning("scheduler: could not release the lease: %s", exc)
-        self.out("scheduler: stopped")
+            log.warning("scheduler: could not release the lease: %s", unavailable_cause(exc) or exc)
+
+
+@dataclass
+class _Outage:
+    """An ongoing database outage: when it began, why, and the backoff between retries."""
+
+    started: float
+    cause: str
+    attempts: int = 0
+    first_delay: float = 0.5
+    max_delay: float = 10.0  # a lease period's third: back within one renewal of the database
+
+    def next_delay(self) -> float:
+        delay = min(self.max_delay, self.first_delay * 2.0**self.attempts)
+        self.attempts += 1
+        return delay
 
 
 async def _sleep_until(stop: asyncio.Event, seconds: float) -> bool:

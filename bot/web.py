@@ -6,6 +6,7 @@ pass `bot.slack_guard` (size, signature, shape, replays) before Bolt sees them.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 from collections.abc import AsyncIterator
@@ -21,8 +22,10 @@ from starlette.routing import Route
 from bot.container import Services
 from bot.services.connections import CALLBACK_PATH, START_PATH, ConnectError
 from bot.slack_guard import SlackGuard
+from storage.errors import unavailable_cause
 
 log = logging.getLogger(__name__)
+HEALTH_DB_TIMEOUT_SECONDS = 5.0  # a health check must answer even when the database hangs
 
 
 def build_web(app: AsyncApp, services: Services) -> Starlette:
@@ -39,13 +42,17 @@ def build_web(app: AsyncApp, services: Services) -> Starlette:
         return await handler.handle(request)  # GET: the install page and the OAuth redirect (no body)
 
     async def healthz(_: Request) -> Response:
+        # 200 even when degraded: the process is up and answers people ("the database is unavailable — try again
+        # in a minute"); a 503 would make a load balancer pull every instance (they share the database), and
+        # Slack would then show people its own dispatch_failed instead. Monitors read "status".
         try:
-            async with services.db.engine.connect() as conn:
+            async with asyncio.timeout(HEALTH_DB_TIMEOUT_SECONDS), services.db.engine.connect() as conn:
                 await conn.exec_driver_sql("SELECT 1")
         except Exception as exc:  # noqa: BLE001 - report, don't crash, the health check
-            log.warning("health check: database unavailable: %s", exc)
-            return JSONResponse({"ok": False, "database": "unavailable"}, status_code=503)
-        return JSONResponse({"ok": True})
+            cause = unavailable_cause(exc) or f"{type(exc).__name__}: {exc}"
+            log.warning("health check: database unavailable: %s", cause)
+            return JSONResponse({"ok": False, "status": "degraded", "database": "unavailable"})
+        return JSONResponse({"ok": True, "status": "ok", "database": "ok"})
 
     async def zoho_start(request: Request) -> Response:
         state = request.query_params.get("state", "")

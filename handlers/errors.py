@@ -23,15 +23,25 @@ from bot.services.roles import NotAllowed
 from bot.services.slack_gateway import SlackNotInstalled
 from bot.services.tracking import TrackError
 from handlers.views import SlackMessage, error_message
-from storage.errors import StorageError
+from storage.errors import StorageError, unavailable_cause
 
 log = logging.getLogger(__name__)
 
 # Raised on purpose by services; their message is already written for the person who asked.
 PLAIN = (NeedsSetup, NotAllowed, LinkError, TrackError, ConnectError, ValidationError, StorageError)
+DATABASE_UNAVAILABLE = "The bot's database is unavailable — try again in a minute."
 
 
 def message_for(exc: BaseException) -> SlackMessage:
+    cause = unavailable_cause(exc)
+    if cause is not None:
+        # The driver's words are for the operator's log, not for the person who asked.
+        log.warning("database unavailable while answering: %s", cause)
+        return error_message(DATABASE_UNAVAILABLE)
+    return _message_for(exc)
+
+
+def _message_for(exc: BaseException) -> SlackMessage:
     if isinstance(exc, PLAIN):
         text = exc.message if isinstance(exc, LMSError) else str(exc)  # no "LMS:" prefix on our own words
         return error_message(text, markup=True)

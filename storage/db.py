@@ -17,7 +17,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import StaticPool
 
-from storage.errors import ConfigurationError
+from storage.errors import ConfigurationError, DatabaseUnavailable, unavailable_cause
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,7 @@ Dialect = Literal["sqlite", "postgresql"]
 _ASYNC_DRIVERS: dict[Dialect, str] = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
 _SYNC_DRIVERS: dict[Dialect, str] = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
 _BEGIN_OPTION = "lmsbot_sqlite_begin"
+CONNECT_TIMEOUT_SECONDS = 10
 
 
 def parse_url(url: str) -> tuple[Dialect, URL]:
@@ -72,6 +73,8 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo}
         if self.dialect == "postgresql":
             kwargs["pool_pre_ping"] = True  # a long-lived bot outlives server-side idle timeouts
+            # libpq waits forever for a server that does not answer; a bounded wait makes an outage an error.
+            kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
         elif _is_sqlite_memory(parsed):
             # Every new connection to :memory: is a new, empty database: share one (tests, demos only).
             kwargs["poolclass"] = StaticPool
@@ -91,15 +94,26 @@ class Database:
         (BEGIN IMMEDIATE) so a read-then-write cannot fail half-way with "database is locked"; PostgreSQL
         takes a transaction-scoped advisory lock for each of `locks`, which makes check-then-insert logic
         safe across processes without SERIALIZABLE retries.
+
+        A database that cannot be reached raises DatabaseUnavailable (a StorageError), so callers meet one
+        typed error for "down, restarting or cut off" whatever the driver.
         """
-        async with self.engine.connect() as conn:
-            if write and self.dialect == "sqlite":
-                await conn.execution_options(**{_BEGIN_OPTION: "BEGIN IMMEDIATE"})
-            async with self.sessionmaker(bind=conn) as session, session.begin():
-                if write and self.dialect == "postgresql":
-                    for key in sorted(set(locks)):  # a fixed order: two lockers cannot deadlock
-                        await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
-                yield session
+        try:
+            async with self.engine.connect() as conn:
+                if write and self.dialect == "sqlite":
+                    await conn.execution_options(**{_BEGIN_OPTION: "BEGIN IMMEDIATE"})
+                async with self.sessionmaker(bind=conn) as session, session.begin():
+                    if write and self.dialect == "postgresql":
+                        for key in sorted(set(locks)):  # a fixed order: two lockers cannot deadlock
+                            await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
+                    yield session
+        except DatabaseUnavailable:
+            raise
+        except Exception as exc:
+            cause = unavailable_cause(exc)
+            if cause is None:
+                raise
+            raise DatabaseUnavailable(cause) from exc
 
     async def dispose(self) -> None:
         await self.engine.dispose()

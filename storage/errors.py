@@ -44,3 +44,37 @@ class AmbiguousReference(StorageError):
     def __init__(self, message: str, *, candidates: tuple[int, ...]) -> None:
         super().__init__(message)
         self.candidates = candidates
+
+
+class DatabaseUnavailable(StorageError):
+    """The database cannot be reached (down, restarting, network cut). `cause` is the driver's own words, for
+    logs and operators; people are told only that it is unavailable."""
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(f"the database is unavailable: {cause}")
+        self.cause = cause
+
+
+def unavailable_cause(exc: BaseException) -> str | None:
+    """One line saying why the database could not be used, when `exc` means it is unreachable; else None.
+
+    SQLAlchemy's OperationalError/InterfaceError (and a DBAPI error that invalidated the connection) are the
+    driver saying the server went away or refused us; OSError covers a socket failing under the driver.
+    """
+    from sqlalchemy import exc as sa
+
+    if isinstance(exc, DatabaseUnavailable):
+        return exc.cause
+    if isinstance(exc, sa.OperationalError | sa.InterfaceError) or (
+        isinstance(exc, sa.DBAPIError) and exc.connection_invalidated
+    ):
+        orig = exc.orig if exc.orig is not None else exc
+        return _one_line(f"{type(orig).__name__}: {orig}")
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return _one_line(f"{type(exc).__name__}: {exc}")
+    return None
+
+
+def _one_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return " ".join(lines)[:300] if lines else "no reason given"

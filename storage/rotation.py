@@ -1,4 +1,5 @@
-"""Re-encrypting every stored secret under the newest key (step two of a key rotation)."""
+"""Re-encrypting every stored secret under the newest key (step two of a key rotation), and checking at start-up
+that the configured keys read what is stored."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from sqlalchemy import Table, select, update
 
 from storage.crypto import Keyring
 from storage.db import Database
+from storage.errors import DecryptionError
 from storage.models import SLACK_SECRET_COLUMNS, ProviderConnectionRow, metadata, slack_bots, slack_installations
 from storage.repositories._common import rowcount
 from storage.slack_stores import is_plaintext_token
@@ -50,3 +52,35 @@ async def _rotate(db: Database, keyring: Keyring, table: Table, columns: tuple[s
                 result = await session.execute(update(table).where(table.c.id == row.id, *unchanged).values(**values))
                 changed += rowcount(result)
     return changed
+
+
+async def check_keys(db: Database, keyring: Keyring) -> None:
+    """Refuse a keyring that cannot read what is stored: DecryptionError saying how many secrets, and where.
+
+    Run at start-up by the long-running processes, so a wrong or dropped key is one clear line then, not a
+    failure later in every workspace's first command or reminder.
+    """
+    checked = 0
+    unreadable: dict[str, int] = {}
+    tables: list[tuple[Table, tuple[str, ...]]] = [
+        (metadata.tables[ProviderConnectionRow.__tablename__], _CONNECTION_SECRETS)
+    ]
+    tables += [(table, SLACK_SECRET_COLUMNS[table.name]) for table in (slack_installations, slack_bots)]
+    async with db.transaction(write=False) as session:
+        for table, columns in tables:
+            for row in (await session.execute(select(*(table.c[name] for name in columns)))).all():
+                for value in row:
+                    if not value or is_plaintext_token(value):
+                        continue
+                    checked += 1
+                    try:
+                        keyring.decrypt(value)
+                    except DecryptionError:
+                        unreadable[table.name] = unreadable.get(table.name, 0) + 1
+    if unreadable:
+        where = ", ".join(f"{count} in {name}" for name, count in sorted(unreadable.items()))
+        raise DecryptionError(
+            f"LMSBOT_ENCRYPTION_KEYS cannot decrypt {sum(unreadable.values())} of the {checked} stored secret(s) "
+            f"({where}): the key they were written with is not among the {len(keyring)} configured; put it back "
+            "in LMSBOT_ENCRYPTION_KEYS (new keys go first, old ones stay until `lmsbot keys rotate` has run)"
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -198,22 +199,117 @@ def test_keys_rotate_keeps_everything_readable(
     assert stored.client_secret.get_secret_value() == cfg.ispring_client_secret
 
 
-def test_production_refuses_to_start_without_keys(
+# Every command that touches the database, as an operator would run it (the Procfile's too).
+DATABASE_COMMANDS = (
+    ["links"],
+    ["link", "--team", TEAM, "--user", "U0ADA", "--learner", "1"],
+    ["tracked", "--team", TEAM],
+    ["connect", "zoho", "--team", TEAM],
+    ["keys", "rotate"],
+    ["remind", "--now"],
+    ["scheduler"],
+    ["serve", "--port", "1"],
+    ["socket"],
+)
+
+
+@pytest.fixture
+def slack_app(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What serve and socket need besides the bot token, so only the key (or the database) can be wrong."""
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "operator-test-secret")
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1-operator-test")
+
+
+def one_line(err: str) -> str:
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    return err.strip()
+
+
+@pytest.mark.parametrize(
+    ("keys", "said"),
+    [
+        (None, "error: missing setting: LMSBOT_ENCRYPTION_KEYS (generate one with `lmsbot keys generate`"),
+        ("not-a-key", "error: encryption key #1 of 1 in LMSBOT_ENCRYPTION_KEYS is not a valid Fernet key"),
+    ],
+)
+def test_a_missing_or_malformed_key_is_one_line_and_exit_2_from_every_command(
+    env: Path,
+    slack_app: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    keys: str | None,
+    said: str,
+) -> None:
+    if keys is None:
+        monkeypatch.delenv("LMSBOT_ENCRYPTION_KEYS")
+    else:
+        monkeypatch.setenv("LMSBOT_ENCRYPTION_KEYS", keys)
+    capsys.readouterr()
+    for command in DATABASE_COMMANDS:
+        code, out, err = run(capsys, *command)
+        assert (code, out) == (2, ""), (command, code, out, err)
+        assert one_line(err).startswith(said), (command, err)
+
+
+def test_a_key_that_cannot_decrypt_the_stored_credentials_stops_serve_socket_scheduler_and_remind(
+    env: Path,
+    slack_app: None,
+    sandbox: SandboxServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert connect_ispring(capsys, sandbox, sandbox.config.ispring_client_secret)[0] == 0
+    old = os.environ["LMSBOT_ENCRYPTION_KEYS"]
+    monkeypatch.setenv("LMSBOT_ENCRYPTION_KEYS", Keyring.generate_key())  # the old key dropped by mistake
+    for command in (["serve", "--port", "1"], ["socket"], ["scheduler"], ["remind", "--now"]):
+        code, out, err = run(capsys, *command)
+        assert (code, out) == (2, ""), (command, code, out, err)
+        assert one_line(err) == (
+            "error: LMSBOT_ENCRYPTION_KEYS cannot decrypt 1 of the 1 stored secret(s) (1 in provider_connections): "
+            "the key they were written with is not among the 1 configured; put it back in LMSBOT_ENCRYPTION_KEYS "
+            "(new keys go first, old ones stay until `lmsbot keys rotate` has run)"
+        ), command
+    # Commands that only touch other rows still work (reconnecting is how to recover a lost key).
+    assert run(capsys, "links")[0] == 0
+    # With the old key back behind the new one, the check passes.
+    monkeypatch.setenv("LMSBOT_ENCRYPTION_KEYS", f"{Keyring.generate_key()},{old}")
+    from bot import preflight
+    from bot.cli import build_parser
+
+    preflight.check(build_parser().parse_args(["scheduler"]), preflight.settings_or_error())
+
+
+def test_every_missing_setting_is_listed_at_once(
     env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.delenv("LMSBOT_ENCRYPTION_KEYS")
-    code, _, err = run(capsys, "links", "--team", TEAM)
-    assert code == 1 and "LMSBOT_ENCRYPTION_KEYS is not set" in err and "lmsbot keys generate" in err
+    for name in ("SLACK_BOT_TOKEN", "LMSBOT_ENCRYPTION_KEYS"):
+        monkeypatch.delenv(name)
+    code, _, err = run(capsys, "serve", "--port", "1")
+    assert code == 2
+    assert one_line(err) == (
+        "error: missing settings: SLACK_SIGNING_SECRET (Slack app settings → Basic Information); "
+        "SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (install in many); "
+        "LMSBOT_ENCRYPTION_KEYS (generate one with `lmsbot keys generate`; LMSBOT_ENV=development uses a local key "
+        "file instead)"
+    )
+    monkeypatch.setenv("LMS_RATE_LIMIT", "many")
+    monkeypatch.setenv("LMS_TIMEOUT_SECONDS", "-1")
+    code, _, err = run(capsys, "remind", "--now")
+    line = one_line(err)
+    assert code == 2 and line.startswith("error: configuration: ")
+    assert "LMS_RATE_LIMIT: Input should be a valid integer" in line
+    assert "LMS_TIMEOUT_SECONDS: Input should be greater than 0" in line
 
 
 def test_commands_refuse_an_unmigrated_database(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str], slack_app: None
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
     monkeypatch.setenv("LMSBOT_ENCRYPTION_KEYS", Keyring.generate_key())
-    for command in (["links"], ["remind", "--now"], ["serve", "--port", "1"]):
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-operator-test")
+    for command in DATABASE_COMMANDS:
         code, _, err = run(capsys, *command)
-        assert (
-            code == 2 and err.strip() == "error: the database has no lmsbot tables yet: run `lmsbot db upgrade` first"
-        )
+        assert code == 2 and one_line(err) == (
+            "error: the database has no lmsbot tables yet: run `lmsbot db upgrade` first"
+        ), command

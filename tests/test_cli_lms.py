@@ -112,7 +112,7 @@ def test_missing_configuration_is_explained(
     for name in ("ZOHO_CLIENT_ID", "ZOHO_CLIENT_SECRET", "ZOHO_REFRESH_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     code, _, err = run_cli(capsys, "lms", "plans", "--learner", "1")
-    assert code == 1 and "ZOHO_CLIENT_ID" in err
+    assert code == 2 and err == "error: missing settings: ZOHO_CLIENT_ID; ZOHO_CLIENT_SECRET; ZOHO_REFRESH_TOKEN\n"
 
 
 def test_unknown_data_center_is_explained(

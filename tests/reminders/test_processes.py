@@ -13,12 +13,13 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select, text
 
@@ -29,11 +30,17 @@ from bot.sandbox import seed
 from bot.sandbox.server import SandboxServer
 from bot.scheduler import LEASE_NAME, build_engine
 from bot.slackstub import SlackStub, SlackStubServer
+from bot.slackstub.driver import SlackDriver
 from storage import migrate
 from storage.db import Database
 from storage.models import SentReminderRow
 from storage.repositories.leases import LeaseRepository
+from storage.repositories.preferences import PreferenceRepository
+from tests.conftest import require_service
 from tests.reminders.conftest import PEOPLE, TEAM, TRACKS, empty_tables, world_settings
+from tests.support.processes import free_port
+from tests.support.slack import text_of
+from tests.support.tcpproxy import TcpProxy
 
 
 def worker_command(*args: str) -> list[str]:
@@ -349,3 +356,88 @@ async def test_remind_now_dry_run_for_one_user_prints_and_sends_nothing(make_sta
             assert (await conn.execute(text("SELECT count(*) FROM sent_reminders"))).scalar_one() == 0
     finally:
         await db.dispose()
+
+
+@pytest.fixture
+def db_proxy() -> Iterator[TcpProxy]:
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    with TcpProxy(5432) as proxy:
+        yield proxy
+
+
+OUTAGE_SECONDS = 30.0  # the issue's outage; longer than the lease (3 s here) many times over
+
+
+@pytest.mark.postgres
+async def test_scheduler_and_commands_ride_out_a_database_outage(
+    make_stage: MakeStage, postgres_url: str, db_proxy: TcpProxy
+) -> None:
+    """PostgreSQL cut off for 30 s behind a TCP proxy: the scheduler stays up, says why, sends nothing while it
+    cannot renew its lease and resumes after; a command answers in plain words; /healthz says degraded."""
+    stage = await make_stage(postgres_url)
+    assert await stage.expected() == set(PEOPLE)
+    first, later = sorted(PEOPLE)[:4], sorted(PEOPLE)[4:]
+    db = Database(postgres_url)  # the test's own way in, not through the proxy
+    prefs = PreferenceRepository(db)
+    try:
+        for user in PEOPLE:  # due whenever a sweep runs; half of them switched off for now
+            await prefs.update(TEAM, user, send_time="00:00", weekdays="mon,tue,wed,thu,fri,sat,sun")
+            await prefs.update(TEAM, user, enabled=user in first)
+        via_proxy = db_proxy.url_for(postgres_url)
+        timing = {"REMINDER_LEASE_SECONDS": "3", "REMINDER_SWEEP_MINUTES": "0.1", "DATABASE_URL": via_proxy}
+        worker = stage.start("scheduler", **timing)
+        port = free_port()
+        web = stage.start("serve", "--host", "127.0.0.1", "--port", str(port), **timing, SLACK_SIGNING_SECRET="s3")
+        base = f"http://127.0.0.1:{port}"
+        await worker.wait_line(r"^scheduler: active")
+        await wait_until(lambda: set(stage.posts()) == set(first), "the first digests")
+        await wait_until(lambda: _healthz(base) == (200, "ok"), "the web process")
+
+        db_proxy.cut()
+        cut_at = time.monotonic()
+        line = await worker.wait_line(r"^scheduler: the database is unavailable", timeout=15)
+        assert re.search(r"connection|refused|closed", line, re.IGNORECASE), line  # the real cause
+        sent_before = stage.posts()
+        for user in later:  # due now, but the worker must not send while it cannot renew its lease
+            await prefs.update(TEAM, user, enabled=True)
+
+        driver = SlackDriver(base + "/slack/events", "s3", stage.slack)
+        asked = len(stage.slack.ephemerals("U0ADA"))
+        assert (await driver.command("U0ADA", "progress")).status_code == 200
+        reply = await wait_until(lambda: stage.slack.ephemerals("U0ADA")[asked:], "the answer", timeout=20)
+        assert "The bot's database is unavailable — try again in a minute." in text_of(reply[-1])
+        assert _healthz(base) == (200, "degraded")
+
+        while time.monotonic() - cut_at < OUTAGE_SECONDS:
+            assert worker.popen.poll() is None, worker.output  # alive all along
+            assert stage.posts() == sent_before  # and silent
+            await asyncio.sleep(0.2)
+        db_proxy.restore()
+
+        await worker.wait_line(r"^scheduler: the database is back", timeout=20)
+        await worker.wait_line(r"^scheduler: active", timeout=20)
+        await wait_until(lambda: set(stage.posts()) == set(PEOPLE), "the digests held back", timeout=30)
+        assert all(n == 1 for n in stage.posts().values()), stage.posts()
+        await wait_until(lambda: _healthz(base) == (200, "ok"), "healthz to recover")
+        assert not any("took over" in line or "lost the lease" in line for line in worker.output), worker.output
+        assert worker.popen.poll() is None and web.popen.poll() is None
+    finally:
+        await db.dispose()
+
+
+def _healthz(base: str) -> tuple[int, str] | None:
+    try:
+        response = httpx.get(base + "/healthz", timeout=10)
+    except httpx.TransportError:
+        return None
+    return response.status_code, str(response.json().get("status"))
+
+
+async def wait_until(predicate: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = await asyncio.to_thread(predicate)
+        if value:
+            return value
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")

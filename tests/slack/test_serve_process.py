@@ -7,7 +7,10 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
@@ -26,8 +29,23 @@ from tests.support.processes import free_port, wait_until_serving
 SECRET = "process-test-signing-secret"
 
 
-@pytest.fixture
-def served(sandbox: SandboxServer, tmp_path: Path) -> Iterator[tuple[str, SlackStubServer]]:
+@dataclass
+class Served:
+    url: str
+    slack: SlackStubServer
+    env: dict[str, str]
+    proc: subprocess.Popen[str]
+
+    def output(self) -> str:
+        """Everything the process wrote (stdout and stderr), once it has stopped."""
+        self.proc.terminate()
+        out, _ = self.proc.communicate(timeout=10)
+        return out
+
+
+@contextmanager
+def serve_process(sandbox: SandboxServer, tmp_path: Path, *flags: str) -> Iterator[Served]:
+    """`lmsbot [flags] serve` on a seeded demo database, the Slack stand-in and the sandbox."""
     with SlackStubServer() as slack:
         bot_env = {
             **sandbox_env(sandbox),
@@ -43,7 +61,7 @@ def served(sandbox: SandboxServer, tmp_path: Path) -> Iterator[tuple[str, SlackS
         asyncio.run(seed_demo(settings, sandbox, slack.stub))
         port = free_port()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, "-m", "bot", *flags, "serve", "--host", "127.0.0.1", "--port", str(port)],
             env=env,
             cwd=tmp_path,
             stdout=subprocess.PIPE,
@@ -53,15 +71,22 @@ def served(sandbox: SandboxServer, tmp_path: Path) -> Iterator[tuple[str, SlackS
         url = f"http://127.0.0.1:{port}"
         try:
             wait_until_serving(proc, url + "/healthz")
-            yield url, slack
+            yield Served(url, slack, env, proc)
         finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(timeout=10)
+
+
+@pytest.fixture
+def served(sandbox: SandboxServer, tmp_path: Path) -> Iterator[tuple[str, SlackStubServer]]:
+    with serve_process(sandbox, tmp_path) as running:
+        yield running.url, running.slack
 
 
 async def test_serve_answers_signed_slack_requests(served: tuple[str, SlackStubServer]) -> None:
     url, slack = served
-    assert httpx.get(url + "/healthz").json() == {"ok": True}
+    assert httpx.get(url + "/healthz").json() == {"ok": True, "status": "ok", "database": "ok"}
     driver = SlackDriver(url + "/slack/events", SECRET, slack.stub)
     response = await driver.command("U0ADA", "progress kickoff")
     assert response.status_code == 200
@@ -86,7 +111,8 @@ def test_serve_without_signing_secret_explains(tmp_path: Path) -> None:
         timeout=60,
     )
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines()[-1].startswith("error: SLACK_SIGNING_SECRET is not set")
+    assert done.stderr.strip().splitlines()[-1].startswith("error: missing settings: SLACK_SIGNING_SECRET (")
+    assert "SLACK_BOT_TOKEN" in done.stderr  # listed with it, not after it is fixed
 
 
 def test_socket_mode_without_app_token_explains(tmp_path: Path) -> None:
@@ -103,5 +129,53 @@ def test_socket_mode_without_app_token_explains(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "bot", "socket"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
     )
-    assert done.returncode != 0
-    assert done.stderr.strip().splitlines()[-1] == "error: SLACK_APP_TOKEN (xapp-…) is needed for Socket Mode"
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == "error: missing setting: SLACK_APP_TOKEN (xapp-…, for Socket Mode)"
+
+
+@pytest.fixture
+def served_at_debug(sandbox: SandboxServer, tmp_path: Path) -> Iterator[Served]:
+    with serve_process(sandbox, tmp_path, "-v") as running:
+        yield running
+
+
+async def test_a_connect_flow_at_debug_leaves_no_secret_in_any_log_line(
+    served_at_debug: Served, sandbox: SandboxServer
+) -> None:
+    """`lmsbot -v serve`: Slack command, Zoho consent, callback with the grant code, token exchange, DM. Every line
+    the process wrote (uvicorn's access and error logs, httpx, Bolt, ours) is searched for every secret."""
+    running = served_at_debug
+    if True:
+        driver = SlackDriver(running.url + "/slack/events", SECRET, running.slack.stub)
+        await driver.command("U0GRACE", "connect zoho")
+        reply = await wait_for(lambda: running.slack.stub.ephemerals("U0GRACE"), timeout=20)
+        link = next(
+            e["url"] for b in reply[-1]["blocks"] if b.get("type") == "actions" for e in b["elements"] if e.get("url")
+        )
+        public = "http://localhost:3000"  # LMSBOT_PUBLIC_URL's default: the browser reaches the bot here
+        async with httpx.AsyncClient() as browser:
+            start = await browser.get(link.replace(public, running.url))
+            consent = await browser.get(start.headers["location"])
+            callback = consent.headers["location"]
+            done = await browser.get(callback.replace(public, running.url))
+        assert done.status_code == 200 and "connected" in done.text
+        dm = await wait_for(lambda: running.slack.stub.dm_messages("U0GRACE"), timeout=20)
+        assert "Zoho People is connected" in text_of(dm[-1])
+        output = running.output()
+    query = dict(parse_qsl(urlsplit(callback).query))
+    state = sandbox.state
+    secrets = {
+        "grant code": query["code"],
+        "state": query["state"],
+        "Slack bot token": running.env["SLACK_BOT_TOKEN"],
+        "signing secret": SECRET,
+        "encryption key": running.env["LMSBOT_ENCRYPTION_KEYS"],
+        "Zoho client secret": sandbox.config.zoho_client_secret,
+        "Zoho refresh token": sandbox.config.zoho_refresh_token,
+        "response_url": driver.last_response_url or "",
+    }
+    secrets |= {f"minted refresh token {i}": token for i, token in enumerate(state.minted_refresh)}
+    secrets |= {f"access token {i}": token for i, token in enumerate(state.tokens)}
+    leaks = [(name, line) for line in output.splitlines() for name, value in secrets.items() if value and value in line]
+    assert not leaks, "\n".join(f"{name} in: {line[:300]}" for name, line in leaks)
+    assert "GET /connect/zoho/callback?code=[redacted]" in output  # the access log is there, scrubbed
