@@ -66,9 +66,10 @@ class LinkService:
         registry: LmsRegistry,
         slack: SlackGateway,
         *,
-        self_link_by_id: bool = True,
+        self_link_by_id: bool = False,
     ) -> None:
-        self.self_link_by_id = self_link_by_id  # LMSBOT_SELF_LINK_BY_ID: false means e-mail (verified) only
+        # LMSBOT_SELF_LINK_BY_ID: false means e-mail (verified) only; true still needs the LMS to confirm the id.
+        self.self_link_by_id = self_link_by_id
         self.links = links
         self.audit = audit
         self.registry = registry
@@ -115,10 +116,16 @@ class LinkService:
             if self_service:
                 await self._own_email(team_id, actor, email)
             learner_id = await self._learner_by_email(team_id, chosen, email)
-        elif self_service and not self.self_link_by_id:
-            raise LinkError("Link yourself with your e-mail address (`/lms link you@company.com`), or ask an admin.")
         elif chosen is Provider.ZOHO and not value.isdigit():
             raise LinkError(f"`{value}` is not a Zoho People learner id (those are numbers, e.g. 100002000000032145).")
+        elif self_service:
+            # Anyone can type a colleague's id: it links only when the LMS says the id carries the caller's e-mail.
+            if not self.self_link_by_id:
+                raise LinkError(
+                    "Link yourself with your e-mail address (`/lms link you@company.com`), "
+                    "or ask an admin to link you by learner id."
+                )
+            await self._own_learner_id(team_id, chosen, actor, learner_id)
         try:
             result = await self.links.link(
                 team_id,
@@ -261,11 +268,31 @@ class LinkService:
                 "An admin can link you to a different address: `/lms link @you <learner>`."
             )
 
-    async def _learner_by_email(self, team_id: str, provider: Provider, email: str) -> str:
+    async def _own_learner_id(self, team_id: str, provider: Provider, user_id: str, learner_id: str) -> None:
+        """Self-service id links: the LMS must show that learner with the caller's own Slack e-mail."""
         if provider is Provider.ZOHO:
             raise LinkError(
-                "Zoho People cannot look learners up by e-mail: use your learner id, or ask an admin to link you."
+                "Zoho People cannot confirm whose learner id that is: ask an admin to link you "
+                "(`/lms link @you <learner id>`)."
             )
+        me = await self.slack.user(team_id, user_id)
+        if not me.email:
+            raise LinkError("Slack shows no e-mail for you, so the LMS cannot confirm that id is yours: ask an admin.")
+        email = me.email.lower()
+        lms = await self.registry.for_team(team_id)
+        try:
+            matches = await lms.ispring.users(emails=[email])
+        except NotConnectedError as exc:
+            raise LinkError("iSpring is not connected in this workspace.") from exc
+        if not any(u.user_id == learner_id and (u.email or "").lower() == email for u in matches):
+            raise LinkError(
+                f"iSpring does not show learner `{learner_id}` with your e-mail ({email}): "
+                "link yourself with your e-mail, or ask an admin to link you."
+            )
+
+    async def _learner_by_email(self, team_id: str, provider: Provider, email: str) -> str:
+        if provider is Provider.ZOHO:
+            raise LinkError("Zoho People cannot look learners up by e-mail: ask an admin to link you.")
         lms = await self.registry.for_team(team_id)
         try:
             matches = await lms.ispring.users(emails=[email])
