@@ -114,8 +114,9 @@ class Settings(BaseSettings):
     lmsbot_admins: str = ""
     lmsbot_managers: str = ""
     lmsbot_trainers: str = ""
-    # Whether people may link themselves by learner id (unverifiable for Zoho) or only by their own e-mail.
-    lmsbot_self_link_by_id: bool = True
+    # Whether people may link themselves by learner id, and then only where the LMS confirms the id carries
+    # their Slack e-mail (iSpring; Zoho cannot tell, so Zoho ids are linked by admins), or only by their e-mail.
+    lmsbot_self_link_by_id: bool = False
     # Where this bot is reachable from browsers (OAuth redirects): https://lmsbot.example.com
     lmsbot_public_url: str = "http://localhost:3000"
     # Zoho OAuth scopes asked for when a workspace connects Zoho People.

@@ -7,7 +7,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -99,7 +99,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> Any:
         ),
         "plans": lambda c: c.zoho.learning_plans(args.learner),
         "sessions": lambda c: c.zoho.module_sessions(args.course, args.batch, args.module),
-        "update-module": lambda c: _update_module(c, args),
+        "update-module": lambda c: _update_module(c, args, settings.lms_now().date()),
         "courses": lambda c: c.zoho.my_courses(search=args.search),
         "modules": lambda c: c.zoho.course_modules(args.course, batch_id=args.batch),
         "module": lambda c: c.zoho.module(args.course, args.module, batch_id=args.batch),
@@ -110,7 +110,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> Any:
         return await handlers[args.lms_command](clients)
 
 
-async def _update_module(clients: LmsClients, args: argparse.Namespace) -> Any:
+async def _update_module(clients: LmsClients, args: argparse.Namespace, today: date) -> Any:
     """PATCH the module; without --lock-type its current lock is sent back unchanged.
 
     Zoho documents lockType's default as 0 (unlocked), so leaving it out of the PATCH would silently unlock a
@@ -118,7 +118,8 @@ async def _update_module(clients: LmsClients, args: argparse.Namespace) -> Any:
     """
     lock_type, lock_until = args.lock_type, args.lock_until
     fields = {"name": args.name, "duration": args.duration, "description": args.description}
-    validate_module_update(**fields, lock_type=lock_type, lock_until=lock_until, date_order=DateOrder.DMY)
+    # What was typed is checked against today; a past date Zoho already holds is sent back as it is.
+    validate_module_update(**fields, lock_type=lock_type, lock_until=lock_until, date_order=DateOrder.DMY, today=today)
     if lock_type is None:
         current = await clients.zoho.module(args.course, args.module, batch_id=args.batch)
         lock_type = str(int(current.lock_type))

@@ -108,7 +108,7 @@ async def _submit_module_edit(s: Services, ack: AsyncAck, body: dict[str, Any], 
         await ack(response_action="errors", errors={first_block: "This form lost track of its module; open it again."})
         return
     try:  # validate before acking: field errors show inline, and nothing is sent to Zoho
-        update = validate_module_update(**values, date_order=DateOrder.DMY)
+        update = validate_module_update(**values, date_order=DateOrder.DMY, today=s.settings.lms_now().date())
     except ModuleUpdateError as exc:
         await ack(response_action="errors", errors=module_edit_errors(exc.field_errors))
         return

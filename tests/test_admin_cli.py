@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, event, text
 
 from bot.cli import main
 from bot.sandbox import seed
@@ -119,6 +119,71 @@ def test_csv_import_applies_good_rows_and_reports_bad_ones(
     code, out, _ = run(capsys, "link", "--team", TEAM, "--csv", str(csv_file))
     assert "0 linked, 2 already linked" in out  # idempotent
     assert len(rows(env, "SELECT * FROM learner_links")) == 2
+
+
+def _many_links_csv(path: Path, count: int, *, first: int = 0) -> None:
+    lines = ["slack,learner"] + [f"U0BULK{i:06d},{700000000000000000 + first + i}" for i in range(count)]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_csv_import_interrupted_half_way_applies_nothing(
+    env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "link", "--team", TEAM, "--user", "U0BULK000005", "--learner", "100002000000032145")
+    csv_file = tmp_path / "links.csv"
+    _many_links_csv(csv_file, 3000)
+    inserts = 0
+
+    def die_on_the_second_insert(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        nonlocal inserts
+        if statement.lstrip().upper().startswith("INSERT INTO LEARNER_LINKS"):
+            inserts += 1
+            if inserts == 2:  # rows already written before this point must not survive
+                raise RuntimeError("the process died mid-import")
+
+    event.listen(Engine, "before_cursor_execute", die_on_the_second_insert)
+    try:
+        with pytest.raises(RuntimeError, match="died mid-import"):
+            main(["link", "--team", TEAM, "--csv", str(csv_file)])
+    finally:
+        event.remove(Engine, "before_cursor_execute", die_on_the_second_insert)
+    assert inserts == 2
+    assert rows(env, "SELECT slack_user_id, learner_id FROM learner_links") == [("U0BULK000005", "100002000000032145")]
+    assert rows(env, "SELECT count(*) FROM audit_log WHERE action = 'link'") == [(1,)]
+    capsys.readouterr()
+    # Run again: everything at once, the existing link replaced; a third run changes nothing.
+    code, out, _ = run(capsys, "link", "--team", TEAM, "--csv", str(csv_file))
+    assert code == 0 and "3000 linked, 0 already linked, 0 error(s)" in out
+    assert rows(env, "SELECT count(*) FROM learner_links") == [(3000,)]
+    assert rows(env, "SELECT learner_id, method FROM learner_links WHERE slack_user_id = 'U0BULK000005'") == [
+        ("700000000000000005", "csv")
+    ]
+    (old,) = rows(env, "SELECT old_values FROM audit_log WHERE target = 'U0BULK000005:zoho' AND old_values IS NOT NULL")
+    assert "100002000000032145" in str(old)
+    assert rows(env, "SELECT count(*) FROM audit_log WHERE action = 'link'") == [(3001,)]
+    code, out, _ = run(capsys, "link", "--team", TEAM, "--csv", str(csv_file))
+    assert code == 0 and "0 linked, 3000 already linked, 0 error(s)" in out
+    assert rows(env, "SELECT count(*) FROM audit_log WHERE action = 'link'") == [(3001,)]
+
+
+def test_csv_rows_that_clash_within_the_file_or_with_others_are_reported_per_line(
+    env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "link", "--team", TEAM, "--user", "U0GRACE", "--learner", "190801059")
+    csv_file = tmp_path / "links.csv"
+    csv_file.write_text(
+        "U0ADA,100002000000032145\n"
+        "U0ADA,100002000000032145\n"  # the same row twice: harmless
+        "U0ADA,100002000000032161\n"  # the same person, another learner
+        "U0ALAN,100002000000032145\n"  # Ada's learner again
+        "U0EDSGER,190801059\n"  # Grace holds it
+    )
+    code, out, err = run(capsys, "link", "--team", TEAM, "--csv", str(csv_file))
+    assert code == 1 and "1 linked, 1 already linked, 3 error(s)" in out
+    assert "line 3: U0ADA is linked to another learner on line 1" in err
+    assert "line 4: that Zoho People learner is already on line 1" in err
+    assert "line 5: That Zoho People learner is already linked to U0GRACE" in err
+    assert [line.split(":")[0] for line in err.splitlines()] == ["error"] * 3
 
 
 def test_links_unmatched_lists_members_without_a_link(env: Path, capsys: pytest.CaptureFixture[str]) -> None:

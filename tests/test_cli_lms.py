@@ -97,6 +97,14 @@ def test_bad_input_is_one_clear_line_and_sends_nothing(
     assert code == 2 and out == ""
     assert err.strip() == "error: --lock-until: A lock-until date is required when the module is locked until a date."
     assert not lms_env.state.calls_for("update-module")
+    base = ["lms", "update-module", "--course", SP, "--module", M1, "--name", "X"]
+    code, _, err = run_cli(capsys, *base, "--lock-type", "1", "--lock-until", "01-01-2020")
+    assert code == 2 and "--lock-until: That date is in the past" in err
+    code, _, err = run_cli(capsys, *base, "--description", "😀" * 1000)  # 12,000 characters once in the URL
+    assert code == 2 and "--description: Too long to send to Zoho" in err and "InvalidURL" not in err
+    code, _, err = run_cli(capsys, *base, "--duration", "100001")
+    assert code == 2 and "--duration: Duration can be at most 100,000 minutes." in err
+    assert not lms_env.state.calls_for("update-module")
 
 
 def test_lms_errors_are_one_line(lms_env: SandboxServer, capsys: pytest.CaptureFixture[str]) -> None:

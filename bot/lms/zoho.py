@@ -16,7 +16,7 @@ import httpx
 from bot.config import ModuleDataTransport
 from bot.lms.dates import DateOrder
 from bot.lms.errors import ProtocolError, ValidationError
-from bot.lms.module_update import ModuleUpdate
+from bot.lms.module_update import ModuleUpdate, module_data_json
 from bot.lms.ratelimit import Priority
 from bot.lms.transport import LmsTransport
 from bot.lms.zoho_models import Batch, Course, LearningPlanProgress, Module, ModuleProgress, Session
@@ -151,7 +151,7 @@ class ZohoClient:
         """PATCH a module ("Update Modules") and return it as the LMS now describes it."""
         path = f"{_course_path(course_id, batch_id)}/modules/{_seg(module_id, 'module id')}"
         module_data = update.to_module_data()
-        encoded = json.dumps(module_data, ensure_ascii=False, separators=(",", ":"))
+        encoded = module_data_json(module_data)
         kwargs: dict[str, Any] = {}
         if self.module_data_transport is ModuleDataTransport.QUERY:
             kwargs["params"] = {"moduleData": encoded}

@@ -20,12 +20,13 @@ from bot.services.slack_gateway import SlackGateway, SlackNotInstalled, SlackUse
 from bot.services.types import Provider
 from storage.errors import LinkConflict
 from storage.repositories.audit import AuditRepository
-from storage.repositories.links import LearnerLink, LinkRepository, LinkResult
+from storage.repositories.links import LearnerLink, LinkRepository, LinkResult, LinkSpec, link_audit
 
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _SLACK_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 _SLACK_ID = re.compile(r"^[UW][A-Z0-9]+$")
+_EMAILS_PER_LOOKUP = 50  # e-mails per iSpring GET /users while importing: keeps each URL short
 
 
 class LinkError(Exception):
@@ -66,9 +67,10 @@ class LinkService:
         registry: LmsRegistry,
         slack: SlackGateway,
         *,
-        self_link_by_id: bool = True,
+        self_link_by_id: bool = False,
     ) -> None:
-        self.self_link_by_id = self_link_by_id  # LMSBOT_SELF_LINK_BY_ID: false means e-mail (verified) only
+        # LMSBOT_SELF_LINK_BY_ID: false means e-mail (verified) only; true still needs the LMS to confirm the id.
+        self.self_link_by_id = self_link_by_id
         self.links = links
         self.audit = audit
         self.registry = registry
@@ -79,16 +81,7 @@ class LinkService:
         return [p for p, ok in ((Provider.ZOHO, lms.has_zoho), (Provider.ISPRING, lms.has_ispring)) if ok]
 
     async def pick_provider(self, team_id: str, value: str, provider: Provider | None = None) -> Provider:
-        connected = await self.providers(team_id)
-        if provider is not None:
-            if provider not in connected:
-                raise LinkError(f"{provider_name(provider)} is not connected in this workspace.")
-            return provider
-        if not connected:
-            raise LinkError("No LMS is connected yet: an admin can run `/lms connect zoho` or `/lms connect ispring`.")
-        if len(connected) == 1:
-            return connected[0]
-        return Provider.ISPRING if (_UUID.match(value) or is_email(value)) else Provider.ZOHO
+        return _choose_provider(await self.providers(team_id), value, provider)
 
     async def link(
         self,
@@ -115,10 +108,16 @@ class LinkService:
             if self_service:
                 await self._own_email(team_id, actor, email)
             learner_id = await self._learner_by_email(team_id, chosen, email)
-        elif self_service and not self.self_link_by_id:
-            raise LinkError("Link yourself with your e-mail address (`/lms link you@company.com`), or ask an admin.")
         elif chosen is Provider.ZOHO and not value.isdigit():
             raise LinkError(f"`{value}` is not a Zoho People learner id (those are numbers, e.g. 100002000000032145).")
+        elif self_service:
+            # Anyone can type a colleague's id: it links only when the LMS says the id carries the caller's e-mail.
+            if not self.self_link_by_id:
+                raise LinkError(
+                    "Link yourself with your e-mail address (`/lms link you@company.com`), "
+                    "or ask an admin to link you by learner id."
+                )
+            await self._own_learner_id(team_id, chosen, actor, learner_id)
         try:
             result = await self.links.link(
                 team_id,
@@ -136,14 +135,7 @@ class LinkService:
                 f"That {provider_name(chosen)} learner is already linked to {holder}; an admin can sort it out."
             ) from exc
         if result.changed:
-            await self.audit.record(
-                team_id,
-                actor,
-                "link",
-                f"{slack_user_id}:{chosen}",
-                {"learner_id": result.replaced.learner_id} if result.replaced else None,
-                {"learner_id": learner_id, "method": result.link.method},
-            )
+            await self.audit.record(team_id, actor, "link", *link_audit(result))
         return result
 
     async def unlink(
@@ -203,53 +195,127 @@ class LinkService:
     async def import_csv(self, team_id: str, text: str, *, actor: str) -> CsvReport:
         """Rows of `slack user id or e-mail, learner id[, provider]`; a header row is allowed.
 
-        Good rows are applied, bad ones reported by line number; nothing is silently dropped.
+        The whole file is checked first (bad rows are reported by line number; nothing is silently dropped),
+        then every good row is applied in one transaction: an import that fails or is killed half-way leaves
+        nothing applied, and running the same file again changes nothing.
         """
-        report = CsvReport()
-        people: dict[str, SlackUser] | None = None
-        for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
-            cells = [c.strip() for c in row]
-            if not any(cells) or cells[0].startswith("#"):
-                continue
-            if number == 1 and not slack_user_ref(cells[0]) and not is_email(cells[0]):
-                continue  # a header
-            if len(cells) < 2 or not cells[1]:
-                report.errors.append(f"line {number}: expected `slack user or e-mail, learner id`")
-                continue
-            who, learner = cells[0], cells[1]
-            provider: Provider | None = None
-            if len(cells) > 2 and cells[2]:
-                try:
-                    provider = Provider(cells[2].lower())
-                except ValueError:
-                    report.errors.append(f"line {number}: unknown provider `{cells[2]}` (zoho or ispring)")
-                    continue
-            user_id = slack_user_ref(who)
-            if user_id is None and is_email(who):
-                if people is None:
-                    try:
-                        people = {p.email.lower(): p for p in await self.slack.users(team_id) if p.email}
-                    except (SlackNotInstalled, SlackApiError) as exc:
-                        report.errors.append(f"line {number}: cannot look {who} up in Slack ({exc})")
-                        continue
-                match = people.get(who.lower())
-                user_id = match.id if match else None
-                if user_id is None:
-                    report.errors.append(f"line {number}: no Slack member has the e-mail {who}")
-                    continue
+        errors: list[tuple[int, str]] = []
+        rows = _parse_csv(text, errors)
+        users = await self._csv_users(team_id, rows, errors)
+        connected = await self.providers(team_id)
+        wanted: list[tuple[int, str, Provider, str]] = []  # line, Slack user, provider, learner id or e-mail
+        for number, _who, learner, provider in rows:
+            user_id = users.get(number)
             if user_id is None:
-                report.errors.append(f"line {number}: `{who}` is neither a Slack user id nor an e-mail")
                 continue
             try:
-                result = await self.link(team_id, user_id, learner, actor=actor, provider=provider, method="csv")
-            except (LinkError, LMSError) as exc:
-                report.errors.append(f"line {number}: {exc}")
+                chosen = _choose_provider(connected, learner, provider)
+                if "@" in learner and not is_email(learner):
+                    raise LinkError(f"`{learner}` is not an e-mail address.")
+                if chosen is Provider.ZOHO and is_email(learner):
+                    raise LinkError("Zoho People cannot look learners up by e-mail: use the learner id.")
+                if chosen is Provider.ZOHO and not learner.isdigit():
+                    raise LinkError(
+                        f"`{learner}` is not a Zoho People learner id (those are numbers, e.g. 100002000000032145)."
+                    )
+            except LinkError as exc:
+                errors.append((number, str(exc)))
                 continue
-            if result.changed:
-                report.linked.append(result)
+            wanted.append((number, user_id, chosen, learner))
+        by_email = await self._csv_learners_by_email(team_id, wanted, errors)
+        report = CsvReport()
+        specs: list[LinkSpec] = []
+        lines: list[int] = []
+        seen_user: dict[tuple[str, Provider], tuple[int, str]] = {}
+        seen_learner: dict[tuple[Provider, str], tuple[int, str]] = {}
+        for number, user_id, chosen, learner in wanted:
+            email = learner.lower() if is_email(learner) else None
+            learner_id = by_email.get(email) if email else learner
+            if learner_id is None:
+                continue  # the e-mail lookup reported it
+            first = seen_user.get((user_id, chosen))
+            if first is not None:
+                if first[1] == learner_id:
+                    report.unchanged += 1  # the same row twice changes nothing
+                else:
+                    errors.append((number, f"<@{user_id}> is linked to another learner on line {first[0]}"))
+                continue
+            holder = seen_learner.get((chosen, learner_id))
+            if holder is not None:
+                errors.append((number, f"that {provider_name(chosen)} learner is already on line {holder[0]}"))
+                continue
+            seen_user[(user_id, chosen)] = (number, learner_id)
+            seen_learner[(chosen, learner_id)] = (number, user_id)
+            specs.append(LinkSpec(user_id, chosen, learner_id, email))
+            lines.append(number)
+        outcomes = await self.links.link_many(team_id, specs, method="csv", linked_by=actor)
+        for number, outcome in zip(lines, outcomes, strict=True):
+            if isinstance(outcome, LinkConflict):
+                errors.append(
+                    (
+                        number,
+                        f"That {provider_name(outcome.provider)} learner is already linked to "
+                        f"<@{outcome.slack_user_id}>; an admin can sort it out.",
+                    )
+                )
+            elif outcome.changed:
+                report.linked.append(outcome)
             else:
                 report.unchanged += 1
+        report.errors = [f"line {number}: {text}" for number, text in sorted(errors, key=lambda e: e[0])]
         return report
+
+    async def _csv_users(
+        self, team_id: str, rows: list[tuple[int, str, str, Provider | None]], errors: list[tuple[int, str]]
+    ) -> dict[int, str]:
+        """Line number -> Slack user id; e-mails resolved with one look at the Slack directory."""
+        found: dict[int, str] = {}
+        people: dict[str, SlackUser] | None = None
+        problem: str | None = None
+        for number, who, _learner, _provider in rows:
+            if user_id := slack_user_ref(who):
+                found[number] = user_id
+                continue
+            if not is_email(who):
+                errors.append((number, f"`{who}` is neither a Slack user id nor an e-mail"))
+                continue
+            if people is None and problem is None:
+                try:
+                    people = {p.email.lower(): p for p in await self.slack.users(team_id) if p.email}
+                except (SlackNotInstalled, SlackApiError) as exc:
+                    problem = str(exc)
+            if problem is not None or people is None:
+                errors.append((number, f"cannot look {who} up in Slack ({problem})"))
+                continue
+            match = people.get(who.lower())
+            if match is None:
+                errors.append((number, f"no Slack member has the e-mail {who}"))
+                continue
+            found[number] = match.id
+        return found
+
+    async def _csv_learners_by_email(
+        self, team_id: str, wanted: list[tuple[int, str, Provider, str]], errors: list[tuple[int, str]]
+    ) -> dict[str, str]:
+        """iSpring learner ids of the e-mails in the learner column, a few dozen e-mails per request."""
+        emails = sorted({learner.lower() for _n, _u, chosen, learner in wanted if is_email(learner)})
+        found: dict[str, str] = {}
+        problem: str | None = None
+        if emails:
+            lms = await self.registry.for_team(team_id)
+            try:
+                for start in range(0, len(emails), _EMAILS_PER_LOOKUP):
+                    for user in await lms.ispring.users(emails=emails[start : start + _EMAILS_PER_LOOKUP]):
+                        email = (user.email or "").lower()
+                        found.setdefault(email, user.user_id)
+            except NotConnectedError:
+                problem = "iSpring is not connected in this workspace."
+            except LMSError as exc:
+                problem = str(exc)
+        for number, _user, _chosen, learner in wanted:
+            if is_email(learner) and learner.lower() not in found:
+                errors.append((number, problem or f"iSpring has no learner with the e-mail {learner.lower()}."))
+        return found
 
     async def _own_email(self, team_id: str, user_id: str, email: str) -> None:
         """Self-service e-mail links must use the caller's own Slack e-mail: otherwise anyone could link
@@ -261,11 +327,31 @@ class LinkService:
                 "An admin can link you to a different address: `/lms link @you <learner>`."
             )
 
-    async def _learner_by_email(self, team_id: str, provider: Provider, email: str) -> str:
+    async def _own_learner_id(self, team_id: str, provider: Provider, user_id: str, learner_id: str) -> None:
+        """Self-service id links: the LMS must show that learner with the caller's own Slack e-mail."""
         if provider is Provider.ZOHO:
             raise LinkError(
-                "Zoho People cannot look learners up by e-mail: use your learner id, or ask an admin to link you."
+                "Zoho People cannot confirm whose learner id that is: ask an admin to link you "
+                "(`/lms link @you <learner id>`)."
             )
+        me = await self.slack.user(team_id, user_id)
+        if not me.email:
+            raise LinkError("Slack shows no e-mail for you, so the LMS cannot confirm that id is yours: ask an admin.")
+        email = me.email.lower()
+        lms = await self.registry.for_team(team_id)
+        try:
+            matches = await lms.ispring.users(emails=[email])
+        except NotConnectedError as exc:
+            raise LinkError("iSpring is not connected in this workspace.") from exc
+        if not any(u.user_id == learner_id and (u.email or "").lower() == email for u in matches):
+            raise LinkError(
+                f"iSpring does not show learner `{learner_id}` with your e-mail ({email}): "
+                "link yourself with your e-mail, or ask an admin to link you."
+            )
+
+    async def _learner_by_email(self, team_id: str, provider: Provider, email: str) -> str:
+        if provider is Provider.ZOHO:
+            raise LinkError("Zoho People cannot look learners up by e-mail: ask an admin to link you.")
         lms = await self.registry.for_team(team_id)
         try:
             matches = await lms.ispring.users(emails=[email])
@@ -275,6 +361,50 @@ class LinkService:
         if not exact:
             raise LinkError(f"iSpring has no learner with the e-mail {email}.")
         return exact[0].user_id
+
+
+def _choose_provider(connected: list[Provider], value: str, provider: Provider | None) -> Provider:
+    if provider is not None:
+        if provider not in connected:
+            raise LinkError(f"{provider_name(provider)} is not connected in this workspace.")
+        return provider
+    if not connected:
+        raise LinkError("No LMS is connected yet: an admin can run `/lms connect zoho` or `/lms connect ispring`.")
+    if len(connected) == 1:
+        return connected[0]
+    return Provider.ISPRING if (_UUID.match(value) or is_email(value)) else Provider.ZOHO
+
+
+def _parse_csv(text: str, errors: list[tuple[int, str]]) -> list[tuple[int, str, str, Provider | None]]:
+    """(line, who, learner, provider) of each well-formed row; malformed ones go to `errors`."""
+    rows: list[tuple[int, str, str, Provider | None]] = []
+    reader = csv.reader(io.StringIO(text))
+    number = 0
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return rows
+        except csv.Error as exc:
+            errors.append((reader.line_num, f"this line cannot be read as CSV ({exc})"))
+            return rows
+        number += 1
+        cells = [c.strip() for c in row]
+        if not any(cells) or cells[0].startswith("#"):
+            continue
+        if number == 1 and not slack_user_ref(cells[0]) and not is_email(cells[0]):
+            continue  # a header
+        if len(cells) < 2 or not cells[1]:
+            errors.append((number, "expected `slack user or e-mail, learner id`"))
+            continue
+        provider: Provider | None = None
+        if len(cells) > 2 and cells[2]:
+            try:
+                provider = Provider(cells[2].lower())
+            except ValueError:
+                errors.append((number, f"unknown provider `{cells[2]}` (zoho or ispring)"))
+                continue
+        rows.append((number, cells[0], cells[1], provider))
 
 
 def provider_name(provider: Provider | str) -> str:

@@ -87,6 +87,7 @@ class ModuleEditService:
             lock_type=lock_type,
             lock_until=lock_until,
             date_order=DateOrder.DMY,  # typed dates are DD-MM-YYYY (the datepicker sends ISO); never MDY
+            today=self.settings.lms_now().date(),
         )
         tracked = await self.tracked(team_id, tracked_id)
         lms = await self.registry.for_team(team_id)

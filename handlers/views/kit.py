@@ -212,6 +212,7 @@ def number_input(
     decimal: bool,
     initial: str | None = None,
     min_value: str | None = None,
+    max_value: str | None = None,
     placeholder: str | None = None,
 ) -> Element:
     # Slack takes the numbers of a number_input as strings.
@@ -220,6 +221,8 @@ def number_input(
         element["initial_value"] = initial
     if min_value is not None:
         element["min_value"] = min_value
+    if max_value is not None:
+        element["max_value"] = max_value
     if placeholder:
         element["placeholder"] = plain(placeholder, limits.PLACEHOLDER)
     return element

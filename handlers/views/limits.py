@@ -39,6 +39,7 @@ CONFIRM_TEXT: Final = 300
 CONFIRM_BUTTON: Final = 30
 VIEW_TITLE: Final = 24  # also the submit and close labels
 PRIVATE_METADATA: Final = 3000
+TEXT_INPUT_MAX_LENGTH: Final = 3000  # the largest max_length a plain_text_input takes
 BLOCK_ID: Final = 255
 ACTION_ID: Final = 255
 

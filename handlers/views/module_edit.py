@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Final, TypedDict
 
-from bot.lms.module_update import LOCK_TYPE_LABELS
+from bot.lms.module_update import DESCRIPTION_MAX_CHARS, DURATION_MAX_MINUTES, LOCK_TYPE_LABELS, NAME_MAX_CHARS
 from bot.lms.zoho_models import LockType, Module
 from bot.services.types import ModuleEditForm, TrackedModuleRef
 from handlers.views import kit, limits
@@ -123,8 +123,20 @@ def _duration_input(duration: float | None) -> Element:
     whole = not known or float(duration or 0).is_integer()
     initial = None if not known else (str(int(duration or 0)) if whole else f"{duration:g}")
     return kit.number_input(
-        "duration", decimal=not whole, initial=initial, min_value="1" if whole else None, placeholder="e.g. 45"
+        "duration",
+        decimal=not whole,
+        initial=initial,
+        min_value="1" if whole else None,
+        max_value=str(DURATION_MAX_MINUTES),
+        placeholder="e.g. 45",
     )
+
+
+def _capped_text_input(action_id: str, initial: str | None, cap: int, *, multiline: bool = False) -> Element:
+    # A value the LMS already holds beyond the cap is shown whole (never silently cut on save): the check on
+    # submit then asks for a shorter one.
+    limit = min(max(cap, len(initial or "")), limits.TEXT_INPUT_MAX_LENGTH)
+    return kit.plain_text_input(action_id, initial=initial, multiline=multiline, max_length=limit)
 
 
 def module_edit_modal(form: ModuleEditForm) -> SlackView:
@@ -135,12 +147,12 @@ def module_edit_modal(form: ModuleEditForm) -> SlackView:
         initial_lock = None  # a type the LMS added later: preselecting one could silently change it on save
     blocks: list[Block] = [
         kit.context(tracked_where(form.tracked)),
-        kit.input_block(NAME_BLOCK, "Name", kit.plain_text_input("name", initial=form.name)),
+        kit.input_block(NAME_BLOCK, "Name", _capped_text_input("name", form.name, NAME_MAX_CHARS)),
         kit.input_block(DURATION_BLOCK, "Duration (minutes)", _duration_input(form.duration_minutes), optional=True),
         kit.input_block(
             DESCRIPTION_BLOCK,
             "Description",
-            kit.plain_text_input("description", initial=form.description, multiline=True),
+            _capped_text_input("description", form.description, DESCRIPTION_MAX_CHARS, multiline=True),
             optional=True,
             hint="An empty description is saved as empty.",
         ),

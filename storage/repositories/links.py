@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import builtins
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, TypeAlias, cast
+from typing import Any, Literal, TypeAlias, cast
 
-from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy import ColumnElement, Table, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.errors import LinkConflict
-from storage.models import LINK_METHODS, LearnerLinkRow
+from storage.models import LINK_METHODS, AuditLogRow, LearnerLinkRow
 from storage.repositories._common import Provider, Repository, check_provider
+from storage.repositories.audit import scrub
+
+# Rows per statement in bulk writes: keeps every statement well inside both databases' parameter limits.
+_CHUNK = 500
+_LINKS = cast(Table, LearnerLinkRow.__table__)
+_AUDIT = cast(Table, AuditLogRow.__table__)
 
 LinkMethod: TypeAlias = Literal["self", "admin", "auto", "csv"]
 
@@ -34,6 +41,23 @@ class LinkResult:
     link: LearnerLink
     changed: bool  # False: exactly this link already existed
     replaced: LearnerLink | None = None  # the user's previous link to a different learner, now gone
+
+
+@dataclass(frozen=True, slots=True)
+class LinkSpec:
+    """One wanted link of a bulk import."""
+
+    slack_user_id: str
+    provider: str  # "zoho" or "ispring"
+    learner_id: str
+    email: str | None = None
+
+
+def link_audit(result: LinkResult) -> tuple[str, dict[str, Any] | None, dict[str, Any]]:
+    """The audit row of a changed link: target, old and new values (the same for single and bulk links)."""
+    link = result.link
+    old = {"learner_id": result.replaced.learner_id} if result.replaced else None
+    return f"{link.slack_user_id}:{link.provider}", old, {"learner_id": link.learner_id, "method": link.method}
 
 
 class LinkRepository(Repository):
@@ -99,6 +123,65 @@ class LinkRepository(Repository):
             await session.flush()
             return LinkResult(_record(current), changed=True, replaced=replaced)
 
+    async def link_many(
+        self, team_id: str, specs: Sequence[LinkSpec], *, method: str, linked_by: str
+    ) -> builtins.list[LinkResult | LinkConflict]:
+        """Apply many links in ONE transaction (all or nothing), with their audit rows; one outcome per spec.
+
+        A spec whose learner would still be held by another user once the others are applied is a LinkConflict
+        and is left out; everything else is applied as `link` would. A handful of statements however many rows:
+        one read of the team's links, then batched DELETE (relinked users), UPDATE (new details) and INSERT.
+        The specs must not repeat a user or a learner of one provider (the caller reports such lines).
+        """
+        checked_method = _check_method(method)
+        specs = [LinkSpec(s.slack_user_id, check_provider(s.provider), s.learner_id.strip(), s.email) for s in specs]
+        if not specs:
+            return []
+        if any(not s.learner_id for s in specs):
+            raise ValueError("a learner id cannot be empty")
+        if len({(s.slack_user_id, s.provider) for s in specs}) < len(specs) or len(
+            {(s.provider, s.learner_id) for s in specs}
+        ) < len(specs):
+            raise ValueError("bulk links must not repeat a user or a learner of one provider")
+        providers = sorted({s.provider for s in specs})
+        table = _LINKS
+        now = self.now()
+        async with self.db.transaction(locks=[f"link:{team_id}:{p}" for p in providers]) as session:
+            # Plain rows, not ORM objects: tens of thousands of them are read and compared.
+            existing = [
+                dict(row)
+                for row in (
+                    await session.execute(
+                        select(*table.columns).where(table.c.team_id == team_id, table.c.provider.in_(providers))
+                    )
+                ).mappings()
+            ]
+            outcomes = _plan(specs, existing, team_id, checked_method, linked_by, now)
+            removed = [o.replaced_id for o in outcomes if o.replaced_id is not None]
+            for start in range(0, len(removed), _CHUNK):
+                # Every relinked user's old row goes before any insert: swaps never collide mid-way.
+                await session.execute(delete(table).where(table.c.id.in_(removed[start : start + _CHUNK])))
+            details = [o.update for o in outcomes if o.update is not None]
+            if details:
+                statement = (
+                    update(table)
+                    .where(table.c.id == bindparam("row_id"))
+                    .values({name: bindparam(name) for name in ("email", "method", "linked_by", "linked_at")})
+                )
+                for start in range(0, len(details), _CHUNK):
+                    await session.execute(statement, details[start : start + _CHUNK])
+            added = [o.insert for o in outcomes if o.insert is not None]
+            for start in range(0, len(added), _CHUNK):
+                await session.execute(insert(table), added[start : start + _CHUNK])
+            audit_rows = [
+                _audit_row(team_id, linked_by, o.result, now)
+                for o in outcomes
+                if isinstance(o.result, LinkResult) and o.result.changed
+            ]
+            for start in range(0, len(audit_rows), _CHUNK):
+                await session.execute(insert(_AUDIT), audit_rows[start : start + _CHUNK])
+        return [o.result for o in outcomes]
+
     async def unlink(self, team_id: str, slack_user_id: str, provider: str | None = None) -> builtins.list[LearnerLink]:
         """Remove the user's links (all providers unless one is given); returns what was removed."""
         conditions = [LearnerLinkRow.team_id == team_id, LearnerLinkRow.slack_user_id == slack_user_id]
@@ -150,6 +233,105 @@ def _check_method(method: str) -> LinkMethod:
     if method not in LINK_METHODS:
         raise ValueError(f"unknown link method {method!r}; expected one of {', '.join(LINK_METHODS)}")
     return cast(LinkMethod, method)
+
+
+@dataclass(slots=True)
+class _Planned:
+    result: LinkResult | LinkConflict
+    replaced_id: int | None = None  # a row to delete
+    update: dict[str, Any] | None = None  # new details of a row kept
+    insert: dict[str, Any] | None = None  # a row to add
+
+
+def _plan(
+    specs: builtins.list[LinkSpec],
+    existing: builtins.list[Any],
+    team_id: str,
+    method: LinkMethod,
+    linked_by: str,
+    now: datetime,
+) -> builtins.list[_Planned]:
+    """What each spec does to the team's current links (`existing`: LearnerLink fields plus "id")."""
+    by_user = {(row["slack_user_id"], row["provider"]): row for row in existing}
+    conflicts: dict[int, LinkConflict] = {}
+    active = set(range(len(specs)))
+    while True:  # a conflicting spec leaves its user's old link in place, which may block another spec
+        moving = {(specs[i].slack_user_id, specs[i].provider) for i in active}
+        holders = {
+            (row["provider"], row["learner_id"]): row["slack_user_id"]
+            for row in existing
+            if (row["slack_user_id"], row["provider"]) not in moving
+        }
+        blocked = [
+            i
+            for i in active
+            if holders.get((specs[i].provider, specs[i].learner_id), specs[i].slack_user_id) != specs[i].slack_user_id
+        ]
+        if not blocked:
+            break
+        for i in blocked:
+            spec, holder = specs[i], holders[(specs[i].provider, specs[i].learner_id)]
+            conflicts[i] = LinkConflict(
+                f"{spec.provider} learner {spec.learner_id} is already linked to <@{holder}>; unlink them first",
+                slack_user_id=holder,
+                learner_id=spec.learner_id,
+                provider=spec.provider,
+            )
+            active.discard(i)
+    planned: builtins.list[_Planned] = []
+    for i, spec in enumerate(specs):
+        if i in conflicts:
+            planned.append(_Planned(conflicts[i]))
+            continue
+        values = {
+            "team_id": team_id,
+            "slack_user_id": spec.slack_user_id,
+            "provider": spec.provider,
+            "learner_id": spec.learner_id,
+            "email": spec.email,
+            "method": method,
+            "linked_by": linked_by,
+        }
+        current = by_user.get((spec.slack_user_id, spec.provider))
+        if current is not None and current["learner_id"] == spec.learner_id:
+            if all(current[k] == v for k, v in values.items()):
+                planned.append(_Planned(LinkResult(_link(current, current["linked_at"]), changed=False)))
+                continue
+            details = {"row_id": current["id"], "email": spec.email, "method": method, "linked_by": linked_by}
+            result = LinkResult(_link(values, now), changed=True)
+            planned.append(_Planned(result, update=details | {"linked_at": now}))
+            continue
+        replaced = _link(current, current["linked_at"]) if current is not None else None
+        result = LinkResult(_link(values, now), changed=True, replaced=replaced)
+        replaced_id = current["id"] if current is not None else None
+        planned.append(_Planned(result, replaced_id=replaced_id, insert=values | {"linked_at": now}))
+    return planned
+
+
+def _audit_row(team_id: str, actor: str, result: LinkResult, now: datetime) -> dict[str, Any]:
+    target, old, new = link_audit(result)
+    return {
+        "team_id": team_id,
+        "actor": actor,
+        "action": "link",
+        "target": target,
+        "old_values": scrub(old),
+        "new_values": scrub(new),
+        "created_at": now,
+    }
+
+
+def _link(values: dict[str, Any], linked_at: datetime) -> LearnerLink:
+    return LearnerLink(
+        team_id=values["team_id"],
+        slack_user_id=values["slack_user_id"],
+        provider=check_provider(values["provider"]),
+        learner_id=values["learner_id"],
+        email=values["email"],
+        method=_check_method(values["method"]),
+        linked_by=values["linked_by"],
+        linked_at=linked_at,
+    )
 
 
 def _record(row: LearnerLinkRow) -> LearnerLink:

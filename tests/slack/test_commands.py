@@ -10,7 +10,7 @@ from bot.sandbox import seed
 from bot.sandbox.config import SandboxConfig
 from tests.slack.conftest import command, text_of, wait_for
 
-ADA, GRACE, MARGARET, EDSGER, KATHERINE = "U0ADA", "U0GRACE", "U0MARGARET", "U0EDSGER", "U0KATHERINE"
+ADA, GRACE, MARGARET, EDSGER, KATHERINE, ALAN = "U0ADA", "U0GRACE", "U0MARGARET", "U0EDSGER", "U0KATHERINE", "U0ALAN"
 
 
 async def test_help_and_unknown_subcommands(stack: DevStack) -> None:
@@ -59,14 +59,15 @@ async def test_not_linked_gets_a_clear_hint(stack: DevStack) -> None:
 
 async def test_self_link_and_admin_only_link_of_others(stack: DevStack) -> None:
     await command(stack, KATHERINE, "unlink")
-    linked = text_of(await command(stack, KATHERINE, "link 100002000000032177"))
+    linked = text_of(await command(stack, GRACE, f"link <@{KATHERINE}|katherine> 100002000000032177"))
     assert "linked to Zoho People learner `100002000000032177`" in linked
-    again = text_of(await command(stack, KATHERINE, "link 100002000000032177"))
+    again = text_of(await command(stack, GRACE, f"link <@{KATHERINE}|katherine> 100002000000032177"))
     assert "already linked" in again
     refused = text_of(await command(stack, ADA, f"link <@{KATHERINE}|katherine> 100002000000032145"))
     assert "Only workspace admins" in refused
-    taken = text_of(await command(stack, KATHERINE, "link 100002000000032145"))
-    assert "already linked to someone else" in taken and "U0ADA" not in taken  # learners don't learn whose
+    await command(stack, GRACE, f"link <@{EDSGER}|edsger> {_ispring_id(stack, 'katherine.johnson@example.com')}")
+    taken = text_of(await command(stack, KATHERINE, "link katherine.johnson@example.com"))
+    assert "already linked to someone else" in taken and EDSGER not in taken  # learners don't learn whose
     admin_view = text_of(await command(stack, GRACE, f"link <@{KATHERINE}|katherine> 100002000000032145"))
     assert "already linked to <@U0ADA>" in admin_view
     typo = text_of(await command(stack, GRACE, "unlink @nobody"))
@@ -176,3 +177,45 @@ async def test_self_service_e_mail_links_must_be_your_own(stack: DevStack) -> No
     assert "only with your own e-mail (katherine.johnson@example.com)" in stolen
     own = text_of(await command(stack, KATHERINE, "link katherine.johnson@example.com"))
     assert "linked to iSpring" in own
+
+
+def _ispring_id(stack: DevStack, email: str) -> str:
+    return next(u.user_id for u in stack.sandbox.state.ispring_users.values() if u.email == email)
+
+
+async def test_self_link_by_id_is_off_by_default_and_keeps_the_existing_link(stack: DevStack) -> None:
+    # Katherine is linked; a colleague's id must neither take over nor cost her her own link.
+    colleague = _ispring_id(stack, "alan.turing@example.com")
+    await command(stack, ALAN, "unlink")
+    refused = text_of(await command(stack, KATHERINE, f"link {colleague}"))
+    assert "ask an admin" in refused and "linked to" not in refused
+    refused = text_of(await command(stack, KATHERINE, "link 100002000000032999"))  # no such learner
+    assert "ask an admin" in refused
+    status = text_of(await command(stack, KATHERINE, "status"))
+    assert _ispring_id(stack, "katherine.johnson@example.com") in status and colleague not in status
+    # The path: unlink, then claim an unlinked colleague's id.
+    await command(stack, KATHERINE, "unlink")
+    refused = text_of(await command(stack, KATHERINE, f"link {colleague}"))
+    assert "ask an admin" in refused
+    assert "not linked" in text_of(await command(stack, KATHERINE, "progress"))
+    # E-mail self-linking (verified against her Slack e-mail) still works.
+    mine = text_of(await command(stack, KATHERINE, "link katherine.johnson@example.com"))
+    assert "now linked to iSpring learner" in mine
+
+
+async def test_self_link_by_id_when_enabled_needs_the_lms_to_confirm_the_e_mail(make_stack) -> None:  # type: ignore[no-untyped-def]
+    stack = make_stack(lmsbot_self_link_by_id=True)
+    colleague = _ispring_id(stack, "alan.turing@example.com")
+    own = _ispring_id(stack, "katherine.johnson@example.com")
+    await command(stack, ALAN, "unlink")
+    await command(stack, KATHERINE, "unlink")
+    refused = text_of(await command(stack, KATHERINE, f"link {colleague}"))
+    assert "ask an admin" in refused and "linked to" not in refused
+    zoho = text_of(await command(stack, KATHERINE, "link 100002000000032177"))  # Zoho cannot tell whose id it is
+    assert "ask an admin" in zoho and "linked to" not in zoho
+    assert "not linked" in text_of(await command(stack, KATHERINE, "progress"))
+    linked = text_of(await command(stack, KATHERINE, f"link {own}"))
+    assert f"now linked to iSpring learner `{own}`" in linked
+    again = text_of(await command(stack, KATHERINE, f"link {colleague}"))  # a failed link keeps the working one
+    assert "ask an admin" in again
+    assert own in text_of(await command(stack, KATHERINE, "status"))

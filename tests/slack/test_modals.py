@@ -76,11 +76,25 @@ async def test_edit_module_prefills_patches_audits_and_confirms(stack: DevStack)
     assert "locked until" in progress.lower() and str(until.year) in progress
 
 
+def _with_description(values: dict[str, dict[str, object]], description: str) -> dict[str, dict[str, object]]:
+    return {**values, "module_edit_description": {"description": description}}
+
+
+_YESTERDAY = (date.today() - timedelta(days=2)).isoformat()  # two days: yesterday anywhere on Earth
+
+
 @pytest.mark.parametrize(
     ("values", "block"),
     [
         (_values("", "45", "0", None), "module_edit_name"),
         (_values("Name", "45", "1", None), "module_edit_lock_until"),
+        (_values("N" * 256, "45", "0", None), "module_edit_name"),
+        (_values("Name", "100001", "0", None), "module_edit_duration"),
+        (_values("Name", "45", "1", _YESTERDAY), "module_edit_lock_until"),
+        # Within Slack's character cap, but 18,000 characters once percent-encoded into the PATCH URL.
+        (_with_description(_values("Name", "45", "0", None), "日本" * 1000), "module_edit_description"),
+        # Past what a URL can carry at all (httpx refuses URLs over 64 KiB with InvalidURL).
+        (_with_description(_values("Name", "45", "0", None), "日" * 8000), "module_edit_description"),
     ],
 )
 async def test_invalid_submission_shows_inline_errors_and_sends_nothing(
@@ -92,6 +106,27 @@ async def test_invalid_submission_shows_inline_errors_and_sends_nothing(
     body = response.json()
     assert body["response_action"] == "errors" and block in body["errors"]
     assert not stack.sandbox.state.calls_for("update-module")
+
+
+async def test_edit_form_caps_what_people_can_type(stack: DevStack) -> None:
+    form = await _open_edit_form(stack, GRACE, "security-1")
+    elements = {b["block_id"]: b["element"] for b in form["blocks"] if b.get("type") == "input"}  # type: ignore[attr-defined]
+    assert elements["module_edit_name"]["max_length"] == 255
+    assert elements["module_edit_description"]["max_length"] == 2000
+    assert elements["module_edit_duration"]["max_value"] == "100000"
+
+
+async def test_longest_allowed_plain_description_is_saved(stack: DevStack) -> None:
+    assert stack.driver is not None
+    form = await _open_edit_form(stack, GRACE, "security-1")
+    description = ("Report phishing to security. " * 70)[:2000]
+    values = _with_description(_values("P" * 255, "100000", "0", None), description)
+    response = await stack.driver.view_submission(GRACE, form, values)
+    assert response.json()["response_action"] == "update"
+    await wait_for(lambda: "Module updated" in text_of(stack.slack.top_modal(GRACE) or {}) and True)
+    (patch,) = stack.sandbox.state.calls_for("update-module")
+    assert patch.module_data is not None and patch.module_data["description"] == description
+    assert patch.module_data["duration"] == 100000
 
 
 async def test_trainers_may_edit_but_learners_may_not(stack: DevStack) -> None:

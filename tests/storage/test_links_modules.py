@@ -140,3 +140,70 @@ async def test_a_module_tracked_twice_is_ambiguous_by_module_id(db: Database) ->
         await modules.untrack("T1", "M1")
     assert len(await modules.list("T1")) == 2
     assert await modules.untrack("T1", f"#{a.id}") == a
+
+
+async def test_bulk_links_swap_relink_and_cascade_conflicts_in_one_go(db: Database) -> None:
+    from storage.repositories.audit import AuditRepository
+    from storage.repositories.links import LinkSpec
+
+    links = LinkRepository(db)
+    for user, learner in (("UA", "L1"), ("UB", "L2"), ("UC", "L5"), ("UD", "L6"), ("UF", "L7")):
+        await links.link("T1", user, "zoho", learner, email=None, method="admin", linked_by="UADMIN")
+    specs = [
+        LinkSpec("UA", "zoho", "L2"),  # swap with UB: both unique keys move at once
+        LinkSpec("UB", "zoho", "L1"),
+        LinkSpec("UD", "zoho", "L5"),  # UC keeps L5: a conflict...
+        LinkSpec("UE", "zoho", "L6"),  # ...so UD keeps L6, and this is one too
+        LinkSpec("UF", "zoho", "L7", "f@x.io"),  # same learner, new details
+        LinkSpec("UG", "ispring", "L1"),  # another provider: ids may repeat
+    ]
+    outcomes = await links.link_many("T1", specs, method="csv", linked_by="cli")
+    conflicts = [(o.slack_user_id, o.learner_id) for o in outcomes if isinstance(o, LinkConflict)]
+    assert conflicts == [("UC", "L5"), ("UD", "L6")]
+    replaced = {
+        o.link.slack_user_id: o.replaced.learner_id for o in outcomes if not isinstance(o, LinkConflict) and o.replaced
+    }
+    assert replaced == {"UA": "L1", "UB": "L2"}
+    now = {
+        (link.slack_user_id, link.provider): (link.learner_id, link.method, link.email)
+        for link in await links.list("T1")
+    }
+    assert now == {
+        ("UA", "zoho"): ("L2", "csv", None),
+        ("UB", "zoho"): ("L1", "csv", None),
+        ("UC", "zoho"): ("L5", "admin", None),
+        ("UD", "zoho"): ("L6", "admin", None),
+        ("UF", "zoho"): ("L7", "csv", "f@x.io"),
+        ("UG", "ispring"): ("L1", "csv", None),
+    }
+    audit = await AuditRepository(db).list("T1", limit=100)
+    assert sorted(e.target or "" for e in audit if e.actor == "cli") == ["UA:zoho", "UB:zoho", "UF:zoho", "UG:ispring"]
+    again = await links.link_many("T1", specs, method="csv", linked_by="cli")
+    assert [o.changed for o in again if not isinstance(o, LinkConflict)] == [False] * 4
+
+
+async def test_bulk_links_failing_half_way_leave_nothing(db: Database) -> None:
+    from sqlalchemy import event
+
+    from storage.repositories.links import LinkSpec
+
+    links = LinkRepository(db)
+    await links.link("T1", "U00001", "zoho", "L1", email=None, method="admin", linked_by="UADMIN")
+    specs = [LinkSpec(f"U{i:05d}", "zoho", f"N{i}") for i in range(2500)]
+    inserts = 0
+
+    def fail_on_the_third_insert(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        nonlocal inserts
+        if statement.lstrip().upper().startswith("INSERT INTO LEARNER_LINKS"):
+            inserts += 1
+            if inserts == 3:
+                raise RuntimeError("connection lost")
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", fail_on_the_third_insert)
+    try:
+        with pytest.raises(RuntimeError, match="connection lost"):
+            await links.link_many("T1", specs, method="csv", linked_by="cli")
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", fail_on_the_third_insert)
+    assert inserts == 3
+    assert [(link.slack_user_id, link.learner_id) for link in await links.list("T1")] == [("U00001", "L1")]
