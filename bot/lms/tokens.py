@@ -19,6 +19,8 @@ from bot.lms.errors import InvalidResponseError, UnauthorizedError, error_for_st
 from bot.lms.exchange import HttpLimits, exchange
 from bot.lms.ratelimit import Clock, SystemClock
 
+TOKEN_ENDPOINT = "token"  # the endpoint name token-request failures carry (the sweep keys on it)
+
 log = logging.getLogger(__name__)
 
 
@@ -134,20 +136,20 @@ async def post_token_request(
         url,
         limits=limits or HttpLimits(),
         provider=provider,
-        endpoint="token",
+        endpoint=TOKEN_ENDPOINT,
         data=form,
         headers={"Accept": "application/json"},
     )
     try:
-        payload = read_json(response.content, provider=provider, endpoint="token")
+        payload = read_json(response.content, provider=provider, endpoint=TOKEN_ENDPOINT)
     except InvalidResponseError as exc:
         if response.is_success:
-            raise InvalidResponseError(f"{what}: {exc.message}", provider=provider, endpoint="token") from None
+            raise InvalidResponseError(f"{what}: {exc.message}", provider=provider, endpoint=TOKEN_ENDPOINT) from None
         payload = None
     if not isinstance(payload, dict):
         if response.is_success:
             raise InvalidResponseError(
-                f"{what}: the token endpoint did not answer a JSON object", provider=provider, endpoint="token"
+                f"{what}: the token endpoint did not answer a JSON object", provider=provider, endpoint=TOKEN_ENDPOINT
             )
         payload = {}
     # Zoho answers some token errors with HTTP 200 and {"error": "..."}; treat any "error" as failure.

@@ -31,7 +31,7 @@ from bot.lms.errors import (
 )
 from bot.lms.exchange import HttpLimits, exchange, too_slow
 from bot.lms.ratelimit import Priority, RateLimiter
-from bot.lms.tokens import TokenSource
+from bot.lms.tokens import TOKEN_ENDPOINT, TokenSource
 
 log = logging.getLogger(__name__)
 
@@ -166,10 +166,11 @@ class LmsTransport:
     ) -> httpx.Response:
         if self.limiter is not None:
             await self.limiter.acquire(self.limit_key(endpoint), priority=priority, max_wait=max_wait)
-        async with budget.spend():
+        async with budget.spend(TOKEN_ENDPOINT):  # a stalled token request is told apart from a stalled call
             authorization = await self.auth.authorization()  # after any wait, so it is still fresh
-            all_headers = {"Authorization": authorization, **(headers or {})}
-            self.calls[endpoint] += 1
+        all_headers = {"Authorization": authorization, **(headers or {})}
+        self.calls[endpoint] += 1
+        async with budget.spend(endpoint):
             response = await exchange(
                 self.http,
                 method,
@@ -308,7 +309,7 @@ class _Budget:
         self.endpoint = endpoint
 
     @asynccontextmanager
-    async def spend(self) -> AsyncIterator[None]:
+    async def spend(self, endpoint: str) -> AsyncIterator[None]:
         if self.left <= 0:
             raise too_slow(self.total, provider=self.provider, endpoint=self.endpoint)
         loop = asyncio.get_running_loop()
@@ -316,9 +317,7 @@ class _Budget:
         try:
             async with asyncio.timeout(self.left):
                 yield
-        except TimeoutError:
-            raise too_slow(self.total, provider=self.provider, endpoint=self.endpoint) from None
-        except DeadlineExceededError:
-            raise too_slow(self.total, provider=self.provider, endpoint=self.endpoint) from None
+        except (TimeoutError, DeadlineExceededError):
+            raise too_slow(self.total, provider=self.provider, endpoint=endpoint) from None
         finally:
             self.left -= loop.time() - started

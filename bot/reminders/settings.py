@@ -26,7 +26,8 @@ class ReminderConfig(BaseSettings):
     claim_stale_seconds: float = Field(default=600.0, gt=0)
 
     # --- planning LMS calls
-    concurrency: int = Field(default=4, ge=1)  # learners worked on at once
+    concurrency: int = Field(default=4, ge=1)  # learners worked on at once (per workspace)
+    workspace_concurrency: int = Field(default=4, ge=1)  # workspaces swept at once
     # LMS answers younger than this are used as they are for a digest (cache shared with /lms and App Home).
     fresh_seconds: float = Field(default=3600.0, ge=0)
     # Learners due within this many minutes get their data fetched already, so the digest leaves on time.

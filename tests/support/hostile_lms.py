@@ -147,7 +147,7 @@ class HostileLms:
                 method, path = request
                 self.seen.requests.append((method, path))
                 if self.seen.first_request_at is None:
-                    self.seen.first_request_at = time.monotonic()
+                    self.seen.first_request_at = time.time()
                 token_request = path.split("?")[0].endswith("/token")
                 mode = self.mode
                 if force_healthy or (token_request and not self.hostile_tokens):
@@ -157,7 +157,7 @@ class HostileLms:
         except (ConnectionError, asyncio.IncompleteReadError):
             return
         finally:
-            self.seen.closed_at.append(time.monotonic())
+            self.seen.closed_at.append(time.time())
             writer.close()
 
     async def _answer(self, writer: asyncio.StreamWriter, mode: Mode, path: str, token_request: bool) -> bool:
