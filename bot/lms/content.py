@@ -90,8 +90,10 @@ def _json_reason(exc: ValueError) -> str:
     text = str(exc)
     if "digits" in text:
         return "it holds an integer with too many digits"
-    if "too large" in text or "not a JSON number" in text:
+    if "too large" in text:
         return "it holds a number too large to represent"
+    if "not a JSON number" in text:
+        return "it holds NaN or Infinity, which JSON does not allow"
     return "it is not valid JSON"
 
 

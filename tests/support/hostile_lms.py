@@ -11,6 +11,8 @@ Used by the tests (tests/test_hostile_lms.py) and by bench/hostile_lms.py.
 from __future__ import annotations
 
 import asyncio
+import functools
+import gzip
 import itertools
 import json
 import threading
@@ -26,6 +28,7 @@ class Mode(StrEnum):
     ENDLESS_PAGES = "endless-pages"  # a full page with a new page token, every time
     REPEATED_TOKEN = "repeated-token"  # the same page token, every time
     HUGE_BODY = "huge-body"  # 50 MB, chunked, no Content-Length
+    GZIP_BOMB = "gzip-bomb"  # 50 MB of JSON padding in about 50 KB of gzip
     REDIRECT = "redirect"  # 302 to another port on this host
     XML_ENTITIES = "xml-entities"  # "billion laughs"
     JSON_BIG_INT = "json-big-int"  # a 100,000-digit integer
@@ -189,6 +192,9 @@ class HostileLms:
         if mode is Mode.HUGE_BODY:
             await self._huge(writer, ispring)
             return False
+        if mode is Mode.GZIP_BOMB:
+            kind = "application/xml" if ispring else "application/json"
+            return await _send(writer, 200, kind, bomb(), extra=[("Content-Encoding", "gzip")])
         if mode is Mode.REDIRECT:
             location = f"http://127.0.0.1:{self.other_port}{path}"
             return await _send(writer, 302, "text/plain", b"moved", extra=[("Location", location)])
@@ -218,6 +224,11 @@ class HostileLms:
             await writer.drain()  # raises ConnectionResetError once the client hangs up
         writer.write(b"0\r\n\r\n")
         await writer.drain()
+
+
+@functools.cache
+def bomb() -> bytes:
+    return gzip.compress(b" " * HUGE_BYTES, compresslevel=9)
 
 
 def _content(mode: Mode, ispring: bool) -> tuple[str, bytes]:
