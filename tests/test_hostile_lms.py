@@ -88,6 +88,19 @@ def test_cli_says_what_happened(hostile_env: HostileLms, capsys: pytest.CaptureF
 
 
 @pytest.mark.timeout(60)
+def test_zoho_sending_the_same_page_again_stops_at_once(
+    hostile_env: HostileLms, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LMS_RATE_LIMIT", "30")  # as shipped: 40 identical pages would take over a minute
+    hostile_env.mode = Mode.REPEATED_TOKEN  # for Zoho: the same 25 records with hasMoreRecords, every time
+    started = time.monotonic()
+    code = main(COMMANDS["zoho"])
+    _, err = capsys.readouterr()
+    assert code == 1 and "sent the same page again" in err, err
+    assert time.monotonic() - started < DEADLINE + 5
+
+
+@pytest.mark.timeout(60)
 @pytest.mark.parametrize("mode", [m for m in CONTENT_MODES if m is not Mode.ERROR_200], ids=str)
 def test_hostile_content_is_an_answer_lmsbot_cannot_read(
     hostile_env: HostileLms, capsys: pytest.CaptureFixture[str], mode: Mode

@@ -112,7 +112,13 @@ class ZohoClient:
             raw = await self._get_json(
                 path, Endpoint.MODULE_PROGRESS, {"startIndex": len(entities)}, priority, max_wait
             )
-            page = self._model(ModuleProgress, raw, Endpoint.MODULE_PROGRESS)
+            previous, page = page, self._model(ModuleProgress, raw, Endpoint.MODULE_PROGRESS)
+            if page.entities == previous.entities:
+                raise InvalidResponseError(
+                    f"it sent the same page again for startIndex {len(entities)}",
+                    endpoint=Endpoint.MODULE_PROGRESS,
+                    provider="Zoho",
+                )
             entities.extend(page.entities)
         else:
             if page.has_more_records and page.entities:
@@ -248,10 +254,16 @@ class ZohoClient:
         Stop when the LMS says hasMoreRecords false, or (where it does not say) when a page is short or empty.
         """
         start = 0
+        previous: list[Any] | None = None
         for _ in range(MAX_PAGES):
             params = {**(extra or {}), "startIndex": start}
             payload = await self._get_json(path, endpoint, params, priority, max_wait)
             items = _find_list(payload, keys)
+            if items and items == previous:  # the same page again: it would go on to the page cap
+                raise InvalidResponseError(
+                    f"it sent the same page again for startIndex {start}", endpoint=endpoint, provider="Zoho"
+                )
+            previous = items
             for item in items:
                 if isinstance(item, dict):
                     yield item

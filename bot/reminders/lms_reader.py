@@ -11,6 +11,8 @@
 - A call that used up its whole deadline (a stalling or trickling server) is not tried again this sweep on
   that endpoint (on any endpoint, when it was the token request): later learners fall back to the cache or
   wait for the next sweep at once, instead of each waiting out the deadline again.
+- All of a workspace's LMS reads in one sweep end after `workspace_lms_seconds`: what is left waits for the
+  next sweep, which is then not held up either.
 """
 
 from __future__ import annotations
@@ -97,6 +99,9 @@ class LmsReader:
         # (provider, endpoint) -> the deadline failure that closed it for the rest of this sweep;
         # endpoint "token": the whole provider.
         self._stalled: dict[tuple[str, str], DeadlineExceededError] = {}
+        # LMS reads for this workspace end by then (loop time), so no LMS — not even one paging without end
+        # within the page cap — keeps the sweep, and every sweep after it, waiting.
+        self._reads_end = asyncio.get_running_loop().time() + config.workspace_lms_seconds
 
     # --- per learner ----------------------------------------------------------------------------------------
 
@@ -211,7 +216,17 @@ class LmsReader:
                     endpoint=endpoint,
                 )
             try:
-                return await loader()
+                async with asyncio.timeout_at(self._reads_end):
+                    return await loader()
+            except TimeoutError:  # the transport turns its own into DeadlineExceededError: this one is ours
+                exc = DeadlineExceededError(
+                    f"this workspace's LMS reads used up their {self.config.workspace_lms_seconds:g} s"
+                    " for this sweep (REMINDER_WORKSPACE_LMS_SECONDS)",
+                    provider=provider,
+                    endpoint=endpoint,
+                )
+                self._stalled[(provider, endpoint)] = exc
+                raise exc from None
             except DeadlineExceededError as exc:
                 self._stalled[(provider, exc.endpoint or endpoint)] = exc
                 raise

@@ -5,10 +5,12 @@ The hostile server trickles its answers a byte at a time (it never finishes); th
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
 
+from bot.lms import ispring
 from tests.reminders.conftest import PEOPLE, TEAM, MakeWorld
 from tests.support.hostile_lms import HostileLms, Mode
 
@@ -81,3 +83,24 @@ async def test_a_hostile_ispring_delays_only_its_learners(make_world: MakeWorld,
     assert all("iSpring" in d for d in report.deferred)
     sent_times = [t for user in PEOPLE for t in posted_at(world, user)]
     assert max(sent_times) < first_hang_ends(hostile)  # the Zoho-only digests did not wait for iSpring
+
+
+@pytest.mark.timeout(90)
+async def test_an_lms_paging_without_end_does_not_hold_the_sweep(
+    make_world: MakeWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    budget = 3.0
+    monkeypatch.setattr(ispring, "MAX_PAGES", 10**6)  # pages that never run out within any cap
+    with HostileLms(Mode.ENDLESS_PAGES) as endless:
+        world = await make_world(settings={"ispring_api_url": endless.ispring_url}, workspace_lms_seconds=budget)
+        ispring_people = list(PEOPLE)[:2]
+        for user in ispring_people:
+            await world.services.links_repo.link(
+                TEAM, user, "ispring", f"ispring-{user}", email=None, method="admin", linked_by="t"
+            )
+        started = time.monotonic()
+        report = await world.sweep(force=True)
+        took = time.monotonic() - started
+    assert took < budget + 5, took  # the sweep ends, so the next one is not blocked behind it
+    assert sorted(o.user_id for o in report.sent) == sorted(set(PEOPLE) - set(ispring_people))
+    assert sorted(d.split(":")[0] for d in report.deferred) == sorted(ispring_people)

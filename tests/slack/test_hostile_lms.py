@@ -16,6 +16,7 @@ DEADLINE = 2.0
 EXPECTED = {
     Mode.SLOWLORIS: "not answering right now",
     Mode.HUGE_BODY: "larger than 20 MB",
+    Mode.GZIP_BOMB: "larger than 20 MB",
     Mode.REDIRECT: "does not follow redirects",
     Mode.REPEATED_TOKEN: "repeated a page token",
     Mode.XML_ENTITIES: "declares entities",
