@@ -174,3 +174,9 @@ def test_deep_but_reasonable_json_and_big_ids_still_read() -> None:
         "id": 100004000000038041,
         "x": 1.5e10,
     }
+
+
+def test_json_labelled_as_html_still_reads_but_a_page_does_not() -> None:
+    assert read_json(b'{"a": 1}', provider="Zoho", content_type="text/html;charset=UTF-8") == {"a": 1}
+    with pytest.raises(InvalidResponseError, match="web page"):
+        read_json(b"<div>Maintenance</div>", provider="Zoho", content_type="text/html")

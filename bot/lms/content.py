@@ -102,8 +102,9 @@ def _too_deep() -> str:
 
 
 def _is_web_page(text: bytes, content_type: str) -> bool:
-    head = text[:200].lower()
-    return "html" in content_type.lower() or head.startswith((b"<!doctype html", b"<html"))
+    """Markup that is HTML: by its first bytes, or by its type (a JSON body mislabelled text/html still reads)."""
+    head = text[:200].lstrip().lower()
+    return head.startswith(b"<") and ("html" in content_type.lower() or head.startswith((b"<!doctype html", b"<html")))
 
 
 def _web_page(text: bytes) -> str:

@@ -176,7 +176,9 @@ def parse_users(response: httpx.Response) -> tuple[list[dict[str, Any]], str | N
     body = response.content.strip()
     profiles: list[dict[str, Any]] = []
     token: str | None
-    if body.startswith(b"<") or "xml" in response.headers.get("content-type", ""):
+    if body.startswith(b"<") or (
+        not body.startswith((b"{", b"[")) and "xml" in response.headers.get("content-type", "")
+    ):
         root = _root(response, Endpoint.USERS)
         for node in root.iter("userProfile"):
             profile: dict[str, Any] = {}
@@ -217,7 +219,8 @@ def parse_results(response: httpx.Response) -> tuple[list[dict[str, Any]], str |
     """Records and the next page token from an XML or JSON results answer."""
     body = response.content.strip()
     content_type = response.headers.get("content-type", "")
-    if body.startswith(b"<") or "xml" in content_type or "html" in content_type:
+    looks_like_json = body.startswith((b"{", b"["))
+    if body.startswith(b"<") or (not looks_like_json and ("xml" in content_type or "html" in content_type)):
         return _parse_xml(_root(response, Endpoint.RESULTS))
     payload = _json(response, Endpoint.RESULTS)
     return _parse_json({} if payload is None else payload)
