@@ -83,7 +83,11 @@ class Settings(BaseSettings):
     ispring_response_format: Literal["xml", "json"] = "xml"
 
     # HTTP behaviour shared by both clients
-    lms_timeout_seconds: float = Field(default=20.0, gt=0)
+    lms_timeout_seconds: float = Field(default=20.0, gt=0)  # httpx's, per read: a trickling server never trips it
+    # The most one LMS call may take end to end (connect, headers, the whole body; token request and retries
+    # included; waits for rate-limit budget excluded), and the largest answer read (bytes, decompressed).
+    lms_call_deadline_seconds: float = Field(default=30.0, gt=0)
+    lms_max_response_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     lms_max_retries: int = Field(default=3, ge=0, le=10)
     lms_rate_limit: int = Field(default=30, ge=1)
     lms_rate_window_seconds: float = Field(default=60.0, gt=0)

@@ -11,6 +11,7 @@ from bot.lms.errors import (
     LMSError,
     NotConnectedError,
     NotFoundError,
+    ProtocolError,
     RateLimitedError,
     UnauthorizedError,
     UnreachableError,
@@ -66,6 +67,11 @@ def _message_for(exc: BaseException) -> SlackMessage:
         return error_message(f"{exc.provider or 'The LMS'} says lmsbot is not allowed to do that: {exc.message}")
     if isinstance(exc, NotFoundError):
         return error_message(f"{exc.provider or 'The LMS'} could not find that: {exc.message}")
+    if isinstance(exc, ProtocolError):  # hostile or garbled content, a redirect, an answer too large
+        return error_message(
+            f"{exc.provider or 'The LMS'} sent an answer lmsbot cannot read: {exc.message}.",
+            "Try again later; if it keeps happening, an admin can check the connection with `/lms status`.",
+        )
     if isinstance(exc, LMSError):
         return error_message(f"{exc.provider or 'The LMS'} said: {exc.message}")
     if isinstance(exc, SlackNotInstalled):

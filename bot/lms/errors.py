@@ -100,10 +100,30 @@ class UnreachableError(LMSError):
     default_message = "The LMS could not be reached"
 
 
+class DeadlineExceededError(UnreachableError):
+    """No complete answer within the call's deadline (LMS_CALL_DEADLINE_SECONDS): a slow or stalling server."""
+
+    default_message = "no complete answer in time"
+
+
 class ProtocolError(LMSError):
     """The LMS answered, but not in a form we can read."""
 
     default_message = "The LMS sent a response we could not read"
+
+
+class InvalidResponseError(ProtocolError):
+    """An answer lmsbot refuses to read: too large, a redirect, a web page, hostile XML or JSON.
+
+    The message says what was wrong in plain words; `str()` puts it after "<provider> sent an answer lmsbot
+    cannot read".
+    """
+
+    default_message = "the answer could not be read"
+
+    def __str__(self) -> str:
+        where = f" ({self.endpoint})" if self.endpoint else ""
+        return f"{self.provider or 'The LMS'} sent an answer lmsbot cannot read{where}: {self.message}"
 
 
 _BY_STATUS: dict[int, type[LMSError]] = {

@@ -11,6 +11,7 @@ import httpx
 
 from bot.config import ISpringAuthScheme, Settings
 from bot.lms.errors import NotConnectedError, ValidationError
+from bot.lms.exchange import HttpLimits
 from bot.lms.ispring import ISpringClient
 from bot.lms.ratelimit import (
     Clock,
@@ -78,6 +79,10 @@ def ispring_credentials(settings: Settings) -> ISpringCredentials | None:
     if not (s.ispring_client_id and s.ispring_client_secret):
         return None
     return ISpringCredentials(s.ispring_api_url, s.ispring_client_id, s.ispring_client_secret.get_secret_value())
+
+
+def http_limits(settings: Settings) -> HttpLimits:
+    return HttpLimits(deadline=settings.lms_call_deadline_seconds, max_bytes=settings.lms_max_response_bytes)
 
 
 def build_http(settings: Settings) -> httpx.AsyncClient:
@@ -180,6 +185,7 @@ class LmsClients:
                 http=self.http,
                 clock=self.limiter.clock,
                 store=self._zoho_store,
+                limits=http_limits(s),
             )
             transport = LmsTransport(
                 provider="Zoho",
@@ -190,6 +196,7 @@ class LmsClients:
                 limiter=self.limiter,
                 retry=self._retry,
                 lock_on_422=s.zoho_422_is_lock,
+                limits=http_limits(s),
             )
             self._zoho = ZohoClient(
                 transport, date_order=s.zoho_date_order, module_data_transport=s.zoho_module_data_transport
@@ -213,6 +220,7 @@ class LmsClients:
                 bearer=s.ispring_auth_scheme is ISpringAuthScheme.BEARER,
                 clock=self.limiter.clock,
                 store=self._ispring_store,
+                limits=http_limits(s),
             )
             transport = LmsTransport(
                 provider="iSpring",
@@ -222,6 +230,7 @@ class LmsClients:
                 account=account_key("ispring", creds.api_url, creds.client_id),
                 limiter=self.limiter,
                 retry=self._retry,
+                limits=http_limits(s),
             )
             self._ispring = ISpringClient(transport, response_format=s.ispring_response_format)
         return self._ispring

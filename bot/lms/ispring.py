@@ -6,20 +6,21 @@ Pages continue while the answer carries a non-empty `nextPageToken`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from xml.etree.ElementTree import Element
 
 import httpx
-from defusedxml import ElementTree
+import pydantic
 
-from bot.lms.errors import ProtocolError, ValidationError
+from bot.lms.content import read_json, read_xml, validated
+from bot.lms.errors import InvalidResponseError, ValidationError
 from bot.lms.ispring_models import CompletionStatus, ModuleResult, ResultsFilter, UserProfile, UserStatus
 from bot.lms.ratelimit import Priority
 from bot.lms.transport import LmsTransport
 
-MAX_PAGES = 10_000
+M = TypeVar("M", bound=pydantic.BaseModel)
+MAX_PAGES = 1000  # a million results at the default page size; past that the LMS is not ending its list
 RESULTS_PATH = "/learners/modules/results"
 USERS_PATH = "/users"
 # Profile field names iSpring uses in a user's <fields> list, mapped to our attribute names.
@@ -84,7 +85,7 @@ class ISpringClient:
             priority,
             max_wait,
         ):
-            yield ModuleResult.model_validate(record)
+            yield _model(ModuleResult, record, Endpoint.RESULTS)
 
     async def users(
         self, *, emails: Sequence[str] = (), priority: Priority = Priority.INTERACTIVE
@@ -92,7 +93,7 @@ class ISpringClient:
         """Users (GET /users), optionally only those with the given e-mails — how we link people by e-mail."""
         params = [("emails[]", e) for e in emails]
         return [
-            UserProfile.model_validate(record)
+            _model(UserProfile, record, Endpoint.USERS)
             async for record in _paged(
                 self.transport, USERS_PATH, Endpoint.USERS, params, self._accept, parse_users, priority, None
             )
@@ -114,7 +115,10 @@ async def _paged(
     priority: Priority,
     max_wait: float | None,
 ) -> AsyncIterator[dict[str, Any]]:
-    """Records of every page, following nextPageToken until it is absent or empty."""
+    """Records of every page, following nextPageToken until it is absent or empty.
+
+    A token seen before, or more than MAX_PAGES pages, is an error: the LMS would otherwise page forever.
+    """
     token: str | None = None
     seen: set[str] = set()
     for _ in range(MAX_PAGES):
@@ -134,8 +138,37 @@ async def _paged(
         if not token:
             return
         if token in seen:  # an LMS handing back the same token would otherwise loop forever
-            raise ProtocolError("iSpring repeated a page token", endpoint=endpoint, provider="iSpring")
+            raise InvalidResponseError("it repeated a page token", endpoint=endpoint, provider="iSpring")
         seen.add(token)
+    raise InvalidResponseError(
+        f"it kept sending new page tokens after more than {MAX_PAGES} pages; stopped there",
+        endpoint=endpoint,
+        provider="iSpring",
+    )
+
+
+def _model(cls: type[M], record: dict[str, Any], endpoint: str) -> M:
+    return validated(cls, record, provider="iSpring", endpoint=endpoint)
+
+
+def _root(response: httpx.Response, endpoint: str) -> Element:
+    """The XML root of an answer, which iSpring documents as <response>; anything else is refused."""
+    root = read_xml(
+        response.content, provider="iSpring", endpoint=endpoint, content_type=response.headers.get("content-type", "")
+    )
+    if root.tag != "response":
+        words = " ".join(t.strip() for t in root.itertext() if t.strip())[:200]
+        detail = f": {words}" if words else ""
+        raise InvalidResponseError(
+            f"its XML is a <{root.tag[:40]}>, not a <response>{detail}", endpoint=endpoint, provider="iSpring"
+        )
+    return root
+
+
+def _json(response: httpx.Response, endpoint: str) -> Any:
+    return read_json(
+        response.content, provider="iSpring", endpoint=endpoint, content_type=response.headers.get("content-type", "")
+    )
 
 
 def parse_users(response: httpx.Response) -> tuple[list[dict[str, Any]], str | None]:
@@ -143,11 +176,10 @@ def parse_users(response: httpx.Response) -> tuple[list[dict[str, Any]], str | N
     body = response.content.strip()
     profiles: list[dict[str, Any]] = []
     token: str | None
-    if body.startswith(b"<"):
-        try:
-            root: Element = ElementTree.fromstring(body)
-        except ElementTree.ParseError as exc:
-            raise ProtocolError(f"the users XML could not be read ({exc})", provider="iSpring") from exc
+    if body.startswith(b"<") or (
+        not body.startswith((b"{", b"[")) and "xml" in response.headers.get("content-type", "")
+    ):
+        root = _root(response, Endpoint.USERS)
         for node in root.iter("userProfile"):
             profile: dict[str, Any] = {}
             for child in node:
@@ -159,10 +191,7 @@ def parse_users(response: httpx.Response) -> tuple[list[dict[str, Any]], str | N
             profiles.append(profile)
         token = (root.findtext("nextPageToken") or "").strip() or None
     else:
-        try:
-            payload = json.loads(body) if body else {}
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ProtocolError("the users answer was neither XML nor JSON", provider="iSpring") from exc
+        payload = _json(response, Endpoint.USERS) or {}
         if isinstance(payload, dict) and isinstance(payload.get("response"), dict):
             payload = payload["response"]
         raw: Any = payload.get("userProfiles", []) if isinstance(payload, dict) else payload
@@ -190,20 +219,14 @@ def parse_results(response: httpx.Response) -> tuple[list[dict[str, Any]], str |
     """Records and the next page token from an XML or JSON results answer."""
     body = response.content.strip()
     content_type = response.headers.get("content-type", "")
-    if body.startswith(b"<") or "xml" in content_type:
-        return _parse_xml(body)
-    try:
-        payload = json.loads(body) if body else {}
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ProtocolError("the results answer was neither XML nor JSON", provider="iSpring") from exc
-    return _parse_json(payload)
+    looks_like_json = body.startswith((b"{", b"["))
+    if body.startswith(b"<") or (not looks_like_json and ("xml" in content_type or "html" in content_type)):
+        return _parse_xml(_root(response, Endpoint.RESULTS))
+    payload = _json(response, Endpoint.RESULTS)
+    return _parse_json({} if payload is None else payload)
 
 
-def _parse_xml(body: bytes) -> tuple[list[dict[str, Any]], str | None]:
-    try:
-        root: Element = ElementTree.fromstring(body)
-    except ElementTree.ParseError as exc:
-        raise ProtocolError(f"the results XML could not be read ({exc})", provider="iSpring") from exc
+def _parse_xml(root: Element) -> tuple[list[dict[str, Any]], str | None]:
     container = root.find("results")
     items = list(container) if container is not None else root.findall(".//result")
     records = [{child.tag: (child.text or "").strip() for child in item} for item in items]
@@ -218,7 +241,7 @@ def _parse_json(payload: Any) -> tuple[list[dict[str, Any]], str | None]:
     if isinstance(payload, list):
         return [p for p in payload if isinstance(p, dict)], None
     if not isinstance(payload, dict):
-        raise ProtocolError("the results JSON is not an object", provider="iSpring")
+        raise InvalidResponseError("its JSON is not an object", endpoint=Endpoint.RESULTS, provider="iSpring")
     if "response" in payload and isinstance(payload["response"], dict):
         payload = payload["response"]
     results: Any = payload.get("results", payload.get("result", []))

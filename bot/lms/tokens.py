@@ -8,15 +8,18 @@ Tokens never appear in logs or error messages.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx
 
-from bot.lms.errors import ProtocolError, UnauthorizedError, UnreachableError, error_for_status
+from bot.lms.content import read_json
+from bot.lms.errors import InvalidResponseError, UnauthorizedError, error_for_status
+from bot.lms.exchange import HttpLimits, exchange
 from bot.lms.ratelimit import Clock, SystemClock
+
+TOKEN_ENDPOINT = "token"  # the endpoint name token-request failures carry (the sweep keys on it)
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +76,10 @@ class _CachedTokenSource:
         clock: Clock | None = None,
         store: TokenStore | None = None,
         refresh_margin: float = 60.0,
+        limits: HttpLimits | None = None,
     ) -> None:
         self._http = http
+        self._limits = limits or HttpLimits()
         self._clock: Clock = clock or SystemClock()
         self._store: TokenStore = store or MemoryTokenStore()
         self._margin = refresh_margin
@@ -117,22 +122,35 @@ class _CachedTokenSource:
 
 
 async def post_token_request(
-    http: httpx.AsyncClient, url: str, form: dict[str, str], what: str, provider: str
+    http: httpx.AsyncClient,
+    url: str,
+    form: dict[str, str],
+    what: str,
+    provider: str,
+    limits: HttpLimits | None = None,
 ) -> dict[str, Any]:
     """POST to an OAuth token endpoint; any refusal becomes a clear error that names no secret."""
+    response = await exchange(
+        http,
+        "POST",
+        url,
+        limits=limits or HttpLimits(),
+        provider=provider,
+        endpoint=TOKEN_ENDPOINT,
+        data=form,
+        headers={"Accept": "application/json"},
+    )
     try:
-        response = await http.post(url, data=form, headers={"Accept": "application/json"})
-    except httpx.TimeoutException as exc:
-        raise UnreachableError(f"timed out getting {what}", provider=provider) from exc
-    except httpx.TransportError as exc:
-        raise UnreachableError(f"could not reach the token endpoint ({type(exc).__name__})", provider=provider) from exc
-    try:
-        payload = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        payload = read_json(response.content, provider=provider, endpoint=TOKEN_ENDPOINT)
+    except InvalidResponseError as exc:
+        if response.is_success:
+            raise InvalidResponseError(f"{what}: {exc.message}", provider=provider, endpoint=TOKEN_ENDPOINT) from None
         payload = None
     if not isinstance(payload, dict):
         if response.is_success:
-            raise ProtocolError(f"{what}: the token endpoint did not answer JSON", provider=provider)
+            raise InvalidResponseError(
+                f"{what}: the token endpoint did not answer a JSON object", provider=provider, endpoint=TOKEN_ENDPOINT
+            )
         payload = {}
     # Zoho answers some token errors with HTTP 200 and {"error": "..."}; treat any "error" as failure.
     error = payload.get("error")
@@ -157,8 +175,9 @@ class ZohoRefreshTokenSource(_CachedTokenSource):
         http: httpx.AsyncClient,
         clock: Clock | None = None,
         store: TokenStore | None = None,
+        limits: HttpLimits | None = None,
     ) -> None:
-        super().__init__(http=http, clock=clock, store=store)
+        super().__init__(http=http, clock=clock, store=store, limits=limits)
         self._url = accounts_url.rstrip("/") + "/oauth/v2/token"
         self._client_id = client_id
         self._client_secret = client_secret
@@ -179,6 +198,7 @@ class ZohoRefreshTokenSource(_CachedTokenSource):
             },
             "refreshing the Zoho access token",
             self.provider,
+            self._limits,
         )
         return self._token_from(payload, default_ttl=3600)
 
@@ -196,8 +216,9 @@ class ISpringClientCredentialsSource(_CachedTokenSource):
         bearer: bool = True,
         clock: Clock | None = None,
         store: TokenStore | None = None,
+        limits: HttpLimits | None = None,
     ) -> None:
-        super().__init__(http=http, clock=clock, store=store)
+        super().__init__(http=http, clock=clock, store=store, limits=limits)
         self._url = api_url.rstrip("/") + "/api/v3/token"
         self._client_id = client_id
         self._client_secret = client_secret
@@ -218,6 +239,7 @@ class ISpringClientCredentialsSource(_CachedTokenSource):
             },
             "getting an iSpring access token",
             self.provider,
+            self._limits,
         )
         return self._token_from(payload, default_ttl=1800)
 
@@ -244,6 +266,7 @@ async def exchange_zoho_code(
     client_secret: str,
     code: str,
     redirect_uri: str,
+    limits: HttpLimits | None = None,
 ) -> ZohoGrant:
     """Trade an authorization code (valid two minutes, usable once) for tokens."""
     payload = await post_token_request(
@@ -258,6 +281,7 @@ async def exchange_zoho_code(
         },
         "exchanging the Zoho authorization code",
         "Zoho",
+        limits,
     )
     refresh = payload.get("refresh_token")
     if not refresh:

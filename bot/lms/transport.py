@@ -7,31 +7,37 @@ retries (GETs only, on 5xx and timeouts, a bounded number of times) and error ma
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
+import math
 import re
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from defusedxml import ElementTree
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from bot.lms.content import read_json, read_xml
 from bot.lms.errors import (
+    DeadlineExceededError,
+    LMSError,
     RateLimitedError,
     ServerError,
     UnauthorizedError,
     UnreachableError,
     error_for_status,
 )
+from bot.lms.exchange import HttpLimits, exchange, too_slow
 from bot.lms.ratelimit import Priority, RateLimiter
-from bot.lms.tokens import TokenSource
+from bot.lms.tokens import TOKEN_ENDPOINT, TokenSource
 
 log = logging.getLogger(__name__)
 
 _TAGS = re.compile(r"<[^>]+>")
 _SPACES = re.compile(r"\s+")
+MAX_RETRY_AFTER = 900.0  # a Retry-After beyond this (or not a number) is not believed: no endless pause
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +60,7 @@ class LmsTransport:
         retry: RetryPolicy | None = None,
         lock_on_422: bool = False,
         lock_on_429: bool = True,
+        limits: HttpLimits | None = None,
     ) -> None:
         self.provider = provider
         self.base_url = base_url.rstrip("/")
@@ -64,6 +71,7 @@ class LmsTransport:
         self.retry = retry or RetryPolicy()
         self.lock_on_422 = lock_on_422
         self.lock_on_429 = lock_on_429
+        self.limits = limits or HttpLimits()
         self.calls: Counter[str] = Counter()  # requests actually sent, per endpoint
 
     def limit_key(self, endpoint: str) -> str:
@@ -82,21 +90,35 @@ class LmsTransport:
         priority: Priority = Priority.INTERACTIVE,
         max_wait: float | None = None,
     ) -> httpx.Response:
-        """Send one logical call; retried only when it is safe (GET) and the failure is transient."""
-        retryable: tuple[type[BaseException], ...] = (ServerError, UnreachableError) if method == "GET" else ()
+        """Send one logical call; retried only when it is safe (GET) and the failure is transient.
+
+        The whole call — token request, every attempt, every byte of each answer — shares one deadline
+        (`limits.deadline`); only waits for rate-limit budget and the pauses between retries are not counted.
+        A call that used up its deadline is not retried.
+        """
+        budget = _Budget(self.limits.deadline, self.provider, endpoint)
+
+        def retryable(exc: BaseException) -> bool:
+            return (
+                method == "GET"
+                and isinstance(exc, ServerError | UnreachableError)
+                and not isinstance(exc, DeadlineExceededError)
+                and budget.left > 0
+            )
+
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.retry.max_retries + 1),
             wait=wait_exponential_jitter(
                 multiplier=self.retry.initial_wait, max=self.retry.max_wait, jitter=self.retry.initial_wait
             ),
-            retry=retry_if_exception_type(retryable),
+            retry=retry_if_exception(retryable),
             reraise=True,
             sleep=self.limiter.clock.sleep if self.limiter else asyncio.sleep,
         )
         async for attempt in retrying:
             with attempt:
                 return await self._send_authorized(
-                    method, path, endpoint, params, data, json_body, headers, priority, max_wait
+                    method, path, endpoint, params, data, json_body, headers, priority, max_wait, budget
                 )
         raise AssertionError("unreachable")  # pragma: no cover - tenacity either returns or raises
 
@@ -111,10 +133,13 @@ class LmsTransport:
         headers: dict[str, str] | None,
         priority: Priority,
         max_wait: float | None,
+        budget: _Budget,
     ) -> httpx.Response:
         # A 401 may just mean our cached token expired early: refresh once, then give up clearly.
         for attempt in range(2):
-            response = await self._send(method, path, endpoint, params, data, json_body, headers, priority, max_wait)
+            response = await self._send(
+                method, path, endpoint, params, data, json_body, headers, priority, max_wait, budget
+            )
             if response.status_code != 401:
                 return response
             if attempt == 0:
@@ -137,26 +162,27 @@ class LmsTransport:
         headers: dict[str, str] | None,
         priority: Priority,
         max_wait: float | None,
+        budget: _Budget,
     ) -> httpx.Response:
         if self.limiter is not None:
             await self.limiter.acquire(self.limit_key(endpoint), priority=priority, max_wait=max_wait)
-        authorization = await self.auth.authorization()  # after any wait, so it is still fresh
+        async with budget.spend(TOKEN_ENDPOINT):  # a stalled token request is told apart from a stalled call
+            authorization = await self.auth.authorization()  # after any wait, so it is still fresh
         all_headers = {"Authorization": authorization, **(headers or {})}
         self.calls[endpoint] += 1
-        try:
-            response = await self.http.request(
-                method, self.base_url + path, params=params, data=data, json=json_body, headers=all_headers
-            )
-        except httpx.TimeoutException as exc:
-            raise UnreachableError(
-                f"timed out after {self.http.timeout.read or 0:.0f} s",
-                endpoint=endpoint,
+        async with budget.spend(endpoint):
+            response = await exchange(
+                self.http,
+                method,
+                self.base_url + path,
+                limits=HttpLimits(budget.left, self.limits.max_bytes),
                 provider=self.provider,
-            ) from exc
-        except httpx.TransportError as exc:
-            raise UnreachableError(
-                f"could not connect ({type(exc).__name__})", endpoint=endpoint, provider=self.provider
-            ) from exc
+                endpoint=endpoint,
+                params=params,
+                data=data,
+                json=json_body,
+                headers=all_headers,
+            )
         log.debug("%s %s %s -> %s", self.provider, method, endpoint, response.status_code)
         if response.status_code == 401:
             return response
@@ -189,9 +215,9 @@ def effective_status(response: httpx.Response) -> int:
     if response.status_code != 200 or "json" not in response.headers.get("content-type", ""):
         return response.status_code
     try:
-        payload = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return response.status_code
+        payload = read_json(response.content, provider="LMS")
+    except LMSError:
+        return response.status_code  # unreadable: the client's own parsing says so in its words
     if not isinstance(payload, dict):
         return response.status_code
     for key in ("code", "status"):
@@ -208,28 +234,28 @@ def effective_status(response: httpx.Response) -> int:
 
 def error_message(response: httpx.Response) -> str:
     """The LMS's own words for a failure, from whichever shape it used; never the raw body at length."""
-    text = response.text.strip()
+    text = response.content[:65536].decode("utf-8", "replace").strip()  # an error's words come first
     candidate: str | None = None
     try:
-        payload: Any = json.loads(text) if text else None
-    except ValueError:
+        payload: Any = read_json(response.content, provider="LMS") if text else None
+    except LMSError:
         payload = None
     if payload is not None:
         candidate = _find_message(payload)
     elif text.startswith("<"):
         try:
-            root = ElementTree.fromstring(text.encode())
+            root = read_xml(response.content, provider="LMS")
             for tag in ("message", "error", "errorMessage", "description", "faultstring"):
                 node = root.find(f".//{tag}")
                 if node is not None and node.text:
                     candidate = node.text
                     break
-        except ElementTree.ParseError:
+        except LMSError:
             candidate = None
         if candidate is None:
-            candidate = _TAGS.sub(" ", text)
+            candidate = _TAGS.sub(" ", text[:2000])
     elif text:
-        candidate = text
+        candidate = text[:2000]
     candidate = _SPACES.sub(" ", candidate or "").strip()
     if not candidate:
         candidate = response.reason_phrase or f"HTTP {response.status_code}"
@@ -267,6 +293,31 @@ def _retry_after(response: httpx.Response) -> float | None:
     if value is None:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         return None
+    return min(max(0.0, seconds), MAX_RETRY_AFTER) if math.isfinite(seconds) else MAX_RETRY_AFTER
+
+
+class _Budget:
+    """What is left of one call's deadline, spent only while talking to the LMS."""
+
+    def __init__(self, seconds: float, provider: str, endpoint: str) -> None:
+        self.total = seconds
+        self.left = seconds
+        self.provider = provider
+        self.endpoint = endpoint
+
+    @asynccontextmanager
+    async def spend(self, endpoint: str) -> AsyncIterator[None]:
+        if self.left <= 0:
+            raise too_slow(self.total, provider=self.provider, endpoint=self.endpoint)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            async with asyncio.timeout(self.left):
+                yield
+        except (TimeoutError, DeadlineExceededError):
+            raise too_slow(self.total, provider=self.provider, endpoint=endpoint) from None
+        finally:
+            self.left -= loop.time() - started

@@ -8,21 +8,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
+import pydantic
 
 from bot.config import ModuleDataTransport
+from bot.lms.content import read_json, validated
 from bot.lms.dates import DateOrder
-from bot.lms.errors import ProtocolError, ValidationError
+from bot.lms.errors import InvalidResponseError, ProtocolError, ValidationError
 from bot.lms.module_update import ModuleUpdate, module_data_json
 from bot.lms.ratelimit import Priority
 from bot.lms.transport import LmsTransport
 from bot.lms.zoho_models import Batch, Course, LearningPlanProgress, Module, ModuleProgress, Session
 
+M = TypeVar("M", bound=pydantic.BaseModel)
 PAGE_SIZE = 25  # "Upto 25 records can be fetched in single API call"
-MAX_PAGES = 400  # a guard against an LMS that keeps saying hasMoreRecords
+MAX_PAGES = 400  # 10,000 records: more means an LMS that keeps saying hasMoreRecords (an error, not a loop)
 
 
 class Endpoint:
@@ -96,9 +99,10 @@ class ZohoClient:
             f"{_course_path(course_id, batch_id)}/modules/{_seg(module_id, 'module id')}"
             f"/learners/{_seg(learner_id, 'learner id')}/progress"
         )
-        first = ModuleProgress.model_validate(
+        first = self._model(
+            ModuleProgress,
             await self._get_json(path, Endpoint.MODULE_PROGRESS, None, priority, max_wait),
-            context=self._context,
+            Endpoint.MODULE_PROGRESS,
         )
         # The API carries hasMoreRecords; follow it with startIndex like the other Zoho lists.
         entities, page = list(first.entities), first
@@ -108,8 +112,17 @@ class ZohoClient:
             raw = await self._get_json(
                 path, Endpoint.MODULE_PROGRESS, {"startIndex": len(entities)}, priority, max_wait
             )
-            page = ModuleProgress.model_validate(raw, context=self._context)
+            previous, page = page, self._model(ModuleProgress, raw, Endpoint.MODULE_PROGRESS)
+            if page.entities == previous.entities:
+                raise InvalidResponseError(
+                    f"it sent the same page again for startIndex {len(entities)}",
+                    endpoint=Endpoint.MODULE_PROGRESS,
+                    provider="Zoho",
+                )
             entities.extend(page.entities)
+        else:
+            if page.has_more_records and page.entities:
+                raise _endless(Endpoint.MODULE_PROGRESS)
         return first.model_copy(update={"entities": entities, "has_more_records": False})
 
     async def learning_plans(
@@ -118,7 +131,7 @@ class ZohoClient:
         """Every learning plan the learner is enrolled in, all pages."""
         path = f"/api/v1/learners/{_seg(learner_id, 'learner id')}/learning-plans/progress"
         return [
-            LearningPlanProgress.model_validate(item, context=self._context)
+            self._model(LearningPlanProgress, item, Endpoint.LEARNING_PLANS)
             async for item in self._pages(path, Endpoint.LEARNING_PLANS, ("learningPlans",), priority, max_wait)
         ]
 
@@ -136,7 +149,7 @@ class ZohoClient:
             raise ValidationError("sessions exist only in blended-learning batches: a batch id is required")
         path = f"{_course_path(course_id, batch_id)}/modules/{_seg(module_id, 'module id')}/sessions"
         return [
-            Session.model_validate(item, context=self._context)
+            self._model(Session, item, Endpoint.MODULE_SESSIONS)
             async for item in self._pages(path, Endpoint.MODULE_SESSIONS, ("sessions",), priority, max_wait)
         ]
 
@@ -163,15 +176,17 @@ class ZohoClient:
         payload = _json_object(response, Endpoint.UPDATE_MODULE)
         raw = payload.get("module")
         if not isinstance(raw, dict):
-            raise ProtocolError("the update answer has no module", endpoint=Endpoint.UPDATE_MODULE, provider="Zoho")
-        return Module.model_validate(raw, context=self._context)
+            raise InvalidResponseError(
+                "the update answer has no module", endpoint=Endpoint.UPDATE_MODULE, provider="Zoho"
+            )
+        return self._model(Module, raw, Endpoint.UPDATE_MODULE)
 
     async def my_courses(
         self, *, search: str | None = None, priority: Priority = Priority.INTERACTIVE, max_wait: float | None = None
     ) -> list[Course]:
         params = {"search": search} if search else None
         return [
-            Course.model_validate(item, context=self._context)
+            self._model(Course, item, Endpoint.MY_COURSES)
             async for item in self._pages(
                 "/api/v1/courses/mycourses",
                 Endpoint.MY_COURSES,
@@ -192,7 +207,7 @@ class ZohoClient:
     ) -> list[Module]:
         path = f"{_course_path(course_id, batch_id)}/modules"
         return [
-            Module.model_validate(item, context=self._context)
+            self._model(Module, item, Endpoint.COURSE_MODULES)
             async for item in self._pages(path, Endpoint.COURSE_MODULES, ("modules",), priority, max_wait)
         ]
 
@@ -211,15 +226,17 @@ class ZohoClient:
         if isinstance(raw, list) and raw:
             raw = raw[0]
         if not isinstance(raw, dict):
-            raise ProtocolError("the module answer has no module", endpoint=Endpoint.SINGLE_MODULE, provider="Zoho")
-        return Module.model_validate(raw, context=self._context)
+            raise InvalidResponseError(
+                "the module answer has no module", endpoint=Endpoint.SINGLE_MODULE, provider="Zoho"
+            )
+        return self._model(Module, raw, Endpoint.SINGLE_MODULE)
 
     async def course_batches(
         self, course_id: str, *, priority: Priority = Priority.INTERACTIVE, max_wait: float | None = None
     ) -> list[Batch]:
         path = f"{_course_path(course_id, None)}/batches"
         return [
-            Batch.model_validate(item, context=self._context)
+            self._model(Batch, item, Endpoint.COURSE_BATCHES)
             async for item in self._pages(path, Endpoint.COURSE_BATCHES, ("batches", "batchList"), priority, max_wait)
         ]
 
@@ -237,10 +254,16 @@ class ZohoClient:
         Stop when the LMS says hasMoreRecords false, or (where it does not say) when a page is short or empty.
         """
         start = 0
+        previous: list[Any] | None = None
         for _ in range(MAX_PAGES):
             params = {**(extra or {}), "startIndex": start}
             payload = await self._get_json(path, endpoint, params, priority, max_wait)
             items = _find_list(payload, keys)
+            if items and items == previous:  # the same page again: it would go on to the page cap
+                raise InvalidResponseError(
+                    f"it sent the same page again for startIndex {start}", endpoint=endpoint, provider="Zoho"
+                )
+            previous = items
             for item in items:
                 if isinstance(item, dict):
                     yield item
@@ -252,15 +275,26 @@ class ZohoClient:
             if more is None and len(items) < PAGE_SIZE:
                 return
             start += len(items)
+        raise _endless(endpoint)
+
+    def _model(self, cls: type[M], raw: Any, endpoint: str) -> M:
+        return validated(cls, raw, provider="Zoho", endpoint=endpoint, context=self._context)
+
+
+def _endless(endpoint: str) -> InvalidResponseError:
+    return InvalidResponseError(
+        f"it kept saying more records follow after more than {MAX_PAGES} pages; stopped there",
+        endpoint=endpoint,
+        provider="Zoho",
+    )
 
 
 def _json_object(response: httpx.Response, endpoint: str) -> dict[str, Any]:
-    try:
-        payload = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ProtocolError("the answer was not JSON", endpoint=endpoint, provider="Zoho") from exc
+    payload = read_json(
+        response.content, provider="Zoho", endpoint=endpoint, content_type=response.headers.get("content-type", "")
+    )
     if not isinstance(payload, dict):
-        raise ProtocolError("the answer was not a JSON object", endpoint=endpoint, provider="Zoho")
+        raise InvalidResponseError("it is not a JSON object", endpoint=endpoint, provider="Zoho")
     return payload
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
@@ -76,21 +76,32 @@ class _Team:
     has_ispring: bool = False
     only_user: str | None = None
     names: dict[str, str] = field(default_factory=dict)  # Slack user -> first name
-    _ispring: list[ModuleResult] | None = None
-    _ispring_tried: bool = False
+    _ispring: asyncio.Task[list[ModuleResult] | None] | None = None
 
     def pref(self, user_id: str) -> ReminderPreferences:
         return self.prefs.get(user_id) or ReminderPreferences(self.team_id, user_id)
 
+    def start_ispring(self) -> None:
+        """Start fetching iSpring results now; whoever needs them awaits `ispring()`, nobody else waits."""
+        if self._ispring is None and self.has_ispring:
+            self._ispring = asyncio.ensure_future(self._fetch_ispring())
+
     async def ispring(self) -> list[ModuleResult] | None:
-        """Every iSpring result, fetched at most once per sweep (None: iSpring could not answer)."""
-        if not self._ispring_tried and self.has_ispring:
-            self._ispring_tried = True
-            try:
-                self._ispring = await self.reader.ispring_results()
-            except Exception as exc:  # noqa: BLE001 - iSpring learners wait for a later sweep; the rest go out
-                log.info("iSpring results unavailable for %s: %s", self.team_id, exc)
-        return self._ispring
+        """Every iSpring result, fetched at most once per sweep however many ask (None: iSpring could not answer)."""
+        self.start_ispring()
+        return await asyncio.shield(self._ispring) if self._ispring is not None else None
+
+    def close(self) -> None:
+        """The workspace's sweep is over: an iSpring fetch nobody awaits any more is not left running."""
+        if self._ispring is not None and not self._ispring.done():
+            self._ispring.cancel()
+
+    async def _fetch_ispring(self) -> list[ModuleResult] | None:
+        try:
+            return await self.reader.ispring_results()
+        except Exception as exc:  # noqa: BLE001 - iSpring learners wait for a later sweep; the rest go out
+            log.info("iSpring results unavailable for %s: %s", self.team_id, exc)
+            return None
 
 
 class ReminderEngine:
@@ -130,12 +141,21 @@ class ReminderEngine:
         links_by_team: dict[str, list[LearnerLink]] = defaultdict(list)
         for link in await self.services.links_repo.list(team_id):
             links_by_team[link.team_id].append(link)
-        for team, links in sorted(links_by_team.items()):
-            try:
-                await self._sweep_team(team, links, report, force=force, dry_run=dry_run, only_user=only_user)
-            except Exception as exc:
-                log.exception("reminder sweep of %s failed", team)
-                report.errors.append(f"{team}: {exc}")
+        # Workspaces side by side: one whose LMS is slow or hostile (each call bounded by the call deadline)
+        # holds up its own learners only, never another workspace's.
+        gate = asyncio.Semaphore(self.config.workspace_concurrency)
+
+        async def one(team: str, links: list[LearnerLink]) -> None:
+            async with gate:
+                if self._stopping:
+                    return
+                try:
+                    await self._sweep_team(team, links, report, force=force, dry_run=dry_run, only_user=only_user)
+                except Exception as exc:
+                    log.exception("reminder sweep of %s failed", team)
+                    report.errors.append(f"{team}: {exc}")
+
+        await asyncio.gather(*(one(team, links) for team, links in sorted(links_by_team.items())))
         report.finished_at = self.clock()
         return report
 
@@ -198,12 +218,17 @@ class ReminderEngine:
                 schedule.zone(team.pref(user_id).timezone),
                 frozenset(mutes.get(user_id, ())),
             )
-        await self._digests(team, recent, report, force=force, dry_run=dry_run, now=now)
-        if self._stopping:
-            return
-        await self._update_sent(team, recent, report, dry_run=dry_run, now=self.clock())
-        await self._session_reminders(team, report, dry_run=dry_run, now=self.clock())
-        await self._manager_digests(team, report, force=force, dry_run=dry_run, only_user=only_user, now=self.clock())
+        try:
+            await self._digests(team, recent, report, force=force, dry_run=dry_run, now=now)
+            if self._stopping:
+                return
+            await self._update_sent(team, recent, report, dry_run=dry_run, now=self.clock())
+            await self._session_reminders(team, report, dry_run=dry_run, now=self.clock())
+            await self._manager_digests(
+                team, report, force=force, dry_run=dry_run, only_user=only_user, now=self.clock()
+            )
+        finally:
+            team.close()
         if not dry_run:
             await s.status.record_sweep(team_id, report.summary())  # `/lms status` and App Home show it
 
@@ -276,23 +301,26 @@ class ReminderEngine:
         soon.sort(key=lambda d: (d[0], d[1].user_id))
         report.due += len(due)
         report.prefetched += len(soon)
-        needs_ispring = any(learner.ispring_id for _, learner, _ in due) or any(lr.ispring_id for _, lr in soon)
-        ispring = await team.ispring() if needs_ispring else None
+        if any(learner.ispring_id for _, learner, _ in due) or any(lr.ispring_id for _, lr in soon):
+            team.start_ispring()  # in the background: only learners with an iSpring link wait for it
         jobs: list[Callable[[], Awaitable[None]]] = [
-            _bind(self._digest_for, team, learner, period, ispring, report, dry_run) for _, learner, period in due
+            _bind(self._digest_for, team, learner, period, report, dry_run) for _, learner, period in due
         ]
-        jobs += [_bind(self._prefetch, team, learner, ispring) for _, learner in soon]
-        await self._run(jobs, report)
+        jobs += [_bind(self._prefetch, team, learner) for _, learner in soon]
+        # Whoever needs iSpring waits for its answer before taking a slot, so a slow iSpring holds no slot
+        # that a Zoho-only learner could use.
+        ready = [team.ispring if lr.ispring_id else None for lr in [d[1] for d in due] + [s[1] for s in soon]]
+        await self._run(jobs, report, ready)
 
     async def _digest_for(
         self,
         team: _Team,
         learner: Learner,
         period: str,
-        ispring: list[ModuleResult] | None,
         report: SweepReport,
         dry_run: bool,
     ) -> None:
+        ispring = await team.ispring() if learner.ispring_id else None
         now = self.clock()
         collected = await team.collector.collect(learner, now, ispring=ispring)
         if not collected.complete:
@@ -320,15 +348,23 @@ class ReminderEngine:
         )
         await self.delivery.send(out, report, dry_run=dry_run)
 
-    async def _prefetch(self, team: _Team, learner: Learner, ispring: list[ModuleResult] | None) -> None:
+    async def _prefetch(self, team: _Team, learner: Learner) -> None:
         """Fill the cache for someone due soon; sends nothing."""
+        ispring = await team.ispring() if learner.ispring_id else None
         await team.collector.collect(learner, self.clock(), ispring=ispring)
 
-    async def _run(self, jobs: list[Callable[[], Awaitable[None]]], report: SweepReport) -> None:
-        """At most `concurrency` learners at once, started in the order given."""
+    async def _run(
+        self,
+        jobs: list[Callable[[], Awaitable[None]]],
+        report: SweepReport,
+        ready: Sequence[Callable[[], Awaitable[object]] | None] = (),
+    ) -> None:
+        """At most `concurrency` learners at once, started in the order given (each once its `ready` is done)."""
         gate = asyncio.Semaphore(self.config.concurrency)
 
-        async def one(job: Callable[[], Awaitable[None]]) -> None:
+        async def one(job: Callable[[], Awaitable[None]], before: Callable[[], Awaitable[object]] | None) -> None:
+            if before is not None:
+                await before()
             async with gate:
                 if self._stopping:
                     return
@@ -338,7 +374,8 @@ class ReminderEngine:
                     log.exception("reminder job failed")
                     report.errors.append(str(exc) or type(exc).__name__)
 
-        await asyncio.gather(*(one(job) for job in jobs))
+        waits = list(ready) + [None] * (len(jobs) - len(ready))
+        await asyncio.gather(*(one(job, before) for job, before in zip(jobs, waits, strict=True)))
 
     # --- 2. recent digests: tick items off in place, tell about unlocked modules ---------------------------------
 

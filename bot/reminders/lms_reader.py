@@ -8,6 +8,11 @@
   the lock to end, so the sweep resumes instead of failing.
 - When the LMS is down, a cached copy up to `max_stale_seconds` old is used; beyond that the caller learns
   the data is unavailable and leaves the learner for a later sweep.
+- A call that used up its whole deadline (a stalling or trickling server) is not tried again this sweep on
+  that endpoint (on any endpoint, when it was the token request): later learners fall back to the cache or
+  wait for the next sweep at once, instead of each waiting out the deadline again.
+- All of a workspace's LMS reads in one sweep end after `workspace_lms_seconds`: what is left waits for the
+  next sweep, which is then not held up either.
 """
 
 from __future__ import annotations
@@ -19,10 +24,13 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
 
-from bot.lms.errors import LMSError, NotFoundError, RateLimitedError
+from bot.lms import ispring as ispring_api
+from bot.lms import zoho as zoho_api
+from bot.lms.errors import DeadlineExceededError, LMSError, NotFoundError, RateLimitedError
 from bot.lms.factory import LmsClients
 from bot.lms.ispring_models import ModuleResult, ResultsFilter
 from bot.lms.ratelimit import Priority
+from bot.lms.tokens import TOKEN_ENDPOINT
 from bot.lms.zoho_models import Module, ModuleProgress, Session
 from bot.reminders.report import SweepReport
 from bot.reminders.settings import ReminderConfig
@@ -88,6 +96,12 @@ class LmsReader:
         self.report = report
         self.now = now
         self._shared: dict[str, asyncio.Task[Any]] = {}  # per-sweep: one fetch per key however many ask
+        # (provider, endpoint) -> the deadline failure that closed it for the rest of this sweep;
+        # endpoint "token": the whole provider.
+        self._stalled: dict[tuple[str, str], DeadlineExceededError] = {}
+        # LMS reads for this workspace end by then (loop time), so no LMS — not even one paging without end
+        # within the page cap — keeps the sweep, and every sweep after it, waiting.
+        self._reads_end = asyncio.get_running_loop().time() + config.workspace_lms_seconds
 
     # --- per learner ----------------------------------------------------------------------------------------
 
@@ -114,7 +128,10 @@ class LmsReader:
         )
         try:
             value, fetched_at = await self._load(
-                progress_key(self.team_id, tracked, learner_id), loader, PROGRESS, max_age
+                progress_key(self.team_id, tracked, learner_id),
+                self._guarded("Zoho", zoho_api.Endpoint.MODULE_PROGRESS, loader),
+                PROGRESS,
+                max_age,
             )
         except NotFoundError:
             await self.cache.put(_absent_key(self.team_id, tracked, learner_id), True, FLAG)
@@ -132,7 +149,10 @@ class LmsReader:
             return await zoho.module(tracked.course_id, tracked.module_id, batch_id=tracked.batch_id)
 
         return await self._optional(
-            module_key(self.team_id, tracked), load, MODULE, self.config.settings_max_age_seconds
+            module_key(self.team_id, tracked),
+            self._guarded("Zoho", zoho_api.Endpoint.SINGLE_MODULE, load),
+            MODULE,
+            self.config.settings_max_age_seconds,
         )
 
     async def course_modules(self, tracked: TrackedModuleRef) -> list[Module] | None:
@@ -143,7 +163,12 @@ class LmsReader:
         async def load() -> list[Module]:
             return await zoho.course_modules(tracked.course_id, batch_id=tracked.batch_id)
 
-        return await self._optional(key, load, MODULES, self.config.settings_max_age_seconds)
+        return await self._optional(
+            key,
+            self._guarded("Zoho", zoho_api.Endpoint.COURSE_MODULES, load),
+            MODULES,
+            self.config.settings_max_age_seconds,
+        )
 
     async def sessions(self, tracked: TrackedModuleRef) -> list[Session] | None:
         if not tracked.batch_id:
@@ -157,7 +182,12 @@ class LmsReader:
             priority=Priority.BACKGROUND,
             max_wait=None,
         )
-        return await self._optional(sessions_key(self.team_id, tracked), loader, SESSIONS, self.config.fresh_seconds)
+        return await self._optional(
+            sessions_key(self.team_id, tracked),
+            self._guarded("Zoho", zoho_api.Endpoint.MODULE_SESSIONS, loader),
+            SESSIONS,
+            self.config.fresh_seconds,
+        )
 
     async def ispring_results(self) -> list[ModuleResult]:
         """Every learner's module results in one paged request (the key `/lms results` uses unfiltered)."""
@@ -168,9 +198,40 @@ class LmsReader:
         async def load() -> list[ModuleResult]:
             return await ispring.module_results(flt, priority=Priority.BACKGROUND, max_wait=None)
 
-        return await self._shared_load(key, load, RESULTS, self.config.fresh_seconds)
+        return await self._shared_load(
+            key, self._guarded("iSpring", ispring_api.Endpoint.RESULTS, load), RESULTS, self.config.fresh_seconds
+        )
 
     # --- plumbing -------------------------------------------------------------------------------------------
+
+    def _guarded(self, provider: str, endpoint: str, loader: Callable[[], Awaitable[T]]) -> Callable[[], Awaitable[T]]:
+        """The loader, unless this endpoint (or the provider's token request) stalled earlier in this sweep."""
+
+        async def guarded() -> T:
+            stalled = self._stalled.get((provider, endpoint)) or self._stalled.get((provider, TOKEN_ENDPOINT))
+            if stalled is not None:
+                raise DeadlineExceededError(
+                    f"{stalled.message} earlier in this sweep; not asked again until the next one",
+                    provider=provider,
+                    endpoint=endpoint,
+                )
+            try:
+                async with asyncio.timeout_at(self._reads_end):
+                    return await loader()
+            except TimeoutError:  # the transport turns its own into DeadlineExceededError: this one is ours
+                exc = DeadlineExceededError(
+                    f"this workspace's LMS reads used up their {self.config.workspace_lms_seconds:g} s"
+                    " for this sweep (REMINDER_WORKSPACE_LMS_SECONDS)",
+                    provider=provider,
+                    endpoint=endpoint,
+                )
+                self._stalled[(provider, endpoint)] = exc
+                raise exc from None
+            except DeadlineExceededError as exc:
+                self._stalled[(provider, exc.endpoint or endpoint)] = exc
+                raise
+
+        return guarded
 
     async def _optional(
         self, key: str, loader: Callable[[], Awaitable[T]], codec: Codec[T], max_age: float

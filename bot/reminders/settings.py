@@ -26,7 +26,11 @@ class ReminderConfig(BaseSettings):
     claim_stale_seconds: float = Field(default=600.0, gt=0)
 
     # --- planning LMS calls
-    concurrency: int = Field(default=4, ge=1)  # learners worked on at once
+    concurrency: int = Field(default=4, ge=1)  # learners worked on at once (per workspace)
+    workspace_concurrency: int = Field(default=4, ge=1)  # workspaces swept at once
+    # A workspace's LMS reads in one sweep stop after this long (real seconds); learners whose data is still
+    # missing wait for the next sweep. Under the sweep interval, so one LMS never delays the next sweep.
+    workspace_lms_seconds: float = Field(default=240.0, gt=0)
     # LMS answers younger than this are used as they are for a digest (cache shared with /lms and App Home).
     fresh_seconds: float = Field(default=3600.0, ge=0)
     # Learners due within this many minutes get their data fetched already, so the digest leaves on time.

@@ -14,15 +14,16 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, TypeAdapter
 
-from bot.lms.errors import LMSError, RateLimitedError, ServerError, UnreachableError
+from bot.lms.errors import LMSError, ProtocolError, RateLimitedError, ServerError, UnreachableError
 from bot.services.types import Freshness
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# Failures after which a cached copy is better than nothing.
-TRANSIENT: tuple[type[LMSError], ...] = (RateLimitedError, UnreachableError, ServerError)
+# Failures after which a cached copy is better than nothing (an unreadable answer included: a maintenance
+# page, a stalled or oversized answer says nothing about the data we already have).
+TRANSIENT: tuple[type[LMSError], ...] = (RateLimitedError, UnreachableError, ServerError, ProtocolError)
 
 
 class CacheStore(Protocol):
@@ -127,4 +128,6 @@ def plain_reason(exc: LMSError) -> str:
         return f"{who} is rate-limited; fresh data in about {minutes} min"
     if isinstance(exc, UnreachableError):
         return f"{who} is not answering right now"
+    if isinstance(exc, ProtocolError):
+        return f"{who} sent an answer lmsbot cannot read"
     return f"{who} had a server error"

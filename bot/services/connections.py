@@ -19,6 +19,7 @@ import httpx
 
 from bot.config import ZOHO_DATA_CENTERS, Settings, normalize_data_center
 from bot.lms.errors import LMSError
+from bot.lms.factory import http_limits
 from bot.lms.tokens import ISpringClientCredentialsSource, exchange_zoho_code
 from bot.services.registry import LmsRegistry
 from bot.services.types import Provider
@@ -117,6 +118,7 @@ class ConnectionService:
                 client_secret=secret.get_secret_value(),
                 code=code,
                 redirect_uri=self.redirect_uri,
+                limits=http_limits(self.settings),
             )
         except LMSError as exc:
             raise ConnectError(f"Zoho did not accept the authorization: {exc.message}") from exc
@@ -164,7 +166,11 @@ class ConnectionService:
             raise ConnectError("Both the iSpring client id and client secret are needed.")
         url = (api_url or self.settings.ispring_api_url).rstrip("/")
         source = ISpringClientCredentialsSource(
-            api_url=url, client_id=client_id, client_secret=client_secret, http=self.http
+            api_url=url,
+            client_id=client_id,
+            client_secret=client_secret,
+            http=self.http,
+            limits=http_limits(self.settings),
         )
         try:
             await source.token()
