@@ -6,7 +6,6 @@ present only for blended-learning courses, so every call takes an optional `batc
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -17,7 +16,7 @@ import pydantic
 from bot.config import ModuleDataTransport
 from bot.lms.content import read_json, validated
 from bot.lms.dates import DateOrder
-from bot.lms.errors import InvalidResponseError, ProtocolError, ValidationError
+from bot.lms.errors import InvalidResponseError, ValidationError
 from bot.lms.module_update import ModuleUpdate, module_data_json
 from bot.lms.ratelimit import Priority
 from bot.lms.transport import LmsTransport
