@@ -154,8 +154,13 @@ class ReminderScheduler:
             await services.aclose()
 
     def _unavailable(self, exc: BaseException) -> float:
-        """Note an outage (said once, with the real cause, and again when the cause changes); the next wait."""
-        cause = unavailable_cause(exc) or f"{type(exc).__name__}: {exc}"
+        """Note an outage (said once, with the real cause, and again when the cause changes); the next wait.
+
+        Anything that is not the database being unreachable is a bug and is raised, not retried forever.
+        """
+        cause = unavailable_cause(exc)
+        if cause is None:
+            raise exc
         if self._outage is None:
             self._outage = _Outage(started=time.monotonic(), cause=cause, max_delay=max(1.0, self._beat))
             self.out(f"scheduler: the database is unavailable ({cause}); sending nothing until it is back")
@@ -180,7 +185,7 @@ class ReminderScheduler:
                     self._back()
                     return True
                 lease = await asyncio.wait_for(leases.current(LEASE_NAME), timeout=beat)
-            except Exception as exc:  # noqa: BLE001 - the database may be restarting or cut off: keep waiting
+            except Exception as exc:  # noqa: BLE001 - restarting or cut off: wait (_unavailable re-raises others)
                 await _sleep_until(stop, self._unavailable(exc))
                 continue
             self._back()
@@ -203,7 +208,7 @@ class ReminderScheduler:
         try:
             self._add_jobs(scheduler)
             scheduler.start()
-        except Exception as exc:  # noqa: BLE001 - the job store is in the same database
+        except Exception as exc:  # noqa: BLE001 - the job store is in the same database (others re-raised)
             await self._shutdown(scheduler, engine, leases, release=False)
             await _sleep_until(stop, self._unavailable(exc))
             return
