@@ -32,11 +32,13 @@ from bot.reminders.settings import ReminderConfig
 from bot.reminders.types import (
     DIGEST_KEY,
     MANAGER_DIGEST_KEY,
+    MISSED_PERIOD,
     Digest,
     DigestEntry,
     EntryKind,
     LearnerBacklog,
     ManagerDigest,
+    MissedSession,
     ModuleBacklog,
     Outgoing,
     OverdueResult,
@@ -45,6 +47,7 @@ from bot.reminders.types import (
     SessionReminder,
     UnlockedNotice,
 )
+from bot.services import agenda
 from bot.services.cache import LmsCache
 from bot.services.slack_gateway import SlackUser
 from bot.services.types import Provider, TrackedModuleRef
@@ -298,13 +301,17 @@ class ReminderEngine:
         if not collected.complete:
             report.deferred.append(f"{learner.user_id}: {'; '.join(collected.unavailable)}")
             return
+        missed = await self._untold(team.team_id, learner.user_id, collected.missed, now)
         digest = Digest(
             period=period,
             entries=tuple(collected.entries),
             learner_name=team.names.get(learner.user_id),
             sessions=tuple(sorted(collected.sessions, key=lambda s: s.starts_at)),
+            missed=missed,
+            lms_zone=self.lms_zone.key,
+            made_at=now,
         )
-        if not digest.pending:
+        if not digest.pending and not digest.missed:
             report.nothing += 1
             if not dry_run:
                 await self.delivery.record_nothing(team.team_id, learner.user_id, DIGEST_KEY, period)
@@ -318,7 +325,23 @@ class ReminderEngine:
             self.renderer.digest(digest),
             digest.to_payload(),
         )
-        await self.delivery.send(out, report, dry_run=dry_run)
+        if await self.delivery.send(out, report, dry_run=dry_run) and not dry_run:
+            for told in digest.missed:  # told once: the next digests leave it out
+                await self.delivery.record_nothing(team.team_id, learner.user_id, told.key, MISSED_PERIOD)
+
+    async def _untold(
+        self, team_id: str, user_id: str, missed: list[MissedSession], now: datetime
+    ) -> tuple[MissedSession, ...]:
+        """The missed sessions this learner has not been told about yet (the sent log remembers each one)."""
+        if not missed:
+            return ()
+        since = now - timedelta(days=agenda.MISSED_SESSION_DAYS + 1)
+        told = {
+            r.item_key
+            for r in await self.state.recent(team_id, [m.key for m in missed], since)
+            if r.slack_user_id == user_id
+        }
+        return tuple(sorted((m for m in missed if m.key not in told), key=lambda m: m.session.starts_at))
 
     async def _prefetch(self, team: _Team, learner: Learner, ispring: list[ModuleResult] | None) -> None:
         """Fill the cache for someone due soon; sends nothing."""
@@ -666,5 +689,7 @@ def _digest_summary(user_id: str, digest: Digest) -> str:
         parts.append(f"{len(digest.locked)} locked")
     if digest.sessions:
         parts.append(_n(len(digest.sessions), "upcoming session"))
+    if digest.missed:
+        parts.append(_n(len(digest.missed), "missed session"))
     who = f"{user_id} ({digest.learner_name})" if digest.learner_name else user_id
     return f"digest {digest.period} → {who}: " + ", ".join(parts)
