@@ -286,8 +286,8 @@ def test_help_lists_every_subcommand_and_marks_the_restricted_ones() -> None:
     for name in ("track", "untrack", "remind", "status", "help"):
         assert f"/lms {name}" in text
     assert (
-        "`/lms remind on|off|at HH:MM|days mon,tue,…|quiet HH:MM-HH:MM|"
-        "mute &lt;module&gt;|unmute &lt;module&gt;|digest|status`" in text
+        "`/lms remind on|off|at HH:MM|days mon-fri|quiet HH:MM-HH:MM|snooze 1d|1w|until &lt;date&gt;|"
+        "mute &lt;module&gt;|unmute &lt;module&gt;|status`" in text
     )
     assert "`/lms link @user &lt;learner id or e-mail&gt;`" in text  # Slack shows &lt; as <
     assert re.search(r"/lms connect zoho\|ispring` — .*:lock: _admins only_", text)
@@ -308,7 +308,7 @@ def test_unknown_subcommand_suggests_the_closest() -> None:
 def test_bad_arguments_shows_usage_and_the_problem() -> None:
     message = check_message(views.bad_arguments_message("remind", problem="HH:MM expected, got 25:00"))
     assert "HH:MM expected, got 25:00" in everything(message)
-    assert "`/lms remind on|off|at HH:MM|days mon,tue,…|quiet HH:MM-HH:MM|" in everything(message)
+    assert "`/lms remind on|off|at HH:MM|days mon-fri|quiet HH:MM-HH:MM|" in everything(message)
 
 
 # --- progress -------------------------------------------------------------------------------------------------------
@@ -408,8 +408,8 @@ def test_sessions_upcoming_first_with_room_and_trainer() -> None:
     assert ":bust_in_silhouette: Henry · Classroom" in text
     assert ":warning: M9: Zoho did not answer" in text
     assert message["text"] == (
-        "2 upcoming sessions; next: Kick-off on <!date^1691060400^{date_short_pretty} at {time}|Thu 3 Aug 2023 11:00 UTC>"
-        "–<!date^1691067600^{time}|13:00 UTC>"
+        "2 upcoming sessions; next: Kick-off on "
+        "<!date^1691060400^{date_short_pretty} at {time}|Thu 3 Aug 2023 11:00 UTC>–<!date^1691067600^{time}|13:00 UTC>"
     )
 
 
@@ -429,7 +429,7 @@ def test_300_sessions_say_exactly_how_many_are_left_out() -> None:
 def test_plans_from_the_sample() -> None:
     message = check_message(views.plans_message(PlansReport(plans=sample_plans(), freshness=Freshness(FETCHED))))
     text = everything(message)
-    assert "*L1* — :hourglass_flowing_sand: in progress · 2 courses (1 mandatory) · duration 30" in text
+    assert "*L1* — :hourglass_flowing_sand: in progress · 2 courses (1 mandatory) · duration 30 min" in text
     assert "1 learning plan · 0 completed" in text
     assert "You are in no learning plans yet." in everything(check_message(views.plans_message(PlansReport())))
 

@@ -78,6 +78,7 @@ class _Team:
     ispring_users: dict[str, str]  # iSpring user id -> Slack user
     has_ispring: bool = False
     only_user: str | None = None
+    forced: Forced | None = None  # how a forced sweep treats people's schedules
     names: dict[str, str] = field(default_factory=dict)  # Slack user -> first name
     _ispring: list[ModuleResult] | None = None
     _ispring_tried: bool = False
@@ -94,6 +95,24 @@ class _Team:
             except Exception as exc:  # noqa: BLE001 - iSpring learners wait for a later sweep; the rest go out
                 log.info("iSpring results unavailable for %s: %s", self.team_id, exc)
         return self._ispring
+
+
+@dataclass(frozen=True, slots=True)
+class Forced:
+    """A forced sweep (`lmsbot remind --now`): as if it were everyone's send time. By default it still keeps
+    each person's quiet hours, chosen days and snooze; `--force` (`respect_schedule=False, respect_snooze=False`)
+    sends to everyone whose reminders are on, right now."""
+
+    respect_schedule: bool = False  # quiet hours and chosen days
+    respect_snooze: bool = True
+
+    def allows(self, prefs: ReminderPreferences, tz: tzinfo, now: datetime) -> bool:
+        if self.respect_snooze and schedule.snoozed(prefs, now):
+            return False
+        if not self.respect_schedule:
+            return True
+        today = schedule.weekday(schedule.local(now, tz).date())
+        return today in prefs.weekday_set and not schedule.in_quiet_hours(prefs, schedule.local(now, tz).time())
 
 
 class ReminderEngine:
@@ -125,17 +144,24 @@ class ReminderEngine:
         self._stopping = True
 
     async def sweep(
-        self, *, force: bool = False, dry_run: bool = False, only_user: str | None = None, team_id: str | None = None
+        self,
+        *,
+        force: bool | Forced = False,
+        dry_run: bool = False,
+        only_user: str | None = None,
+        team_id: str | None = None,
     ) -> SweepReport:
-        """One pass over every workspace. `force`: as if it were every learner's send time (dedup still applies);
+        """One pass over every workspace. `force`: as if it were every learner's send time (dedup still applies;
+        a `Forced` says whether quiet hours, chosen days and snoozes still hold — `True` keeps snoozes only);
         `dry_run`: send, claim and store nothing, report what would be sent."""
+        forced = force if isinstance(force, Forced) else Forced() if force else None
         report = SweepReport(started_at=self.clock(), dry_run=dry_run)
         links_by_team: dict[str, list[LearnerLink]] = defaultdict(list)
         for link in await self.services.links_repo.list(team_id):
             links_by_team[link.team_id].append(link)
         for team, links in sorted(links_by_team.items()):
             try:
-                await self._sweep_team(team, links, report, force=force, dry_run=dry_run, only_user=only_user)
+                await self._sweep_team(team, links, report, forced=forced, dry_run=dry_run, only_user=only_user)
             except Exception as exc:
                 log.exception("reminder sweep of %s failed", team)
                 report.errors.append(f"{team}: {exc}")
@@ -150,11 +176,12 @@ class ReminderEngine:
         links: list[LearnerLink],
         report: SweepReport,
         *,
-        force: bool,
+        forced: Forced | None,
         dry_run: bool,
         only_user: str | None,
     ) -> None:
         s = self.services
+        force = forced is not None
         now = self.clock()
         lms = await s.registry.for_team(team_id)
         snapshot = SnapshotStore(s.cache.store, await self.state.cached_answers(f"{team_id}:"), self.clock)
@@ -181,6 +208,7 @@ class ReminderEngine:
             ispring_users={ids["ispring"]: user for user, ids in by_user.items() if "ispring" in ids},
             has_ispring=lms.has_ispring,
             only_user=only_user,
+            forced=forced,
         )
         wanted = [u for u in sorted(by_user) if only_user is None or u == only_user]
         report.learners += len(wanted)
@@ -263,7 +291,7 @@ class ReminderEngine:
                 if force or schedule.digest_due(prefs, learner.tz, now):
                     report.already += 1
                 continue
-            if force and not schedule.snoozed(prefs, now):
+            if force and team.forced is not None and team.forced.allows(prefs, learner.tz, now):
                 due.append((now, learner, period))
             elif schedule.digest_due(prefs, learner.tz, now):
                 moment = schedule.send_moment(prefs, learner.tz, schedule.local(now, learner.tz).date()) or now
@@ -589,7 +617,7 @@ class ReminderEngine:
             weekly = replace(prefs, weekdays=day)
             if not force and not schedule.digest_due(weekly, tz, now):
                 continue
-            if force and schedule.snoozed(prefs, now):
+            if force and team.forced is not None and not team.forced.allows(weekly, tz, now):
                 continue
             if content is None:
                 content = await self._backlog(team, now)

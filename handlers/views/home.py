@@ -109,7 +109,7 @@ def _reminder_blocks(settings: ReminderSettings, now: datetime, *, manager: bool
         )
     blocks = [
         kit.divider(),
-        kit.section("*Reminders*\n" + "\n".join(reminder_lines(settings, now=now))),
+        kit.section("*Reminders*\n" + "\n".join(reminder_lines(settings, now=now, manager=manager))),
         kit.actions(controls, block_id=REMINDER_CONTROLS_BLOCK),
     ]
     if settings.muted:

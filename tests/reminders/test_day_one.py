@@ -4,13 +4,18 @@ reader's own zone) whose fallback names the LMS's zone — the same session at t
 
 from __future__ import annotations
 
+import argparse
 import re
 from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
+from bot import reminders_cli
+from bot.reminders.engine import Forced
 from bot.sandbox import seed
 from bot.sandbox.state import Entity, SandboxState, Session
 from bot.slackstub.render import render_message
-from tests.reminders.conftest import MONDAY, PEOPLE, MakeWorld
+from handlers.reminder_settings import remind_command
+from tests.reminders.conftest import MONDAY, PEOPLE, TEAM, MakeWorld, World
 
 TOKEN = re.compile(r"<!date\^(\d+)\^([^|>]*)\|([^>]*)>")
 
@@ -40,8 +45,8 @@ async def test_a_missed_session_is_told_once_apart_never_pending(make_world: Mak
     assert digest["text"] == "Reminder: 2 LMS items waiting for you"
     assert "⏳ :spiral_calendar_pad:" not in seen  # no "to do" line, and no "Open in LMS" for them
     assert (
-        "⚠ Missed\n⚠ Sess (Kick-off) — Fri 20 Mar 2026 14:00 UTC–14:30 UTC · no other session is planned: ask your trainer how to catch up"
-        in seen
+        "⚠ Missed\n⚠ Sess (Kick-off) — Fri 20 Mar 2026 14:00 UTC–14:30 UTC"
+        " · no other session is planned: ask your trainer how to catch up" in seen
     )
     assert "⚠ Goal-setting workshop (Kick-off) — Fri 27 Mar 2026 10:00 UTC–11:30 UTC" in seen
     # The next day (and the day after) the digest leaves them out: they were told once.
@@ -62,8 +67,8 @@ async def test_a_missed_session_points_to_the_modules_next_one(make_world: MakeW
     await world.sweep(force=True)
     seen = render_message(world.dms("U0ADA")[0])
     assert (
-        "⚠ Sess (Kick-off) — Fri 20 Mar 2026 14:00 UTC–14:30 UTC · next one: Kick-off catch-up Wed 8 Apr 2026 09:00 UTC–10:00 UTC"
-        in seen
+        "⚠ Sess (Kick-off) — Fri 20 Mar 2026 14:00 UTC–14:30 UTC"
+        " · next one: Kick-off catch-up Wed 8 Apr 2026 09:00 UTC–10:00 UTC" in seen
     )
     assert "ask your trainer" not in seen
 
@@ -112,3 +117,106 @@ async def test_one_session_one_time_in_the_lms_zone_everywhere(make_world: MakeW
     assert "🗓 Feedback lab — Thu 2 Apr 2026 11:00 CEST–13:00 CEST · Zoom" in seen.replace(":spiral_calendar_pad:", "🗓")
     lab = [m for m in TOKEN.finditer(str(digest["blocks"])) if "Apr 2026 11:00" in m[3]]
     assert len(lab) == 2 and {int(m[1]) for m in lab} == {int(datetime(2026, 4, 2, 9, 0, tzinfo=UTC).timestamp())}
+
+
+# --- reminder preferences say what they do (`/lms remind …`, `lmsbot remind --now`) ------------------------------
+
+
+async def remind(world: World, user: str, text: str) -> str:
+    return render_message(await remind_command(world.services, TEAM, user, text.split()))
+
+
+async def test_remind_days_takes_ranges_lists_and_words(make_world: MakeWorld) -> None:
+    world = await make_world(MONDAY, people={"U0ADA": seed.SAMPLE_LEARNER})
+    cases = {
+        "mon-fri": ("Mon–Fri", "mon,tue,wed,thu,fri"),
+        "weekdays": ("Mon–Fri", "mon,tue,wed,thu,fri"),
+        "weekends": ("Sat, Sun", "sat,sun"),
+        "mon,wed,fri": ("Mon, Wed, Fri", "mon,wed,fri"),
+        "tue - thu": ("Tue–Thu", "tue,wed,thu"),
+        "fri-mon": ("Mon, Fri, Sat, Sun", "mon,fri,sat,sun"),
+    }
+    for words, (shown, stored) in cases.items():
+        reply = await remind(world, "U0ADA", f"days {words}")
+        assert reply.startswith(f"✅ Reminders will come {shown}."), words
+        assert (await world.services.preferences.get(TEAM, "U0ADA")).weekdays == stored, words
+    for bad in ("mon-fry", "someday", "m"):
+        reply = await remind(world, "U0ADA", f"days {bad}")
+        assert f"`{bad}` is not a day or a range of days; write `mon-fri`, `mon,wed,fri`, `weekdays`" in reply, bad
+        assert (await world.services.preferences.get(TEAM, "U0ADA")).weekdays == "mon,fri,sat,sun", bad
+
+
+async def test_a_send_time_inside_quiet_hours_says_when_it_really_comes(make_world: MakeWorld) -> None:
+    world = await make_world(MONDAY, people={"U0ADA": seed.SAMPLE_LEARNER})
+    reply = await remind(world, "U0ADA", "quiet 12:00-14:00")
+    assert "No reminders between 12:00 and 14:00. Reminders will come at 09:00, your time." in reply
+    reply = await remind(world, "U0ADA", "at 13:00")
+    assert reply.startswith(
+        "✅ Reminders will come at 14:00, your time: 13:00 is inside your quiet hours (12:00–14:00)."
+    )
+    # and so it does: Ada is in London (summer time), 14:00 there is 13:00 UTC
+    world.set_time(MONDAY.replace(hour=12, minute=30))  # 13:30 in London
+    await world.sweep()
+    assert world.dms("U0ADA") == []
+    world.set_time(MONDAY.replace(hour=13, minute=1))
+    await world.sweep()
+    assert len(world.dms("U0ADA")) == 1
+
+
+async def test_remind_snooze_and_on_also_update_the_digest(make_world: MakeWorld) -> None:
+    world = await make_world(MONDAY, people={"U0ADA": seed.SAMPLE_LEARNER})
+    await world.sweep(force=True)
+    reply = await remind(world, "U0ADA", "snooze 1w")
+    assert reply.startswith("✅ Snoozed until 06 Apr 2026 06:00 UTC.")
+    assert "Snoozed until" in render_message(world.dms("U0ADA")[0])  # the digest says so too
+    prefs = await world.services.preferences.get(TEAM, "U0ADA")
+    assert prefs.snoozed_until is not None and abs(prefs.snoozed_until - (world.now() + timedelta(days=7))) < timedelta(
+        minutes=1
+    )
+    until = (world.now() + timedelta(days=10)).date()
+    reply = await remind(world, "U0ADA", f"snooze until {until.isoformat()}")
+    prefs = await world.services.preferences.get(TEAM, "U0ADA")
+    assert prefs.snoozed_until == datetime.combine(until, time(0, 0), tzinfo=ZoneInfo("Europe/London")).astimezone(UTC)
+    for bad in ("3x", "until someday", "until 2020-01-01"):
+        assert "write `snooze 1d`, `snooze 1w` or `snooze until 2026-12-24`" in await remind(
+            world, "U0ADA", f"snooze {bad}"
+        )
+    reply = await remind(world, "U0ADA", "on")
+    assert reply.startswith("✅ Reminders are on.")
+    assert (await world.services.preferences.get(TEAM, "U0ADA")).snoozed_until is None
+    digest = render_message(world.dms("U0ADA")[0])
+    assert "Snoozed" not in digest and "[ Snooze 1 day ]" in digest  # chat.update: the buttons are back
+    assert len(world.slack.calls_for("chat.update")) == 3  # snooze 1w, snooze until …, on
+
+
+async def test_learners_are_not_shown_the_managers_digest_switch(make_world: MakeWorld) -> None:
+    world = await make_world(MONDAY, people={"U0ADA": seed.SAMPLE_LEARNER, "U0MARGARET": PEOPLE["U0MARGARET"]})
+    learner = await remind(world, "U0ADA", "status")
+    assert "Weekly overdue digest" not in learner and "digest on" not in learner
+    assert "digest" not in await remind(world, "U0ADA", "nonsense")
+    assert "Weekly overdue digest" not in await remind(world, "U0ADA", "digest off")
+    manager = await remind(world, "U0MARGARET", "status")  # LMSBOT_MANAGERS
+    assert "Weekly overdue digest (managers and admins): on" in manager and "digest on|off" in manager
+
+
+async def test_remind_now_keeps_quiet_hours_days_and_snoozes_unless_forced(make_world: MakeWorld) -> None:
+    # Monday 01:21 in London. Ada: quiet 22:00-07:00; Alan: Tuesdays only; Grace: snoozed.
+    start = datetime(2026, 3, 30, 0, 21, tzinfo=UTC)
+    people = {"U0ADA": seed.SAMPLE_LEARNER, "U0ALAN": PEOPLE["U0ALAN"], "U0GRACE": PEOPLE["U0GRACE"]}
+    world = await make_world(start, people=people)
+    await world.prefs("U0ADA", timezone="Europe/London", quiet_start="22:00", quiet_end="07:00")
+    await world.prefs("U0ALAN", timezone="Europe/London", weekdays="tue")
+    await world.prefs("U0GRACE", snoozed_until=start + timedelta(days=1))
+    now_args = parse_cli(["remind", "--now"])
+    report = await world.sweep(force=Forced(respect_schedule=not now_args.force, respect_snooze=not now_args.force))
+    assert report.sent == [] and world.dms("U0ADA") == []  # her day's digest is not used up at 01:21
+    forced = parse_cli(["remind", "--now", "--force"]).force
+    report = await world.sweep(force=Forced(respect_schedule=not forced, respect_snooze=not forced))
+    assert sorted(o.user_id for o in report.sent if o.item_key == "digest") == ["U0ADA", "U0ALAN", "U0GRACE"]
+
+
+def parse_cli(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command")
+    reminders_cli.add_arguments(sub)
+    return parser.parse_args(argv)
