@@ -72,16 +72,6 @@ def minutes(value: float | None) -> str:
     return "—" if value is None else f"{number(value)} min"
 
 
-def when(start_date: date | None, start: time | None, end: time | None) -> str:
-    """ "Thu 3 Aug 2023, 14:00–14:30" — LMS-local wall time, since the LMS sends no zone."""
-    if start_date is None:
-        return "date not set"
-    text = weekday_day(start_date)
-    if start is not None:
-        text += f", {clock(start)}" + (f"–{clock(end)}" if end is not None else "")
-    return text
-
-
 def zone_name(moment: datetime) -> str:
     """ "UTC", "EST", "CET": how a fallback names the zone a time is written in."""
     return moment.tzname() or "UTC"
