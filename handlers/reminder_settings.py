@@ -112,7 +112,7 @@ async def remind_command(s: Services, team_id: str, user_id: str, args: list[str
         if word == "on":
             settings = await prefs.update(team_id, user_id, enabled=True, snoozed_until=None)
             note = "Reminders are on."
-            await _restyle_digests(s, team_id, user_id, lambda d: replace(d, snoozed_until=None, stopped=False))
+            await clear_digest_notes(s, team_id, user_id)
         elif word == "off":
             settings = await prefs.update(team_id, user_id, enabled=False)
             note = "Reminders are off. `/lms remind on` brings them back."
@@ -157,6 +157,11 @@ async def remind_command(s: Services, team_id: str, user_id: str, args: list[str
         return message(text, [section(f":warning: {text}")])
     status = reminder_settings_message(settings, manager=manager)
     return message(note, [section(f":white_check_mark: {note}"), *status["blocks"]])
+
+
+async def clear_digest_notes(s: Services, team_id: str, user_id: str) -> None:
+    """Reminders are back on: recent digests that say "Snoozed until …" or "stopped" get their buttons back."""
+    await _restyle_digests(s, team_id, user_id, lambda d: replace(d, snoozed_until=None, stopped=False))
 
 
 async def _restyle_digests(

@@ -6,16 +6,26 @@ from __future__ import annotations
 
 import argparse
 import re
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
 from bot import reminders_cli
+from bot.container import build_services
 from bot.reminders.engine import Forced
 from bot.sandbox import seed
 from bot.sandbox.state import Entity, SandboxState, Session
+from bot.slackstub import SlackDriver, ThreadedServer
 from bot.slackstub.render import render_message
+from bot.web import build_web
+from handlers import home, reminder_actions
 from handlers.reminder_settings import remind_command
 from tests.reminders.conftest import MONDAY, PEOPLE, TEAM, MakeWorld, World
+from tests.support.slack import wait_for
 
 TOKEN = re.compile(r"<!date\^(\d+)\^([^|>]*)\|([^>]*)>")
 
@@ -220,3 +230,44 @@ def parse_cli(argv: list[str]) -> argparse.Namespace:
     sub = parser.add_subparsers(dest="command")
     reminders_cli.add_arguments(sub)
     return parser.parse_args(argv)
+
+
+@pytest.fixture
+def home_app() -> Iterator[Callable[[World], SlackDriver]]:
+    """The digest's buttons and the Home tab's listeners in a Bolt app behind the bot's web app."""
+    servers: list[ThreadedServer] = []
+
+    def start(world: World) -> SlackDriver:
+        settings = world.services.settings.model_copy(update={"slack_signing_secret": "day-one-secret"})
+        services = build_services(settings)  # its own, on the web server's loop (and the real clock)
+        app = AsyncApp(
+            signing_secret="day-one-secret",
+            client=AsyncWebClient(token=world.slack.workspace.bot_token, base_url=settings.slack_api_url),
+        )
+        reminder_actions.register(app, services)
+        home.register(app, services)
+        server = ThreadedServer(build_web(app, services), name="day-one")
+        server.start()
+        servers.append(server)
+        return SlackDriver(server.base_url + "/slack/events", "day-one-secret", world.slack)
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+async def test_turning_reminders_on_in_home_clears_the_snoozed_digest(
+    make_world: MakeWorld, home_app: Callable[[World], SlackDriver]
+) -> None:
+    world = await make_world(datetime.now(UTC), people={"U0ADA": seed.SAMPLE_LEARNER})  # the app runs on real time
+    await world.sweep(force=True)
+    driver = home_app(world)
+    [digest] = world.dms("U0ADA")
+    await driver.block_action("U0ADA", "reminder_snooze_1w", message=digest)
+    await wait_for(lambda: "Snoozed until" in render_message(world.dms("U0ADA")[0]) or None)
+    await driver.app_home_opened("U0ADA")
+    tab = await wait_for(lambda: world.slack.home("U0ADA"))
+    await driver.block_action("U0ADA", "remind_on", view=tab)
+    await wait_for(lambda: "Snoozed" not in render_message(world.dms("U0ADA")[0]) or None)
+    assert "[ Snooze 1 day ]" in render_message(world.dms("U0ADA")[0])
+    assert (await world.services.preferences.get(TEAM, "U0ADA")).snoozed_until is None
