@@ -1,4 +1,4 @@
-"""`lmsbot remind --now [--dry-run] [--user U]` and `lmsbot scheduler`.
+"""`lmsbot remind --now [--force] [--dry-run] [--user U]` and `lmsbot scheduler`.
 
 Also runnable as `python -m bot.reminders_cli …` with the same arguments.
 """
@@ -12,6 +12,7 @@ import sys
 
 from bot.config import Settings
 from bot.container import build_services
+from bot.reminders.engine import Forced
 from bot.reminders.report import SweepReport
 from bot.reminders.settings import ReminderConfig
 from bot.scheduler import ReminderScheduler, build_engine
@@ -25,8 +26,14 @@ def add_arguments(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--now",
         action="store_true",
         required=True,
-        help="one sweep right away, as if it were every learner's send time (a second run in the same day "
-        "sends nothing new)",
+        help="one sweep right away, as if it were every learner's send time, still outside their quiet hours, "
+        "on their chosen days and not while snoozed (a second run in the same day sends nothing new)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="with --now: also inside quiet hours, on days not chosen and while snoozed (reminders turned off "
+        "stay off)",
     )
     p.add_argument("--dry-run", action="store_true", help="print what would be sent; send, claim and store nothing")
     p.add_argument("--user", help="only this Slack user id (U…)")
@@ -48,7 +55,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
         warn_if_budget_is_private(settings)
         return asyncio.run(_scheduler(settings, config))
-    report = asyncio.run(sweep_now(settings, dry_run=args.dry_run, user=args.user, team=args.team, config=config))
+    report = asyncio.run(
+        sweep_now(settings, dry_run=args.dry_run, user=args.user, team=args.team, config=config, force=args.force)
+    )
     for line in report.lines():
         print(line, flush=True)
     print(("dry run: " if args.dry_run else "") + report.summary(), flush=True)
@@ -62,12 +71,15 @@ async def sweep_now(
     user: str | None = None,
     team: str | None = None,
     config: ReminderConfig | None = None,
+    force: bool = False,
 ) -> SweepReport:
-    """One forced sweep with its own services (the `remind --now` command and the console's `remind`)."""
+    """One forced sweep with its own services (the `remind --now` command and the console's `remind`): people's
+    quiet hours, chosen days and snoozes hold unless `force`."""
     services = build_services(settings)
+    forced = Forced(respect_schedule=not force, respect_snooze=not force)
     try:
         engine = build_engine(services, config or ReminderConfig())
-        return await engine.sweep(force=True, dry_run=dry_run, only_user=user, team_id=team)
+        return await engine.sweep(force=forced, dry_run=dry_run, only_user=user, team_id=team)
     finally:
         await services.aclose()
 

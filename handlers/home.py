@@ -18,6 +18,7 @@ from bot.services.learning import NeedsSetup
 from bot.services.preferences import PreferenceError
 from bot.services.types import ModuleStatus, PlansReport, Provider, SessionsReport
 from handlers.context import team_of, user_of
+from handlers.reminder_settings import clear_digest_notes
 from handlers.views import (
     HOME_REFRESH_ACTION,
     REMIND_DIGEST_OFF_ACTION,
@@ -87,6 +88,7 @@ def register(app: AsyncApp, services: Services) -> None:
     @app.action(REMIND_ON_ACTION)
     async def remind_on(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await change(ack, body, client, enabled=True, snoozed_until=None)
+        await clear_digest_notes(services, team_of(body), user_of(body))  # as `/lms remind on` does
 
     @app.action(REMIND_OFF_ACTION)
     async def remind_off(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:

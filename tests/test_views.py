@@ -286,8 +286,8 @@ def test_help_lists_every_subcommand_and_marks_the_restricted_ones() -> None:
     for name in ("track", "untrack", "remind", "status", "help"):
         assert f"/lms {name}" in text
     assert (
-        "`/lms remind on|off|at HH:MM|days mon,tue,…|quiet HH:MM-HH:MM|"
-        "mute &lt;module&gt;|unmute &lt;module&gt;|digest|status`" in text
+        "`/lms remind on|off|at HH:MM|days mon-fri|quiet HH:MM-HH:MM|snooze 1d|1w|until &lt;date&gt;|"
+        "mute &lt;module&gt;|unmute &lt;module&gt;|status`" in text
     )
     assert "`/lms link @user &lt;learner id or e-mail&gt;`" in text  # Slack shows &lt; as <
     assert re.search(r"/lms connect zoho\|ispring` — .*:lock: _admins only_", text)
@@ -308,7 +308,7 @@ def test_unknown_subcommand_suggests_the_closest() -> None:
 def test_bad_arguments_shows_usage_and_the_problem() -> None:
     message = check_message(views.bad_arguments_message("remind", problem="HH:MM expected, got 25:00"))
     assert "HH:MM expected, got 25:00" in everything(message)
-    assert "`/lms remind on|off|at HH:MM|days mon,tue,…|quiet HH:MM-HH:MM|" in everything(message)
+    assert "`/lms remind on|off|at HH:MM|days mon-fri|quiet HH:MM-HH:MM|" in everything(message)
 
 
 # --- progress -------------------------------------------------------------------------------------------------------
@@ -319,7 +319,11 @@ def test_progress_shows_items_locks_errors_and_freshness() -> None:
     text = everything(message)
     # blended sample: one of each type, with its own facts
     assert ":computer: *Test 1* (Online test, mandatory) · marks —/1 · 1 of 1 attempts left" in text
-    assert ":spiral_calendar_pad: *Sess* (Session, mandatory) · Thu 3 Aug 2023, 14:00–14:30" in text
+    # an undated progress (no `now`): the session's time as date tokens, the fallback naming the zone
+    assert (
+        ":spiral_calendar_pad: *Sess* (Session, mandatory) · <!date^1691071200^{date_short_pretty} at {time}|" in text
+    )
+    assert "|Thu 3 Aug 2023 14:00 UTC>–<!date^1691073000^{time}|14:30 UTC>" in text
     assert ":pencil: *sample pff* (Offline test, mandatory) · marks —/2 · Pending" in text
     assert ":page_facing_up: *Assn* (Assignment, mandatory) · marks —/10 · not submitted" in text
     assert "4 mandatory items to do" in text
@@ -400,9 +404,13 @@ def test_sessions_upcoming_first_with_room_and_trainer() -> None:
     message = check_message(views.sessions_message(report, now=NOW))
     text = everything(message)
     assert text.index("Kick-off") < text.index("Wrap-up") < text.index("*Past* (1)") < text.index("Session One")
-    assert "Thu 3 Aug 2023, 11:00–13:00 · :round_pushpin: Room One · :bust_in_silhouette: Henry · Classroom" in text
+    assert "|Thu 3 Aug 2023 11:00 UTC>–<!date^1691067600^{time}|13:00 UTC> · :round_pushpin: Room One" in text
+    assert ":bust_in_silhouette: Henry · Classroom" in text
     assert ":warning: M9: Zoho did not answer" in text
-    assert message["text"] == "2 upcoming sessions; next: Kick-off on Thu 3 Aug 2023, 11:00–13:00"
+    assert message["text"] == (
+        "2 upcoming sessions; next: Kick-off on "
+        "<!date^1691060400^{date_short_pretty} at {time}|Thu 3 Aug 2023 11:00 UTC>–<!date^1691067600^{time}|13:00 UTC>"
+    )
 
 
 def test_sessions_empty_state() -> None:
@@ -421,7 +429,7 @@ def test_300_sessions_say_exactly_how_many_are_left_out() -> None:
 def test_plans_from_the_sample() -> None:
     message = check_message(views.plans_message(PlansReport(plans=sample_plans(), freshness=Freshness(FETCHED))))
     text = everything(message)
-    assert "*L1* — :hourglass_flowing_sand: in progress · 2 courses (1 mandatory) · duration 30" in text
+    assert "*L1* — :hourglass_flowing_sand: in progress · 2 courses (1 mandatory) · duration 30 min" in text
     assert "1 learning plan · 0 completed" in text
     assert "You are in no learning plans yet." in everything(check_message(views.plans_message(PlansReport())))
 
@@ -741,7 +749,7 @@ def test_home_for_a_learner() -> None:
     text = everything(view)
     assert "*To do*" in text and ":computer: *Test 1* (Online test, mandatory)" in text
     assert "*Locked modules*" in text and "— Locked until 31 Dec 2026" in text
-    assert "*Upcoming sessions*" in text and "Thu 3 Aug 2023, 11:00–13:00" in text
+    assert "*Upcoming sessions*" in text and "|Thu 3 Aug 2023 11:00 UTC>–<!date^1691067600^{time}|13:00 UTC>" in text
     assert "*L1* — :hourglass_flowing_sand: in progress" in text
     assert "Reminders are *on* — at *09:00* (Europe/Berlin)" in text
     picker = elements(view, "timepicker")[0]

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from bot.container import Services
-from bot.reminders.types import Digest
+from bot.reminders.types import DIGEST_KEY, Digest
 from bot.services.preferences import PreferenceService
 from storage.repositories.reminder_state import ReminderStateRepository
 from storage.repositories.reminders import SentReminder
@@ -51,6 +51,16 @@ class ReminderActions:
         tracked = await self.preferences.mute(ref.team_id, ref.user_id, tracked_id)
         return tracked.label, await self._edit(ref, lambda d: replace(d, muted=d.muted | {tracked.id}))
 
+    async def recent_digests(self, team_id: str, user_id: str, days: int = 8) -> list[tuple[SentReminder, Digest]]:
+        """The digests this learner got lately (oldest first), e.g. to change their "Snoozed" note."""
+        rows = await self.state.recent(team_id, [DIGEST_KEY], self.clock() - timedelta(days=days))
+        found = []
+        for row in rows:
+            digest = Digest.from_payload(row.payload) if row.slack_user_id == user_id else None
+            if digest is not None:
+                found.append((row, digest))
+        return found
+
     async def _edit(self, ref: MessageRef, change: Callable[[Digest], Digest]) -> Digest | None:
         found = await self._find(ref)
         if found is None:
@@ -68,6 +78,8 @@ class ReminderActions:
         return (row, digest) if row is not None and digest is not None else None
 
 
-def build_actions(services: Services) -> ReminderActions:
+def build_actions(services: Services, clock: Callable[[], datetime] | None = None) -> ReminderActions:
     """The buttons' service, wired from the composition root's services."""
-    return ReminderActions(services.reminder_prefs, ReminderStateRepository(services.db))
+    if clock is None:
+        return ReminderActions(services.reminder_prefs, ReminderStateRepository(services.db))
+    return ReminderActions(services.reminder_prefs, ReminderStateRepository(services.db), clock)

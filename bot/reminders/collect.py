@@ -16,7 +16,8 @@ from bot.lms.zoho_models import Entity, LockType, Module, ModuleProgress, Sessio
 from bot.reminders.lms_reader import LmsReader, Progress, Unavailable
 from bot.reminders.report import SweepReport
 from bot.reminders.settings import ReminderConfig
-from bot.reminders.types import DigestEntry, EntryKind, SessionInfo
+from bot.reminders.types import DigestEntry, EntryKind, MissedSession, SessionInfo
+from bot.services import agenda
 from bot.services.types import TrackedModuleRef
 
 UPCOMING_SESSION_DAYS = 7  # the digest lists sessions this close
@@ -36,6 +37,7 @@ class Learner:
 class Collected:
     entries: list[DigestEntry] = field(default_factory=list)
     sessions: list[SessionInfo] = field(default_factory=list)
+    missed: list[MissedSession] = field(default_factory=list)  # mandatory sessions that ended without them
     unavailable: list[str] = field(default_factory=list)  # why some data is missing: the learner waits
 
     @property
@@ -122,10 +124,15 @@ class Collector:
                 prior = status.get(before.id) if isinstance(before, TrackedModuleRef) else None
                 out.entries.append(self._locked(tracked, name, settings, before, prior))
                 continue
-            out.entries += self._tasks(tracked, name, progress)
-            out.sessions += await self._sessions(tracked, name, progress, now)
+            out.entries += self._tasks(tracked, name, progress, now)
+            upcoming, missed = await self._sessions(tracked, name, progress, now)
+            out.sessions += upcoming
+            out.missed += missed
 
-    def _tasks(self, tracked: TrackedModuleRef, name: str | None, progress: ModuleProgress) -> list[DigestEntry]:
+    def _tasks(
+        self, tracked: TrackedModuleRef, name: str | None, progress: ModuleProgress, now: datetime
+    ) -> list[DigestEntry]:
+        """The mandatory items still to do (a session that has ended is not one: it is told apart as missed)."""
         return [
             DigestEntry(
                 key=task_key(tracked, entity.entity_id),
@@ -137,7 +144,7 @@ class Collector:
                 entity=entity.model_dump(mode="json", by_alias=True),
                 url=self._zoho_link(tracked, entity),
             )
-            for entity in progress.pending_mandatory
+            for entity in agenda.pending(progress, now.astimezone(self.lms_zone))
         ]
 
     def _locked(
@@ -171,19 +178,30 @@ class Collector:
 
     async def _sessions(
         self, tracked: TrackedModuleRef, name: str | None, progress: ModuleProgress, now: datetime
-    ) -> list[SessionInfo]:
-        """The learner's own sessions in this module starting within the next week, not attended yet."""
+    ) -> tuple[list[SessionInfo], list[MissedSession]]:
+        """The learner's own sessions in this module starting within the next week, not attended yet; and the
+        mandatory ones that ended without them lately, each with the module's next session if the LMS lists one."""
         mine = [e for e in progress.entities if isinstance(e, SessionEntity) and not e.is_complete]
         if not mine:
-            return []
-        details = {s.session_id: s for s in (await self.reader.sessions(tracked) or [])}
+            return [], []
+        listed = await self.reader.sessions(tracked) or []
+        details = {s.session_id: s for s in listed}
         horizon = now + timedelta(days=UPCOMING_SESSION_DAYS)
-        found = []
+        lms_now = now.astimezone(self.lms_zone)
+        missed_ids = {e.entity_id for e in agenda.recently_missed(progress, lms_now)}
+        found: list[SessionInfo] = []
+        missed: list[MissedSession] = []
         for entity in mine:
             info = session_info(tracked, name, entity, details.get(entity.entity_id), self.lms_zone)
-            if info is not None and now <= info.starts_at <= horizon:
+            if info is None:
+                continue
+            if entity.entity_id in missed_ids:
+                following = agenda.next_session(listed, lms_now, skip=entity.entity_id)
+                after = session_info(tracked, name, None, following, self.lms_zone) if following else None
+                missed.append(MissedSession(info, after))
+            elif now <= info.starts_at <= horizon:
                 found.append(info)
-        return found
+        return found, missed
 
     async def _in_course_order(self, modules: list[TrackedModuleRef]) -> list[TrackedModuleRef]:
         """Tracked modules ordered as their courses order them, so a module's predecessor is read first."""

@@ -32,11 +32,13 @@ from bot.reminders.settings import ReminderConfig
 from bot.reminders.types import (
     DIGEST_KEY,
     MANAGER_DIGEST_KEY,
+    MISSED_PERIOD,
     Digest,
     DigestEntry,
     EntryKind,
     LearnerBacklog,
     ManagerDigest,
+    MissedSession,
     ModuleBacklog,
     Outgoing,
     OverdueResult,
@@ -45,6 +47,7 @@ from bot.reminders.types import (
     SessionReminder,
     UnlockedNotice,
 )
+from bot.services import agenda
 from bot.services.cache import LmsCache
 from bot.services.slack_gateway import SlackUser
 from bot.services.types import Provider, TrackedModuleRef
@@ -75,6 +78,7 @@ class _Team:
     ispring_users: dict[str, str]  # iSpring user id -> Slack user
     has_ispring: bool = False
     only_user: str | None = None
+    forced: Forced | None = None  # how a forced sweep treats people's schedules
     names: dict[str, str] = field(default_factory=dict)  # Slack user -> first name
     _ispring: asyncio.Task[list[ModuleResult] | None] | None = None
 
@@ -102,6 +106,24 @@ class _Team:
         except Exception as exc:  # noqa: BLE001 - iSpring learners wait for a later sweep; the rest go out
             log.info("iSpring results unavailable for %s: %s", self.team_id, exc)
             return None
+
+
+@dataclass(frozen=True, slots=True)
+class Forced:
+    """A forced sweep (`lmsbot remind --now`): as if it were everyone's send time. By default it still keeps
+    each person's quiet hours, chosen days and snooze; `--force` (`respect_schedule=False, respect_snooze=False`)
+    sends to everyone whose reminders are on, right now."""
+
+    respect_schedule: bool = False  # quiet hours and chosen days
+    respect_snooze: bool = True
+
+    def allows(self, prefs: ReminderPreferences, tz: tzinfo, now: datetime) -> bool:
+        if self.respect_snooze and schedule.snoozed(prefs, now):
+            return False
+        if not self.respect_schedule:
+            return True
+        today = schedule.weekday(schedule.local(now, tz).date())
+        return today in prefs.weekday_set and not schedule.in_quiet_hours(prefs, schedule.local(now, tz).time())
 
 
 class ReminderEngine:
@@ -133,10 +155,17 @@ class ReminderEngine:
         self._stopping = True
 
     async def sweep(
-        self, *, force: bool = False, dry_run: bool = False, only_user: str | None = None, team_id: str | None = None
+        self,
+        *,
+        force: bool | Forced = False,
+        dry_run: bool = False,
+        only_user: str | None = None,
+        team_id: str | None = None,
     ) -> SweepReport:
-        """One pass over every workspace. `force`: as if it were every learner's send time (dedup still applies);
+        """One pass over every workspace. `force`: as if it were every learner's send time (dedup still applies;
+        a `Forced` says whether quiet hours, chosen days and snoozes still hold — `True` keeps snoozes only);
         `dry_run`: send, claim and store nothing, report what would be sent."""
+        forced = force if isinstance(force, Forced) else Forced() if force else None
         report = SweepReport(started_at=self.clock(), dry_run=dry_run)
         links_by_team: dict[str, list[LearnerLink]] = defaultdict(list)
         for link in await self.services.links_repo.list(team_id):
@@ -150,7 +179,7 @@ class ReminderEngine:
                 if self._stopping:
                     return
                 try:
-                    await self._sweep_team(team, links, report, force=force, dry_run=dry_run, only_user=only_user)
+                    await self._sweep_team(team, links, report, forced=forced, dry_run=dry_run, only_user=only_user)
                 except Exception as exc:
                     log.exception("reminder sweep of %s failed", team)
                     report.errors.append(f"{team}: {exc}")
@@ -167,11 +196,12 @@ class ReminderEngine:
         links: list[LearnerLink],
         report: SweepReport,
         *,
-        force: bool,
+        forced: Forced | None,
         dry_run: bool,
         only_user: str | None,
     ) -> None:
         s = self.services
+        force = forced is not None
         now = self.clock()
         lms = await s.registry.for_team(team_id)
         snapshot = SnapshotStore(s.cache.store, await self.state.cached_answers(f"{team_id}:"), self.clock)
@@ -198,6 +228,7 @@ class ReminderEngine:
             ispring_users={ids["ispring"]: user for user, ids in by_user.items() if "ispring" in ids},
             has_ispring=lms.has_ispring,
             only_user=only_user,
+            forced=forced,
         )
         wanted = [u for u in sorted(by_user) if only_user is None or u == only_user]
         report.learners += len(wanted)
@@ -285,7 +316,7 @@ class ReminderEngine:
                 if force or schedule.digest_due(prefs, learner.tz, now):
                     report.already += 1
                 continue
-            if force and not schedule.snoozed(prefs, now):
+            if force and team.forced is not None and team.forced.allows(prefs, learner.tz, now):
                 due.append((now, learner, period))
             elif schedule.digest_due(prefs, learner.tz, now):
                 moment = schedule.send_moment(prefs, learner.tz, schedule.local(now, learner.tz).date()) or now
@@ -326,13 +357,17 @@ class ReminderEngine:
         if not collected.complete:
             report.deferred.append(f"{learner.user_id}: {'; '.join(collected.unavailable)}")
             return
+        missed = await self._untold(team.team_id, learner.user_id, collected.missed, now)
         digest = Digest(
             period=period,
             entries=tuple(collected.entries),
             learner_name=team.names.get(learner.user_id),
             sessions=tuple(sorted(collected.sessions, key=lambda s: s.starts_at)),
+            missed=missed,
+            lms_zone=self.lms_zone.key,
+            made_at=now,
         )
-        if not digest.pending:
+        if not digest.pending and not digest.missed:
             report.nothing += 1
             if not dry_run:
                 await self.delivery.record_nothing(team.team_id, learner.user_id, DIGEST_KEY, period)
@@ -346,7 +381,23 @@ class ReminderEngine:
             self.renderer.digest(digest),
             digest.to_payload(),
         )
-        await self.delivery.send(out, report, dry_run=dry_run)
+        if await self.delivery.send(out, report, dry_run=dry_run) and not dry_run:
+            for told in digest.missed:  # told once: the next digests leave it out
+                await self.delivery.record_nothing(team.team_id, learner.user_id, told.key, MISSED_PERIOD)
+
+    async def _untold(
+        self, team_id: str, user_id: str, missed: list[MissedSession], now: datetime
+    ) -> tuple[MissedSession, ...]:
+        """The missed sessions this learner has not been told about yet (the sent log remembers each one)."""
+        if not missed:
+            return ()
+        since = now - timedelta(days=agenda.MISSED_SESSION_DAYS + 1)
+        told = {
+            r.item_key
+            for r in await self.state.recent(team_id, [m.key for m in missed], since)
+            if r.slack_user_id == user_id
+        }
+        return tuple(sorted((m for m in missed if m.key not in told), key=lambda m: m.session.starts_at))
 
     async def _prefetch(self, team: _Team, learner: Learner) -> None:
         """Fill the cache for someone due soon; sends nothing."""
@@ -603,7 +654,7 @@ class ReminderEngine:
             weekly = replace(prefs, weekdays=day)
             if not force and not schedule.digest_due(weekly, tz, now):
                 continue
-            if force and schedule.snoozed(prefs, now):
+            if force and team.forced is not None and not team.forced.allows(weekly, tz, now):
                 continue
             if content is None:
                 content = await self._backlog(team, now)
@@ -703,5 +754,7 @@ def _digest_summary(user_id: str, digest: Digest) -> str:
         parts.append(f"{len(digest.locked)} locked")
     if digest.sessions:
         parts.append(_n(len(digest.sessions), "upcoming session"))
+    if digest.missed:
+        parts.append(_n(len(digest.missed), "missed session"))
     who = f"{user_id} ({digest.learner_name})" if digest.learner_name else user_id
     return f"digest {digest.period} → {who}: " + ", ".join(parts)

@@ -61,6 +61,26 @@ class SessionInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class MissedSession:
+    """A mandatory session that ended without the learner: told once, with what to do next."""
+
+    session: SessionInfo
+    next: SessionInfo | None = None  # the module's next session, when the LMS lists one
+
+    @property
+    def key(self) -> str:
+        """The sent log's item key that remembers it was told (period: MISSED_PERIOD)."""
+        return missed_key(self.session.tracked.id, self.session.session_id)
+
+
+MISSED_PERIOD = "told"
+
+
+def missed_key(tracked_id: int, session_id: str) -> str:
+    return f"missed:{tracked_id}:{session_id}"
+
+
+@dataclass(frozen=True, slots=True)
 class Digest:
     """One learner's daily DM: pending items by module, locked modules, iSpring deadlines, upcoming sessions."""
 
@@ -73,6 +93,9 @@ class Digest:
     muted: frozenset[int] = frozenset()  # tracked ids muted from this message
     snoozed_until: datetime | None = None
     stopped: bool = False
+    missed: tuple[MissedSession, ...] = ()  # never pending: ended sessions are told apart, once
+    lms_zone: str = "UTC"  # the zone session times are written in (LMS_TIMEZONE)
+    made_at: datetime | None = None  # when it was put together ("today at …" is relative to it)
 
     @property
     def pending(self) -> list[DigestEntry]:
@@ -101,6 +124,9 @@ class Digest:
             "muted": sorted(self.muted),
             "snoozed_until": self.snoozed_until.isoformat() if self.snoozed_until else None,
             "stopped": self.stopped,
+            "missed": [_missed_json(m) for m in self.missed],
+            "lms_zone": self.lms_zone,
+            "made_at": self.made_at.isoformat() if self.made_at else None,
         }
 
     @classmethod
@@ -119,6 +145,9 @@ class Digest:
                 muted=frozenset(int(i) for i in payload.get("muted") or []),
                 snoozed_until=_datetime(payload.get("snoozed_until")),
                 stopped=bool(payload.get("stopped")),
+                missed=tuple(_missed(m) for m in payload.get("missed") or []),
+                lms_zone=str(payload.get("lms_zone") or "UTC"),
+                made_at=_datetime(payload.get("made_at")),
             )
         except (KeyError, TypeError, ValueError):
             return None
@@ -295,6 +324,14 @@ def _session(raw: dict[str, Any]) -> SessionInfo:
         trainer=raw.get("trainer"),
         session_type=raw.get("session_type"),
     )
+
+
+def _missed_json(m: MissedSession) -> dict[str, Any]:
+    return {"session": _session_json(m.session), "next": _session_json(m.next) if m.next else None}
+
+
+def _missed(raw: dict[str, Any]) -> MissedSession:
+    return MissedSession(_session(raw["session"]), _session(raw["next"]) if raw.get("next") else None)
 
 
 def _datetime(value: Any) -> datetime | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from functools import partial
 from typing import TypeVar
 
@@ -166,7 +166,9 @@ class LearningService:
                 module = settings
             except LMSError:
                 module = None
-        return ModuleStatus(tracked=tracked, progress=progress, module=module, freshness=freshness)
+        return ModuleStatus(
+            tracked=tracked, progress=progress, module=module, freshness=freshness, now=self.settings.lms_now()
+        )
 
     # --- plans and sessions ---------------------------------------------------------------------------------
 
@@ -182,10 +184,9 @@ class LearningService:
         )
         return PlansReport(plans=plans, freshness=freshness)
 
-    async def sessions(
-        self, team_id: str, ref: str | None = None, *, today: date | None = None, fetch: Fetch | None = None
-    ) -> SessionsReport:
-        """Upcoming sessions of the tracked blended modules, soonest first."""
+    async def sessions(self, team_id: str, ref: str | None = None, *, fetch: Fetch | None = None) -> SessionsReport:
+        """The sessions of the tracked blended modules, past and upcoming (the view tells them apart: the same
+        sessions `/lms progress` shows, so both agree)."""
         modules = [t for t in await self.tracked(team_id, ref) if t.batch_id]
         if not modules:
             raise NeedsSetup(
@@ -193,7 +194,6 @@ class LearningService:
             )
         lms = await self._lms(team_id)
         fetch = fetch or self.interactive()
-        today = today or self.settings.lms_now().date()
         items: list[SessionItem] = []
         errors: list[str] = []
         oldest: Freshness | None = None
@@ -218,11 +218,7 @@ class LearningService:
                 continue
             if oldest is None or freshness.fetched_at < oldest.fetched_at or freshness.stale:
                 oldest = freshness
-            items += [
-                SessionItem(tracked, s)
-                for s in sessions
-                if s.start_date is not None and s.start_date >= today and not s.is_completed
-            ]
+            items += [SessionItem(tracked, s) for s in sessions]
         items.sort(key=lambda i: i.session.starts_at or datetime.max)
         return SessionsReport(sessions=items, errors=errors, freshness=oldest)
 

@@ -52,6 +52,7 @@ class ModuleStatus:
     module: Module | None = None  # module settings: lock type and lock-until date, for "why locked"
     error: str | None = None
     freshness: Freshness | None = None
+    now: datetime | None = None  # aware, in the LMS's zone: when it was judged (a session that has ended is no to-do)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.lms.zoho_models import LockType, parse_entity
 from bot.reminders.types import (
@@ -20,6 +22,7 @@ from bot.reminders.types import (
     DigestEntry,
     EntryKind,
     ManagerDigest,
+    MissedSession,
     Rendered,
     SessionInfo,
     SessionReminder,
@@ -31,6 +34,7 @@ from handlers.views.formatting import (
     DONE,
     LOCKED,
     PENDING,
+    WARNING,
     code,
     day,
     entity_details,
@@ -38,12 +42,13 @@ from handlers.views.formatting import (
     entity_label,
     esc,
     plural,
+    session_when,
     slack_time,
     tracked_title,
 )
 from handlers.views.kit import Element, SlackMessage
 from handlers.views.limits import Block
-from handlers.views.progress import is_locked, module_name
+from handlers.views.progress import module_name, pending_items
 
 SNOOZE_DAY_ACTION = "reminder_snooze_1d"
 SNOOZE_WEEK_ACTION = "reminder_snooze_1w"
@@ -66,7 +71,7 @@ class DigestItem:
     tracked: TrackedModuleRef
     title: str
     kind: str  # the LMS entity type ("onlineTest", "session", …): picks the emoji and the label
-    detail: str | None = None  # plain words, e.g. "1 of 1 attempts left"
+    detail: str | None = None  # mrkdwn (LMS text escaped), e.g. "1 of 1 attempts left"
     url: str | None = None
     done: bool = False
     item_id: str | None = None  # the LMS entity id, to mark it done later
@@ -74,18 +79,16 @@ class DigestItem:
 
 
 def digest_items(statuses: Sequence[ModuleStatus]) -> list[DigestItem]:
-    """The pending mandatory items of unlocked modules, as digest items."""
+    """The pending mandatory items of unlocked modules, as digest items (a session that has ended is none)."""
     items: list[DigestItem] = []
     for status in statuses:
-        if status.progress is None or is_locked(status):
-            continue
-        for entity in status.progress.pending_mandatory:
+        for entity in pending_items(status):
             items.append(
                 DigestItem(
                     tracked=status.tracked,
                     title=entity.name,
                     kind=entity.type,
-                    detail=" · ".join(entity_details(entity)) or None,
+                    detail=" · ".join(entity_details(entity, status.now)) or None,
                     item_id=entity.entity_id,
                     module_name=module_name(status),
                 )
@@ -110,7 +113,7 @@ def _item_block(item: DigestItem, url: str | None) -> Block:
     title = esc(item.title or "Untitled")
     if item.done:
         return kit.section(f"{DONE} ~{title}~ — {kind}")
-    text = f"{PENDING} {entity_emoji(item.kind)} *{title}* — {kind}" + (f" · {esc(item.detail)}" if item.detail else "")
+    text = f"{PENDING} {entity_emoji(item.kind)} *{title}* — {kind}" + (f" · {item.detail}" if item.detail else "")
     button = kit.button("Open in LMS", OPEN_ACTION, url=url) if url else None
     return kit.section(text, accessory=button)
 
@@ -173,19 +176,22 @@ def reminder_digest(
     locked: Sequence[DigestEntry] = (),
     ispring: Sequence[DigestEntry] = (),
     sessions: Sequence[SessionInfo] = (),
+    missed: Sequence[MissedSession] = (),
     done: Collection[str] = (),
     unlocked: Collection[int] = (),
     muted: Collection[int] = (),
     note: str | None = None,
     buttons: bool = True,
+    now: datetime | None = None,
 ) -> SlackMessage:
     """One DM for all pending items, grouped by module in the order given.
 
     Snooze and stop buttons carry the digest's tracked ids ("3,7") as their value; each module's
     "Mute this module" carries its own. `item.url` wins over `lms_url_for_item(item)`. Besides the module
     groups: `locked` modules (why, until when, what to finish first), `ispring` deadlines (keys in `done` are
-    struck through), upcoming `sessions`, and a `note` (snoozed, stopped) that replaces the buttons when given
-    together with `buttons=False`.
+    struck through), upcoming `sessions`, `missed` sessions (apart: never counted as waiting), and a `note`
+    (snoozed, stopped) that replaces the buttons when given together with `buttons=False`. `now` (aware, in the
+    LMS's zone) lets a session later today say "today at …".
     """
 
     def url_for(item: DigestItem) -> str | None:
@@ -197,7 +203,10 @@ def reminder_digest(
     ispring_pending = [e for e in ispring if e.key not in done]
     hello = f"Hi {esc(learner_name)}" if learner_name else "Hi"
     if not items and not ispring and not locked:
-        return kit.message("Nothing is waiting for you in the LMS.", [kit.section(f"{hello} — nothing is due. :tada:")])
+        blocks = [kit.section(f"{hello} — nothing is due. :tada:"), *_missed_blocks(missed, now)]
+        if missed:
+            blocks.append(kit.context(SETTINGS_HINT))
+        return kit.message("Nothing is waiting for you in the LMS.", blocks)
     waiting = len(pending) + len(ispring_pending)
     if waiting:
         modules = len({i.tracked.id for i in pending})
@@ -226,7 +235,8 @@ def reminder_digest(
     tail.append(kit.context(SETTINGS_HINT))
     extras = _locked_blocks(locked, unlocked, muted_ids)
     extras += _ispring_blocks(ispring, done, buttons=buttons)
-    extras += _session_blocks(sessions)
+    extras += _missed_blocks(missed, now)
+    extras += _session_blocks(sessions, now)
     budget_blocks = limits.MESSAGE_BLOCKS - len(head) - len(tail) - len(extras)
     budget_chars = limits.MESSAGE_TEXT_BUDGET - limits.text_size(head + tail + extras)
     body = limits.fit_groups(
@@ -298,32 +308,50 @@ def _ispring_blocks(entries: Sequence[DigestEntry], done: Collection[str], *, bu
     return blocks
 
 
-def session_line(session: SessionInfo) -> str:
+def session_line(session: SessionInfo, now: datetime | None = None) -> str:
     """ "🗓 *Feedback lab* — <when> · Room One · with Henry · Classroom · Feedback Fundamentals"."""
-    parts = [f"{CALENDAR} *{esc(session.name)}* — {slack_time(session.starts_at, '{date_short_pretty} {time}')}"]
+    parts = [f"{CALENDAR} *{esc(session.name)}* — {session_when(session.starts_at, session.ends_at, now=now)}"]
     parts += [esc(p) for p in (session.room, session.trainer and f"with {session.trainer}", session.session_type) if p]
     if session.module_name:
         parts.append(esc(session.module_name))
     return " · ".join(parts)
 
 
-def _session_blocks(sessions: Sequence[SessionInfo]) -> list[Block]:
+def _session_blocks(sessions: Sequence[SessionInfo], now: datetime | None) -> list[Block]:
     if not sessions:
         return []
-    lines = [f"*{CALENDAR} Coming up*"] + [session_line(s) for s in sessions]
+    lines = [f"*{CALENDAR} Coming up*"] + [session_line(s, now) for s in sessions]
     return limits.list_blocks(lines, noun="sessions", max_blocks=MAX_SESSION_BLOCKS, max_chars=2500)
+
+
+def missed_line(missed: MissedSession, now: datetime | None = None) -> str:
+    """ "⚠️ *Sess* (Kick-off) — <when> · next one: *Sess* <when>" — or "ask your trainer" when there is none."""
+    s = missed.session
+    where = f" ({esc(s.module_name)})" if s.module_name else ""
+    line = f"{WARNING} *{esc(s.name)}*{where} — {session_when(s.starts_at, s.ends_at, now=now)}"
+    if missed.next is not None:
+        nxt = missed.next
+        return line + f" · next one: *{esc(nxt.name)}* {session_when(nxt.starts_at, nxt.ends_at, now=now)}"
+    return line + " · no other session is planned: ask your trainer how to catch up"
+
+
+def _missed_blocks(missed: Sequence[MissedSession], now: datetime | None) -> list[Block]:
+    if not missed:
+        return []
+    lines = [f"*{WARNING} Missed*"] + [missed_line(m, now) for m in missed]
+    return limits.list_blocks(lines, noun="missed sessions", max_blocks=MAX_SESSION_BLOCKS, max_chars=2500)
 
 
 # --- from the reminder engine's data ---------------------------------------------------------------------------
 
 
-def _entry_item(entry: DigestEntry, done: Collection[str]) -> DigestItem | None:
+def _entry_item(entry: DigestEntry, done: Collection[str], now: datetime | None) -> DigestItem | None:
     if entry.tracked is None:
         return None
     detail: str | None = None
     if entry.entity is not None:
         try:
-            detail = " · ".join(entity_details(parse_entity(entry.entity))) or None
+            detail = " · ".join(entity_details(parse_entity(entry.entity), now)) or None
         except ValueError:
             detail = None
     return DigestItem(
@@ -349,25 +377,49 @@ def digest_note(digest: Digest) -> str | None:
 
 def digest_message(digest: Digest) -> SlackMessage:
     """The daily digest as the engine describes it (also re-rendered for in-place updates and button clicks)."""
-    items = [i for i in (_entry_item(e, digest.done) for e in digest.entries if e.kind is EntryKind.TASK) if i]
+    now = digest_now(digest)
+    items = [i for i in (_entry_item(e, digest.done, now) for e in digest.entries if e.kind is EntryKind.TASK) if i]
     note = digest_note(digest)
     return reminder_digest(
         items,
         learner_name=digest.learner_name,
         locked=digest.locked,
         ispring=[e for e in digest.entries if e.kind is EntryKind.ISPRING],
-        sessions=digest.sessions,
+        sessions=[_in_zone(s, now) for s in digest.sessions],
+        missed=[
+            MissedSession(_in_zone(m.session, now), _in_zone(m.next, now) if m.next else None) for m in digest.missed
+        ],
         done=digest.done,
         unlocked=digest.unlocked,
         muted=digest.muted,
         note=note,
         buttons=note is None,
+        now=now,
     )
+
+
+def digest_now(digest: Digest) -> datetime | None:
+    """When the digest was put together, in the LMS's zone (session times are written in it)."""
+    if digest.made_at is None:
+        return None
+    try:
+        zone: tzinfo = ZoneInfo(digest.lms_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = UTC
+    return digest.made_at.astimezone(zone)
+
+
+def _in_zone(session: SessionInfo, now: datetime | None) -> SessionInfo:
+    """The session with its times in the LMS's zone again (a stored payload keeps only their offsets)."""
+    if now is None or now.tzinfo is None:
+        return session
+    ends = session.ends_at.astimezone(now.tzinfo) if session.ends_at else None
+    return dataclasses.replace(session, starts_at=session.starts_at.astimezone(now.tzinfo), ends_at=ends)
 
 
 def session_reminder_message(reminder: SessionReminder) -> SlackMessage:
     s = reminder.session
-    when = slack_time(s.starts_at, "{date_long_pretty} at {time}")
+    when = session_when(s.starts_at)
     soon = reminder.lead == "soon"
     if reminder.as_trainer:
         intro = f"{CALENDAR} You are running *{esc(s.name)}* {'soon' if soon else 'tomorrow'}: {when}."
@@ -375,7 +427,7 @@ def session_reminder_message(reminder: SessionReminder) -> SlackMessage:
     else:
         intro = f"{CALENDAR} *{esc(s.name)}* {'starts soon' if soon else 'is tomorrow'}: {when}."
         text = f"Session {'soon' if soon else 'tomorrow'}: {s.name}"
-    facts = [f"*When*\n{when}" + (f" – {slack_time(s.ends_at)}" if s.ends_at else "")]
+    facts = [f"*When*\n{session_when(s.starts_at, s.ends_at)}"]
     if s.room:
         facts.append(f"*Where*\n{esc(s.room)}")
     if s.trainer:

@@ -18,6 +18,7 @@ from bot.lms.zoho_models import (
     OnlineTest,
     SessionEntity,
 )
+from bot.services import agenda
 from bot.services.types import Freshness, Provider, TrackedModuleRef
 
 ENTITY_EMOJI: dict[str, str] = {
@@ -71,13 +72,24 @@ def minutes(value: float | None) -> str:
     return "—" if value is None else f"{number(value)} min"
 
 
-def when(start_date: date | None, start: time | None, end: time | None) -> str:
-    """ "Thu 3 Aug 2023, 14:00–14:30" — LMS-local wall time, since the LMS sends no zone."""
-    if start_date is None:
-        return "date not set"
-    text = weekday_day(start_date)
-    if start is not None:
-        text += f", {clock(start)}" + (f"–{clock(end)}" if end is not None else "")
+def zone_name(moment: datetime) -> str:
+    """ "UTC", "EST", "CET": how a fallback names the zone a time is written in."""
+    return moment.tzname() or "UTC"
+
+
+def session_when(start: datetime, end: datetime | None = None, *, now: datetime | None = None) -> str:
+    """A session's start (and end) as Slack date tokens, so each reader sees their own local time.
+
+    `start`/`end` are aware, in the LMS's zone; the fallback (for clients that cannot show tokens) is written
+    in that zone and names it: "Tue 1 Dec 2026 16:00 UTC", or "today at 16:00 UTC" when `now` is that day.
+    """
+    if now is not None and start.date() == now.astimezone(start.tzinfo).date():
+        fallback = f"today at {start:%H:%M} {zone_name(start)}"
+    else:
+        fallback = f"{weekday_day(start.date())} {start:%H:%M} {zone_name(start)}"
+    text = f"<!date^{int(start.timestamp())}^{{date_short_pretty}} at {{time}}|{fallback}>"
+    if end is not None and end > start:
+        text += f"–<!date^{int(end.timestamp())}^{{time}}|{end:%H:%M} {zone_name(end)}>"
     return text
 
 
@@ -145,8 +157,9 @@ def marks(got: float | None, out_of: float | None) -> str:
     return f"marks {'—' if got is None else number(got)}/{'—' if out_of is None else number(out_of)}"
 
 
-def entity_details(entity: Entity) -> list[str]:
-    """The facts a learner needs about one item (plain words): marks, attempts, status, session time."""
+def entity_details(entity: Entity, now: datetime | None = None) -> list[str]:
+    """The facts a learner needs about one item, as mrkdwn (LMS text escaped): marks, attempts, status, session
+    time. `now` (aware, in the LMS's zone) tells a session still to come from one that has ended."""
     if isinstance(entity, OnlineTest):
         details = [marks(entity.user_mark, entity.test_mark)]
         if entity.attempts_left is not None and entity.max_attempts is not None:
@@ -154,32 +167,47 @@ def entity_details(entity: Entity) -> list[str]:
         else:
             details.append(f"{plural(entity.attempts_taken, 'attempt')} taken")
         if entity.status:
-            details.append(entity.status)
+            details.append(esc(entity.status))
         return details
     if isinstance(entity, OfflineTest):
-        return [marks(entity.user_mark, entity.test_mark), entity.status or "not marked yet"]
+        return [marks(entity.user_mark, entity.test_mark), esc(entity.status or "not marked yet")]
     if isinstance(entity, Assignment):
         details = [marks(entity.user_mark, entity.assign_mark)]
         if entity.submission_status:
-            details.append(entity.submission_status)
+            details.append(esc(entity.submission_status))
         elif entity.submitted_on:
-            details.append(f"submitted {entity.submitted_on}")
+            details.append(f"submitted {esc(entity.submitted_on)}")
         else:
             details.append("not submitted")
         return details
     if isinstance(entity, SessionEntity):
-        return [when(entity.start_date, entity.start_time, entity.end_time), entity.attendance or "no attendance yet"]
+        return session_details(entity, now)
     if isinstance(entity, EmbedLink):
-        return [entity.status or "not opened"]
+        return [esc(entity.status or "not opened")]
     return []
 
 
-def entity_line(entity: Entity) -> str:
-    """ "⏳ 💻 *Test 1* (Online test, mandatory) · marks —/1 · 1 of 1 attempts left"."""
-    state = DONE if entity.is_complete else PENDING
+def session_details(entity: SessionEntity, now: datetime | None) -> list[str]:
+    """When (as date tokens), then attended, missed — or nothing more while it is still to come."""
+    found = agenda.session_span(entity, now.tzinfo if now is not None and now.tzinfo else UTC)
+    if found is None:
+        return ["date not set", esc(entity.attendance or "no attendance yet")]
+    start, end = found
+    details = [session_when(start, end if entity.end_time else None, now=now)]
+    if entity.is_complete:
+        details.append(esc(entity.attendance or "attended"))
+    elif now is not None and agenda.has_ended(entity, now):
+        details.append("*missed*" + (f" ({esc(entity.attendance)})" if entity.attendance else ""))
+    return details
+
+
+def entity_line(entity: Entity, now: datetime | None = None) -> str:
+    """ "⏳ 💻 *Test 1* (Online test, mandatory) · marks —/1 · 1 of 1 attempts left"; a missed session is ⚠️."""
+    missed = now is not None and agenda.is_missed(entity, now)
+    state = DONE if entity.is_complete else WARNING if missed else PENDING
     kind = entity_label(entity.type) + (", mandatory" if entity.is_mandatory else "")
     parts = [f"{state} {entity_emoji(entity.type)} *{esc(entity.name or 'Untitled')}* ({esc(kind)})"]
-    parts.extend(esc(d) for d in entity_details(entity))
+    parts.extend(entity_details(entity, now))
     return " · ".join(parts)
 
 

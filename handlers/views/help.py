@@ -42,8 +42,8 @@ COMMANDS: tuple[CommandHelp, ...] = (
     ),
     CommandHelp(
         "remind",
-        "on|off|at HH:MM|days mon,tue,…|quiet HH:MM-HH:MM|mute <module>|unmute <module>|digest|status",
-        "Your daily reminder DM: switch it, pick the time; `digest` toggles the weekly overdue digest (managers).",
+        "on|off|at HH:MM|days mon-fri|quiet HH:MM-HH:MM|snooze 1d|1w|until <date>|mute <module>|unmute <module>|status",
+        "Your daily reminder DM: switch it, pick the time and the days (`days mon-fri`), snooze it (`snooze 1w`).",
         ("remind at 08:30", "remind status"),
     ),
     CommandHelp("status", "", "Connections, your links, tracked modules and the LMS request budget."),

@@ -22,7 +22,7 @@ from handlers.views.formatting import (
 )
 from handlers.views.kit import Element, SlackView
 from handlers.views.limits import Block
-from handlers.views.progress import is_locked, module_name, progress_summary
+from handlers.views.progress import is_locked, missed_note, module_name, pending_items, progress_summary
 from handlers.views.reports import plan_line, session_line, split_sessions
 from handlers.views.status import budget_line, connection_lines, reminder_lines, sweep_line, tracked_line
 
@@ -54,12 +54,7 @@ def _list(title: str, lines: list[str], *, noun: str, max_lines: int, hint: str 
 def _learner_blocks(
     modules: Sequence[ModuleStatus], sessions: SessionsReport | None, plans: PlansReport | None, now: datetime
 ) -> list[Block]:
-    todo = [
-        f"{entity_line(e)} · {code(s.tracked.label)}"
-        for s in modules
-        if s.progress is not None and not is_locked(s)
-        for e in s.progress.pending_mandatory
-    ]
+    todo = [f"{entity_line(e, s.now)} · {code(s.tracked.label)}" for s in modules for e in pending_items(s)]
     blocks = _list(
         "To do",
         todo or ["Nothing mandatory is waiting. :tada:"],
@@ -67,6 +62,9 @@ def _learner_blocks(
         max_lines=TODO_LINES,
         hint="see all with `/lms progress`",
     )
+    missed = [note for s in modules if (note := missed_note(s)) is not None]
+    if missed:
+        blocks.append(kit.context(limits.clip("\n".join(missed), limits.SECTION_TEXT)))
     problems = [f"{WARNING} {code(s.tracked.label)}: {esc(s.error)}" for s in modules if s.error]
     if problems:
         blocks.append(kit.context(limits.clip("\n".join(problems), limits.SECTION_TEXT)))
@@ -79,7 +77,7 @@ def _learner_blocks(
         blocks += _list("Locked modules", locked, noun="locked modules", max_lines=LOCKED_LINES)
     if sessions is not None:
         upcoming, _ = split_sessions(sessions.sessions, now)
-        lines = [session_line(i) for i in upcoming] or ["No sessions coming up."]
+        lines = [session_line(i, now) for i in upcoming] or ["No sessions coming up."]
         blocks += _list("Upcoming sessions", lines, noun="sessions", max_lines=SESSION_LINES, hint="`/lms sessions`")
     if plans is not None and plans.plans:
         open_plans = [p for p in plans.plans if not p.user.completed]
@@ -111,7 +109,7 @@ def _reminder_blocks(settings: ReminderSettings, now: datetime, *, manager: bool
         )
     blocks = [
         kit.divider(),
-        kit.section("*Reminders*\n" + "\n".join(reminder_lines(settings, now=now))),
+        kit.section("*Reminders*\n" + "\n".join(reminder_lines(settings, now=now, manager=manager))),
         kit.actions(controls, block_id=REMINDER_CONTROLS_BLOCK),
     ]
     if settings.muted:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bot.lms.zoho_models import Entity, SessionEntity
+from bot.services import agenda
 from bot.services.types import ModuleStatus
 from handlers.views import kit, limits
 from handlers.views.formatting import (
@@ -38,10 +40,34 @@ def is_locked(status: ModuleStatus) -> bool:
     return status.module is not None and status.module.is_locked
 
 
-def pending_count(status: ModuleStatus) -> int:
+def pending_items(status: ModuleStatus) -> list[Entity]:
+    """The mandatory items still to do; a session that has ended is not one (it was attended or missed)."""
     if status.progress is None or is_locked(status):
-        return 0
-    return len(status.progress.pending_mandatory)
+        return []
+    if status.now is None:
+        return status.progress.pending_mandatory
+    return agenda.pending(status.progress, status.now)
+
+
+def missed_items(status: ModuleStatus) -> list[SessionEntity]:
+    if status.progress is None or status.now is None:
+        return []
+    return agenda.missed(status.progress, status.now)
+
+
+def missed_note(status: ModuleStatus) -> str | None:
+    missed = missed_items(status)
+    if not missed:
+        return None
+    names = ", ".join(f"*{esc(m.name or 'Session')}*" for m in missed)
+    return (
+        f"{WARNING} Missed: {names} — `/lms sessions {esc(status.tracked.label)}` lists the next ones; "
+        "if there is none, ask your trainer how to catch up."
+    )
+
+
+def pending_count(status: ModuleStatus) -> int:
+    return len(pending_items(status))
 
 
 def _module_blocks(status: ModuleStatus, *, can_edit: bool, max_chars: int) -> list[Block]:
@@ -56,8 +82,10 @@ def _module_blocks(status: ModuleStatus, *, can_edit: bool, max_chars: int) -> l
         notes.append(f"{WARNING} {esc(status.error)}")
     if is_locked(status):
         notes.append(f"{LOCKED} {lock_reason(status.module)}")
+    if (missed := missed_note(status)) is not None:
+        notes.append(missed)
     if status.progress is not None and status.progress.entities:
-        lines = [entity_line(e) for e in status.progress.entities]
+        lines = [entity_line(e, status.now) for e in status.progress.entities]
         blocks.extend(limits.list_blocks(lines, noun="items", max_blocks=2, max_chars=max_chars))
         if status.progress.has_more_records:
             notes.append("The LMS has more items than it sent; open the module in the LMS to see them all.")

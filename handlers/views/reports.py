@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from bot.lms.ispring_models import ModuleResult
-from bot.lms.zoho_models import LearningPlanProgress
+from bot.lms.zoho_models import LearningPlanProgress, Session
+from bot.services import agenda
 from bot.services.types import Freshness, PlansReport, ResultsReport, SessionItem, SessionsReport
 from handlers.views import kit, limits
 from handlers.views.formatting import (
@@ -20,7 +21,7 @@ from handlers.views.formatting import (
     freshness_line,
     number,
     plural,
-    when,
+    session_when,
 )
 from handlers.views.kit import SlackMessage
 from handlers.views.limits import Block
@@ -59,12 +60,20 @@ def _assemble(
 # --- sessions ------------------------------------------------------------------------------------------------
 
 
-def session_line(item: SessionItem) -> str:
-    """ "*Session One* · `M1` / 🗓 Tue 11 Jan 2022, 11:00–13:00 · 📍 Room One · 👤 Henry · Classroom"."""
+def session_time(session: Session, now: datetime) -> str:
+    """When, as Slack date tokens (each reader's own time); `now` is aware in the LMS's zone, the sessions' own."""
+    found = agenda.session_span(session, now.tzinfo or UTC)
+    if found is None:
+        return "date not set"
+    return session_when(found[0], found[1] if session.end_time else None, now=now)
+
+
+def session_line(item: SessionItem, now: datetime) -> str:
+    """ "*Session One* · `M1` / 🗓 <Tue 11 Jan 2022 11:00 UTC>–<13:00 UTC> · 📍 Room One · 👤 Henry · Classroom"."""
     s = item.session
     mark = DONE if s.is_completed else ":spiral_calendar_pad:"
     first = f"{mark} *{esc(s.name or 'Session')}* · {code(item.tracked.label)}"
-    details = [when(s.start_date, s.start_time, s.end_time)]
+    details = [session_time(s, now)]
     if s.room:
         details.append(f":round_pushpin: {esc(s.room)}")
     if s.trainer:
@@ -77,11 +86,11 @@ def session_line(item: SessionItem) -> str:
 
 
 def split_sessions(items: Sequence[SessionItem], now: datetime) -> tuple[list[SessionItem], list[SessionItem]]:
-    """(upcoming soonest first, past most recent first). Sessions carry LMS-local wall time, so `now` is compared
-    without its zone; a session without a date counts as upcoming and goes last."""
+    """(upcoming soonest first, past most recent first). `now` is aware, in the LMS's zone (sessions carry its
+    wall time); one that has ended is past, one under way is still upcoming; one without a date goes last."""
     wall = now.replace(tzinfo=None)
-    upcoming = [i for i in items if i.session.starts_at is None or i.session.starts_at >= wall]
-    past = [i for i in items if i.session.starts_at is not None and i.session.starts_at < wall]
+    upcoming = [i for i in items if not agenda.has_ended(i.session, now)]
+    past = [i for i in items if agenda.has_ended(i.session, now)]
     upcoming.sort(key=lambda i: (i.session.starts_at is None, i.session.starts_at or wall))
     past.sort(key=lambda i: i.session.starts_at or wall, reverse=True)
     return upcoming, past
@@ -97,7 +106,7 @@ def sessions_message(report: SessionsReport, *, now: datetime) -> SlackMessage:
     blocks: list[Block] = [kit.header("Sessions"), kit.section(f"*Upcoming* ({len(upcoming)})")]
     past_reserve = (3, 1500) if past else (0, 0)  # "Past" title, a section of lines, a "more" line
     blocks += limits.list_blocks(
-        [session_line(i) for i in upcoming] or ["None coming up."],
+        [session_line(i, now) for i in upcoming] or ["None coming up."],
         noun="upcoming sessions",
         max_blocks=limits.MESSAGE_BLOCKS - len(blocks) - len(tail) - past_reserve[0],
         max_chars=limits.MESSAGE_TEXT_BUDGET - limits.text_size(blocks + tail) - past_reserve[1],
@@ -107,7 +116,7 @@ def sessions_message(report: SessionsReport, *, now: datetime) -> SlackMessage:
     if past:
         blocks.append(kit.section(f"*Past* ({len(past)})"))
         blocks += limits.list_blocks(
-            [session_line(i) for i in past],
+            [session_line(i, now) for i in past],
             noun="past sessions",
             max_blocks=limits.MESSAGE_BLOCKS - len(blocks) - len(tail),
             max_chars=limits.MESSAGE_TEXT_BUDGET - limits.text_size(blocks + tail),
@@ -115,7 +124,7 @@ def sessions_message(report: SessionsReport, *, now: datetime) -> SlackMessage:
         )
     nxt = upcoming[0].session if upcoming else None
     text = plural(len(upcoming), "upcoming session") + (
-        f"; next: {esc(nxt.name)} on {when(nxt.start_date, nxt.start_time, nxt.end_time)}" if nxt else ""
+        f"; next: {esc(nxt.name)} on {session_time(nxt, now)}" if nxt else ""
     )
     return kit.message(text, blocks + tail)
 
@@ -138,12 +147,21 @@ def plan_line(plan: LearningPlanProgress) -> str:
             courses += f" ({info.mandatory_course_count} mandatory)"
         parts.append(courses)
     if info.duration:
-        parts.append(f"duration {info.duration}")
+        parts.append(f"duration {plan_duration(info.duration, info.duration_type)}")
     if plan.user.enrolled_time is not None:
         parts.append(f"enrolled {day(plan.user.enrolled_time.date())}")
     if info.disabled:
         parts.append("_disabled_")
     return " · ".join(parts)
+
+
+_DURATION_UNITS = {"0": ("min", "min"), "1": ("hour", "hours"), "2": ("day", "days")}
+
+
+def plan_duration(amount: int, unit: str | None) -> str:
+    """ "60 min": Zoho's durationType (0 minutes, 1 hours, 2 days, as a course's durationUnit); minutes if unsaid."""
+    word, words = _DURATION_UNITS.get((unit or "0").strip(), _DURATION_UNITS["0"])
+    return plural(amount, word, words)
 
 
 def _plan_order(plan: LearningPlanProgress) -> int:

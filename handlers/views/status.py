@@ -90,17 +90,14 @@ def status_message(report: StatusReport) -> SlackMessage:
 # --- reminders -------------------------------------------------------------------------------------------------
 
 
-def reminder_lines(settings: ReminderSettings, *, now: datetime | None = None) -> list[str]:
-    """The learner's reminder preferences in words, one fact a line."""
+def reminder_lines(settings: ReminderSettings, *, now: datetime | None = None, manager: bool = True) -> list[str]:
+    """The learner's reminder preferences in words, one fact a line (the weekly digest's only for `manager`)."""
     if not settings.enabled:
         return [":no_bell: Reminders are *off*."]
     zone = f" ({esc(settings.timezone)})" if settings.timezone else ""
-    lines = [
-        f":bell: Reminders are *on* — at *{esc(settings.send_time)}*{zone}, {weekdays(settings.weekdays)}.",
-        "Weekly overdue digest (managers and admins): *on*"
-        if settings.digest
-        else "Weekly overdue digest (managers and admins): *off*",
-    ]
+    lines = [f":bell: Reminders are *on* — at *{esc(settings.send_time)}*{zone}, {weekdays(settings.weekdays)}."]
+    if manager:
+        lines.append(f"Weekly overdue digest (managers and admins): *{'on' if settings.digest else 'off'}*")
     if settings.quiet_start and settings.quiet_end:
         lines.append(f"Quiet hours: {esc(settings.quiet_start)}–{esc(settings.quiet_end)}")
     if settings.snoozed_until is not None and (now is None or as_aware(settings.snoozed_until) > as_aware(now)):
@@ -114,15 +111,20 @@ def muted_line(muted: Sequence[TrackedModuleRef]) -> str | None:
     return ":mute: Muted: " + ", ".join(code(t.label) for t in muted)
 
 
-def reminder_settings_message(settings: ReminderSettings, *, now: datetime | None = None) -> SlackMessage:
-    """`/lms remind status`. `now` hides a snooze that has already run out."""
-    lines = reminder_lines(settings, now=now)
+def reminder_settings_message(
+    settings: ReminderSettings, *, now: datetime | None = None, manager: bool = True
+) -> SlackMessage:
+    """`/lms remind status`. `now` hides a snooze that has already run out; the manager-only weekly digest
+    switch is shown to `manager`s only."""
+    lines = reminder_lines(settings, now=now, manager=manager)
     if (muted := muted_line(settings.muted)) is not None:
         lines.append(muted)
     blocks: list[Block] = [
         kit.section("\n".join(lines)),
         kit.context(
-            "Change them: `/lms remind on|off|at HH:MM|days …|quiet …|mute …|digest` — or from the bot's Home tab."
+            "Change them: `/lms remind on|off|at HH:MM|days mon-fri|quiet HH:MM-HH:MM|snooze 1d|mute …"
+            + ("|digest on|off" if manager else "")
+            + "` — or from the bot's Home tab."
         ),
     ]
     state = "on at " + settings.send_time if settings.enabled else "off"

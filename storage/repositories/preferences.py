@@ -47,13 +47,56 @@ EDITABLE = frozenset(
 )
 
 
-def normalize_weekdays(value: str | builtins.list[str] | tuple[str, ...] | frozenset[str] | set[str]) -> str:
-    items = value.split(",") if isinstance(value, str) else list(value)
-    days = {item.strip().lower()[:3] for item in items if item.strip()}
-    unknown = days - set(WEEKDAYS)
-    if unknown:
-        raise ValueError(f"unknown weekday(s) {', '.join(sorted(unknown))}; use {', '.join(WEEKDAYS)}")
+_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_DAY_WORDS = {
+    "weekdays": WEEKDAYS[:5],
+    "workdays": WEEKDAYS[:5],
+    "weekends": WEEKDAYS[5:],
+    "weekend": WEEKDAYS[5:],
+    "daily": WEEKDAYS,
+    "everyday": WEEKDAYS,
+    "all": WEEKDAYS,
+}
+DAY_FORMS = "`mon-fri`, `mon,wed,fri`, `weekdays`, `weekends` or `daily`"
+
+
+def _one_day(word: str) -> int | None:
+    """ "mon", "Monday", "tues" → 0…6; None for anything else (never a guess from the first letters)."""
+    if len(word) < 2:
+        return None
+    matches = [i for i, name in enumerate(_DAY_NAMES) if name.startswith(word)]
+    return matches[0] if len(matches) == 1 else None
+
+
+def parse_weekdays(text: str) -> str:
+    """ "mon-fri", "fri-mon", "mon,wed,fri", "mon wed", "weekdays", "weekends", "daily" → "mon,tue,…" in week order.
+
+    Anything else is a ValueError that names the valid forms.
+    """
+    days: set[str] = set()
+    for part in re.split(r"[\s,;]+", re.sub(r"\s*-\s*", "-", text.strip().lower())):
+        if not part:
+            continue
+        if part in _DAY_WORDS:
+            days.update(_DAY_WORDS[part])
+            continue
+        first, dash, last = part.partition("-")
+        start, end = _one_day(first), _one_day(last) if dash else None
+        if start is None or (dash and end is None):
+            raise ValueError(f"`{part}` is not a day or a range of days; write {DAY_FORMS}")
+        if end is None:
+            days.add(WEEKDAYS[start])
+        else:
+            span = (end - start) % 7 + 1  # wraps: fri-mon is Fri, Sat, Sun, Mon
+            days.update(WEEKDAYS[(start + i) % 7] for i in range(span))
+    if not days:
+        raise ValueError(f"Which days? Write {DAY_FORMS}.")
     return ",".join(day for day in WEEKDAYS if day in days)
+
+
+def normalize_weekdays(value: str | builtins.list[str] | tuple[str, ...] | frozenset[str] | set[str]) -> str:
+    text = value if isinstance(value, str) else ",".join(value)
+    return parse_weekdays(text) if text.strip(" ,") else ""
 
 
 def _check_time(name: str, value: Any, *, optional: bool) -> str | None:
