@@ -17,6 +17,7 @@ from bot.config import Settings
 from bot.lms.factory import build_http, build_rate_limiter
 from bot.lms.ratelimit import Clock, RateLimiter
 from bot.lms.transport import RetryPolicy
+from bot.services.bulk_reads import BulkMode, BulkReads
 from bot.services.cache import LmsCache
 from bot.services.connections import ConnectionService
 from bot.services.learning import LearningService
@@ -78,6 +79,7 @@ class Services:
     module_edit: ModuleEditService
     reminder_prefs: PreferenceService
     status: StatusService
+    bulk_reads: BulkReads
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -125,6 +127,12 @@ def build_services(
         settings, connections_repo, ConnectStateRepository(db, clock=stamp), audit, registry, http
     )
     learning = LearningService(settings, registry, cache, links, tracking)
+    bulk_reads = BulkReads(
+        cache,
+        mode=BulkMode(settings.zoho_bulk_reads),
+        recheck_hours=settings.zoho_bulk_recheck_hours,
+        sample_size=settings.zoho_bulk_sample,
+    )
     return Services(
         settings=settings,
         db=db,
@@ -148,5 +156,6 @@ def build_services(
         learning=learning,
         module_edit=ModuleEditService(settings, registry, tracking, cache, audit),
         reminder_prefs=PreferenceService(preferences, tracking, slack, audit),
-        status=StatusService(connections, links, tracking, learning, cache),
+        status=StatusService(connections, links, tracking, learning, cache, bulk_reads),
+        bulk_reads=bulk_reads,
     )
