@@ -34,6 +34,7 @@ class BulkModuleStatus(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     module_id: str
+    name: str | None = None
     complete: bool | None = None
     percentage: float | None = None
     pending: tuple[str, ...] | None = None  # pending mandatory entity ids, where the answer lists them
@@ -247,8 +248,10 @@ def _module(key: str | None, record: Mapping[str, Any]) -> BulkModuleStatus | No
     module_id = _id(_first(record, MODULE_IDS)) or key
     if module_id is None:
         return None
+    name = _first(record, ("moduleName", "name", "title"))
     return BulkModuleStatus(
         module_id=module_id,
+        name=str(name) if isinstance(name, str) else None,
         complete=_complete(record),
         percentage=_percent(_first(record, PERCENT)),
         pending=_pending(record),

@@ -179,6 +179,8 @@ class ReminderEngine:
             has_ispring=lms.has_ispring,
             only_user=only_user,
         )
+        if tracked:  # ZOHO_BULK_READS: a verified bulk answer may spare module-progress calls
+            reader.use_bulk(s.bulk_reads, sorted({ids["zoho"] for ids in by_user.values() if "zoho" in ids}), tracked)
         wanted = [u for u in sorted(by_user) if only_user is None or u == only_user]
         report.learners += len(wanted)
         recent = await self.state.recent(

@@ -13,6 +13,7 @@ from bot.lms.errors import NotFoundError
 from bot.lms.ratelimit import Priority
 from bot.lms.zoho import Endpoint, ZohoClient
 from bot.sandbox import seed
+from bot.sandbox.state import EntityProgress
 from bot.services.bulk_reads import BulkReads, BulkVerdict, Prefilter, Skip
 from bot.services.types import TrackedModuleRef
 from handlers.views.status import status_message
@@ -195,3 +196,74 @@ async def test_status_shows_the_mode_of_the_zoho_account_and_why(make_world: Mak
 
 def test_sandbox_ids_are_past_float_precision() -> None:
     assert seed.SAMPLE_LEARNER > 2**53  # so the alt shape's numeric ids exercise exact parsing
+
+
+@pytest.mark.parametrize("shape", ["default", "alt"])
+async def test_single_learner_course_progress_lists_what_module_progress_says_is_pending(
+    make_world: MakeWorld, shape: str
+) -> None:
+    world = await make_world()
+    world.state.bulk_shape = shape  # type: ignore[assignment]
+    client = await zoho(world)
+    ada = str(seed.SAMPLE_LEARNER)
+    record = await run(world, client.learner_course_progress(str(seed.SELF_PACED_COURSE), ada))
+    [call] = world.state.calls_for(Endpoint.LEARNER_COURSE_PROGRESS)
+    assert call.query["progressType"] == ["1"] and call.status == 200
+    assert record.learner_id == ada
+    for tracked in world.tracked.values():
+        if tracked.course_id == str(seed.SELF_PACED_COURSE):
+            truth = await run(world, read(client, tracked, ada))
+            status = record.module(tracked.module_id)
+            assert status is not None and status.pending is not None
+            assert (frozenset(status.pending) if truth != "locked" else "locked") == truth
+    spring = world.state.course(seed.BLENDED_COURSE).batches[seed.BATCH_SPRING].learner_ids
+    autumn_only = next(lid for lid in LEARNERS if int(lid) not in spring)
+    with pytest.raises(NotFoundError):
+        await run(
+            world,
+            client.learner_course_progress(str(seed.BLENDED_COURSE), autumn_only, batch_id=str(seed.BATCH_SPRING)),
+        )
+
+
+# --- the sweep: the reminders sent are exactly those of the per-module path ----------------------------------------
+
+PRE_READING = 100004000000049021  # a pending link in Ada's Kick-off
+
+
+async def two_days(make_world: MakeWorld, shape: str, **settings: object) -> tuple[list[list[str]], list[int], World]:
+    """Two forced sweeps a day apart (Ada does an item in between): every DM's text, module-progress calls."""
+    world = await make_world(settings=settings)
+    world.state.bulk_shape = shape  # type: ignore[assignment]
+    texts: list[list[str]] = []
+    asked: list[int] = []
+    for day in range(2):
+        if day:
+            with world.state.lock:
+                world.state.progress[(seed.SAMPLE_LEARNER, PRE_READING)] = EntityProgress(completed=True)
+            world.set_time(world.now() + timedelta(days=1))
+        world.state.clear_calls()
+        report = await world.sweep(force=True)
+        assert not report.errors and not report.deferred, report
+        asked.append(calls(world, Endpoint.MODULE_PROGRESS))
+        texts.append(sorted(f"{user}: {text_of(m)}" for user in PEOPLE for m in world.dms(user)))
+    return texts, asked, world
+
+
+@pytest.mark.parametrize("shape", ["default", "alt", "unparseable", "disagree"])
+async def test_the_sweep_sends_exactly_what_the_per_module_path_sends(make_world: MakeWorld, shape: str) -> None:
+    reference, per_module_calls, _ = await two_days(make_world, "default", zoho_bulk_reads="off")
+    assert reference[0] and "Pre-reading" in "".join(reference[0]) and reference[0] != reference[1]
+    sent, bulk_calls, world = await two_days(make_world, shape, zoho_bulk_recheck_hours=48)
+    assert sent == reference
+    verdict = await world.services.bulk_reads.verdict(TEAM)
+    assert verdict is not None
+    if shape in ("default", "alt"):
+        assert verdict.on
+        # Day one also pays for the check (5 learners x 5 modules, some of which the sweep would have skipped);
+        # day two, still verified, reads only what the bulk answer cannot settle.
+        print(f"module-progress calls, per-module path {per_module_calls}, with bulk reads {bulk_calls}")
+        assert bulk_calls[0] <= per_module_calls[0] + 5 * len(world.tracked)
+        assert bulk_calls[1] < per_module_calls[1]
+    else:
+        assert not verdict.on and verdict.kind == ("unreadable" if shape == "unparseable" else "disagreed")
+        assert bulk_calls == per_module_calls  # the check's reads went through the cache and served the sweep
