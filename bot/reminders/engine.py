@@ -180,7 +180,8 @@ class ReminderEngine:
             only_user=only_user,
         )
         if tracked:  # ZOHO_BULK_READS: a verified bulk answer may spare module-progress calls
-            reader.use_bulk(s.bulk_reads, sorted({ids["zoho"] for ids in by_user.values() if "zoho" in ids}), tracked)
+            zoho_learners = {ids["zoho"]: frozenset(mutes.get(u, ())) for u, ids in by_user.items() if "zoho" in ids}
+            reader.use_bulk(s.bulk_reads, zoho_learners, tracked)
         wanted = [u for u in sorted(by_user) if only_user is None or u == only_user]
         report.learners += len(wanted)
         recent = await self.state.recent(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -91,14 +91,17 @@ class LmsReader:
         self.report = report
         self.now = now
         self._shared: dict[str, asyncio.Task[Any]] = {}  # per-sweep: one fetch per key however many ask
-        self._bulk: tuple[BulkReads, list[str], list[TrackedModuleRef]] | None = None
+        self._bulk: tuple[BulkReads, dict[str, frozenset[int]], list[TrackedModuleRef]] | None = None
         self._prefilter: asyncio.Task[Prefilter | None] | None = None
 
     # --- bulk reads (ZOHO_BULK_READS): skip module-progress calls a verified bulk answer settles -------------
 
-    def use_bulk(self, service: BulkReads, learner_ids: Sequence[str], tracked: Sequence[TrackedModuleRef]) -> None:
-        """Allow `bulk_skip`; nothing is read until a learner actually needs a module-progress call."""
-        self._bulk = (service, list(learner_ids), list(tracked))
+    def use_bulk(
+        self, service: BulkReads, learners: Mapping[str, frozenset[int]], tracked: Sequence[TrackedModuleRef]
+    ) -> None:
+        """Allow `bulk_skip` (learners: Zoho learner id -> muted tracked ids, never read for the check);
+        nothing is read until a learner actually needs a module-progress call."""
+        self._bulk = (service, dict(learners), list(tracked))
 
     async def bulk_skip(self, tracked: TrackedModuleRef, learner_id: str, cached: Progress | None) -> Skip | None:
         """Why the module-progress call for this learner and module is not needed; None: make it."""
@@ -127,7 +130,12 @@ class LmsReader:
         service, learners, tracked = self._bulk
         try:
             verdict = await service.ensure(
-                self.team_id, self.lms.zoho, tracked, learners, read_module=self._verification_read
+                self.team_id,
+                self.lms.zoho,
+                tracked,
+                sorted(learners),
+                read_module=self._verification_read,
+                muted=learners,
             )
             if verdict is None or not verdict.on:
                 return None

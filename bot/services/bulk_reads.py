@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -204,12 +204,13 @@ class BulkReads:
         learner_ids: Sequence[str],
         *,
         read_module: ModuleReader | None = None,
+        muted: Mapping[str, Collection[int]] | None = None,
     ) -> BulkVerdict | None:
         """The verdict, verified first when none is stored or the last check is older than the re-check period."""
         current = await self.verdict(team_id)
         if not self.due(current):
             return current
-        return await self.verify(team_id, zoho, tracked, learner_ids, read_module=read_module)
+        return await self.verify(team_id, zoho, tracked, learner_ids, read_module=read_module, muted=muted)
 
     async def verify(
         self,
@@ -219,9 +220,10 @@ class BulkReads:
         learner_ids: Sequence[str],
         *,
         read_module: ModuleReader | None = None,
+        muted: Mapping[str, Collection[int]] | None = None,
     ) -> BulkVerdict:
         """Read the bulk answer for every tracked course, compare a sample of learners with module-progress,
-        store and return the verdict."""
+        store and return the verdict. `muted`: tracked module ids per learner that are never read for them."""
         now = self.now()
         modules = [t for t in tracked if t.module_id]
         groups = _groups(modules)
@@ -239,6 +241,8 @@ class BulkReads:
         pairs = claims = 0
         for learner_id in sample:
             for module in modules:
+                if muted is not None and module.id in muted.get(learner_id, ()):
+                    continue
                 try:
                     truth = await reader(module, learner_id)
                 except LMSError as exc:

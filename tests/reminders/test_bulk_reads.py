@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
@@ -23,6 +23,16 @@ from tests.support.slack import text_of
 T = TypeVar("T")
 Outcome = str | frozenset[str]  # "absent", "locked", or the pending mandatory entity ids
 LEARNERS = sorted(str(learner) for learner in PEOPLE.values())
+
+
+@pytest.fixture
+def make_world(make_world: MakeWorld) -> MakeWorld:
+    """Worlds with ZOHO_BULK_READS=auto (the production default; the shared fixture pins the per-module path)."""
+
+    async def make(*args: Any, settings: dict[str, Any] | None = None, **kwargs: Any) -> World:
+        return await make_world(*args, settings={"zoho_bulk_reads": "auto", **(settings or {})}, **kwargs)
+
+    return make
 
 
 async def run(world: World, job: Awaitable[T]) -> T:
@@ -267,3 +277,14 @@ async def test_the_sweep_sends_exactly_what_the_per_module_path_sends(make_world
     else:
         assert not verdict.on and verdict.kind == ("unreadable" if shape == "unparseable" else "disagreed")
         assert bulk_calls == per_module_calls  # the check's reads went through the cache and served the sweep
+
+
+async def test_the_check_never_reads_a_module_a_learner_muted(make_world: MakeWorld) -> None:
+    world = await make_world(people={u: PEOPLE[u] for u in ("U0ADA", "U0GRACE")})
+    await world.services.preferences.mute(TEAM, "U0GRACE", world.tracked["feedback"].id)
+    report = await world.sweep(force=True)
+    assert {o.user_id for o in report.sent} == {"U0ADA", "U0GRACE"}
+    verdict = await world.services.bulk_reads.verdict(TEAM)
+    assert verdict is not None and verdict.on and str(PEOPLE["U0GRACE"]) in verdict.sample
+    grace = [c.path for c in world.state.calls_for(Endpoint.MODULE_PROGRESS) if f"/{PEOPLE['U0GRACE']}/" in c.path]
+    assert grace and not any(f"/modules/{seed.BL_FEEDBACK}/" in p for p in grace)
