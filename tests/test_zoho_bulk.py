@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
+from bot.lms.zoho import Endpoint
 from bot.lms.zoho_bulk import (
     BulkParseError,
     loads_exact,
     parse_course_progress,
     parse_learner_course_progress,
 )
+from bot.sandbox import seed
+from tests.support.lms import sandbox_clients
 
 BIG = 219225000000645203  # above 2**53: a float would lose digits
 
@@ -46,10 +50,12 @@ def test_a_list_of_learners_with_modules_and_paging() -> None:
 
 
 def test_wrapped_keyed_by_big_numeric_ids_with_strings_for_numbers() -> None:
+    module = BIG + 1
     text = (
-        '{"response": {"result": {"data": {"%d": {"completed": "true", "percentage": "100.0",'
-        ' "moduleProgress": {"%d": {"isCompleted": 1, "pendingMandatoryEntities": []}}}}}, "status": 0}}'
-    ) % (BIG, BIG + 1)
+        f'{{"response": {{"result": {{"data": {{"{BIG}": {{"completed": "true", "percentage": "100.0",'
+        f' "moduleProgress": {{"{module}": {{"isCompleted": 1, "pendingMandatoryEntities": []}}}}}}}}}},'
+        ' "status": 0}}'
+    )
     [learner], more = parse_course_progress(loads_exact(text))
     assert more is None
     assert learner.learner_id == str(BIG) and learner.complete is True and learner.percentage == 100.0
@@ -58,10 +64,7 @@ def test_wrapped_keyed_by_big_numeric_ids_with_strings_for_numbers() -> None:
 
 
 def test_numeric_ids_inside_records_keep_every_digit() -> None:
-    text = '{"data": [{"learner_id": %d, "completed": false, "modules": [{"id": %d, "completed": "false"}]}]}' % (
-        BIG,
-        BIG,
-    )
+    text = f'{{"data": [{{"learner_id": {BIG}, "completed": false, "modules": [{{"id": {BIG}, "completed": "0"}}]}}]}}'
     [learner], _ = parse_course_progress(loads_exact(text))
     assert learner.learner_id == str(BIG) and set(learner.modules) == {str(BIG)}
 
@@ -113,3 +116,33 @@ def test_single_learner_answer_with_entities_gives_pending_ids() -> None:
     assert keyed.learner_id == "5" and keyed.complete is False
     with pytest.raises(BulkParseError):
         parse_learner_course_progress({"code": 200, "message": "success"}, "5")
+
+
+# --- the client against the sandbox ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", ["default", "alt"])
+async def test_the_client_reads_every_page_of_the_all_learners_answer(sandbox_factory: Any, shape: str) -> None:
+    state = seed.build_state("demo", learners=40)
+    state.bulk_shape = shape  # type: ignore[assignment]
+    server = sandbox_factory(state=state)
+    async with sandbox_clients(server) as lms:
+        answer = await lms.zoho.course_progress(str(seed.SELF_PACED_COURSE))
+    enrolled = state.course(seed.SELF_PACED_COURSE).learner_ids
+    assert answer.whole and set(answer.learners) == {str(lid) for lid in enrolled} and len(enrolled) > 25
+    pages = [c for c in server.state.calls_for(Endpoint.COURSE_PROGRESS) if c.status == 200]
+    assert [c.query.get("startIndex") for c in pages] == [["0"], ["25"]]
+    ada = answer.learners[str(seed.SAMPLE_LEARNER)]
+    assert ada.module_complete(str(seed.SP_MODULE_1)) is True  # Ada finished Phishing Basics (seed levels)
+    edsger = answer.learners[str(seed.NAMED[4][0])]  # Edsger has started nothing
+    assert edsger.module_complete(str(seed.SP_MODULE_1)) is False and edsger.complete is False
+
+
+async def test_an_unreadable_answer_is_a_typed_error_naming_the_endpoint(sandbox_factory: Any) -> None:
+    state = seed.build_state("demo")
+    state.bulk_shape = "unparseable"
+    server = sandbox_factory(state=state)
+    async with sandbox_clients(server) as lms:
+        with pytest.raises(BulkParseError) as caught:
+            await lms.zoho.course_progress(str(seed.SELF_PACED_COURSE))
+    assert caught.value.endpoint == Endpoint.COURSE_PROGRESS and caught.value.provider == "Zoho"

@@ -139,7 +139,7 @@ class LmsReader:
             )
             if verdict is None or not verdict.on:
                 return None
-            return await service.prefilter(self.team_id, self.lms.zoho, tracked)
+            return await service.prefilter(self.team_id, self.lms.zoho, tracked, max_age=self.config.fresh_seconds)
         except Exception as exc:  # noqa: BLE001 - bulk reads are an optimisation: module by module instead
             log.warning("bulk reads unavailable for %s this sweep: %s", self.team_id, exc)
             return None

@@ -38,13 +38,14 @@ from bot.lms.ratelimit import Priority
 from bot.lms.zoho import ZohoClient
 from bot.lms.zoho_bulk import BulkParseError, BulkProgress, LearnerBulkProgress
 from bot.lms.zoho_models import ModuleProgress
-from bot.services.cache import LmsCache
+from bot.services.cache import Codec, LmsCache
 from bot.services.types import TrackedModuleRef
 
 log = logging.getLogger(__name__)
 
 Group = tuple[str, str | None]  # (course id, batch id)
 ModuleReader = Callable[[TrackedModuleRef, str], Awaitable[ModuleProgress | None]]  # None: not enrolled
+ANSWER = Codec[BulkProgress](BulkProgress)
 UNAVAILABLE_RETRY = timedelta(hours=1)  # an LMS that could not answer the check is asked again sooner
 
 
@@ -79,6 +80,10 @@ class BulkVerdict(BaseModel):
 
 def verdict_key(team_id: str) -> str:
     return f"{team_id}:zoho:bulk-reads:verdict"
+
+
+def _answer_key(team_id: str, group: Group) -> str:
+    return f"{team_id}:zoho:bulk-reads:answer:{group[0]}:{group[1] or '-'}"
 
 
 def _reads_key(team_id: str, group: Group) -> str:
@@ -228,12 +233,11 @@ class BulkReads:
         modules = [t for t in tracked if t.module_id]
         groups = _groups(modules)
         try:
-            bulk = {group: await self._read(zoho, group) for group in groups}
+            bulk = {group: await self._read(team_id, zoho, group) for group in groups}
         except BulkParseError as exc:
             return await self._store(team_id, _off("unreadable", f"answer could not be read ({exc.message})", now))
         except LMSError as exc:
             return await self._store(team_id, _off("unavailable", f"could not be checked ({exc.message})", now))
-        await self._remember(team_id, bulk, now)
         sample = self._sample(learner_ids, modules, bulk, now)
         if not sample or not modules:
             return await self._store(team_id, _off("no-sample", "no linked learners to check it against yet", now))
@@ -286,10 +290,14 @@ class BulkReads:
 
     # --- the prefilter ---------------------------------------------------------------------------------------
 
-    async def prefilter(self, team_id: str, zoho: ZohoClient, tracked: Sequence[TrackedModuleRef]) -> Prefilter | None:
+    async def prefilter(
+        self, team_id: str, zoho: ZohoClient, tracked: Sequence[TrackedModuleRef], *, max_age: float = 0.0
+    ) -> Prefilter | None:
         """This sweep's bulk answers as skip decisions, or None while bulk reads are off for the account.
 
-        An answer that cannot be read turns them off (status says why) and returns None: read module by module.
+        `max_age`: a bulk answer read this recently (by the check, or an earlier sweep) is used as it is, like
+        any cached LMS answer, so frequent sweeps do not re-read every page. An answer that cannot be read turns
+        bulk reads off (status says why) and returns None: read module by module.
         """
         verdict = await self.verdict(team_id)
         if verdict is None or not verdict.on:
@@ -301,25 +309,34 @@ class BulkReads:
             if stored is not None and isinstance(stored[0], dict):
                 previous[group] = (stored[1].astimezone(UTC), {str(k): str(v) for k, v in stored[0].items()})
         try:
-            bulk = {group: await self._read(zoho, group) for group in groups}
+            bulk = {group: await self._read(team_id, zoho, group, max_age) for group in groups}
         except BulkParseError as exc:
             await self.disagreed(team_id, "unreadable", f"answer could not be read ({exc.message})")
             return None
         except LMSError as exc:
             log.info("bulk progress unavailable for %s: %s", team_id, exc)
             return None  # this sweep reads module by module; the verdict stands
-        await self._remember(team_id, bulk, self.now())
         return Prefilter(verdict, bulk, previous)
 
     # --- plumbing --------------------------------------------------------------------------------------------
 
-    async def _read(self, zoho: ZohoClient, group: Group) -> BulkProgress:
-        return await zoho.course_progress(group[0], batch_id=group[1], priority=Priority.BACKGROUND, max_wait=None)
+    async def _read(self, team_id: str, zoho: ZohoClient, group: Group, max_age: float = 0.0) -> BulkProgress:
+        loaded = False
 
-    async def _remember(self, team_id: str, bulk: dict[Group, BulkProgress], now: datetime) -> None:
-        for group, answer in bulk.items():
+        async def load() -> BulkProgress:
+            nonlocal loaded
+            loaded = True
+            return await zoho.course_progress(group[0], batch_id=group[1], priority=Priority.BACKGROUND, max_wait=None)
+
+        # max_age 0 means read now, even within the same second as the copy in the cache.
+        fresh_enough = max_age if max_age > 0 else -1.0
+        answer, freshness = await self.cache.fetch(_answer_key(team_id, group), load, ANSWER, max_age=fresh_enough)
+        if freshness.stale:
+            raise LMSError(freshness.reason or "the LMS did not answer")  # an old copy proves nothing
+        if loaded:  # what "unchanged since the last read" compares with next time
             prints = {lid: record.fingerprint for lid, record in answer.learners.items()}
             await self.cache.store.put(_reads_key(team_id, group), prints)
+        return answer
 
     async def _store(self, team_id: str, verdict: BulkVerdict) -> BulkVerdict:
         await self.cache.store.put(verdict_key(team_id), verdict.model_dump(mode="json"))

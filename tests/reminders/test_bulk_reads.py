@@ -255,6 +255,7 @@ async def two_days(make_world: MakeWorld, shape: str, **settings: object) -> tup
         report = await world.sweep(force=True)
         assert not report.errors and not report.deferred, report
         asked.append(calls(world, Endpoint.MODULE_PROGRESS))
+        assert calls(world, Endpoint.COURSE_PROGRESS) <= 2  # one page per tracked (course, batch), shared
         texts.append(sorted(f"{user}: {text_of(m)}" for user in PEOPLE for m in world.dms(user)))
     return texts, asked, world
 
