@@ -112,7 +112,8 @@ class Prefilter:
 
     verdict: BulkVerdict
     bulk: dict[Group, BulkProgress]
-    previous: dict[Group, tuple[datetime, dict[str, str]]] = field(default_factory=dict)  # last read: fingerprints
+    # Per learner: the record's fingerprint and since when the bulk answers have shown it unchanged.
+    unchanged_since: dict[Group, dict[str, tuple[str, datetime]]] = field(default_factory=dict)
 
     def record(self, tracked: TrackedModuleRef, learner_id: str) -> LearnerBulkProgress | None:
         answer = self.bulk.get((tracked.course_id, tracked.batch_id))
@@ -142,9 +143,10 @@ class Prefilter:
             return Skip.NOT_ENROLLED if answer.whole else None
         if record.module_complete(tracked.module_id) and not sessions_soon:
             return Skip.COMPLETE
-        if cached is not None and not cached.value.is_locked and group in self.previous:
-            at, prints = self.previous[group]
-            if prints.get(learner_id) == record.fingerprint and cached.fetched_at >= at:
+        seen = self.unchanged_since.get(group, {}).get(learner_id)
+        if cached is not None and not cached.value.is_locked and seen is not None:
+            fingerprint, since = seen
+            if fingerprint == record.fingerprint and cached.fetched_at.astimezone(UTC) >= since:
                 return Skip.UNCHANGED
         return None
 
@@ -302,12 +304,7 @@ class BulkReads:
         verdict = await self.verdict(team_id)
         if verdict is None or not verdict.on:
             return None
-        previous = {}
         groups = _groups([t for t in tracked if t.module_id])
-        for group in groups:
-            stored = await self.cache.store.get(_reads_key(team_id, group))
-            if stored is not None and isinstance(stored[0], dict):
-                previous[group] = (stored[1].astimezone(UTC), {str(k): str(v) for k, v in stored[0].items()})
         try:
             bulk = {group: await self._read(team_id, zoho, group, max_age) for group in groups}
         except BulkParseError as exc:
@@ -316,7 +313,7 @@ class BulkReads:
         except LMSError as exc:
             log.info("bulk progress unavailable for %s: %s", team_id, exc)
             return None  # this sweep reads module by module; the verdict stands
-        return Prefilter(verdict, bulk, previous)
+        return Prefilter(verdict, bulk, {group: await self._seen(team_id, group) for group in groups})
 
     # --- plumbing --------------------------------------------------------------------------------------------
 
@@ -334,9 +331,26 @@ class BulkReads:
         if freshness.stale:
             raise LMSError(freshness.reason or "the LMS did not answer")  # an old copy proves nothing
         if loaded:  # what "unchanged since the last read" compares with next time
-            prints = {lid: record.fingerprint for lid, record in answer.learners.items()}
-            await self.cache.store.put(_reads_key(team_id, group), prints)
+            before = await self._seen(team_id, group)
+            now = self.now()
+            seen = {}
+            for learner_id, record in answer.learners.items():
+                fingerprint = record.fingerprint
+                kept = before.get(learner_id)
+                seen[learner_id] = [fingerprint, (kept[1] if kept and kept[0] == fingerprint else now).isoformat()]
+            await self.cache.store.put(_reads_key(team_id, group), seen)
         return answer
+
+    async def _seen(self, team_id: str, group: Group) -> dict[str, tuple[str, datetime]]:
+        stored = await self.cache.store.get(_reads_key(team_id, group))
+        out: dict[str, tuple[str, datetime]] = {}
+        if stored is not None and isinstance(stored[0], dict):
+            for learner_id, value in stored[0].items():
+                try:
+                    out[str(learner_id)] = (str(value[0]), datetime.fromisoformat(value[1]).astimezone(UTC))
+                except (TypeError, ValueError, IndexError, KeyError):
+                    continue  # an entry in an older form: that learner is read as usual
+        return out
 
     async def _store(self, team_id: str, verdict: BulkVerdict) -> BulkVerdict:
         await self.cache.store.put(verdict_key(team_id), verdict.model_dump(mode="json"))
