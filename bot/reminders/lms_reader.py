@@ -107,6 +107,8 @@ class LmsReader:
         """Why the module-progress call for this learner and module is not needed; None: make it."""
         if self._bulk is None:
             return None
+        if cached is not None and self._age(cached.fetched_at) <= self.config.fresh_seconds:
+            return None  # a fresh copy costs no call, and is exactly what the module-by-module path would use
         if self._prefilter is None:
             self._prefilter = asyncio.ensure_future(self._load_prefilter())
         prefilter = await asyncio.shield(self._prefilter)

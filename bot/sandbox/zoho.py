@@ -420,6 +420,8 @@ def _entity_done(state: SandboxState, learner_id: int, e: Entity) -> bool:
         return p.user_mark >= e.test_mark or len(p.attempts) >= e.max_attempts
     if e.type == "assignment":
         return p.completed or p.user_mark is not None
+    if e.type == "session":
+        return p.attendance == "Present"
     return p.completed
 
 
