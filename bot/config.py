@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     zoho_module_data_transport: ModuleDataTransport = ModuleDataTransport.QUERY
     # A 422 "Maximum limit exceeded" is the only documented status that can mean the threshold lock.
     zoho_422_is_lock: bool = True
+    # Bulk progress reads ("Single Course - All Learner Progress"): auto uses them for an account once they
+    # agree with module-progress on a sample of learners (re-checked every ZOHO_BULK_RECHECK_HOURS); off never.
+    zoho_bulk_reads: Literal["auto", "off"] = "auto"
+    zoho_bulk_recheck_hours: float = Field(default=24.0, gt=0)
+    zoho_bulk_sample: int = Field(default=5, ge=1, le=50)  # learners compared per check
 
     # iSpring Learn
     ispring_api_url: str = "https://api-learn.ispringlearn.com"

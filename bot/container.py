@@ -17,6 +17,7 @@ from bot.config import Settings
 from bot.lms.factory import build_http, build_rate_limiter
 from bot.lms.ratelimit import Clock, RateLimiter
 from bot.lms.transport import RetryPolicy
+from bot.services.bulk_reads import BulkMode, BulkReads
 from bot.services.cache import LmsCache
 from bot.services.connections import ConnectionService
 from bot.services.deliveries import DeliveryLedger
@@ -81,6 +82,7 @@ class Services:
     reminder_prefs: PreferenceService
     status: StatusService
     deliveries: DeliveryLedger
+    bulk_reads: BulkReads
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -128,6 +130,12 @@ def build_services(
         settings, connections_repo, ConnectStateRepository(db, clock=stamp), audit, registry, http
     )
     learning = LearningService(settings, registry, cache, links, tracking)
+    bulk_reads = BulkReads(
+        cache,
+        mode=BulkMode(settings.zoho_bulk_reads),
+        recheck_hours=settings.zoho_bulk_recheck_hours,
+        sample_size=settings.zoho_bulk_sample,
+    )
     return Services(
         settings=settings,
         db=db,
@@ -151,6 +159,7 @@ def build_services(
         learning=learning,
         module_edit=ModuleEditService(settings, registry, tracking, cache, audit),
         reminder_prefs=PreferenceService(preferences, tracking, slack, audit),
-        status=StatusService(connections, links, tracking, learning, cache),
         deliveries=DeliveryLedger(DeliveryRepository(db, clock=stamp)),
+        status=StatusService(connections, links, tracking, learning, cache, bulk_reads),
+        bulk_reads=bulk_reads,
     )

@@ -20,6 +20,14 @@ from bot.lms.errors import InvalidResponseError, ValidationError
 from bot.lms.module_update import ModuleUpdate, module_data_json
 from bot.lms.ratelimit import Priority
 from bot.lms.transport import LmsTransport
+from bot.lms.zoho_bulk import (
+    BulkParseError,
+    BulkProgress,
+    LearnerBulkProgress,
+    loads_exact,
+    parse_course_progress,
+    parse_learner_course_progress,
+)
 from bot.lms.zoho_models import Batch, Course, LearningPlanProgress, Module, ModuleProgress, Session
 
 M = TypeVar("M", bound=pydantic.BaseModel)
@@ -38,6 +46,8 @@ class Endpoint:
     COURSE_MODULES = "course-modules"
     SINGLE_MODULE = "single-module"
     COURSE_BATCHES = "course-batches"
+    COURSE_PROGRESS = "course-progress"  # Single Course - All Learner Progress
+    LEARNER_COURSE_PROGRESS = "learner-course-progress"  # Single Learner - Single Course Progress
 
 
 def _seg(value: str, what: str) -> str:
@@ -238,6 +248,71 @@ class ZohoClient:
             self._model(Batch, item, Endpoint.COURSE_BATCHES)
             async for item in self._pages(path, Endpoint.COURSE_BATCHES, ("batches", "batchList"), priority, max_wait)
         ]
+
+    async def course_progress(
+        self,
+        course_id: str,
+        *,
+        batch_id: str | None = None,
+        priority: Priority = Priority.INTERACTIVE,
+        max_wait: float | None = None,
+    ) -> BulkProgress:
+        """Every enrolled learner's progress in a course (or batch), all pages ("Single Course - All Learner
+        Progress"). The body is undocumented: parsed tolerantly, BulkParseError when it cannot be read."""
+        path = f"{_course_path(course_id, batch_id)}/course-progress"
+        learners: dict[str, LearnerBulkProgress] = {}
+        whole = False
+        start = 0
+        for _ in range(MAX_PAGES):
+            payload = await self._get_exact(path, Endpoint.COURSE_PROGRESS, {"startIndex": start}, priority, max_wait)
+            try:
+                records, more = parse_course_progress(payload)
+            except BulkParseError as exc:
+                exc.endpoint, exc.provider = Endpoint.COURSE_PROGRESS, "Zoho"
+                raise
+            fresh = [r for r in records if r.learner_id not in learners]
+            if records and not fresh:
+                break  # the same page again (startIndex ignored?): what was read may not be everyone
+            learners.update((r.learner_id, r) for r in fresh)
+            if not records or more is False or (more is None and len(records) < PAGE_SIZE):
+                whole = True
+                break
+            start += len(records)
+        return BulkProgress(course_id=str(course_id), batch_id=batch_id, learners=learners, whole=whole)
+
+    async def learner_course_progress(
+        self,
+        course_id: str,
+        learner_id: str,
+        *,
+        batch_id: str | None = None,
+        mandatory_only: bool = True,
+        priority: Priority = Priority.INTERACTIVE,
+        max_wait: float | None = None,
+    ) -> LearnerBulkProgress:
+        """One learner's progress in a course (or batch); `mandatory_only` sends the documented progressType=1.
+        NotFoundError when the learner is not enrolled; BulkParseError when the answer cannot be read."""
+        path = f"{_course_path(course_id, batch_id)}/learners/{_seg(learner_id, 'learner id')}/course-progress"
+        params = {"progressType": 1 if mandatory_only else 0}
+        payload = await self._get_exact(path, Endpoint.LEARNER_COURSE_PROGRESS, params, priority, max_wait)
+        try:
+            return parse_learner_course_progress(payload, str(learner_id))
+        except BulkParseError as exc:
+            exc.endpoint, exc.provider = Endpoint.LEARNER_COURSE_PROGRESS, "Zoho"
+            raise
+
+    async def _get_exact(
+        self,
+        path: str,
+        endpoint: str,
+        params: dict[str, Any] | None,
+        priority: Priority,
+        max_wait: float | None,
+    ) -> Any:
+        response = await self.transport.request(
+            "GET", path, endpoint=endpoint, params=params, priority=priority, max_wait=max_wait
+        )
+        return loads_exact(response.content, endpoint)
 
     async def _pages(
         self,

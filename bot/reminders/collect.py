@@ -18,6 +18,7 @@ from bot.reminders.report import SweepReport
 from bot.reminders.settings import ReminderConfig
 from bot.reminders.types import DigestEntry, EntryKind, MissedSession, SessionInfo
 from bot.services import agenda
+from bot.services.bulk_reads import Skip
 from bot.services.types import TrackedModuleRef
 
 UPCOMING_SESSION_DAYS = 7  # the digest lists sessions this close
@@ -109,8 +110,22 @@ class Collector:
                 self.report.known_skips += 1
                 out.entries.append(self._locked(tracked, name, settings, before, status[before.id]))
                 continue
+            skip = await self.reader.bulk_skip(tracked, learner_id, cached)  # None unless bulk reads are on
+            if skip is Skip.NOT_ENROLLED:
+                self.report.known_skips += 1
+                absent.add(where)
+                continue
+            if skip is Skip.COMPLETE:  # as module-progress would have said: nothing pending, not locked
+                self.report.known_skips += 1
+                label = self.reader.bulk_module_name(tracked, learner_id) or name or ""
+                status[tracked.id] = ModuleProgress(module_id=tracked.module_id, module_name=label)
+                continue
             try:
-                got = await self.reader.progress(tracked, learner_id, max_age=self.config.fresh_seconds)
+                if skip is Skip.UNCHANGED and cached is not None:
+                    self.report.known_skips += 1
+                    got: Progress | None = cached
+                else:
+                    got = await self.reader.progress(tracked, learner_id, max_age=self.config.fresh_seconds)
             except Unavailable as exc:
                 out.unavailable.append(f"{tracked.label}: {exc}")
                 return  # the learner waits for a later sweep: spend no more budget on them now

@@ -230,6 +230,9 @@ class ReminderEngine:
             only_user=only_user,
             forced=forced,
         )
+        if tracked:  # ZOHO_BULK_READS: a verified bulk answer may spare module-progress calls
+            zoho_learners = {ids["zoho"]: frozenset(mutes.get(u, ())) for u, ids in by_user.items() if "zoho" in ids}
+            reader.use_bulk(s.bulk_reads, zoho_learners, tracked)
         wanted = [u for u in sorted(by_user) if only_user is None or u == only_user]
         report.learners += len(wanted)
         recent = await self.state.recent(

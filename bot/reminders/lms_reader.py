@@ -18,9 +18,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
@@ -34,11 +35,13 @@ from bot.lms.tokens import TOKEN_ENDPOINT
 from bot.lms.zoho_models import Module, ModuleProgress, Session
 from bot.reminders.report import SweepReport
 from bot.reminders.settings import ReminderConfig
+from bot.services.bulk_reads import BulkReads, CachedRead, Prefilter, Skip
 from bot.services.cache import CacheStore, Codec, LmsCache, plain_reason
 from bot.services.learning import MODULE, PROGRESS, RESULTS, SESSIONS, module_key, progress_key, sessions_key
 from bot.services.types import TrackedModuleRef
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 MODULES = Codec[list[Module]](list[Module])
 FLAG = Codec[bool](bool)
 ABSENT_MAX_AGE = 86400.0  # "not enrolled" is asked again after a day
@@ -102,6 +105,81 @@ class LmsReader:
         # LMS reads for this workspace end by then (loop time), so no LMS — not even one paging without end
         # within the page cap — keeps the sweep, and every sweep after it, waiting.
         self._reads_end = asyncio.get_running_loop().time() + config.workspace_lms_seconds
+        self._bulk: tuple[BulkReads, dict[str, frozenset[int]], list[TrackedModuleRef]] | None = None
+        self._prefilter: asyncio.Task[Prefilter | None] | None = None
+
+    # --- bulk reads (ZOHO_BULK_READS): skip module-progress calls a verified bulk answer settles -------------
+
+    def use_bulk(
+        self, service: BulkReads, learners: Mapping[str, frozenset[int]], tracked: Sequence[TrackedModuleRef]
+    ) -> None:
+        """Allow `bulk_skip` (learners: Zoho learner id -> muted tracked ids, never read for the check);
+        nothing is read until a learner actually needs a module-progress call."""
+        self._bulk = (service, dict(learners), list(tracked))
+
+    async def bulk_skip(self, tracked: TrackedModuleRef, learner_id: str, cached: Progress | None) -> Skip | None:
+        """Why the module-progress call for this learner and module is not needed; None: make it."""
+        if self._bulk is None:
+            return None
+        if cached is not None and self._age(cached.fetched_at) <= self.config.fresh_seconds:
+            return None  # a fresh copy costs no call, and is exactly what the module-by-module path would use
+        if self._prefilter is None:
+            self._prefilter = asyncio.ensure_future(self._load_prefilter())
+        prefilter = await asyncio.shield(self._prefilter)
+        if prefilter is None:
+            return None
+        return prefilter.decision(
+            tracked,
+            learner_id,
+            cached=CachedRead(cached.value, cached.fetched_at) if cached is not None else None,
+            sessions_soon=await self._sessions_soon(tracked),
+        )
+
+    def bulk_module_name(self, tracked: TrackedModuleRef, learner_id: str) -> str | None:
+        prefilter = self._prefilter.result() if self._prefilter is not None and self._prefilter.done() else None
+        record = prefilter.record(tracked, learner_id) if prefilter is not None else None
+        status = record.module(tracked.module_id) if record is not None else None
+        return status.name if status is not None else None
+
+    async def _load_prefilter(self) -> Prefilter | None:
+        assert self._bulk is not None
+        service, learners, tracked = self._bulk
+        try:
+            verdict = await service.ensure(
+                self.team_id,
+                self.lms.zoho,
+                tracked,
+                sorted(learners),
+                read_module=self._verification_read,
+                muted=learners,
+            )
+            if verdict is None or not verdict.on:
+                return None
+            return await service.prefilter(self.team_id, self.lms.zoho, tracked, max_age=self.config.fresh_seconds)
+        except Exception as exc:  # noqa: BLE001 - bulk reads are an optimisation: module by module instead
+            log.warning("bulk reads unavailable for %s this sweep: %s", self.team_id, exc)
+            return None
+
+    async def _verification_read(self, tracked: TrackedModuleRef, learner_id: str) -> ModuleProgress | None:
+        # Through the cache: the sample's answers serve this sweep too instead of costing calls twice.
+        try:
+            got = await self.progress(tracked, learner_id, max_age=self.config.fresh_seconds)
+        except Unavailable as exc:
+            raise LMSError(str(exc)) from exc
+        return got.value if got is not None else None
+
+    async def _sessions_soon(self, tracked: TrackedModuleRef) -> bool:
+        """Sessions of this module in the coming week (a day of slack either side: the zone is not known here)."""
+        if not tracked.batch_id:
+            return False
+        sessions = await self.sessions(tracked)
+        if sessions is None:
+            return True
+        today = self.now().date()
+        return any(
+            s.start_date is None or today - timedelta(days=1) <= s.start_date <= today + timedelta(days=8)
+            for s in sessions
+        )
 
     # --- per learner ----------------------------------------------------------------------------------------
 

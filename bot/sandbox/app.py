@@ -241,6 +241,18 @@ def create_app(state: SandboxState, config: SandboxConfig) -> Starlette:
             lms("module-progress", progress),
             methods=["GET"],
         ),
+        Route(f"{course}/course-progress", lms("course-progress", zoho.course_progress), methods=["GET"]),
+        Route(f"{batch}/course-progress", lms("course-progress", zoho.course_progress), methods=["GET"]),
+        Route(
+            f"{course}/learners/{{l}}/course-progress",
+            lms("learner-course-progress", zoho.learner_course_progress),
+            methods=["GET"],
+        ),
+        Route(
+            f"{batch}/learners/{{l}}/course-progress",
+            lms("learner-course-progress", zoho.learner_course_progress),
+            methods=["GET"],
+        ),
         Route(f"{course}/modules/{{m}}/sessions", lms("module-sessions", zoho.module_sessions), methods=["GET"]),
         Route(f"{batch}/modules/{{m}}/sessions", lms("module-sessions", zoho.module_sessions), methods=["GET"]),
         Route(

@@ -282,6 +282,10 @@ class SandboxState:
         self.locked_until: dict[tuple[str, str], float] = {}
         self._calls: list[CallRecord] = []
         self._faults: list[Fault] = []
+        # How the undocumented bulk progress endpoints answer: "default" (the sandbox's plausible shape), "alt"
+        # (another plausible shape: wrapped, keyed by numeric ids), "unparseable" (an HTML page with 200), or
+        # "disagree" (the default shape claiming every module complete). Tests flip it; the docs show no body.
+        self.bulk_shape: Literal["default", "alt", "unparseable", "disagree"] = "default"
 
     # -- time
     def now(self) -> float:

@@ -22,14 +22,31 @@ Sandbox assumptions (the docs show no sample body for these; clients should be t
   submittedOn ""|"22-Dec-2021"; an onlineTest counts as completed once attempted.
 - update-module: fields left out keep their value, except lockType (documented default 0); lockUntil is
   cleared unless lockType is 1.
+- course-progress GET /api/v1/courses/{c}(/batches/{b})/course-progress?startIndex  ("Single Course - All
+  Learner Progress"; no body is published). Default shape, 25 learners a page:
+    {"code": 200, "message": "success", "hasMoreRecords": bool,
+     "learnersProgress": [{"learnerId": "<id>", "learnerName": str, "emailId": str, "progressPercentage": int,
+        "isCompleted": bool, "lastAccessedTime": "<millis>"|"",
+        "modules": [{"moduleId": "<id>", "moduleName": str, "progressPercentage": int,
+                     "status": "Completed"|"In Progress"|"Not Started"|"Locked"}]}]}
+- learner-course-progress GET /api/v1/courses/{c}(/batches/{b})/learners/{l}/course-progress?progressType=0|1
+  ("Single Learner - Single Course Progress"; 1: mandatory entities only): 404 when not enrolled, else
+    {"code": 200, "message": "success", "courseId": "<id>", "learnerId": "<id>", "progressPercentage": int,
+     "isCompleted": bool, "modules": [<module as above> + "entities": [{"entityId": "<id>", "entityName": str,
+        "type": str, "isMandatory": bool, "status": "Completed"|"Pending"}]]}
+  `state.bulk_shape` switches both to another plausible shape ("alt": under response.result, learners keyed by
+  numeric id, modules keyed by id, "completed": "true"), to an unreadable answer ("unparseable"), or to one
+  that disagrees with module-progress ("disagree": every module "Completed").
+- An entity counts as done for these summaries as module-progress presents it: an online test once passed or
+  out of attempts; a module once unlocked with every mandatory item done.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from bot.sandbox.common import (
     PAGE,
@@ -390,3 +407,158 @@ def update_module(req: ApiRequest, state: SandboxState) -> JSONResponse:
     if description is not None:
         module.description = description
     return JSONResponse({"code": 200, "module": module_json(state, module), "message": "success"})
+
+
+# ---- bulk progress (undocumented bodies: see the module docstring) -------------------------------------------
+
+
+def _entity_done(state: SandboxState, learner_id: int, e: Entity) -> bool:
+    p = state.entity_progress(learner_id, e.entity_id)
+    if e.type == "onlineTest":
+        if not p.attempts or p.user_mark is None:
+            return False
+        return p.user_mark >= e.test_mark or len(p.attempts) >= e.max_attempts
+    if e.type == "assignment":
+        return p.completed or p.user_mark is not None
+    if e.type == "session":
+        return p.attendance == "Present"
+    return p.completed
+
+
+def _module_summary(
+    state: SandboxState,
+    learner_id: int,
+    course: Course,
+    module: Module,
+    batch_id: int | None,
+    with_entities: int | None,
+) -> dict[str, Any]:
+    locked = state.locked_for(learner_id, course, module, batch_id)
+    mandatory = [e for e in state.visible_entities(module, batch_id) if e.mandatory]
+    done = [e for e in mandatory if _entity_done(state, learner_id, e)]
+    percent = round(100 * len(done) / len(mandatory)) if mandatory else 100
+    complete = not locked and len(done) == len(mandatory)
+    if state.bulk_shape == "disagree":
+        complete, percent = True, 100
+    status = "Completed" if complete else "Locked" if locked else "In Progress" if done else "Not Started"
+    out: dict[str, Any] = {
+        "moduleId": str(module.module_id),
+        "moduleName": module.name,
+        "progressPercentage": percent,
+        "status": status,
+    }
+    if with_entities is not None:
+        entities = [] if locked else state.visible_entities(module, batch_id)
+        out["entities"] = [
+            {
+                "entityId": str(e.entity_id),
+                "entityName": e.name,
+                "type": e.type,
+                "isMandatory": e.mandatory,
+                "status": "Completed" if complete or _entity_done(state, learner_id, e) else "Pending",
+            }
+            for e in entities
+            if e.mandatory or with_entities == 0
+        ]
+    return out
+
+
+def _last_activity(state: SandboxState, learner_id: int, course: Course) -> date | None:
+    days: list[date] = []
+    for module in course.modules:
+        for e in module.entities:
+            p = state.entity_progress(learner_id, e.entity_id)
+            days += [a.on for a in p.attempts]
+            if p.submitted_on:
+                days.append(p.submitted_on)
+    return max(days) if days else None
+
+
+def _learner_summary(
+    state: SandboxState, learner_id: int, course: Course, batch_id: int | None, with_entities: int | None
+) -> dict[str, Any]:
+    modules = [
+        _module_summary(state, learner_id, course, m, batch_id, with_entities)
+        for m in sorted(course.modules, key=lambda m: m.order)
+    ]
+    percent = round(sum(m["progressPercentage"] for m in modules) / len(modules)) if modules else 100
+    last = _last_activity(state, learner_id, course)
+    learner = state.learners[learner_id]
+    return {
+        "learnerId": str(learner_id),
+        "learnerName": learner.name,
+        "emailId": learner.email,
+        "progressPercentage": percent,
+        "isCompleted": all(m["status"] == "Completed" for m in modules),
+        "lastAccessedTime": str(int(datetime(last.year, last.month, last.day, tzinfo=UTC).timestamp() * 1000))
+        if last
+        else "",
+        "modules": modules,
+    }
+
+
+def _alt(summary: dict[str, Any]) -> dict[str, Any]:
+    """The other plausible shape: numbers and strings swapped around, modules keyed by numeric id."""
+    return {
+        "completed": "true" if summary["isCompleted"] else "false",
+        "percentage": f"{summary['progressPercentage']}.0",
+        "lastUpdated": summary["lastAccessedTime"],
+        "moduleProgress": {
+            m["moduleId"]: {
+                "isCompleted": 1 if m["status"] == "Completed" else 0,
+                "percentage": m["progressPercentage"],
+                **(
+                    {
+                        "pendingMandatoryEntities": [
+                            {"entityId": int(e["entityId"]), "entityName": e["entityName"]}
+                            for e in m["entities"]
+                            if e["isMandatory"] and e["status"] == "Pending"
+                        ]
+                    }
+                    if "entities" in m
+                    else {}
+                ),
+            }
+            for m in summary["modules"]
+        },
+    }
+
+
+def _unparseable() -> Response:
+    return Response("<html><body>Service temporarily unavailable</body></html>", media_type="text/html")
+
+
+def _enrolled(course: Course, batch_id: int | None) -> list[int]:
+    ids = course.batches[batch_id].learner_ids if batch_id is not None else course.learner_ids
+    return sorted(ids)
+
+
+def course_progress(req: ApiRequest, state: SandboxState) -> Response:
+    course, batch_id, _ = _resolve(req, state)
+    start = start_index(req)
+    if state.bulk_shape == "unparseable":
+        return _unparseable()
+    enrolled = [lid for lid in _enrolled(course, batch_id) if lid in state.learners]
+    page = enrolled[start : start + PAGE]
+    more = start + PAGE < len(enrolled)
+    summaries = [_learner_summary(state, lid, course, batch_id, None) for lid in page]
+    if state.bulk_shape == "alt":
+        data = {int(s["learnerId"]): _alt(s) for s in summaries}
+        return JSONResponse({"response": {"result": {"data": data, "hasMoreRecords": more}, "status": 0}})
+    return JSONResponse({"code": 200, "message": "success", "learnersProgress": summaries, "hasMoreRecords": more})
+
+
+def learner_course_progress(req: ApiRequest, state: SandboxState) -> Response:
+    course, batch_id, _ = _resolve(req, state)
+    learner_id = parse_id(req.params["l"])
+    kind = req.q("progressType") or "0"
+    if kind not in ("0", "1"):
+        raise ApiError(400)
+    if learner_id not in state.learners or learner_id not in _enrolled(course, batch_id):
+        raise ApiError(404)
+    if state.bulk_shape == "unparseable":
+        return _unparseable()
+    summary = _learner_summary(state, learner_id, course, batch_id, int(kind))
+    if state.bulk_shape == "alt":
+        return JSONResponse({"response": {"result": {int(summary["learnerId"]): _alt(summary)}, "status": 0}})
+    return JSONResponse({"code": 200, "message": "success", "courseId": str(course.course_id), **summary})

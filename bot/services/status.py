@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.services.bulk_reads import BulkReads
 from bot.services.cache import LmsCache
 from bot.services.connections import ConnectionService
 from bot.services.learning import LearningService
@@ -27,12 +28,14 @@ class StatusService:
         tracking: TrackingService,
         learning: LearningService,
         cache: LmsCache,
+        bulk_reads: BulkReads | None = None,
     ) -> None:
         self.connections = connections
         self.links = links
         self.tracking = tracking
         self.learning = learning
         self.cache = cache
+        self.bulk_reads = bulk_reads
 
     async def report(self, team_id: str, user_id: str) -> StatusReport:
         linked_as: dict[Provider, str] = {}
@@ -41,14 +44,23 @@ class StatusService:
             if link is not None:
                 linked_as[provider] = link.learner_id
         last_sweep, summary = await self.last_sweep(team_id)
+        connections = await self.connections.describe(team_id)
         return StatusReport(
-            connections=await self.connections.describe(team_id),
+            connections=connections,
             linked_as=linked_as,
             tracked=await self.tracking.list(team_id),
             budgets=await self.learning.budgets(team_id),
             last_sweep=last_sweep,
             last_sweep_summary=summary,
+            zoho_bulk_reads=await self.bulk_line(team_id),
         )
+
+    async def bulk_line(self, team_id: str) -> str | None:
+        """How this workspace's Zoho account reads progress: "on (verified …)", "off: …", or not checked yet."""
+        if self.bulk_reads is None or not (await self.connections.registry.for_team(team_id)).has_zoho:
+            return None
+        verdict = await self.bulk_reads.verdict(team_id)
+        return verdict.line() if verdict is not None else "not checked yet (module by module until then)"
 
     async def last_sweep(self, team_id: str) -> tuple[datetime | None, str | None]:
         stored = await self.cache.store.get(sweep_key(team_id))

@@ -103,6 +103,7 @@ class StatusReport:
     budgets: list[BudgetLine]
     last_sweep: datetime | None = None
     last_sweep_summary: str | None = None
+    zoho_bulk_reads: str | None = None  # "on (verified …)" / "off: …" for the workspace's Zoho account
 
 
 @dataclass(frozen=True, slots=True)

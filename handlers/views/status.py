@@ -63,6 +63,7 @@ def status_message(report: StatusReport) -> SlackMessage:
     blocks: list[Block] = [
         kit.header("LMS bot status"),
         kit.section("*Connections*\n" + "\n".join(connection_lines(report.connections))),
+        *([kit.context(f"Zoho People bulk reads: {esc(report.zoho_bulk_reads)}")] if report.zoho_bulk_reads else []),
         kit.section(
             "*Your links*\n" + "\n".join(link_lines(report.linked_as)),
         ),
