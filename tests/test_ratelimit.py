@@ -172,7 +172,9 @@ async def test_daily_refusal_says_when_to_try_again() -> None:
         await limiter.acquire("zoho:acct:e9", max_wait=8, daily=quota)
     # The first call's minute (22:13 UTC) leaves the rolling day at 22:14 UTC the next day: 23:14 in Berlin.
     assert info.value.retry_after == pytest.approx(DAY - 3 * 3600 + 40)
-    assert info.value.message == ("The LMS's daily API budget for this workspace is used up; try again after 23:14 CET")
+    assert info.value.message == (
+        "The LMS's daily API budget for this workspace is used up; try again after 23:14 CET"  # later the same day
+    )
     clock.advance(info.value.retry_after)
     await limiter.acquire("zoho:acct:e9", max_wait=0, daily=quota)
 

@@ -384,7 +384,7 @@ class RateLimiter:
             wait, waited = decision.wait, now - start
             if decision.verdict is Verdict.DAILY:
                 if max_wait is None or waited + wait > max_wait:
-                    raise DailyBudgetExhaustedError(retry_after=wait, try_again_after=self._clock_time(now + wait))
+                    raise DailyBudgetExhaustedError(retry_after=wait, try_again_after=self._clock_time(now + wait, now))
             elif max_wait is not None and waited + wait > max_wait:
                 reason = (
                     "the LMS has locked this endpoint"
@@ -428,6 +428,8 @@ class RateLimiter:
             zone=local.tzname() or "UTC",
         )
 
-    def _clock_time(self, moment: float) -> str:
-        local = datetime.fromtimestamp(moment, self.zone)
-        return f"{local:%H:%M} {local.tzname() or ''}".strip()
+    def _clock_time(self, moment: float, now: float) -> str:
+        """ "14:05 CET", and "tomorrow" when it is (a spent daily budget usually frees up about a day later)."""
+        local, today = datetime.fromtimestamp(moment, self.zone), datetime.fromtimestamp(now, self.zone).date()
+        when = f"{local:%H:%M} {local.tzname() or ''}".strip()
+        return when if local.date() == today else f"{when} tomorrow"
