@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
@@ -35,6 +36,21 @@ from bot.slackstub.state import RESPONSE_URL_METHOD
 REQUESTS = 50
 LMS_LATENCY = 2.0
 USERS = ["U0ADA", "U0GRACE", "U0ALAN", "U0KATHERINE", "U0EDSGER", "U0MARGARET", "U0BARBARA", "U0CLAUDE"]
+
+
+class SharedTransport(httpx.AsyncBaseTransport):
+    """One connection pool for every request the stand-in Slack sends: SlackDriver opens a client per request,
+    and a client of its own builds an SSL context (~45 ms of CPU), which would charge Slack's side of the
+    burst to whichever server is being measured. Closing a client leaves the pool open."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        pass
 
 
 def bare_bolt(stack: DevStack) -> ThreadedServer:
@@ -70,7 +86,7 @@ class Ack:
 async def burst(driver: SlackDriver) -> list[Ack]:
     async def one(i: int) -> Ack:
         # A driver per request, so each knows its own response URL (the reply is matched to its ack).
-        own = SlackDriver(driver.events_url, SIGNING_SECRET, driver.stub)
+        own = SlackDriver(driver.events_url, SIGNING_SECRET, driver.stub, transport=driver.transport)
         start = time.perf_counter()
         response = await own.command(USERS[i % len(USERS)], "progress")
         acked = time.time()
@@ -110,8 +126,9 @@ def quantiles(samples: list[float]) -> tuple[float, float]:
 
 async def measure(stack: DevStack, bare: ThreadedServer) -> None:
     assert stack.driver is not None
-    lmsbot = SlackDriver(stack.events_url, SIGNING_SECRET, stack.slack)
-    baseline = SlackDriver(bare.base_url + "/slack/events", SIGNING_SECRET, stack.slack)
+    shared = SharedTransport()
+    lmsbot = SlackDriver(stack.events_url, SIGNING_SECRET, stack.slack, transport=shared)
+    baseline = SlackDriver(bare.base_url + "/slack/events", SIGNING_SECRET, stack.slack, transport=shared)
     await burst(lmsbot)  # warm both up (first auth.test, imports, connection pools)
     await burst(baseline)
     await delivered(stack, REQUESTS)  # let the warm-up replies finish before measuring

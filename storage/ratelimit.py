@@ -9,7 +9,7 @@ minute's bucket; rows that left the window (or the day) are pruned only when the
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Double, String, bindparam, delete, func, insert, select
 
 from bot.lms.ratelimit import (
     DAILY_BUCKET_SECONDS,
@@ -27,10 +27,30 @@ from storage.repositories._common import upsert
 
 Calls, Daily, Locks = RateLimitCallRow, RateLimitDailyRow, RateLimitLockRow
 
+# Built once: an acquire runs on every LMS call, and building these per call cost more than running them.
+_KEY, _DAILY_KEY = bindparam("key", type_=String), bindparam("daily_key", type_=String)
+_SINCE, _DAY_SINCE = bindparam("since", type_=Double), bindparam("day_since", type_=Double)
+_STATE = select(
+    select(Locks.until).where(Locks.key == _KEY).scalar_subquery(),
+    select(func.count()).where(Calls.key == _KEY, Calls.at > _SINCE).scalar_subquery(),
+    select(func.min(Calls.at)).where(Calls.key == _KEY).scalar_subquery(),
+    select(func.coalesce(func.sum(Daily.calls), 0))
+    .where(Daily.key == _DAILY_KEY, Daily.bucket > _DAY_SINCE)
+    .scalar_subquery(),
+    select(func.min(Daily.bucket)).where(Daily.key == _DAILY_KEY).scalar_subquery(),
+)
+_WINDOW = select(Calls.at).where(Calls.key == _KEY, Calls.at > _SINCE).order_by(Calls.at)
+_BUCKETS = select(Daily.bucket, Daily.calls).where(Daily.key == _DAILY_KEY, Daily.bucket > _DAY_SINCE)
+_RECORD = insert(Calls).values(key=_KEY, at=bindparam("now"))
+_PRUNE_CALLS = delete(Calls).where(Calls.key == _KEY, Calls.at <= _SINCE)
+_PRUNE_DAILY = delete(Daily).where(Daily.key == _DAILY_KEY, Daily.bucket <= _DAY_SINCE)
+
 
 class SqlRateLimitBackend:
     def __init__(self, db: Database) -> None:
         self.db = db
+        bump = upsert(db, Daily).values(key=bindparam("key"), bucket=bindparam("bucket"), calls=1)
+        self._bump = bump.on_conflict_do_update(index_elements=["key", "bucket"], set_={"calls": Daily.calls + 1})
 
     async def acquire(
         self, key: str, now: float, limit: int, window: float, daily: DailyQuota | None = None
@@ -38,46 +58,29 @@ class SqlRateLimitBackend:
         since = now - window
         day_since = now - DAY_SECONDS - DAILY_BUCKET_SECONDS  # buckets starting after this may still count
         daily_key = daily.key if daily else ""
+        params = {"key": key, "daily_key": daily_key, "since": since, "day_since": day_since}
         async with self.db.transaction(locks=[f"ratelimit:{daily_key or key}"]) as session:
-            state = (
-                await session.execute(
-                    select(
-                        select(Locks.until).where(Locks.key == key).scalar_subquery(),
-                        select(func.count()).where(Calls.key == key, Calls.at > since).scalar_subquery(),
-                        select(func.min(Calls.at)).where(Calls.key == key).scalar_subquery(),
-                        select(func.coalesce(func.sum(Daily.calls), 0))
-                        .where(Daily.key == daily_key, Daily.bucket > day_since)
-                        .scalar_subquery(),
-                        select(func.min(Daily.bucket)).where(Daily.key == daily_key).scalar_subquery(),
-                    )
-                )
-            ).one()
+            state = (await session.execute(_STATE, params)).one()
             locked, used, oldest_call, used_today, oldest_bucket = state
             lock_wait = max(0.0, float(locked) - now) if locked is not None else 0.0
             wait = 0.0
             if used >= limit:  # rare: only now read the calls that say how long to wait
-                times = await session.scalars(
-                    select(Calls.at).where(Calls.key == key, Calls.at > since).order_by(Calls.at)
-                )
-                wait = max(0.001, window_wait([float(t) for t in times], now, limit, window))
+                times = [float(t) for t in await session.scalars(_WINDOW, params)]
+                wait = max(0.001, window_wait(times, now, limit, window))
             day_wait = 0.0
             if daily is not None and int(used_today) >= daily.limit:
-                rows = await session.execute(
-                    select(Daily.bucket, Daily.calls).where(Daily.key == daily_key, Daily.bucket > day_since)
-                )
+                rows = await session.execute(_BUCKETS, params)
                 day_wait = daily_wait(((float(b), int(c)) for b, c in rows), now, daily.limit)
             decision = decide(lock_wait, wait, day_wait)
             if not decision.granted:
                 return decision
-            session.add(Calls(key=key, at=now))
+            await session.execute(_RECORD, {"key": key, "now": now})
             if daily is not None:
-                bump = upsert(self.db, Daily).values(key=daily_key, bucket=bucket_start(now), calls=1)
-                bump = bump.on_conflict_do_update(index_elements=["key", "bucket"], set_={"calls": Daily.calls + 1})
-                await session.execute(bump)
+                await session.execute(self._bump, {"key": daily_key, "bucket": bucket_start(now)})
                 if oldest_bucket is not None and oldest_bucket <= day_since:
-                    await session.execute(delete(Daily).where(Daily.key == daily_key, Daily.bucket <= day_since))
+                    await session.execute(_PRUNE_DAILY, params)
             if oldest_call is not None and oldest_call <= since:
-                await session.execute(delete(Calls).where(Calls.key == key, Calls.at <= since))
+                await session.execute(_PRUNE_CALLS, params)
             return decision
 
     async def count(self, key: str, now: float, window: float) -> int:
