@@ -82,13 +82,17 @@ def add_arguments(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--client-secret", help="iSpring client secret (default: $ISPRING_CLIENT_SECRET)")
     p.add_argument("--api-url", help="iSpring API URL (default: $ISPRING_API_URL)")
 
+    sub.add_parser(
+        "status", help="per Zoho account: calls in the last 24 h, the daily budget, and the projection for today"
+    )
+
     keys = sub.add_parser("keys", help="encryption keys for secrets at rest")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="COMMAND")
     keys_sub.add_parser("generate", help="print a new key to put first in LMSBOT_ENCRYPTION_KEYS")
     keys_sub.add_parser("rotate", help="re-encrypt every stored secret under the newest key")
 
 
-COMMANDS = {"db", "link", "unlink", "links", "track", "untrack", "tracked", "connect", "keys"}
+COMMANDS = {"db", "link", "unlink", "links", "track", "untrack", "tracked", "connect", "status", "keys"}
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -212,6 +216,8 @@ async def _dispatch(args: argparse.Namespace, s: Services) -> int:
         return 0
     if command == "connect":
         return await _connect(args, s)
+    if command == "status":
+        return await _status(s)
     if command == "keys":
         from storage.rotation import rotate_keys
 
@@ -251,6 +257,27 @@ async def _link(args: argparse.Namespace, s: Services) -> int:
         )
     else:
         print(f"linked {user} to {provider_name(link.provider)} learner {link.learner_id}")
+    return 0
+
+
+async def _status(s: Services) -> int:
+    accounts = await s.status.account_budgets()
+    if s.settings.rate_limit_backend == "memory":
+        print(
+            "note: RATE_LIMIT_BACKEND=memory: every process counts only its own calls, so this shows none of the "
+            "bot's; use redis or database to share (and see) the count",
+            file=sys.stderr,
+        )
+    if not accounts:
+        print("no Zoho account is connected or configured", file=sys.stderr)
+        return 0
+    print("account\tused by\tcalls in the last 24 h\tdaily budget\tleft\ttoday so far\tprojected today")
+    for a in accounts:
+        d = a.daily
+        print(
+            f"{a.account}\t{','.join(a.used_by)}\t{d.used}\t{d.limit}\t{d.remaining}\t"
+            f"{d.used_today} ({d.zone})\t{d.projected_today}" + ("\tover budget" if d.projected_today > d.limit else "")
+        )
     return 0
 
 

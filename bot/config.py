@@ -8,7 +8,7 @@ from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.lms.dates import DateOrder
@@ -39,6 +39,34 @@ def normalize_data_center(value: str) -> str:
         known = ", ".join(ZOHO_DATA_CENTERS)
         raise ValueError(f"unknown Zoho data center {value!r}; expected one of: {known}")
     return key
+
+
+class ZohoPlan(StrEnum):
+    ESSENTIAL = "essential"  # "ESSENTIAL HR"
+    PROFESSIONAL = "professional"
+    PREMIUM = "premium"
+    ENTERPRISE = "enterprise"
+
+
+# Zoho People's daily API limit per organisation: (calls per user licence, the most per day), from
+# https://www.zoho.com/people/api/api-limits.html. The count is shared by every integration the org runs.
+ZOHO_PLAN_LIMITS: dict[ZohoPlan, tuple[int, int]] = {
+    ZohoPlan.ESSENTIAL: (250, 5000),
+    ZohoPlan.PROFESSIONAL: (250, 10000),
+    ZohoPlan.PREMIUM: (250, 15000),
+    ZohoPlan.ENTERPRISE: (500, 25000),
+}
+# lmsbot's share of the org's daily cap: the other 60% stays with the org's other integrations (HR sync,
+# payroll, attendance devices), which lmsbot cannot see and must not starve.
+ZOHO_BUDGET_SHARE = 0.4
+# Without the plan and licence count: 40% of the smallest cap a 10-person organisation can have (Essential HR,
+# 10 x 250 = 2,500 calls a day). Set ZOHO_PLAN and ZOHO_LICENSES (or ZOHO_DAILY_CALL_BUDGET) to use more.
+ZOHO_DEFAULT_DAILY_BUDGET = 1000
+
+
+def zoho_org_daily_cap(plan: ZohoPlan, licenses: int) -> int:
+    per_license, most = ZOHO_PLAN_LIMITS[plan]
+    return min(per_license * licenses, most)
 
 
 class ModuleDataTransport(StrEnum):
@@ -79,6 +107,10 @@ class Settings(BaseSettings):
     zoho_bulk_reads: Literal["auto", "off"] = "auto"
     zoho_bulk_recheck_hours: float = Field(default=24.0, gt=0)
     zoho_bulk_sample: int = Field(default=5, ge=1, le=50)  # learners compared per check
+    # Calls lmsbot may make per Zoho account over any rolling 24 hours (None: derived from the plan below).
+    zoho_daily_call_budget: int | None = Field(default=None, ge=1)
+    zoho_plan: ZohoPlan | None = None
+    zoho_licenses: int | None = Field(default=None, ge=1)
 
     # iSpring Learn
     ispring_api_url: str = "https://api-learn.ispringlearn.com"
@@ -135,6 +167,14 @@ class Settings(BaseSettings):
     # How long cached LMS answers count as fresh (seconds) for interactive commands.
     lms_cache_seconds: float = Field(default=300.0, ge=0)
 
+    @field_validator("zoho_plan", mode="before")
+    @classmethod
+    def _plan_name(cls, value: object) -> object:
+        # Zoho's pricing table says "ESSENTIAL HR"; people will type it that way too.
+        if isinstance(value, str):
+            value = value.strip().lower().removesuffix(" hr").removesuffix("_hr") or None
+        return value
+
     @property
     def multi_workspace(self) -> bool:
         return bool(self.slack_client_id and self.slack_client_secret)
@@ -142,6 +182,16 @@ class Settings(BaseSettings):
     def lms_now(self) -> datetime:
         """Now, in the LMS's zone: its wall-clock reading compares with the (zone-less) session times it sends."""
         return datetime.now(ZoneInfo(self.lms_timezone))
+
+    @property
+    def zoho_daily_budget(self) -> int:
+        """ZOHO_DAILY_CALL_BUDGET, else ZOHO_BUDGET_SHARE of the org's cap for ZOHO_PLAN and ZOHO_LICENSES,
+        else ZOHO_DEFAULT_DAILY_BUDGET."""
+        if self.zoho_daily_call_budget is not None:
+            return self.zoho_daily_call_budget
+        if self.zoho_plan is not None and self.zoho_licenses is not None:
+            return max(1, int(zoho_org_daily_cap(self.zoho_plan, self.zoho_licenses) * ZOHO_BUDGET_SHARE))
+        return ZOHO_DEFAULT_DAILY_BUDGET
 
     @staticmethod
     def user_list(value: str) -> frozenset[str]:

@@ -15,9 +15,11 @@ from pydantic import BaseModel
 from bot.config import Settings
 from bot.lms.dates import DateOrder, DateParseError, parse_datetime
 from bot.lms.errors import LMSError, ValidationError
-from bot.lms.factory import LmsClients
+from bot.lms.factory import LmsClients, build_rate_limiter
 from bot.lms.ispring_models import DateRange, ResultsFilter
 from bot.lms.module_update import ModuleUpdateError, validate_module_update
+from storage.db import Database
+from storage.ratelimit import SqlRateLimitBackend
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -106,8 +108,15 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> Any:
         "batches": lambda c: c.zoho.course_batches(args.course),
         "results": lambda c: c.ispring.module_results(_results_filter(args)),
     }
-    async with LmsClients(settings) as clients:
-        return await handlers[args.lms_command](clients)
+    # With RATE_LIMIT_BACKEND=database these calls count in the bot's shared budget like every other.
+    db = Database(settings.database_url) if settings.rate_limit_backend == "database" else None
+    try:
+        limiter = build_rate_limiter(settings, database_backend=SqlRateLimitBackend(db) if db else None)
+        async with LmsClients(settings, limiter=limiter) as clients:
+            return await handlers[args.lms_command](clients)
+    finally:
+        if db is not None:
+            await db.dispose()
 
 
 async def _update_module(clients: LmsClients, args: argparse.Namespace, today: date) -> Any:

@@ -31,6 +31,7 @@ NEEDS_DATABASE = {
     "connect",
     "remind",
     "scheduler",
+    "status",
 }
 # Commands that read stored credentials on behalf of every workspace: a key that cannot read them stops them.
 CHECKS_STORED_SECRETS = {"serve", "socket", "scheduler", "remind"}
@@ -107,13 +108,17 @@ def check(args: argparse.Namespace, settings: Settings) -> None:
     if missing:
         label = "missing setting" if len(missing) == 1 else "missing settings"
         raise OperatorError(f"{label}: " + "; ".join(missing))
-    if not uses_database(args):
+    # `lmsbot lms` counts its calls in the shared budget's tables when RATE_LIMIT_BACKEND=database.
+    budget_tables = args.command == "lms" and settings.rate_limit_backend == "database"
+    if not uses_database(args) and not budget_tables:
         return
     from storage import migrate
 
     url = settings.database_url
     try:
         migrate.require_current(url)
+        if not uses_database(args):
+            return
         keyring = load_keyring(
             settings.lmsbot_encryption_keys,
             production=settings.lmsbot_env == "production",

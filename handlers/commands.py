@@ -255,7 +255,8 @@ async def _remind(s: Services, inv: Invocation, respond: AsyncRespond, client: A
 
 
 async def _status(s: Services, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
-    await reply(respond, status_message(await s.status.report(inv.team_id, inv.user_id)))
+    roles = await s.roles.roles(inv.team_id, inv.user_id)
+    await reply(respond, status_message(await s.status.report(inv.team_id, inv.user_id, admin=roles.admin)))
 
 
 async def _mentioned(s: Services, inv: Invocation, word: str) -> str:

@@ -7,6 +7,7 @@ import logging
 from slack_sdk.errors import SlackApiError
 
 from bot.lms.errors import (
+    DailyBudgetExhaustedError,
     ForbiddenError,
     LMSError,
     NotConnectedError,
@@ -50,6 +51,8 @@ def _message_for(exc: BaseException) -> SlackMessage:
         return error_message(
             "This LMS is not connected yet.", "An admin can run `/lms connect zoho` or `/lms connect ispring`."
         )
+    if isinstance(exc, DailyBudgetExhaustedError):
+        return error_message(f"{exc.message}.")
     if isinstance(exc, RateLimitedError):
         minutes = max(1, round(exc.retry_after / 60))
         return error_message(

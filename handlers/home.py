@@ -55,7 +55,7 @@ async def publish_home(s: Services, client: AsyncWebClient, team_id: str, user_i
         except Exception as exc:  # noqa: BLE001
             log.info("home: plans unavailable: %s", exc)
     roles = await s.roles.roles(team_id, user_id)
-    admin = await s.status.report(team_id, user_id) if roles.admin else None
+    admin = await s.status.report(team_id, user_id, admin=True) if roles.admin else None
     view = home_view(
         modules=modules,
         reminders=await s.reminder_prefs.settings(team_id, user_id),

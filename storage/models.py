@@ -241,6 +241,17 @@ class RateLimitLockRow(Base):
     until: Mapped[float] = mapped_column(Double)
 
 
+class RateLimitDailyRow(Base):
+    """Calls to one LMS account in one minute (`bucket`: its start, epoch seconds): the rolling 24-hour count
+    is the sum of the last 1,441 of these, so the daily budget costs one row per minute, not one per call."""
+
+    __tablename__ = "rate_limit_daily"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    calls: Mapped[int] = mapped_column(Integer)
+
+
 class LmsCacheRow(Base):
     __tablename__ = "lms_cache"
 

@@ -272,6 +272,7 @@ DATABASE_COMMANDS = (
     ["connect", "zoho", "--team", TEAM],
     ["keys", "rotate"],
     ["remind", "--now"],
+    ["status"],
     ["scheduler"],
     ["serve", "--port", "1"],
     ["socket"],
@@ -378,3 +379,37 @@ def test_commands_refuse_an_unmigrated_database(
         assert code == 2 and one_line(err) == (
             "error: the database has no lmsbot tables yet: run `lmsbot db upgrade` first"
         ), command
+
+
+def test_status_shows_each_zoho_accounts_daily_budget(
+    env: Path, sandbox: SandboxServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RATE_LIMIT_BACKEND", "database")  # the count every process shares
+    monkeypatch.setenv("ZOHO_DAILY_CALL_BUDGET", "3")
+    learner = str(seed.PLANS_LEARNER)
+    code, out, err = run(capsys, "status")
+    assert code == 0, err
+    header, line = out.splitlines()
+    assert header.split("\t") == [
+        "account",
+        "used by",
+        "calls in the last 24 h",
+        "daily budget",
+        "left",
+        "today so far",
+        "projected today",
+    ]
+    assert line.split("\t")[1:5] == ["environment", "0", "3", "3"]
+    for _ in range(3):  # `lmsbot lms` spends the same budget as the bot
+        assert run(capsys, "lms", "plans", "--learner", learner)[0] == 0
+    code, _, err = run(capsys, "lms", "plans", "--learner", learner)
+    assert code == 1 and "daily API budget for this workspace is used up; try again after" in err
+    assert len(sandbox.state.calls_for("learning-plans-progress")) == 3  # the fourth was never sent
+    account, used_by, used, budget, left, today, projected = run(capsys, "status")[1].splitlines()[1].split("\t")
+    assert account.startswith("zoho:") and (used_by, used, budget, left) == ("environment", "3", "3", "0")
+    assert today == "3 (UTC)" and int(projected) >= 3
+
+
+def test_status_warns_that_a_private_budget_shows_nothing(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "status")
+    assert code == 0 and "RATE_LIMIT_BACKEND=memory" in err and "environment" in out

@@ -11,6 +11,7 @@ from bot.config import ModuleDataTransport
 from bot.lms.clock import VirtualClock
 from bot.lms.errors import (
     BadRequestError,
+    DailyBudgetExhaustedError,
     ForbiddenError,
     NotFoundError,
     RateLimitedError,
@@ -244,14 +245,18 @@ async def test_timeout_is_unreachable(sandbox: SandboxServer) -> None:
             await lms.zoho.learning_plans(GRACE)
 
 
-@pytest.mark.parametrize("lock_status", [422, 429])
-async def test_lock_from_the_lms_stops_calls_for_the_lock_period(sandbox_factory, lock_status: int) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(("lock_status", "lock_code"), [(422, None), (429, None), (200, 7209), (400, 7209)], ids=str)
+async def test_lock_from_the_lms_stops_calls_for_the_lock_period(  # type: ignore[no-untyped-def]
+    sandbox_factory, lock_status: int, lock_code: int | None
+) -> None:
     clock = VirtualClock()
     # The LMS allows only 3 calls (someone else spent the rest of the budget); our limiter thinks 30.
     server = sandbox_factory(
-        SandboxConfig(rate_limit=3, lock_status=lock_status), state=build_state("demo", clock=clock)
+        SandboxConfig(rate_limit=3, lock_status=lock_status, lock_code=lock_code),
+        state=build_state("demo", clock=clock),
     )
-    async with sandbox_clients(server, clock=clock) as lms:
+    # 7209 locks whatever ZOHO_422_IS_LOCK says.
+    async with sandbox_clients(server, clock=clock, zoho_422_is_lock=lock_code is None) as lms:
         for _ in range(3):
             await lms.zoho.learning_plans(GRACE)
         with pytest.raises(RateLimitedError) as info:
@@ -268,6 +273,28 @@ async def test_lock_from_the_lms_stops_calls_for_the_lock_period(sandbox_factory
         plans = await lms.zoho.learning_plans(GRACE, max_wait=0)
     assert plans
     assert server.state.calls_for("learning-plans-progress")[-1].status == 200
+
+
+async def test_the_daily_budget_is_never_exceeded_at_the_lms(sandbox_factory) -> None:  # type: ignore[no-untyped-def]
+    clock = VirtualClock()
+    server = sandbox_factory(SandboxConfig(), state=build_state("demo", clock=clock))
+    async with sandbox_clients(server, clock=clock, zoho_daily_call_budget=5) as lms:
+        await lms.zoho.learning_plans(GRACE)
+        await lms.zoho.module_progress(SP, M1, ADA)
+        await lms.zoho.module_progress(SP, M2, ADA)
+        await lms.zoho.module_sessions(BL, BATCH, KICKOFF)
+        await lms.zoho.learning_plans(GRACE)
+        with pytest.raises(DailyBudgetExhaustedError) as info:
+            await lms.zoho.module_progress(SP, M1, ADA)
+        assert info.value.try_again_after.endswith("UTC tomorrow")  # VirtualClock starts at 22:13 UTC
+        clock.advance(12 * 3600)
+        with pytest.raises(DailyBudgetExhaustedError):  # rolling: half a day later the first calls still count
+            await lms.zoho.learning_plans(GRACE, max_wait=8)
+        assert await lms.ispring.module_results()  # iSpring documents no daily cap: not counted
+        clock.advance(12 * 3600 + 61)
+        await lms.zoho.learning_plans(GRACE)
+    zoho_calls = [c for c in server.state.calls if c.endpoint != "zoho-token" and not c.endpoint.startswith("ispring")]
+    assert len(zoho_calls) == 6 and {c.status for c in zoho_calls} == {200}
 
 
 async def test_100_calls_stay_within_the_lms_limit(sandbox_factory) -> None:  # type: ignore[no-untyped-def]

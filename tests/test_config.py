@@ -64,3 +64,33 @@ def test_secrets_are_not_printed(monkeypatch: pytest.MonkeyPatch) -> None:
     s = Settings()
     assert "very-secret-value" not in repr(s) and "1000.refresh.token" not in str(s)
     assert s.zoho_client_secret is not None and s.zoho_client_secret.get_secret_value() == "very-secret-value"
+
+
+@pytest.mark.parametrize(
+    ("env", "budget"),
+    [
+        ({}, 1000),  # nothing known: 40% of a 10-licence Essential HR org's 2,500
+        ({"ZOHO_PLAN": "professional"}, 1000),  # a plan without the licence count says too little
+        ({"ZOHO_PLAN": "essential", "ZOHO_LICENSES": "8"}, 800),  # 40% of 8 x 250
+        ({"ZOHO_PLAN": "ESSENTIAL HR", "ZOHO_LICENSES": "100"}, 2000),  # 40% of the 5,000 maximum
+        ({"ZOHO_PLAN": "premium", "ZOHO_LICENSES": "30"}, 3000),  # 40% of 30 x 250
+        ({"ZOHO_PLAN": "enterprise", "ZOHO_LICENSES": "1000"}, 10000),  # 40% of the 25,000 maximum
+        ({"ZOHO_PLAN": "enterprise", "ZOHO_LICENSES": "1000", "ZOHO_DAILY_CALL_BUDGET": "1234"}, 1234),
+        ({"ZOHO_DAILY_CALL_BUDGET": "50"}, 50),
+    ],
+)
+def test_daily_call_budget(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], budget: int) -> None:
+    for name in ("ZOHO_PLAN", "ZOHO_LICENSES", "ZOHO_DAILY_CALL_BUDGET"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert Settings().zoho_daily_budget == budget
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("ZOHO_PLAN", "gold"), ("ZOHO_LICENSES", "0"), ("ZOHO_DAILY_CALL_BUDGET", "0")]
+)
+def test_daily_call_budget_settings_are_checked(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError, match=name.lower()):
+        Settings()

@@ -597,6 +597,21 @@ def test_rate_limit_429_retry_after_and_rolling_window(sandbox_factory: SandboxF
         assert c.get(url, headers=h).status_code == 200
 
 
+def test_rate_limit_answers_zohos_7209_body_when_asked(sandbox_factory: SandboxFactory) -> None:
+    clock = ManualClock()
+    sb = sandbox_factory(SandboxConfig(rate_limit=1, lock_status=200, lock_code=7209), build_state(clock=clock))
+    with client(sb) as c:
+        h = zh(zoho_token(sb))
+        assert c.get(f"{SP}/modules", headers=h).json()["code"] == 200
+        r = c.get(f"{SP}/modules", headers=h)
+        assert (r.status_code, r.json()["code"]) == (200, 7209)
+        assert r.json()["message"] == "API access blocked since threshold limit exceeded. Please try after some time"
+    args = argparse.ArgumentParser()
+    cli.add_arguments(args)
+    config = cli.config_from_args(args.parse_args(["--lock-status", "400", "--lock-code", "7209"]))
+    assert (config.lock_status, config.lock_code) == (400, 7209)
+
+
 def test_fault_injection(sandbox: SandboxServer) -> None:
     state = sandbox.state
     url = f"{SP}/modules/{SP_MODULE_1}/learners/{SAMPLE_LEARNER}/progress"

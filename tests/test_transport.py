@@ -12,6 +12,7 @@ import pytest
 from bot.lms.clock import VirtualClock
 from bot.lms.errors import (
     BadRequestError,
+    DailyBudgetExhaustedError,
     ForbiddenError,
     NotFoundError,
     RateLimitedError,
@@ -50,7 +51,11 @@ class Scripted:
 
 
 def make(
-    fake: Scripted, clock: VirtualClock | None = None, lock_on_422: bool = True, retries: int = 2
+    fake: Scripted,
+    clock: VirtualClock | None = None,
+    lock_on_422: bool = True,
+    retries: int = 2,
+    daily_budget: int | None = None,
 ) -> tuple[LmsTransport, RateLimiter]:
     clock = clock or VirtualClock()
     http = httpx.AsyncClient(transport=httpx.MockTransport(fake))
@@ -72,6 +77,7 @@ def make(
         limiter=limiter,
         retry=RetryPolicy(max_retries=retries, initial_wait=0.01, max_wait=0.02),
         lock_on_422=lock_on_422,
+        daily_budget=daily_budget,
     )
     return transport, limiter
 
@@ -238,6 +244,51 @@ async def test_lock_answer_pauses_the_endpoint(answer: httpx.Response, expected_
     clock.advance(expected_lock + 0.1)
     await transport.request("GET", "/a", endpoint="sessions", max_wait=0)
     assert len(fake.api_requests) == 2
+
+
+LOCK_TEXT = "API access blocked since threshold limit exceeded. Please try after some time"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(200, json={"code": 7209, "message": LOCK_TEXT}),
+        httpx.Response(400, json={"code": "7209", "message": LOCK_TEXT}),
+        httpx.Response(200, json={"response": {"status": 1, "errors": {"code": 7209, "message": LOCK_TEXT}}}),
+        httpx.Response(500, json={"response": {"errors": [{"code": 7209, "message": LOCK_TEXT}]}}),
+    ],
+    ids=["200-code", "400-string-code", "200-nested", "500-nested-list"],
+)
+async def test_zoho_threshold_code_7209_is_a_lock(answer: httpx.Response) -> None:
+    """Zoho's "API access blocked" body is a lock whatever status it comes with (422 need not mean lock)."""
+    clock = VirtualClock()
+    fake = Scripted(answer)
+    transport, limiter = make(fake, clock, lock_on_422=False)
+    with pytest.raises(RateLimitedError) as info:
+        await transport.request("GET", "/a", endpoint="sessions")
+    assert info.value.retry_after == pytest.approx(300) and info.value.status == answer.status_code
+    assert "API access blocked" in info.value.message and "try again in 5 min" in info.value.message
+    assert len(fake.api_requests) == 1  # a lock is not retried, even on a GET with a 5xx
+    clock.advance(299)
+    with pytest.raises(RateLimitedError):
+        await transport.request("GET", "/a", endpoint="sessions", max_wait=0)
+    assert len(fake.api_requests) == 1  # nothing was sent during the lock
+    assert (await limiter.budget("zoho:a:sessions")).locked_for == pytest.approx(1)
+    clock.advance(1.1)
+    await transport.request("GET", "/a", endpoint="sessions", max_wait=0)
+    assert len(fake.api_requests) == 2
+
+
+async def test_every_request_sent_counts_against_the_daily_budget() -> None:
+    fake = Scripted(httpx.Response(500, json={"message": "down"}), httpx.Response(200, json={"code": 200}))
+    clock = VirtualClock()
+    transport, limiter = make(fake, clock, daily_budget=3)
+    await clock.drive([transport.request("GET", "/a", endpoint="x")])  # retried: two requests, two calls counted
+    await transport.request("GET", "/b", endpoint="y")
+    with pytest.raises(DailyBudgetExhaustedError, match="daily API budget for this workspace is used up"):
+        await transport.request("GET", "/c", endpoint="z")
+    assert len(fake.api_requests) == 3
+    assert transport.daily is not None and (await limiter.daily_usage(transport.daily)).used == 3
 
 
 async def test_422_is_plain_error_when_not_configured_as_lock() -> None:

@@ -94,6 +94,32 @@ class RateLimitedError(LMSError):
         super().__init__(message, endpoint=endpoint, status=status, provider=provider)
 
 
+class DailyBudgetExhaustedError(RateLimitedError):
+    """lmsbot's daily share of the LMS account's API calls is spent (`ZOHO_DAILY_CALL_BUDGET`, rolling 24 h).
+
+    Nothing was sent. `try_again_after` is the local clock time ("14:05 CET") when a call fits again.
+    """
+
+    default_message = "The LMS's daily API budget for this workspace is used up"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        retry_after: float,
+        try_again_after: str,
+        endpoint: str | None = None,
+        provider: str | None = None,
+    ) -> None:
+        self.try_again_after = try_again_after
+        super().__init__(
+            message or f"{self.default_message}; try again after {try_again_after}",
+            retry_after=retry_after,
+            endpoint=endpoint,
+            provider=provider,
+        )
+
+
 class UnreachableError(LMSError):
     """Timeout, refused connection, DNS failure: no usable answer at all."""
 

@@ -6,6 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -85,9 +86,16 @@ def http_limits(settings: Settings) -> HttpLimits:
     return HttpLimits(deadline=settings.lms_call_deadline_seconds, max_bytes=settings.lms_max_response_bytes)
 
 
+# One pool for every LMS account of the process. Enough connections that a burst of commands (each fanning
+# out to a few module calls) never queues behind the pool; idle ones kept long enough to be reused between
+# commands, and closed before servers typically drop them (60 s or more).
+LMS_POOL_LIMITS = httpx.Limits(max_connections=256, max_keepalive_connections=64, keepalive_expiry=30.0)
+
+
 def build_http(settings: Settings) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         timeout=httpx.Timeout(settings.lms_timeout_seconds, connect=min(10.0, settings.lms_timeout_seconds)),
+        limits=LMS_POOL_LIMITS,
         headers={"User-Agent": USER_AGENT},
         follow_redirects=False,
     )
@@ -113,7 +121,7 @@ def build_rate_limiter(
         backend = database_backend
     else:
         backend = MemoryBackend()
-    return RateLimiter(backend, policy, clock)
+    return RateLimiter(backend, policy, clock, zone=ZoneInfo(settings.lms_timezone))
 
 
 class LmsClients:
@@ -197,6 +205,8 @@ class LmsClients:
                 retry=self._retry,
                 lock_on_422=s.zoho_422_is_lock,
                 limits=http_limits(s),
+                # Zoho caps the whole organisation's calls per day; iSpring documents no daily cap.
+                daily_budget=s.zoho_daily_budget,
             )
             self._zoho = ZohoClient(
                 transport, date_order=s.zoho_date_order, module_data_transport=s.zoho_module_data_transport

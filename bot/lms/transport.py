@@ -30,11 +30,13 @@ from bot.lms.errors import (
     error_for_status,
 )
 from bot.lms.exchange import HttpLimits, exchange, too_slow
-from bot.lms.ratelimit import Priority, RateLimiter
+from bot.lms.ratelimit import DailyQuota, Priority, RateLimiter
 from bot.lms.tokens import TOKEN_ENDPOINT, TokenSource
 
 log = logging.getLogger(__name__)
 
+# Zoho's body code for "API access blocked since threshold limit exceeded": its lock, whatever the HTTP status.
+ZOHO_LOCK_CODE = 7209
 _TAGS = re.compile(r"<[^>]+>")
 _SPACES = re.compile(r"\s+")
 MAX_RETRY_AFTER = 900.0  # a Retry-After beyond this (or not a number) is not believed: no endless pause
@@ -61,6 +63,7 @@ class LmsTransport:
         lock_on_422: bool = False,
         lock_on_429: bool = True,
         limits: HttpLimits | None = None,
+        daily_budget: int | None = None,
     ) -> None:
         self.provider = provider
         self.base_url = base_url.rstrip("/")
@@ -73,6 +76,8 @@ class LmsTransport:
         self.lock_on_429 = lock_on_429
         self.limits = limits or HttpLimits()
         self.calls: Counter[str] = Counter()  # requests actually sent, per endpoint
+        # Every endpoint of the account shares one daily quota, keyed by the account.
+        self.daily = DailyQuota(account, daily_budget) if daily_budget is not None else None
 
     def limit_key(self, endpoint: str) -> str:
         return f"{self.account}:{endpoint}"
@@ -165,7 +170,7 @@ class LmsTransport:
         budget: _Budget,
     ) -> httpx.Response:
         if self.limiter is not None:
-            await self.limiter.acquire(self.limit_key(endpoint), priority=priority, max_wait=max_wait)
+            await self.limiter.acquire(self.limit_key(endpoint), priority=priority, max_wait=max_wait, daily=self.daily)
         async with budget.spend(TOKEN_ENDPOINT):  # a stalled token request is told apart from a stalled call
             authorization = await self.auth.authorization()  # after any wait, so it is still fresh
         all_headers = {"Authorization": authorization, **(headers or {})}
@@ -194,7 +199,8 @@ class LmsTransport:
 
     async def _raise_for(self, response: httpx.Response, status: int, endpoint: str) -> None:
         message = error_message(response)
-        if (status == 429 and self.lock_on_429) or (status == 422 and self.lock_on_422):
+        locked = status == ZOHO_LOCK_CODE
+        if locked or (status == 429 and self.lock_on_429) or (status == 422 and self.lock_on_422):
             retry_after = _retry_after(response)
             locked_for = retry_after or 0.0
             if self.limiter is not None:
@@ -204,21 +210,29 @@ class LmsTransport:
                 f"{message}. The LMS has paused this endpoint; try again in {locked_for / 60:.0f} min",
                 retry_after=locked_for,
                 endpoint=endpoint,
-                status=status,
+                status=response.status_code if locked else status,
                 provider=self.provider,
             )
         raise error_for_status(status)(message, endpoint=endpoint, status=status, provider=self.provider)
 
 
 def effective_status(response: httpx.Response) -> int:
-    """The HTTP status, or the error code a 200 body carries (some Zoho APIs answer errors with 200)."""
-    if response.status_code != 200 or "json" not in response.headers.get("content-type", ""):
+    """The HTTP status, or the error code a 200 body carries (some Zoho APIs answer errors with 200), or
+    ZOHO_LOCK_CODE when any JSON body says Zoho locked the API (the shape and status it comes with are
+    undocumented: seen as body `code` 7209, and Zoho nests errors as `response.errors` elsewhere)."""
+    if "json" not in response.headers.get("content-type", ""):
+        return response.status_code
+    if response.status_code != 200 and response.status_code < 400:
         return response.status_code
     try:
         payload = read_json(response.content, provider="LMS")
     except LMSError:
         return response.status_code  # unreadable: the client's own parsing says so in its words
     if not isinstance(payload, dict):
+        return response.status_code
+    if _has_lock_code(payload):
+        return ZOHO_LOCK_CODE
+    if response.status_code != 200:
         return response.status_code
     for key in ("code", "status"):
         value = payload.get(key)
@@ -230,6 +244,21 @@ def effective_status(response: httpx.Response) -> int:
     if isinstance(inner, dict) and inner.get("errors"):
         return 400
     return response.status_code
+
+
+def _has_lock_code(payload: dict[str, Any], depth: int = 0) -> bool:
+    for key in ("code", "errorCode"):
+        value = payload.get(key)
+        if isinstance(value, int | str) and not isinstance(value, bool) and str(value).strip() == str(ZOHO_LOCK_CODE):
+            return True
+    if depth >= 2:
+        return False
+    for key in ("response", "errors", "error"):
+        inner = payload.get(key)
+        items = inner if isinstance(inner, list) else [inner]
+        if any(isinstance(item, dict) and _has_lock_code(item, depth + 1) for item in items):
+            return True
+    return False
 
 
 def error_message(response: httpx.Response) -> str:

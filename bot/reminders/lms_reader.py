@@ -5,7 +5,8 @@
 - Answers go through the same cache keys as `/lms progress` and App Home, so whichever surface asked last
   saves the others a call.
 - When the LMS reports a lock, the limiter pauses that endpoint; the call is tried once more, which waits for
-  the lock to end, so the sweep resumes instead of failing.
+  the lock to end, so the sweep resumes instead of failing. A spent daily budget is not waited for (it frees
+  up over hours): the learner is left for a later sweep.
 - When the LMS is down, a cached copy up to `max_stale_seconds` old is used; beyond that the caller learns
   the data is unavailable and leaves the learner for a later sweep.
 - A call that used up its whole deadline (a stalling or trickling server) is not tried again this sweep on
@@ -27,7 +28,7 @@ from typing import Any, TypeVar
 
 from bot.lms import ispring as ispring_api
 from bot.lms import zoho as zoho_api
-from bot.lms.errors import DeadlineExceededError, LMSError, NotFoundError, RateLimitedError
+from bot.lms.errors import DailyBudgetExhaustedError, DeadlineExceededError, LMSError, NotFoundError, RateLimitedError
 from bot.lms.factory import LmsClients
 from bot.lms.ispring_models import ModuleResult, ResultsFilter
 from bot.lms.ratelimit import Priority
@@ -342,7 +343,7 @@ class LmsReader:
             try:
                 value, freshness = await self.cache.fetch(key, counted, codec, max_age=max_age)
             except RateLimitedError as exc:
-                if attempt == 1:
+                if attempt == 1 and not isinstance(exc, DailyBudgetExhaustedError):
                     # The LMS locked the endpoint and the limiter now holds it closed: the second try waits
                     # for the lock to end (every other caller of that endpoint waits too), then resumes.
                     self.report.lock_retries += 1

@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.sandbox import ispring, oauth, zoho
-from bot.sandbox.common import ApiError, ApiRequest, ispring_error, zoho_error
+from bot.sandbox.common import ZOHO_LOCK_MESSAGE, ApiError, ApiRequest, ispring_error, zoho_error
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.state import AccessToken, CallRecord, SandboxState
 
@@ -111,6 +111,9 @@ def _rate_limit(state: SandboxState, config: SandboxConfig, account: str, endpoi
 
 def _refusal(config: SandboxConfig, remaining: float) -> Response:
     headers = {"Retry-After": str(max(1, math.ceil(remaining)))} if config.lock_status == 429 else None
+    if config.lock_code is not None:
+        body = {"code": config.lock_code, "message": ZOHO_LOCK_MESSAGE}
+        return JSONResponse(body, status_code=config.lock_status, headers=headers)
     return zoho_error(config.lock_status, "Maximum limit exceeded", headers)
 
 

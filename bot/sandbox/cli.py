@@ -16,7 +16,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rate-limit", type=int, default=30, help="calls per endpoint per window")
     parser.add_argument("--rate-window", type=float, default=60.0, metavar="SECONDS")
     parser.add_argument("--lock-seconds", type=float, default=300.0)
-    parser.add_argument("--lock-status", type=int, choices=[422, 429], default=422)
+    parser.add_argument("--lock-status", type=int, choices=[200, 400, 422, 429], default=422)
+    parser.add_argument(
+        "--lock-code",
+        type=int,
+        choices=[7209],
+        help="answer locks with Zoho's threshold body {code: 7209} (HTTP --lock-status)",
+    )
     parser.add_argument("--latency", type=float, default=0.0, metavar="SECONDS", help="added to every LMS call")
     parser.add_argument("--clock-speed", type=float, default=1.0, metavar="X", help="sandbox clock speed-up")
 
@@ -31,6 +37,7 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         rate_window=args.rate_window,
         lock_seconds=args.lock_seconds,
         lock_status=args.lock_status,
+        lock_code=args.lock_code,
         latency=args.latency,
         clock_speed=args.clock_speed,
     )

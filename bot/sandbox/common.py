@@ -21,6 +21,8 @@ ZOHO_MESSAGES = {
     429: "Maximum limit exceeded",
     500: "Sorry! Server error occured",  # sic, as documented
 }
+# Zoho's threshold lock as seen in the wild (Zoho People community thread, attendance API): body `code` 7209.
+ZOHO_LOCK_MESSAGE = "API access blocked since threshold limit exceeded. Please try after some time"
 # iSpring's response-code tables ("Text" column); its error body format is undocumented.
 ISPRING_MESSAGES = {400: "Bad Request", 401: "Unauthorized", 403: "Permission Denied", 404: "Not Found"}
 

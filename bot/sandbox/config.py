@@ -13,6 +13,9 @@ class SandboxConfig:
     rate_window: float = 60.0  # ... "within a minute"
     lock_seconds: float = 300.0  # "Lock period: 5 minutes"
     lock_status: int = 422  # "422 Maximum limit exceeded"; 429 adds a Retry-After header
+    # Set (7209): the lock answer is Zoho's threshold body `{"code": 7209, "message": …}` with HTTP lock_status
+    # (which may be 200: how Zoho pairs the two is undocumented).
+    lock_code: int | None = None
     latency: float = 0.0
     clock_speed: float = 1.0
     zoho_client_id: str = "sandbox-zoho-client"

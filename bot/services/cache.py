@@ -14,7 +14,14 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, TypeAdapter
 
-from bot.lms.errors import LMSError, ProtocolError, RateLimitedError, ServerError, UnreachableError
+from bot.lms.errors import (
+    DailyBudgetExhaustedError,
+    LMSError,
+    ProtocolError,
+    RateLimitedError,
+    ServerError,
+    UnreachableError,
+)
 from bot.services.types import Freshness
 
 log = logging.getLogger(__name__)
@@ -123,6 +130,8 @@ class LmsCache:
 def plain_reason(exc: LMSError) -> str:
     """Why the LMS could not answer, in words for a Slack reply."""
     who = exc.provider or "The LMS"
+    if isinstance(exc, DailyBudgetExhaustedError):
+        return f"the LMS's daily API budget for this workspace is used up; fresh data after {exc.try_again_after}"
     if isinstance(exc, RateLimitedError):
         minutes = max(1, round(exc.retry_after / 60))
         return f"{who} is rate-limited; fresh data in about {minutes} min"

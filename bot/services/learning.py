@@ -27,6 +27,7 @@ from bot.services.tracking import TrackError, TrackingService
 from bot.services.types import (
     INTERACTIVE_MAX_WAIT,
     BudgetLine,
+    DailyBudgetLine,
     Freshness,
     ModuleStatus,
     PlansReport,
@@ -259,6 +260,13 @@ class LearningService:
             lines.append(BudgetLine(endpoint, budget.remaining, budget.limit, budget.locked_for))
         return lines
 
+    async def daily_budget(self, team_id: str) -> DailyBudgetLine | None:
+        """The workspace's Zoho account's daily budget (None when Zoho is not connected)."""
+        lms = await self._lms(team_id, None)
+        if not lms.has_zoho:
+            return None
+        return await daily_line(lms)
+
     async def _lms(self, team_id: str, provider: Provider | None = Provider.ZOHO) -> LmsClients:
         lms = await self.registry.for_team(team_id)
         connected = {Provider.ZOHO: lms.has_zoho, Provider.ISPRING: lms.has_ispring}
@@ -267,6 +275,14 @@ class LearningService:
                 f"{provider_name(provider)} is not connected yet: an admin can run `/lms connect {provider}`."
             )
         return lms
+
+
+async def daily_line(lms: LmsClients) -> DailyBudgetLine | None:
+    quota = lms.zoho.transport.daily
+    if quota is None:
+        return None
+    usage = await lms.limiter.daily_usage(quota)
+    return DailyBudgetLine(usage.used, usage.limit, usage.used_today, usage.projected_today, usage.zone)
 
 
 async def _bounded(jobs: list[Callable[[], Awaitable[T]]], limit: int = _PARALLEL) -> list[T]:

@@ -6,13 +6,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.lms.factory import LmsClients, zoho_credentials
 from bot.services.bulk_reads import BulkReads
 from bot.services.cache import LmsCache
 from bot.services.connections import ConnectionService
-from bot.services.learning import LearningService
+from bot.services.learning import LearningService, daily_line
 from bot.services.links import LinkService
 from bot.services.tracking import TrackingService
-from bot.services.types import Provider, StatusReport
+from bot.services.types import AccountBudget, DailyBudgetLine, Provider, StatusReport
 
 
 def sweep_key(team_id: str) -> str:
@@ -37,7 +38,8 @@ class StatusService:
         self.cache = cache
         self.bulk_reads = bulk_reads
 
-    async def report(self, team_id: str, user_id: str) -> StatusReport:
+    async def report(self, team_id: str, user_id: str, *, admin: bool = False) -> StatusReport:
+        """What `/lms status` shows; `admin` adds the Zoho account's daily API budget."""
         linked_as: dict[Provider, str] = {}
         for provider in Provider:
             link = await self.links.learner_for(team_id, user_id, provider)
@@ -53,6 +55,7 @@ class StatusService:
             last_sweep=last_sweep,
             last_sweep_summary=summary,
             zoho_bulk_reads=await self.bulk_line(team_id),
+            daily=await self.learning.daily_budget(team_id) if admin else None,
         )
 
     async def bulk_line(self, team_id: str) -> str | None:
@@ -61,6 +64,27 @@ class StatusService:
             return None
         verdict = await self.bulk_reads.verdict(team_id)
         return verdict.line() if verdict is not None else "not checked yet (module by module until then)"
+
+    async def account_budgets(self) -> list[AccountBudget]:
+        """Every Zoho account lmsbot calls (each connected workspace's, and the environment's), with its daily
+        budget as the shared rate-limit store counts it."""
+        registry = self.learning.registry
+        found: dict[str, tuple[list[str], DailyBudgetLine]] = {}
+
+        async def add(lms: LmsClients, user: str) -> None:
+            line = await daily_line(lms)
+            if line is not None:
+                found.setdefault(lms.zoho.transport.account, ([], line))[0].append(user)
+
+        stored = await self.connections.connections.list()
+        for team in sorted({c.team_id for c in stored if c.provider == "zoho"}):
+            lms = await registry.for_team(team)
+            if lms.has_zoho:
+                await add(lms, team)
+        settings = registry.settings
+        if zoho_credentials(settings) is not None:
+            await add(LmsClients(settings, limiter=registry.limiter, http=registry.http), "environment")
+        return [AccountBudget(account, tuple(users), line) for account, (users, line) in sorted(found.items())]
 
     async def last_sweep(self, team_id: str) -> tuple[datetime | None, str | None]:
         stored = await self.cache.store.get(sweep_key(team_id))

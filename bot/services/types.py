@@ -96,6 +96,30 @@ class BudgetLine:
 
 
 @dataclass(frozen=True, slots=True)
+class DailyBudgetLine:
+    """A Zoho account's daily API budget (admins): calls in the last 24 h, the budget, today's projection."""
+
+    used: int
+    limit: int
+    used_today: int
+    projected_today: int
+    zone: str  # the time zone "today" is counted in (LMS_TIMEZONE)
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.used)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountBudget:
+    """One Zoho account's daily budget and who uses it (`lmsbot status`)."""
+
+    account: str  # the budget's non-secret key, e.g. "zoho:1a2b3c4d5e6f"
+    used_by: tuple[str, ...]  # workspace ids, or "environment" for the ZOHO_* settings' account
+    daily: DailyBudgetLine
+
+
+@dataclass(frozen=True, slots=True)
 class StatusReport:
     connections: dict[Provider, str]  # provider -> mrkdwn description ("connected (eu data center) by <@U…>")
     linked_as: dict[Provider, str]  # provider -> learner id of the caller
@@ -104,6 +128,7 @@ class StatusReport:
     last_sweep: datetime | None = None
     last_sweep_summary: str | None = None
     zoho_bulk_reads: str | None = None  # "on (verified …)" / "off: …" for the workspace's Zoho account
+    daily: DailyBudgetLine | None = None  # admins only
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,14 @@ from handlers.views.kit import Element, SlackView
 from handlers.views.limits import Block
 from handlers.views.progress import is_locked, missed_note, module_name, pending_items, progress_summary
 from handlers.views.reports import plan_line, session_line, split_sessions
-from handlers.views.status import budget_line, connection_lines, reminder_lines, sweep_line, tracked_line
+from handlers.views.status import (
+    budget_line,
+    connection_lines,
+    daily_budget_text,
+    reminder_lines,
+    sweep_line,
+    tracked_line,
+)
 
 REMIND_ON_ACTION = "remind_on"
 REMIND_OFF_ACTION = "remind_off"
@@ -132,6 +139,8 @@ def _admin_blocks(status: StatusReport) -> list[Block]:
     ]
     if status.budgets:
         blocks.append(kit.section("*LMS request budget*\n" + "\n".join(budget_line(b) for b in status.budgets)))
+    if status.daily is not None:
+        blocks.append(kit.section(daily_budget_text(status.daily)))
     blocks += _list(
         f"Tracked modules ({len(status.tracked)})",
         [tracked_line(t) for t in status.tracked] or ["None yet — add one with `/lms track`."],

@@ -5,10 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot.services.types import BudgetLine, Provider, ReminderSettings, StatusReport, TrackedModuleRef
+from bot.services.types import (
+    BudgetLine,
+    DailyBudgetLine,
+    Provider,
+    ReminderSettings,
+    StatusReport,
+    TrackedModuleRef,
+)
 from handlers.views import kit, limits
 from handlers.views.formatting import (
     LOCKED,
+    WARNING,
     as_aware,
     bar,
     code,
@@ -33,6 +41,18 @@ def budget_line(line: BudgetLine) -> str:
         return f"{name} {LOCKED} locked for {duration_words(line.locked_for)}"
     fraction = line.remaining / line.limit if line.limit > 0 else 0.0
     return f"{name} {bar(fraction)} {line.remaining} of {line.limit} left"
+
+
+def daily_budget_text(line: DailyBudgetLine) -> str:
+    """ "*Zoho daily API budget*" then used in the last 24 h of the budget, and today's projection."""
+    fraction = line.remaining / line.limit if line.limit > 0 else 0.0
+    used = f"{bar(fraction)} {line.used:,} of {line.limit:,} calls used in the last 24 h ({line.remaining:,} left)"
+    today = (
+        f"Today ({esc(line.zone)}): {line.used_today:,} so far; at this pace about {line.projected_today:,} by midnight"
+    )
+    if line.projected_today > line.limit:
+        today += f" {WARNING} more than the budget: people may be told to try later"
+    return f"*Zoho daily API budget*\n{used}\n{today}"
 
 
 def connection_lines(connections: dict[Provider, str]) -> list[str]:
@@ -72,6 +92,8 @@ def status_message(report: StatusReport) -> SlackMessage:
         blocks.append(kit.context("Link yourself with `/lms link &lt;learner id or e-mail&gt;`."))
     if report.budgets:
         blocks.append(kit.section("*LMS request budget*\n" + "\n".join(budget_line(b) for b in report.budgets)))
+    if report.daily is not None:
+        blocks.append(kit.section(daily_budget_text(report.daily)))
     tail = [kit.context(sweep_line(report.last_sweep, report.last_sweep_summary))]
     blocks.append(kit.section(f"*Tracked modules* ({len(report.tracked)})"))
     if report.tracked:

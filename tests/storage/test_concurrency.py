@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import multiprocessing
+import uuid
 from collections import Counter
 from typing import Any
 
+import pytest
+from sqlalchemy import text
+
+from bot.lms.ratelimit import DailyQuota, RateLimiter, RedisBackend
 from storage.db import Database
 from storage.repositories import LinkRepository, SentReminderRepository, TrackedModuleRepository
 from tests.storage import workers
@@ -71,3 +76,32 @@ async def test_shared_rate_limit_is_never_exceeded(db: Database, db_url: str) ->
     # 80 attempts within a few seconds against 15 calls per 30 s: exactly the limit gets through.
     assert len(granted) == workers.RATE_LIMIT
     assert granted[-1] - granted[0] < 30
+
+
+async def test_the_daily_budget_is_never_exceeded_across_processes(db: Database, db_url: str) -> None:
+    outcome = run_in_two_processes("daily_budget", db_url)
+    granted = [call for result in outcome.values() for call in result]
+    # 120 attempts over 7 endpoints of one account with a budget of 37: exactly 37 get through, between them.
+    assert len(granted) == workers.DAILY_BUDGET
+    async with db.transaction(write=False) as session:
+        stored = await session.scalar(text("SELECT sum(calls) FROM rate_limit_daily WHERE key = 'zoho:shared-day'"))
+    assert stored == workers.DAILY_BUDGET
+
+
+@pytest.mark.redis
+async def test_the_daily_budget_is_never_exceeded_across_processes_on_redis(redis_url: str) -> None:
+    from redis.asyncio import Redis
+
+    prefix = f"lmsbot-test:{uuid.uuid4().hex}:"
+    client = Redis.from_url(redis_url)
+    try:
+        outcome = run_in_two_processes("daily_budget", f"{redis_url}#{prefix}")
+        granted = [call for result in outcome.values() for call in result]
+        assert len(granted) == workers.DAILY_BUDGET
+        quota = DailyQuota("zoho:shared-day", workers.DAILY_BUDGET)
+        assert (await RateLimiter(RedisBackend(client, prefix)).daily_usage(quota)).used == workers.DAILY_BUDGET
+    finally:
+        keys = [k async for k in client.scan_iter(match=prefix + "*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()

@@ -1,35 +1,45 @@
-"""SqlRateLimitBackend behaves like the in-memory backend, and works with the RateLimiter."""
+"""SqlRateLimitBackend behaves like the in-memory backend, works with the RateLimiter, and costs one
+transaction per acquire."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
 import pytest
+from sqlalchemy import event, text
 
 from bot.lms.clock import VirtualClock
-from bot.lms.errors import RateLimitedError
-from bot.lms.ratelimit import MemoryBackend, RateLimiter, RateLimitPolicy
+from bot.lms.errors import DailyBudgetExhaustedError, RateLimitedError
+from bot.lms.ratelimit import DailyQuota, MemoryBackend, RateLimiter, RateLimitPolicy
 from storage.db import Database
 from storage.ratelimit import SqlRateLimitBackend
+from tests.support.ratelimit import DAY, T0, decisions
 
 
 async def test_same_answers_as_the_memory_backend(db: Database) -> None:
     sql, memory = SqlRateLimitBackend(db), MemoryBackend()
     times = [100.0, 100.5, 101.0, 101.0, 102.0, 130.0, 160.9, 161.0, 161.0, 175.0]
     for now in times:
-        expected = await memory.try_acquire("k", now, 3, 60.0)
-        assert await sql.try_acquire("k", now, 3, 60.0) == pytest.approx(expected)
+        expected = await memory.acquire("k", now, 3, 60.0)
+        got = await sql.acquire("k", now, 3, 60.0)
+        assert got.verdict == expected.verdict and got.wait == pytest.approx(expected.wait)
         assert await sql.count("k", now, 60.0) == await memory.count("k", now, 60.0)
     assert await sql.count("other", 175.0, 60.0) == 0
+    assert await decisions(SqlRateLimitBackend(db)) == await decisions(MemoryBackend())
+    assert await sql.daily_buckets("zoho:acct", T0 + DAY + 200) == [(T0 + DAY + 40, 2), (T0 + DAY + 160, 1)]
 
 
-async def test_old_calls_are_pruned(db: Database) -> None:
+async def test_old_calls_and_buckets_are_pruned(db: Database) -> None:
     sql = SqlRateLimitBackend(db)
+    quota = DailyQuota("zoho:a", 100)
     for i in range(5):
-        await sql.try_acquire("k", 100.0 + i, 10, 60.0)
-    await sql.try_acquire("k", 1000.0, 10, 60.0)
+        await sql.acquire("k", 100.0 + i * 60, 10, 60.0, quota)
+    await sql.acquire("k", 100.0 + DAY + 1000, 10, 60.0, quota)
     async with db.transaction(write=False) as session:
-        from sqlalchemy import text
-
         assert (await session.execute(text("SELECT count(*) FROM rate_limit_calls"))).scalar() == 1
+        assert (await session.execute(text("SELECT count(*) FROM rate_limit_daily"))).scalar() == 1
 
 
 async def test_locks_only_grow(db: Database) -> None:
@@ -53,3 +63,45 @@ async def test_rate_limiter_on_the_database_backend(db: Database) -> None:
     await limiter.report_lock("zoho:acct", 300)
     budget = await limiter.budget("zoho:acct")
     assert budget.used == 3 and budget.locked_for == pytest.approx(300) and budget.remaining == 0
+    quota = DailyQuota("zoho:day", 2)
+    await limiter.acquire("zoho:day:a", daily=quota)
+    await limiter.acquire("zoho:day:b", daily=quota)
+    with pytest.raises(DailyBudgetExhaustedError):
+        await limiter.acquire("zoho:day:c", max_wait=8, daily=quota)
+    assert (await limiter.daily_usage(quota)).used == 2
+
+
+@contextmanager
+def counted(db: Database) -> Iterator[dict[str, list[str]]]:
+    """Transactions begun and SQL statements sent (BEGIN included) while the block runs."""
+    seen: dict[str, list[str]] = {"transactions": [], "statements": []}
+
+    def on_begin(conn: Any) -> None:
+        seen["transactions"].append("BEGIN")
+
+    def on_execute(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen["statements"].append(statement.split(None, 1)[0].upper())
+
+    engine = db.engine.sync_engine
+    event.listen(engine, "begin", on_begin)
+    event.listen(engine, "before_cursor_execute", on_execute)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "begin", on_begin)
+        event.remove(engine, "before_cursor_execute", on_execute)
+
+
+async def test_one_transaction_per_acquire(db: Database) -> None:
+    """The lock check, the window, the daily count and the insert: one short transaction (it was two, with five
+    or six statements, before the daily count existed)."""
+    limiter = RateLimiter(SqlRateLimitBackend(db), RateLimitPolicy(limit=1000))
+    quota = DailyQuota("zoho:acct", 1000)
+    await limiter.acquire("zoho:acct:warm-up", daily=quota)
+    with counted(db) as seen:
+        for _ in range(10):
+            await limiter.acquire("zoho:acct:module-progress", daily=quota)
+    # SQLite: BEGIN IMMEDIATE, SELECT, INSERT, upsert; PostgreSQL: advisory lock, SELECT, INSERT, upsert.
+    print(db.dialect, "per acquire:", seen["statements"][:4])
+    assert len(seen["transactions"]) == 10
+    assert len(seen["statements"]) == 40

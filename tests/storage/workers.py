@@ -11,6 +11,8 @@ from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 from typing import Any
 
+from bot.lms.errors import DailyBudgetExhaustedError
+from bot.lms.ratelimit import DailyQuota, RateLimitBackend, RateLimiter, RateLimitPolicy, RedisBackend
 from storage.db import Database
 from storage.errors import LinkConflict
 from storage.ratelimit import SqlRateLimitBackend
@@ -18,6 +20,7 @@ from storage.repositories import LinkRepository, SentReminderRepository, Tracked
 
 USERS, MODULES, CLAIMS = 50, 20, 100
 RATE_LIMIT, RATE_ATTEMPTS = 15, 40
+DAILY_BUDGET, DAILY_ATTEMPTS = 37, 60
 
 
 def run(scenario: str, url: str, worker: int, barrier: Barrier, results: Queue[Any]) -> None:
@@ -28,6 +31,8 @@ def run(scenario: str, url: str, worker: int, barrier: Barrier, results: Queue[A
 
 
 async def _main(scenario: str, url: str, worker: int, barrier: Barrier) -> Any:
+    if url.startswith("redis://"):
+        return await _main_redis(scenario, url, worker, barrier)
     db = Database(url)
     try:
         async with db.engine.connect():  # connect before the start line, not after it
@@ -36,6 +41,20 @@ async def _main(scenario: str, url: str, worker: int, barrier: Barrier) -> Any:
         return await SCENARIOS[scenario](db, worker)
     finally:
         await db.dispose()
+
+
+async def _main_redis(scenario: str, url: str, worker: int, barrier: Barrier) -> Any:
+    """`url` is `redis://…#<key prefix>`: both processes share the prefix, the parent cleans it up."""
+    from redis.asyncio import Redis
+
+    address, _, prefix = url.partition("#")
+    client = Redis.from_url(address)
+    try:
+        await client.ping()  # connect before the start line, not after it
+        barrier.wait(timeout=60)
+        return await RATE_SCENARIOS[scenario](RedisBackend(client, prefix), worker)
+    finally:
+        await client.aclose()
 
 
 async def _gather(jobs: list[Callable[[], Awaitable[Any]]], parallel: int = 4) -> list[Any]:
@@ -112,9 +131,32 @@ async def rate_limit(db: Database, worker: int) -> list[float]:
     granted: list[float] = []
     for _ in range(RATE_ATTEMPTS):
         now = time.time()
-        if await backend.try_acquire("zoho:shared", now, RATE_LIMIT, 30.0) <= 0:
+        if (await backend.acquire("zoho:shared", now, RATE_LIMIT, 30.0)).granted:
             granted.append(now)
     return granted
+
+
+async def daily_budget(backend: RateLimitBackend, worker: int) -> list[str]:
+    """Both processes spend one account's daily budget through many endpoints at once (4 in flight each)."""
+    limiter = RateLimiter(backend, RateLimitPolicy(limit=1000))
+    quota = DailyQuota("zoho:shared-day", DAILY_BUDGET)
+
+    def job(i: int) -> Callable[[], Awaitable[str | None]]:
+        async def run_one() -> str | None:
+            key = f"zoho:shared-day:endpoint-{i % 7}"
+            try:
+                await limiter.acquire(key, max_wait=0, daily=quota)
+            except DailyBudgetExhaustedError:
+                return None
+            return f"W{worker}-{i}"
+
+        return run_one
+
+    return [call for call in await _gather([job(i) for i in range(DAILY_ATTEMPTS)]) if call]
+
+
+async def daily_budget_sql(db: Database, worker: int) -> list[str]:
+    return await daily_budget(SqlRateLimitBackend(db), worker)
 
 
 SCENARIOS: dict[str, Callable[[Database, int], Awaitable[Any]]] = {
@@ -122,4 +164,6 @@ SCENARIOS: dict[str, Callable[[Database, int], Awaitable[Any]]] = {
     "conflicting_links": conflicting_links,
     "claims": claims,
     "rate_limit": rate_limit,
+    "daily_budget": daily_budget_sql,
 }
+RATE_SCENARIOS: dict[str, Callable[[RateLimitBackend, int], Awaitable[Any]]] = {"daily_budget": daily_budget}
