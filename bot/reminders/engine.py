@@ -690,7 +690,7 @@ class ReminderEngine:
         settings = self.services.settings
         admin = person.is_admin or person.is_owner or person.id in settings.user_list(settings.lmsbot_admins)
         try:
-            scope = await self.services.people.scope(team.team_id, person.id, admin=admin)
+            scope = await self.services.people.scope(team.team_id, person.id, admin=admin, priority=Priority.BACKGROUND)
         except NoTeam:
             return ()
         except Exception as exc:  # noqa: BLE001 - the team could not be worked out: only admins see everyone's

@@ -142,7 +142,7 @@ class PeopleService:
             people[user.user_id] = Person(slack, user.name if user.name != user.user_id else None, user.department_id)
         return Directory(people)
 
-    async def ispring_id(self, team_id: str, user_id: str) -> str | None:
+    async def ispring_id(self, team_id: str, user_id: str, priority: Priority = Priority.INTERACTIVE) -> str | None:
         """The iSpring user a Slack user is: their link, else the iSpring user with their Slack e-mail."""
         link = await self.links.learner_for(team_id, user_id, Provider.ISPRING)
         if link is not None:
@@ -151,12 +151,20 @@ class PeopleService:
         if not email:
             return None
         try:
-            users = await self.ispring_users(team_id)
+            users = await self.ispring_users(team_id, priority)
         except LMSError:
             return None
         return next((u.user_id for u in users if u.email and u.email.lower() == email.lower()), None)
 
-    async def scope(self, team_id: str, user_id: str, *, admin: bool, everyone: bool = False) -> Scope:
+    async def scope(
+        self,
+        team_id: str,
+        user_id: str,
+        *,
+        admin: bool,
+        everyone: bool = False,
+        priority: Priority = Priority.INTERACTIVE,
+    ) -> Scope:
         """A manager's team by default; admins see everyone when they have no team or ask for `all`."""
         if everyone:
             if not admin:
@@ -166,12 +174,12 @@ class PeopleService:
         if mapped:
             return Scope(tuple(sorted(mapped)), "your team")
         reason = "iSpring names you as the supervisor of no department"
-        me = await self.ispring_id(team_id, user_id)
+        me = await self.ispring_id(team_id, user_id, priority)
         if me is None:
             reason = "you are not linked to an iSpring user (and none has your Slack e-mail)"
         else:
             try:
-                mine = team_departments(await self.departments(team_id), me)
+                mine = team_departments(await self.departments(team_id, priority), me)
             except LMSError as exc:
                 mine, reason = set(), f"iSpring's departments could not be read ({exc.message})"
             if mine:

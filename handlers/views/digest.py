@@ -475,7 +475,7 @@ def manager_digest_message(digest: ManagerDigest) -> SlackMessage:
             kit.actions(
                 [
                     kit.button(
-                        f"Nudge them ({len(reachable)})",
+                        "Nudge them",
                         NUDGE_ACTION,
                         value=digest.week or "week",
                         confirm=kit.confirm_dialog(
