@@ -14,6 +14,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.container import Services
@@ -81,6 +82,17 @@ def register(app: AsyncApp, services: Services) -> None:
                 title=f"{title} ({report.scope or 'all'}, {stamp})",
                 initial_comment=f"{title}: {rows} rows" + (f" for `{query}`" if query else "") + ".",
             )
+        except SlackApiError as exc:
+            if exc.response.get("error") not in ("missing_scope", "not_allowed_token_type"):
+                await reply_error(respond, exc)
+                return
+            # Installed before CSV exports existed: Slack refuses until the app is reinstalled with files:write.
+            text = (
+                ":warning: I can't upload files in this workspace yet: an admin needs to reinstall lmsbot so it gets "
+                "Slack's `files:write` permission."
+            )
+            await reply(respond, message(text, [section(text)]))
+            return
         except Exception as exc:  # noqa: BLE001 - a clear ephemeral message instead of a silent failure
             await reply_error(respond, exc)
             return

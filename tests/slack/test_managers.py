@@ -138,3 +138,12 @@ async def test_csv_export_of_the_filtered_list(stack: DevStack) -> None:
     ]
     posted = [m for m in stack.slack.dm_messages(MARGARET) if m.get("files")]
     assert posted and "rows" in posted[0]["text"]
+
+
+async def test_csv_export_without_the_files_scope_says_what_to_do(stack: DevStack) -> None:
+    reply = await command(stack, MARGARET, "results")
+    stack.slack.fail_next("files.getUploadURLExternal", "missing_scope", retry_after=None)
+    await click(stack, MARGARET, "results_csv", reply)
+    told = await wait_for(lambda: [m for m in stack.slack.ephemerals(MARGARET) if "files:write" in text_of(m)])
+    assert "reinstall" in text_of(told[0]) and "Traceback" not in text_of(told[0])
+    assert not stack.slack.shared_files(stack.slack.workspace.dm_channel(MARGARET))
