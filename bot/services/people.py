@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot.config import Settings
-from bot.lms.errors import LMSError
+from bot.lms.errors import ForbiddenError, LMSError, NotFoundError
 from bot.lms.ispring_models import Department, UserProfile
 from bot.lms.ratelimit import Priority
 from bot.services.cache import Codec, LmsCache
@@ -150,10 +150,7 @@ class PeopleService:
         email = (await self.slack.user(team_id, user_id)).email
         if not email:
             return None
-        try:
-            users = await self.ispring_users(team_id, priority)
-        except LMSError:
-            return None
+        users = await self.ispring_users(team_id, priority)  # iSpring down: say so, not "you have no team"
         return next((u.user_id for u in users if u.email and u.email.lower() == email.lower()), None)
 
     async def scope(
@@ -174,18 +171,22 @@ class PeopleService:
         if mapped:
             return Scope(tuple(sorted(mapped)), "your team")
         reason = "iSpring names you as the supervisor of no department"
-        me = await self.ispring_id(team_id, user_id, priority)
-        if me is None:
-            reason = "you are not linked to an iSpring user (and none has your Slack e-mail)"
-        else:
-            try:
-                mine = team_departments(await self.departments(team_id, priority), me)
-            except LMSError as exc:
-                mine, reason = set(), f"iSpring's departments could not be read ({exc.message})"
-            if mine:
-                return Scope(tuple(sorted(mine)), "your team")
+        try:
+            me = await self.ispring_id(team_id, user_id, priority)
+            if me is None:
+                reason = "you are not linked to an iSpring user (and none has your Slack e-mail)"
+            else:
+                try:
+                    mine = team_departments(await self.departments(team_id, priority), me)
+                except (ForbiddenError, NotFoundError) as exc:  # a plan or role without the departments API
+                    mine, reason = set(), f"iSpring's departments could not be read ({exc.message})"
+                if mine:
+                    return Scope(tuple(sorted(mine)), "your team")
+        except LMSError:
+            if not admin:
+                raise  # iSpring is down or refusing: the reply says so, in plain words
         if admin:
-            return Scope(None, "everyone")
+            return Scope(None, "everyone")  # if iSpring is down, the results call says so
         raise NoTeam(
             f"There is no team to show: {reason}. An admin can map you to departments with "
             "`LMSBOT_MANAGER_DEPARTMENTS` (see the README)."

@@ -147,3 +147,10 @@ async def test_csv_export_without_the_files_scope_says_what_to_do(stack: DevStac
     told = await wait_for(lambda: [m for m in stack.slack.ephemerals(MARGARET) if "files:write" in text_of(m)])
     assert "reinstall" in text_of(told[0]) and "Traceback" not in text_of(told[0])
     assert not stack.slack.shared_files(stack.slack.workspace.dm_channel(MARGARET))
+
+
+async def test_departments_refused_by_ispring_is_said_plainly(stack: DevStack) -> None:
+    stack.sandbox.state.inject_fault("ispring-departments", status=403, count=5)
+    shown = text_of(await command(stack, MARGARET, "results"))
+    assert "no team to show" in shown and "departments could not be read" in shown, shown
+    assert not stack.sandbox.state.calls_for("ispring-results")
