@@ -63,7 +63,12 @@ TOUR: tuple[Step, ...] = (
     ),
     Step("/lms untrack", "Tracked modules, with Untrack buttons."),
     Step("as margaret", "Margaret is a manager."),
-    Step("/lms results overdue", "iSpring module results: who is overdue."),
+    Step(
+        "/lms results overdue",
+        "Who in Margaret's team is overdue (she supervises Engineering in iSpring): Slack people, not ids; "
+        "40 a page (Next/Previous buttons when there are more).",
+    ),
+    Step("click results_csv", "The whole filtered list as a CSV file, in her DM with the bot."),
     Step("as ada", ""),
     Step("home", "Ada's Home tab: pending items, locked modules, sessions, reminder controls."),
     Step("remind", "A reminder sweep, as if it were Ada's send time: one digest DM with everything due."),
@@ -146,7 +151,13 @@ class Console:
         """Wait until the bot has gone quiet, render what it did, then fill in any modal it opened."""
         calls = await self._quiet_calls(settle)
         for call in calls:
-            if call.method in ("auth.test", "users.info", "users.list", "conversations.open"):
+            if call.method in (
+                "auth.test",
+                "users.info",
+                "users.list",
+                "conversations.open",
+                "files.getUploadURLExternal",
+            ):
                 continue  # plumbing, not something a person sees
             self.say(render_call(call, self.stack.slack.workspace, self.style))
             if call.method == "response_url" or call.method.startswith("chat."):

@@ -40,6 +40,7 @@ from bot.services.types import (
 from handlers import views
 from handlers.views import limits
 from handlers.views.kit import SlackMessage
+from handlers.views.reports import page_value, read_page_value
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FETCHED = datetime(2025, 3, 4, 9, 12, tzinfo=UTC)
@@ -446,15 +447,32 @@ def test_results_flag_overdue_and_name_linked_learners() -> None:
     assert lines[1].startswith(":warning: *Course 3*") and "not started · progress —" in lines[1]
     assert lines[2] == ":hourglass_flowing_sand: *Course 1* — <@U0LINKED> · in progress · progress 9.1%"
     unlinked = everything(check_message(views.results_message(ResultsReport(results=results))))
-    assert "— `114dba08-a75e-11eb-b4e5-0242ac13002a` · in progress" in unlinked
+    assert "114dba08" not in unlinked and "— _unknown learner_ · in progress" in unlinked  # never a raw id
+    named = ResultsReport(results=results, people={results[0].user_id: "Ada <Lovelace>"})
+    assert "— Ada &lt;Lovelace&gt; · in progress" in everything(check_message(views.results_message(named)))
 
 
-def test_300_results_are_cut_with_a_count() -> None:
+def test_failed_results_are_marked_failed() -> None:
+    failed = sample_results()[0].model_copy(update={"completion_status": "failed", "is_overdue": True})
+    text = everything(check_message(views.results_message(ResultsReport(results=[failed]))))
+    line = next(line for line in text.splitlines() if "*Course" in line)
+    assert line.startswith(":x: *Course 1*") and " · failed · " in line
+    assert ":hourglass_flowing_sand:" not in line and ":x: 1 failed" in text
+
+
+def test_300_results_come_in_pages_of_40_with_buttons() -> None:
     one = sample_results()[0]
     report = ResultsReport(results=[one.model_copy(update={"module_title": f"Course {i}"}) for i in range(300)])
-    message = check_message(views.results_message(report))
-    assert more_count(message) == 260
-    assert "…and 260 more results — narrow it down with filters" in everything(message)
+    first = check_message(views.results_message(report, query="overdue"))
+    assert more_count(first) is None and "Showing 1–40 of 300" in everything(first)
+    buttons = [e for b in first["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert [b["text"]["text"] for b in buttons] == ["Next 40 ›", "Export CSV (300)"]
+    assert read_page_value(buttons[0]["value"]) == ("overdue", 40)
+    last = check_message(views.results_message(report, offset=280))
+    assert "Showing 281–300 of 300" in everything(last)
+    texts = [e["text"]["text"] for b in last["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert texts == ["‹ Previous", "Export CSV (300)"]
+    assert page_value("x" * 2000, 0) is None  # past Slack's 2,000-character button value: no button
 
 
 # --- status, reminders, notices ------------------------------------------------------------------------------------

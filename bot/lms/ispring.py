@@ -15,7 +15,14 @@ import pydantic
 
 from bot.lms.content import read_json, read_xml, validated
 from bot.lms.errors import InvalidResponseError, ValidationError
-from bot.lms.ispring_models import CompletionStatus, ModuleResult, ResultsFilter, UserProfile, UserStatus
+from bot.lms.ispring_models import (
+    CompletionStatus,
+    Department,
+    ModuleResult,
+    ResultsFilter,
+    UserProfile,
+    UserStatus,
+)
 from bot.lms.ratelimit import Priority
 from bot.lms.transport import LmsTransport
 
@@ -23,6 +30,7 @@ M = TypeVar("M", bound=pydantic.BaseModel)
 MAX_PAGES = 1000  # a million results at the default page size; past that the LMS is not ending its list
 RESULTS_PATH = "/learners/modules/results"
 USERS_PATH = "/users"
+DEPARTMENTS_PATH = "/department"  # "Getting a List of Departments": GET /department (newer docs also page it)
 # Profile field names iSpring uses in a user's <fields> list, mapped to our attribute names.
 _PROFILE_FIELDS = {"EMAIL": "email", "LOGIN": "login", "FIRST_NAME": "first_name", "LAST_NAME": "last_name"}
 
@@ -30,6 +38,7 @@ _PROFILE_FIELDS = {"EMAIL": "email", "LOGIN": "login", "FIRST_NAME": "first_name
 class Endpoint:
     RESULTS = "ispring-results"
     USERS = "ispring-users"
+    DEPARTMENTS = "ispring-departments"
 
 
 def validate_filter(flt: ResultsFilter) -> None:
@@ -98,6 +107,23 @@ class ISpringClient:
                 self.transport, USERS_PATH, Endpoint.USERS, params, self._accept, parse_users, priority, None
             )
             if record.get("userId")
+        ]
+
+    async def departments(self, *, priority: Priority = Priority.INTERACTIVE) -> list[Department]:
+        """Every department with its supervisors (GET /department; followed page by page if it pages)."""
+        return [
+            _model(Department, record, Endpoint.DEPARTMENTS)
+            async for record in _paged(
+                self.transport,
+                DEPARTMENTS_PATH,
+                Endpoint.DEPARTMENTS,
+                [],
+                self._accept,
+                parse_departments,
+                priority,
+                None,
+            )
+            if record.get("departmentId")
         ]
 
     @property
@@ -213,6 +239,63 @@ def parse_users(response: httpx.Response) -> tuple[list[dict[str, Any]], str | N
                 if profile.get(key) not in (None, "") and target not in profile:
                     profile[target] = profile[key]
     return profiles, token
+
+
+def parse_departments(response: httpx.Response) -> tuple[list[dict[str, Any]], str | None]:
+    """Departments and the next page token. The docs show `<response><department>…` (and, paged,
+    `<response><departments><department>…`); the subordination arrays' inner shape is not shown, so every
+    `supervisorId` and `subordinationType` found inside a department is taken, however deep."""
+    body = response.content.strip()
+    records: list[dict[str, Any]] = []
+    token: str | None
+    if body.startswith(b"<") or (
+        not body.startswith((b"{", b"[")) and "xml" in response.headers.get("content-type", "")
+    ):
+        root = _root(response, Endpoint.DEPARTMENTS)
+        for node in root.iter("department"):
+            leaves = [child for child in node if len(child) == 0 and child.tag != "supervisorId"]
+            record: dict[str, Any] = {child.tag: (child.text or "").strip() for child in leaves}
+            record["supervisorIds"] = tuple(
+                (s.text or "").strip() for s in node.iter("supervisorId") if (s.text or "").strip()
+            )
+            kinds = [(k.text or "").strip() for k in node.iter("subordinationType") if (k.text or "").strip()]
+            if kinds:
+                record["subordinationType"] = kinds[0]
+            records.append(record)
+        token = (root.findtext("nextPageToken") or "").strip() or None
+    else:
+        payload = _json(response, Endpoint.DEPARTMENTS) or {}
+        if isinstance(payload, dict) and isinstance(payload.get("response"), dict):
+            payload = payload["response"]
+        raw: Any = payload.get("departments", payload.get("department", [])) if isinstance(payload, dict) else payload
+        if isinstance(raw, dict):
+            raw = raw.get("department", [raw])
+        for item in raw if isinstance(raw, list) else [raw]:
+            if not isinstance(item, dict):
+                continue
+            found: dict[str, list[str]] = {"supervisorId": [], "subordinationType": []}
+            _collect(item, found)
+            record = {k: v for k, v in item.items() if not isinstance(v, (dict, list))}
+            record["supervisorIds"] = tuple(found["supervisorId"])
+            if found["subordinationType"]:
+                record["subordinationType"] = found["subordinationType"][0]
+            records.append(record)
+        raw_token = payload.get("nextPageToken") if isinstance(payload, dict) else None
+        token = str(raw_token) if raw_token else None
+    return records, token
+
+
+def _collect(value: Any, found: dict[str, list[str]]) -> None:
+    """Every value under the wanted keys, at any depth of a JSON department."""
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key in found and isinstance(inner, (str, int)) and str(inner).strip():
+                found[key].append(str(inner).strip())
+            else:
+                _collect(inner, found)
+    elif isinstance(value, list):
+        for inner in value:
+            _collect(inner, found)
 
 
 def parse_results(response: httpx.Response) -> tuple[list[dict[str, Any]], str | None]:

@@ -25,7 +25,7 @@ from xml.sax.saxutils import escape
 from starlette.responses import JSONResponse, Response
 
 from bot.sandbox.common import ApiError, ApiRequest
-from bot.sandbox.state import ISPRING_STATUSES, ISpringResult, ISpringUser, SandboxState
+from bot.sandbox.state import ISPRING_STATUSES, ISpringDepartment, ISpringResult, ISpringUser, SandboxState
 
 DEFAULT_PAGE_SIZE = 1000
 
@@ -218,5 +218,41 @@ def users(req: ApiRequest, state: SandboxState) -> Response:
     lines.append("</userProfiles>")
     if next_token:
         lines.append(f"<nextPageToken>{next_token}</nextPageToken>")
+    lines.append("</response>")
+    return Response("\n".join(lines) + "\n", media_type="application/xml; charset=utf-8")
+
+
+def departments(req: ApiRequest, state: SandboxState) -> Response:
+    """GET /department ("Getting a List of Departments"): departmentId, name, parentDepartmentId, code and the
+    supervisor subordination (subordinationType manual|inherit|no_supervisor, supervisorId when manual).
+
+    Sandbox assumptions (the docs list `subordination` as "an array" without showing its elements):
+    `<subordination><subordinationType>…</subordinationType><supervisorId>…</supervisorId></subordination>`;
+    JSON mirrors it as {"departments": [{…, "subordination": {…}}]}. Not paged (the docs' sample is not).
+    """
+
+    def record(d: ISpringDepartment) -> dict[str, Any]:
+        sub: dict[str, Any] = {"subordinationType": d.subordination_type}
+        if d.subordination_type == "manual" and d.supervisor_id:
+            sub["supervisorId"] = d.supervisor_id
+        out: dict[str, Any] = {"departmentId": d.department_id, "name": d.name}
+        if d.parent_id:
+            out["parentDepartmentId"] = d.parent_id
+        out.update({"code": d.code, "subordination": sub})
+        return out
+
+    rows = [record(d) for d in state.ispring_departments.values()]
+    if "application/json" in req.accept:
+        return JSONResponse({"departments": rows})
+    lines = ['<?xml version="1.0"?>', "<response>"]
+    for row in rows:
+        lines.append("<department>")
+        for key, value in row.items():
+            if isinstance(value, dict):
+                inner = "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in value.items())
+                lines.append(f"<{key}>{inner}</{key}>")
+            else:
+                lines.append(f"<{key}>{escape(str(value))}</{key}>")
+        lines.append("</department>")
     lines.append("</response>")
     return Response("\n".join(lines) + "\n", media_type="application/xml; charset=utf-8")

@@ -23,6 +23,7 @@ async def test_tour_runs_every_step_through_the_real_app(stack: DevStack) -> Non
     assert "Locked until the previous module is completed" in shown
     assert "Module updated" in shown and "Phishing basics (2026 edition)" in shown
     assert "Overdue modules" in shown and "⌂ Home" in shown
+    assert "Sent the CSV" in shown and ".csv shared in" in shown
     assert "Snoozed until" in shown and "sent 0, updated 0" in shown
     assert "Traceback" not in shown
     (patch,) = stack.sandbox.state.calls_for("update-module")
