@@ -28,7 +28,11 @@ log = logging.getLogger(__name__)
 
 
 class TrackError(Exception):
-    """A tracking request that cannot be carried out; the message says why."""
+    """A tracking request that cannot be carried out; the message says why, `field` which input it concerns."""
+
+    def __init__(self, message: str, field: str = "module_id") -> None:
+        super().__init__(message)
+        self.field = field  # "course_id", "batch_id", "module_id" or "alias"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +90,10 @@ class TrackingService:
                 team_id, provider, course_id, batch_id, module_id, alias=alias, created_by=actor
             )
         except AliasConflict as exc:
-            raise TrackError(f"The alias `{exc.alias}` is already used by another tracked module.") from exc
+            raise TrackError(f"The alias `{exc.alias}` is already used by another tracked module.", "alias") from exc
         except ValueError as exc:
-            raise TrackError(str(exc)) from exc
+            field = "alias" if "alias" in str(exc).lower() else "module_id"
+            raise TrackError(str(exc), field) from exc
         if changed:
             await self.audit.record(
                 team_id,
@@ -101,7 +106,12 @@ class TrackingService:
         return TrackResult(to_ref(row), changed, name, note)
 
     async def picker_lists(
-        self, team_id: str, course_id: str | None = None, batch_id: str | None = None
+        self,
+        team_id: str,
+        course_id: str | None = None,
+        batch_id: str | None = None,
+        *,
+        provider: Provider = Provider.ZOHO,
     ) -> PickerLists:
         """Courses, then a blended course's batches, then the modules, as the admin picks (Zoho only).
 
@@ -109,7 +119,7 @@ class TrackingService:
         and the modal falls back to typed ids, so tracking never depends on the picker.
         """
         lms = await self.registry.for_team(team_id)
-        if not lms.has_zoho:
+        if provider is not Provider.ZOHO or not lms.has_zoho:  # iSpring: its ids are typed (and checked on submit)
             return PickerLists([], [], [])
         try:
             wait = INTERACTIVE_MAX_WAIT

@@ -223,9 +223,14 @@ async def test_connect_ispring_modal_checks_the_key_first(stack: DevStack) -> No
     await stack.driver.command(GRACE, "connect ispring")
     modal = await wait_for(lambda: stack.slack.top_modal(GRACE))
     bad = {"ispring_client_id": {"value": "sandbox-ispring-client"}, "ispring_client_secret": {"value": "wrong"}}
-    await stack.driver.view_submission(GRACE, modal, bad)
-    refused = await wait_for(lambda: "did not accept" in text_of(stack.slack.top_modal(GRACE) or {}) and True)
-    assert refused
+    response = await stack.driver.view_submission(GRACE, modal, bad)
+    # Refused inline, under the secret: the form stays open with what was typed, ready to correct.
+    body = response.json()
+    assert body["response_action"] == "errors"
+    assert "did not accept this API key" in body["errors"]["ispring_client_secret"]
+    kept = stack.slack.top_modal(GRACE)
+    assert kept is not None and kept["id"] == modal["id"] and kept["callback_id"] == "connect_ispring"
+    assert stack.slack.view_errors[modal["id"]] == body["errors"]
     good = {
         "ispring_client_id": {"value": "sandbox-ispring-client"},
         "ispring_client_secret": {"value": "sandbox-ispring-secret"},
@@ -293,3 +298,59 @@ async def test_track_mistakes_show_on_the_form(stack: DevStack) -> None:
     assert body["response_action"] == "errors"
     assert "Zoho has no module 999" in body["errors"]["track_module"]
     assert stack.slack.top_modal(GRACE) is not None  # still open, to be corrected
+
+
+def _plain_texts(node: object) -> list[str]:
+    if isinstance(node, dict):
+        own = [str(node["text"])] if node.get("type") == "plain_text" else []
+        return own + [t for v in node.values() for t in _plain_texts(v)]
+    if isinstance(node, list):
+        return [t for v in node for t in _plain_texts(v)]
+    return []
+
+
+async def _track_modal(stack: DevStack) -> dict[str, object]:
+    assert stack.driver is not None
+    await stack.driver.command(GRACE, "track")
+    return await wait_for(
+        lambda: (m := stack.slack.top_modal(GRACE)) and m.get("callback_id") == "track_module" and "blocks" in m and m
+    )
+
+
+async def test_track_errors_go_under_the_field_they_concern(stack: DevStack) -> None:
+    assert stack.driver is not None
+    modal = await _track_modal(stack)
+    assert not [t for t in _plain_texts(modal) if "`" in t]  # Slack shows backticks in plain text literally
+    values = {
+        "track_course": {_action(modal, "track_course"): str(seed.BLENDED_COURSE)},
+        "track_batch": {_action(modal, "track_batch"): str(seed.BATCH_SPRING)},
+        "track_module": {_action(modal, "track_module"): str(seed.BL_COACHING)},
+        "track_alias": {_action(modal, "track_alias"): "kickoff"},  # the demo already uses it
+    }
+    body = (await stack.driver.view_submission(GRACE, modal, values)).json()
+    assert body["response_action"] == "errors"
+    assert list(body["errors"]) == ["track_alias"]
+    assert body["errors"]["track_alias"] == "The alias kickoff is already used by another tracked module."
+
+
+async def test_choosing_the_lms_reloads_the_course_list(stack: DevStack) -> None:
+    assert stack.driver is not None
+    modal = await _track_modal(stack)
+    assert "Security Awareness" in str(modal)  # Zoho's courses, as a menu
+    await stack.driver.block_action(
+        GRACE,
+        "track_provider_pick",
+        "ispring",
+        view=modal,
+        values={"track_provider": {"track_provider_pick": "ispring"}},
+    )
+    ispring = await wait_for(lambda: (m := stack.slack.top_modal(GRACE)) and "Security Awareness" not in str(m) and m)
+    course = next(b for b in ispring["blocks"] if b.get("block_id") == "track_course")
+    assert course["element"]["type"] == "plain_text_input"  # iSpring's ids are typed
+    provider = next(b for b in ispring["blocks"] if b.get("block_id") == "track_provider")
+    assert provider["element"]["initial_option"]["value"] == "ispring" and provider["dispatch_action"] is True
+    await stack.driver.block_action(
+        GRACE, "track_provider_pick", "zoho", view=ispring, values={"track_provider": {"track_provider_pick": "zoho"}}
+    )
+    back = await wait_for(lambda: (m := stack.slack.top_modal(GRACE)) and "Security Awareness" in str(m) and m)
+    assert back["id"] == modal["id"]
