@@ -90,3 +90,16 @@ async def test_days_quiet_hours_and_snooze_can_be_set_from_home(stack: DevStack)
 async def test_remind_replies_point_to_home_even_when_refused(stack: DevStack) -> None:
     refused = text_of(await command(stack, ADA, "remind days someday"))
     assert ":warning:" in refused and "Home tab" in refused
+
+
+async def test_learner_status_shows_their_links_and_reminders_not_budgets_or_ids(stack: DevStack) -> None:
+    await command(stack, ADA, "remind quiet 22:00-07:00")
+    status = text_of(await command(stack, ADA, "status"))
+    assert "*Your links*" in status and "Zoho People: linked" in status
+    assert "*Your reminders*" in status and "Quiet hours: 22:00–07:00" in status
+    assert "`kickoff`" in status  # the modules followed, by the names people type
+    assert "request budget" not in status and "daily API budget" not in status
+    ada = next(str(p.learner_id) for p in stack.sandbox.state.learners.values() if p.email.startswith("ada"))
+    assert ada not in status and "100002000000039001" not in status  # no raw learner or course ids
+    admin = text_of(await command(stack, "U0GRACE", "status"))
+    assert "LMS request budget" in admin  # admins still see what they can act on
