@@ -85,6 +85,8 @@ class TrackingService:
                 raise TrackError(f"Zoho has no module {module_id} in {where}.") from exc
             except (RateLimitedError, UnreachableError, ServerError) as exc:
                 note = f"Not checked with Zoho just now ({exc.message}); tracked anyway."
+        elif verify and provider is Provider.ISPRING:
+            name, note = await self._check_ispring(team_id, course_id, module_id)
         try:
             row, changed = await self.modules.track(
                 team_id, provider, course_id, batch_id, module_id, alias=alias, created_by=actor
@@ -104,6 +106,21 @@ class TrackingService:
                 {"course_id": course_id, "batch_id": batch_id, "alias": row.alias},
             )
         return TrackResult(to_ref(row), changed, name, note)
+
+    async def _check_ispring(self, team_id: str, course_id: str, module_id: str) -> tuple[str | None, str | None]:
+        """(module title, note): iSpring is asked for the course's modules, so a typo is caught before saving."""
+        lms = await self.registry.for_team(team_id)
+        if not lms.has_ispring:
+            raise TrackError("iSpring is not connected yet: an admin can run /lms connect ispring.", "course_id")
+        try:
+            modules = await lms.ispring.course_modules(course_id, max_wait=INTERACTIVE_MAX_WAIT)
+        except NotFoundError as exc:
+            raise TrackError(f"iSpring has no course {course_id}.", "course_id") from exc
+        except (RateLimitedError, UnreachableError, ServerError) as exc:
+            return None, f"Not checked with iSpring just now ({exc.message}); tracked anyway."
+        if module_id not in modules:
+            raise TrackError(f"iSpring course {course_id} has no module {module_id}.")
+        return modules[module_id] or None, None
 
     async def picker_lists(
         self,

@@ -354,3 +354,37 @@ async def test_choosing_the_lms_reloads_the_course_list(stack: DevStack) -> None
     )
     back = await wait_for(lambda: (m := stack.slack.top_modal(GRACE)) and "Security Awareness" in str(m) and m)
     assert back["id"] == modal["id"]
+
+
+async def test_an_ispring_module_is_checked_with_ispring_before_it_is_tracked(stack: DevStack) -> None:
+    assert stack.driver is not None
+    result = stack.sandbox.state.ispring_results[0]
+    modal = await _track_modal(stack)
+    await stack.driver.block_action(
+        GRACE,
+        "track_provider_pick",
+        "ispring",
+        view=modal,
+        values={"track_provider": {"track_provider_pick": "ispring"}},
+    )
+    form = await wait_for(lambda: (m := stack.slack.top_modal(GRACE)) and "Security Awareness" not in str(m) and m)
+
+    def typed(course: str, module: str, alias: str = "") -> dict[str, dict[str, object]]:
+        values: dict[str, dict[str, object]] = {
+            "track_provider": {"track_provider_pick": "ispring"},
+            "track_course": {_action(form, "track_course"): course},
+            "track_module": {_action(form, "track_module"): module},
+        }
+        if alias:
+            values["track_alias"] = {_action(form, "track_alias"): alias}
+        return values
+
+    body = (await stack.driver.view_submission(GRACE, form, typed("no-such-course", result.module_id))).json()
+    assert body == {"response_action": "errors", "errors": {"track_course": "iSpring has no course no-such-course."}}
+    body = (await stack.driver.view_submission(GRACE, form, typed(result.course_id, "no-such-module"))).json()
+    assert body["errors"] == {"track_module": f"iSpring course {result.course_id} has no module no-such-module."}
+    assert stack.sandbox.state.calls_for("ispring-course-modules")  # asked iSpring, not Zoho
+    assert not stack.sandbox.state.calls_for("single-module")
+    await stack.driver.view_submission(GRACE, form, typed(result.course_id, result.module_id, "isp"))
+    dm = await wait_for(lambda: stack.slack.dm_messages(GRACE))
+    assert f"Tracking *{result.module_title}* as `isp`" in text_of(dm[-1])
