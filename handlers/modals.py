@@ -235,21 +235,29 @@ async def _submit_track(s: Services, ack: AsyncAck, body: dict[str, Any], client
 # --- iSpring ------------------------------------------------------------------------------------------------
 
 
-async def open_connect_ispring(client: AsyncWebClient, trigger_id: str) -> None:
+def connect_ispring_modal(client_id: str | None = None, problem: str | None = None) -> SlackView:
+    """The connect form; after a refused key (found too late for an inline error) it comes back with the
+    client id kept and the problem said under the secret."""
     blocks = [
         section("Paste the API key from iSpring Learn (Settings → API). lmsbot checks it before saving it."),
-        input_block("ispring_client_id", "Client ID", _text_input("value")),
+        input_block("ispring_client_id", "Client ID", _text_input("value", client_id)),
         input_block("ispring_client_secret", "Client secret", _text_input("value")),
-        context("The secret is stored encrypted and never shown again."),
     ]
-    await client.views_open(
-        trigger_id=trigger_id,
-        view=modal(CONNECT_ISPRING_CALLBACK_ID, "Connect iSpring", blocks, submit="Connect"),
-    )
+    if problem:
+        blocks.append(context(f":warning: {problem} Paste the secret again."))
+    blocks.append(context("The secret is stored encrypted and never shown again."))
+    return modal(CONNECT_ISPRING_CALLBACK_ID, "Connect iSpring", blocks, submit="Connect")
 
 
-def _text_input(action_id: str) -> dict[str, Any]:
-    return {"type": "plain_text_input", "action_id": action_id, "placeholder": plain("…", 150)}
+async def open_connect_ispring(client: AsyncWebClient, trigger_id: str) -> None:
+    await client.views_open(trigger_id=trigger_id, view=connect_ispring_modal())
+
+
+def _text_input(action_id: str, initial: str | None = None) -> dict[str, Any]:
+    element: dict[str, Any] = {"type": "plain_text_input", "action_id": action_id, "placeholder": plain("…", 150)}
+    if initial:
+        element["initial_value"] = initial
+    return element
 
 
 async def _submit_connect_ispring(s: Services, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -275,8 +283,8 @@ async def _submit_connect_ispring(s: Services, ack: AsyncAck, body: dict[str, An
         view_id = str(body["view"]["id"])
         try:
             connection = await task
-        except (ConnectError, LMSError) as exc:
-            await client.views_update(view_id=view_id, view=_notice("Connect iSpring", f":warning: {exc}"))
+        except (ConnectError, LMSError) as exc:  # the form again, with what was typed (but the secret) kept
+            await client.views_update(view_id=view_id, view=connect_ispring_modal(client_id.strip(), str(exc)))
             return
         text = f":white_check_mark: iSpring is connected (client `{connection.client_id}`)."
         await client.views_update(view_id=view_id, view=_notice("Connect iSpring", text))

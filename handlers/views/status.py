@@ -115,8 +115,15 @@ def learner_status_message(
 ) -> SlackMessage:
     """`/lms status` for people who are not admins: their own links and reminder settings, in words — not the
     LMS request budget or raw ids, which only admins can act on."""
+    # Their own learner id stays (it is what an admin asks for when sorting out a link); course, batch and
+    # module ids and the request budget are for admins.
     links = [
-        f"• {provider_name(p)}: " + ("linked :white_check_mark:" if p in report.linked_as else "not linked")
+        f"• {provider_name(p)}: "
+        + (
+            f"linked :white_check_mark: (learner {code(report.linked_as[p])})"
+            if p in report.linked_as
+            else "not linked"
+        )
         for p in report.connections
     ] or ["• No LMS is connected yet: ask an admin to run `/lms connect`."]
     blocks: list[Block] = [

@@ -100,6 +100,7 @@ async def test_learner_status_shows_their_links_and_reminders_not_budgets_or_ids
     assert "`kickoff`" in status  # the modules followed, by the names people type
     assert "request budget" not in status and "daily API budget" not in status
     ada = next(str(p.learner_id) for p in stack.sandbox.state.learners.values() if p.email.startswith("ada"))
-    assert ada not in status and "100002000000039001" not in status  # no raw learner or course ids
+    assert f"Zoho People: linked :white_check_mark: (learner `{ada}`)" in status  # her own link, as admins see it
+    assert "100002000000039001" not in status and "course `" not in status  # no course, batch or module ids
     admin = text_of(await command(stack, "U0GRACE", "status"))
     assert "LMS request budget" in admin  # admins still see what they can act on
