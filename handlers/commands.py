@@ -11,6 +11,7 @@ import re
 import shlex
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -38,6 +39,7 @@ from handlers.views import (
     untrack_message,
 )
 from handlers.views.kit import SlackMessage, message, section
+from handlers.views.status import learner_status_message
 
 log = logging.getLogger(__name__)
 
@@ -268,7 +270,13 @@ async def _remind(s: Services, inv: Invocation, respond: AsyncRespond, client: A
 
 async def _status(s: Services, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
     roles = await s.roles.roles(inv.team_id, inv.user_id)
-    await reply(respond, status_message(await s.status.report(inv.team_id, inv.user_id, admin=roles.admin)))
+    report = await s.status.report(inv.team_id, inv.user_id, admin=roles.admin)
+    if roles.admin:
+        await reply(respond, status_message(report))
+        return
+    reminders = await s.reminder_prefs.settings(inv.team_id, inv.user_id)
+    now = datetime.fromtimestamp(s.cache.clock(), UTC)
+    await reply(respond, learner_status_message(report, reminders, now=now, manager=roles.can_see_others))
 
 
 async def _mentioned(s: Services, inv: Invocation, word: str) -> str:

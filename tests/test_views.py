@@ -781,6 +781,8 @@ def test_home_for_a_learner() -> None:
     assert actions == {  # no weekly-digest switch: that digest is for managers and admins
         "home_refresh": None,
         "remind_off": None,
+        "remind_snooze_1d": None,
+        "remind_snooze_1w": None,
         "remind_unmute": "2",
     }
     assert views.home.hh_mm("9:05") == "09:05" and views.home.hh_mm("25:00") is None
@@ -865,3 +867,47 @@ def test_every_export_is_callable_or_a_constant() -> None:
     for name in views.__all__:
         assert hasattr(views, name), name
     assert views.SLASH_COMMAND == "/lms"
+
+
+def test_home_does_not_list_a_completed_module_as_locked() -> None:
+    """Zoho keeps reporting a date lock set after the learner finished: done is done, not locked."""
+    finished = ModuleProgress.model_validate(
+        {
+            "moduleId": "100004000000038033",
+            "moduleName": "Finished module",
+            "isLocked": True,
+            "moduleProgress": [
+                {
+                    "type": "offlineTest",
+                    "entityId": "1",
+                    "entityName": "Quiz",
+                    "isMandatory": True,
+                    "status": "Completed",
+                }
+            ],
+        }
+    )
+    locked = ModuleStatus(ref(9, "done"), progress=finished, module=module(lockType="1", lockUntil="31-12-2026"))
+    view = check_view(home(modules=[locked]))
+    learning = json.dumps(view).split("Your learning", 1)[1].split("*Reminders*", 1)[0]
+    assert "Locked modules" not in learning and "locked" not in learning.lower()
+
+
+def test_home_says_what_could_not_be_checked_instead_of_nothing_due() -> None:
+    stale = Freshness(fetched_at=FETCHED, stale=True, reason="Zoho is rate-limited for 4 more minutes")
+    done = ModuleProgress.model_validate({"moduleId": "1", "moduleName": "Done", "moduleProgress": []})
+    modules = [
+        ModuleStatus(ref(1, "M1"), progress=done, freshness=stale),
+        ModuleStatus(ref(4, "M4"), error="Zoho did not answer in time."),
+    ]
+    shown = json.dumps(check_view(home(modules=modules)), ensure_ascii=False)
+    when = f"<!date^{int(FETCHED.timestamp())}^{{time}}|09:12 UTC>"
+    assert f"couldn't check 2 modules — showing what we had at {when}" in shown
+    assert "Nothing mandatory is waiting" not in shown and "Nothing due in the modules we could check" in shown
+
+
+def test_home_settings_and_welcome_controls_are_valid_block_kit() -> None:
+    view = check_view(home(welcome=True, linked=False, note="Reminders will come Mondays."))
+    ids = {e.get("action_id") for b in view["blocks"] for e in [*b.get("elements", []), b.get("accessory") or {}]}
+    assert {"home_link_me", "remind_days", "remind_quiet", "remind_snooze_1d", "remind_snooze_until"} <= ids
+    assert "Welcome to lmsbot" in json.dumps(view) and "Reminders will come Mondays." in json.dumps(view)

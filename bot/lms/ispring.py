@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Literal, TypeVar
+from urllib.parse import quote
 from xml.etree.ElementTree import Element
 
 import httpx
@@ -35,10 +36,14 @@ DEPARTMENTS_PATH = "/department"  # "Getting a List of Departments": GET /depart
 _PROFILE_FIELDS = {"EMAIL": "email", "LOGIN": "login", "FIRST_NAME": "first_name", "LAST_NAME": "last_name"}
 
 
+COURSE_MODULES_PATH = "/course/{course_id}/modules"
+
+
 class Endpoint:
     RESULTS = "ispring-results"
     USERS = "ispring-users"
     DEPARTMENTS = "ispring-departments"
+    COURSE_MODULES = "ispring-course-modules"
 
 
 def validate_filter(flt: ResultsFilter) -> None:
@@ -126,6 +131,21 @@ class ISpringClient:
             if record.get("departmentId")
         ]
 
+    async def course_modules(
+        self, course_id: str, *, priority: Priority = Priority.INTERACTIVE, max_wait: float | None = None
+    ) -> dict[str, str]:
+        """The modules of one course (GET /course/{id}/modules): module id -> title. iSpring answers 404
+        ("Unknown content item") for a course it does not know; the transport raises NotFoundError then."""
+        response = await self.transport.request(
+            "GET",
+            COURSE_MODULES_PATH.format(course_id=quote(course_id, safe="")),
+            endpoint=Endpoint.COURSE_MODULES,
+            headers={"Accept": self._accept},
+            priority=priority,
+            max_wait=max_wait,
+        )
+        return parse_course_modules(response)
+
     @property
     def _accept(self) -> str:
         return "application/json" if self.response_format == "json" else "application/xml"
@@ -195,6 +215,29 @@ def _json(response: httpx.Response, endpoint: str) -> Any:
     return read_json(
         response.content, provider="iSpring", endpoint=endpoint, content_type=response.headers.get("content-type", "")
     )
+
+
+def parse_course_modules(response: httpx.Response) -> dict[str, str]:
+    """module id -> title, from <response><modules><module><moduleId/><title/>… or the same names in JSON."""
+    body = response.content.strip()
+    found: dict[str, str] = {}
+    if body.startswith(b"<"):
+        root = _root(response, Endpoint.COURSE_MODULES)
+        for node in root.iter("module"):
+            module_id = (node.findtext("moduleId") or "").strip()
+            if module_id:
+                found[module_id] = (node.findtext("title") or "").strip()
+        return found
+    payload = _json(response, Endpoint.COURSE_MODULES) or {}
+    if isinstance(payload, dict) and isinstance(payload.get("response"), dict):
+        payload = payload["response"]
+    raw: Any = payload.get("modules", []) if isinstance(payload, dict) else payload
+    if isinstance(raw, dict):
+        raw = raw.get("module", [])
+    for item in raw if isinstance(raw, list) else []:
+        if isinstance(item, dict) and item.get("moduleId"):
+            found[str(item["moduleId"])] = str(item.get("title") or "")
+    return found
 
 
 def parse_users(response: httpx.Response) -> tuple[list[dict[str, Any]], str | None]:

@@ -256,3 +256,29 @@ def departments(req: ApiRequest, state: SandboxState) -> Response:
         lines.append("</department>")
     lines.append("</response>")
     return Response("\n".join(lines) + "\n", media_type="application/xml; charset=utf-8")
+
+
+def course_modules(req: ApiRequest, state: SandboxState) -> Response:
+    """GET /course/{id}/modules. Sandbox assumption: a course's modules are those its results name (the
+    sandbox keeps no separate catalogue); a course with none is the documented 404 "Unknown content item"."""
+    course_id = req.params.get("course_id", "")
+    modules: dict[str, str] = {}
+    for result in state.ispring_results:
+        if result.course_id == course_id:
+            modules.setdefault(result.module_id, result.module_title)
+    if not modules:
+        raise ApiError(404, "Unknown content item")
+    if "application/json" in req.accept:
+        items = [{"moduleId": m, "courseId": course_id, "title": t} for m, t in modules.items()]
+        return JSONResponse({"modules": items})
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>', "<response>", "  <modules>"]
+    for module_id, title in modules.items():
+        lines += [
+            "    <module>",
+            f"      <moduleId>{escape(module_id)}</moduleId>",
+            f"      <courseId>{escape(course_id)}</courseId>",
+            f"      <title>{escape(title)}</title>",
+            "    </module>",
+        ]
+    lines += ["  </modules>", "</response>"]
+    return Response("\n".join(lines) + "\n", media_type="application/xml; charset=utf-8")
