@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from bot.lms.ispring_models import ModuleResult
 from bot.lms.zoho_models import Entity, LockType, Module, ModuleProgress, Session, SessionEntity
+from bot.reminders.links import expand
 from bot.reminders.lms_reader import LmsReader, Progress, Unavailable
 from bot.reminders.report import SweepReport
 from bot.reminders.settings import ReminderConfig
@@ -245,15 +246,18 @@ class Collector:
         return before.name or before.module_id
 
     def _zoho_link(self, tracked: TrackedModuleRef, entity: Entity) -> str | None:
+        """The item's address from REMINDER_ZOHO_ITEM_URL (Zoho's answers carry none); None without one."""
         template = self.config.zoho_item_url
-        if template:
-            return template.format(
-                course_id=tracked.course_id,
-                batch_id=tracked.batch_id or "",
-                module_id=tracked.module_id,
-                entity_id=entity.entity_id,
-            )
-        return self.zoho_url
+        if not template:
+            return None
+        return expand(
+            template,
+            course_id=tracked.course_id,
+            batch_id=tracked.batch_id,
+            module_id=tracked.module_id,
+            item_id=entity.entity_id,
+            entity_id=entity.entity_id,
+        )
 
     @staticmethod
     def _age(now: datetime, cached: Progress) -> float:
@@ -301,8 +305,13 @@ def ispring_entries(
         if not overdue and (due is None or due > soon):
             continue
         url = None
-        if config.ispring_item_url:
-            url = config.ispring_item_url.format(course_id=result.course_id or "", module_id=result.module_id or "")
+        if config.ispring_item_url:  # the results answer carries no address: the admin's template
+            url = expand(
+                config.ispring_item_url,
+                course_id=result.course_id,
+                module_id=result.module_id,
+                item_id=result.course_item_id,
+            )
         entries.append(
             DigestEntry(
                 key=ispring_key(result),

@@ -372,6 +372,7 @@ class ReminderEngine:
             missed=missed,
             lms_zone=self.lms_zone.key,
             made_at=now,
+            lms_home=None if self.config.zoho_item_url else team.collector.zoho_url,
         )
         if not digest.pending and not digest.missed:
             report.nothing += 1

@@ -98,6 +98,8 @@ class Digest:
     made_at: datetime | None = None  # when it was put together ("today at …" is relative to it)
     # Session reminders due when it was sent, told in it instead of a DM of their own: (session id, lead).
     reminders: tuple[tuple[str, SessionLead], ...] = ()
+    # Zoho People's home page, offered once when items have no address of their own (no REMINDER_ZOHO_ITEM_URL).
+    lms_home: str | None = None
 
     @property
     def reminded(self) -> list[tuple[SessionInfo, SessionLead]]:
@@ -136,6 +138,7 @@ class Digest:
             "lms_zone": self.lms_zone,
             "made_at": self.made_at.isoformat() if self.made_at else None,
             "reminders": [[session_id, lead] for session_id, lead in self.reminders],
+            "lms_home": self.lms_home,
         }
 
     @classmethod
@@ -158,6 +161,7 @@ class Digest:
                 lms_zone=str(payload.get("lms_zone") or "UTC"),
                 made_at=_datetime(payload.get("made_at")),
                 reminders=tuple(_reminder(r) for r in payload.get("reminders") or []),
+                lms_home=payload.get("lms_home") or None,
             )
         except (KeyError, TypeError, ValueError):
             return None

@@ -137,7 +137,10 @@ def _module_group(
     pending = [i for i in items if not i.done]
     mute = kit.button("Mute this module", MUTE_ACTION, value=str(first.tracked.id)) if pending and buttons else None
     blocks = [kit.section(title, accessory=mute)]
-    blocks += [_item_block(i, url_for(i)) for i in items[:ITEMS_PER_MODULE]]
+    # One "Open in LMS" per module, on the first pending item that has an address (the one to do next).
+    shown = items[:ITEMS_PER_MODULE]
+    opener = next((i for i in shown if not i.done and url_for(i)), None) if buttons else None
+    blocks += [_item_block(i, url_for(i) if i is opener else None) for i in shown]
     if len(items) > ITEMS_PER_MODULE:
         blocks.append(kit.context(limits.more_line(len(items) - ITEMS_PER_MODULE, "items in this module")))
     return blocks
@@ -154,7 +157,7 @@ def _ids_value(items: Sequence[DigestItem]) -> str:
     return value
 
 
-def _footer_actions(tracked_ids: str) -> Block:
+def _footer_actions(tracked_ids: str, lms_home: str | None = None) -> Block:
     stop = kit.confirm_dialog(
         "Stop these reminders?",
         "You won't get reminders for these modules. Turn them back on with `/lms remind on`.",
@@ -166,6 +169,8 @@ def _footer_actions(tracked_ids: str) -> Block:
         kit.button("Snooze 1 week", SNOOZE_WEEK_ACTION, value=tracked_ids),
         kit.button("Stop these reminders", STOP_ACTION, value=tracked_ids, style="danger", confirm=stop),
     ]
+    if lms_home:
+        buttons.insert(0, kit.button("Open Zoho People", OPEN_ACTION, url=lms_home))
     return kit.actions(buttons, block_id=DIGEST_ACTIONS_BLOCK)
 
 
@@ -185,6 +190,7 @@ def reminder_digest(
     note: str | None = None,
     buttons: bool = True,
     now: datetime | None = None,
+    lms_home: str | None = None,
 ) -> SlackMessage:
     """One DM for all pending items, grouped by module in the order given.
 
@@ -194,7 +200,9 @@ def reminder_digest(
     struck through), upcoming `sessions`, `missed` sessions (apart: never counted as waiting), and a `note`
     (snoozed, stopped) that replaces the buttons when given together with `buttons=False`. `now` (aware, in the
     LMS's zone) lets a session later today say "today at …". `reminded`: session reminders due now, told right
-    under the headline (and in the notification text) instead of in DMs of their own.
+    under the headline (and in the notification text) instead of in DMs of their own. Each module gets one
+    "Open in LMS" (on its first pending item with an address); `lms_home`, offered once in the footer, is for
+    pending items without one.
     """
 
     def url_for(item: DigestItem) -> str | None:
@@ -236,7 +244,8 @@ def reminder_digest(
     text = _with_reminders(text, reminded, now)
     tail: list[Block] = []
     if waiting and buttons:
-        tail.append(_footer_actions(_ids_value(pending) or _ids_value(items) or "-"))
+        home = lms_home if any(not url_for(i) for i in pending) else None
+        tail.append(_footer_actions(_ids_value(pending) or _ids_value(items) or "-", home))
     tail.append(kit.context(SETTINGS_HINT))
     extras = _locked_blocks(locked, unlocked, muted_ids)
     extras += _ispring_blocks(ispring, done, buttons=buttons)
@@ -431,6 +440,7 @@ def digest_message(digest: Digest) -> SlackMessage:
         note=note,
         buttons=note is None,
         now=now,
+        lms_home=digest.lms_home,
     )
 
 

@@ -4,10 +4,14 @@ digest; those at another time still come on their own), and "Open in LMS" opens 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import pydantic
+import pytest
 
 from bot.sandbox import seed
 from bot.slackstub.render import render_message
-from tests.reminders.conftest import MONDAY, PEOPLE, TEAM, MakeWorld, World
+from tests.reminders.conftest import MONDAY, PEOPLE, TEAM, MakeWorld, World, quiet_config
 from tests.reminders.test_day_one import add_session
 from tests.reminders.test_features import feedback_lab, session_dms
 
@@ -70,3 +74,97 @@ async def test_a_forced_sweep_sends_one_message(make_world: MakeWorld) -> None:
     assert len(world.dms("U0GRACE")) == 1, [o.summary for o in report.sent]
     assert "Session tomorrow: Feedback lab" in world.dms("U0GRACE")[0]["text"]
     assert datetime.fromtimestamp(world.clock.now(), UTC) < starts
+
+
+# --- item 8: "Open in LMS" opens the item, once per module ------------------------------------------------------
+
+ZOHO_TEMPLATE = "https://people.zoho.com/acme/lms#course/{course_id}/batch/{batch_id}/module/{module_id}/item/{item_id}"
+ISPRING_TEMPLATE = "https://acme.ispringlearn.com/app/learn/course/{course_id}/item/{item_id}"
+
+
+def link_buttons(message: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(label, url, the text beside it) of every URL button, in the order a reader meets them."""
+    found: list[tuple[str, str, str]] = []
+    for block in message.get("blocks") or []:
+        beside = str((block.get("text") or {}).get("text") or "")
+        for element in [block.get("accessory"), *(block.get("elements") or [])]:
+            if isinstance(element, dict) and element.get("type") == "button" and element.get("url"):
+                found.append((element["text"]["text"], str(element["url"]), beside))
+    return found
+
+
+def module_headers(message: dict[str, Any]) -> list[str]:
+    """The module groups' titles (the sections carrying "Mute this module")."""
+    return [
+        str(b["text"]["text"])
+        for b in message.get("blocks") or []
+        if (b.get("accessory") or {}).get("action_id") == "reminder_mute"
+    ]
+
+
+async def test_one_open_in_lms_per_module_opening_the_item(make_world: MakeWorld) -> None:
+    world = await make_world(MONDAY, zoho_item_url=ZOHO_TEMPLATE)
+    await world.sweep(force=True)
+    checked = 0
+    for user in PEOPLE:
+        for message in world.dms(user):
+            opens = [b for b in link_buttons(message) if b[0] == "Open in LMS"]
+            assert len(opens) == len(module_headers(message)), (user, opens)  # once per module, never per item
+            assert len({url for _, url, _ in opens}) == len(opens)  # each its own address
+            for _, url, beside in opens:
+                assert url.startswith("https://people.zoho.com/acme/lms#course/") and "{" not in url
+                assert beside.startswith(":hourglass_flowing_sand:"), beside  # beside a pending item, not a done one
+            checked += len(opens)
+    assert checked >= 5
+    # Ada's: the button opens her first pending item of the module, in its course and batch.
+    [ada] = world.dms("U0ADA")
+    feedback = world.tracked["kickoff"]
+    urls = [url for label, url, _ in link_buttons(ada) if label == "Open in LMS"]
+    prefix = f"https://people.zoho.com/acme/lms#course/{feedback.course_id}/batch/{feedback.batch_id}/module/"
+    assert any(u.startswith(prefix) and "/item/" in u for u in urls), urls
+    assert not [b for b in link_buttons(ada) if b[0] == "Open Zoho People"]  # items have their own address
+
+
+async def test_without_a_template_the_home_page_is_offered_once(make_world: MakeWorld) -> None:
+    world = await make_world(MONDAY)
+    await world.sweep(force=True)
+    for user in PEOPLE:
+        for message in world.dms(user):
+            labels = [label for label, _, _ in link_buttons(message)]
+            assert "Open in LMS" not in labels, user  # no invented address, and not 8 buttons to the home page
+            assert labels.count("Open Zoho People") == 1, (user, labels)
+            [home] = [url for label, url, _ in link_buttons(message) if label == "Open Zoho People"]
+            assert home == world.services.settings.zoho_people_url.rstrip("/")
+
+
+async def test_ispring_items_get_a_button_when_a_template_is_set(make_world: MakeWorld) -> None:
+    world = await make_world(MONDAY, ispring=True, ispring_item_url=ISPRING_TEMPLATE)
+    await world.sweep(force=True)
+    results = {r.module_title: r for r in world.state.ispring_results}
+    seen = 0
+    for user in PEOPLE:
+        for message in world.dms(user):
+            for label, url, beside in link_buttons(message):
+                if "iSpring" not in beside:
+                    continue
+                assert label == "Open in LMS"
+                [title] = [t for t in results if f"*{t}*" in beside]
+                result = results[title]
+                assert (
+                    url
+                    == f"https://acme.ispringlearn.com/app/learn/course/{result.course_id}/item/{result.course_item_id}"
+                )
+                seen += 1
+    assert seen >= 1
+
+
+def test_item_url_templates_are_checked_when_read() -> None:
+    with pytest.raises(pydantic.ValidationError, match=r"unknown placeholder \{lesson\}; use \{course_id\}"):
+        quiet_config(zoho_item_url="https://lms.example.com/{lesson}")
+    with pytest.raises(pydantic.ValidationError, match="unknown placeholder \\{batch_id\\}"):
+        quiet_config(ispring_item_url="https://lms.example.com/{course_id}/{batch_id}")  # iSpring has no batches
+    with pytest.raises(pydantic.ValidationError, match="web address"):
+        quiet_config(zoho_item_url="people.zoho.com/{course_id}")
+    assert quiet_config(zoho_item_url="  ").zoho_item_url is None
+    old_name = quiet_config(zoho_item_url="https://lms.example.com/{course_id}/{entity_id}")  # {entity_id} still works
+    assert old_name.zoho_item_url == "https://lms.example.com/{course_id}/{entity_id}"
