@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Literal, TypeVar
+from urllib.parse import quote
 from xml.etree.ElementTree import Element
 
 import httpx
@@ -15,7 +16,14 @@ import pydantic
 
 from bot.lms.content import read_json, read_xml, validated
 from bot.lms.errors import InvalidResponseError, ValidationError
-from bot.lms.ispring_models import CompletionStatus, ModuleResult, ResultsFilter, UserProfile, UserStatus
+from bot.lms.ispring_models import (
+    CompletionStatus,
+    CourseModule,
+    ModuleResult,
+    ResultsFilter,
+    UserProfile,
+    UserStatus,
+)
 from bot.lms.ratelimit import Priority
 from bot.lms.transport import LmsTransport
 
@@ -30,6 +38,7 @@ _PROFILE_FIELDS = {"EMAIL": "email", "LOGIN": "login", "FIRST_NAME": "first_name
 class Endpoint:
     RESULTS = "ispring-results"
     USERS = "ispring-users"
+    COURSE_MODULES = "ispring-course-modules"
 
 
 def validate_filter(flt: ResultsFilter) -> None:
@@ -98,6 +107,24 @@ class ISpringClient:
                 self.transport, USERS_PATH, Endpoint.USERS, params, self._accept, parse_users, priority, None
             )
             if record.get("userId")
+        ]
+
+    async def course_modules(
+        self, course_id: str, *, priority: Priority = Priority.INTERACTIVE, max_wait: float | None = None
+    ) -> list[CourseModule]:
+        """The modules of one course (GET /course/{id}/modules), each with the `viewUrl` iSpring gives it."""
+        response = await self.transport.request(
+            "GET",
+            f"/course/{quote(course_id, safe='')}/modules",
+            endpoint=Endpoint.COURSE_MODULES,
+            headers={"Accept": self._accept},
+            priority=priority,
+            max_wait=max_wait,
+        )
+        return [
+            _model(CourseModule, record, Endpoint.COURSE_MODULES)
+            for record in parse_course_modules(response)
+            if record.get("moduleId")
         ]
 
     @property
@@ -213,6 +240,28 @@ def parse_users(response: httpx.Response) -> tuple[list[dict[str, Any]], str | N
                 if profile.get(key) not in (None, "") and target not in profile:
                     profile[target] = profile[key]
     return profiles, token
+
+
+def parse_course_modules(response: httpx.Response) -> list[dict[str, Any]]:
+    """Module records from an XML (`<response><modules><module>…`) or JSON answer (documented fields only; the
+    JSON may mirror the XML, {"modules": {"module": [...]}}, or be {"modules": [...]} or a bare list)."""
+    body = response.content.strip()
+    content_type = response.headers.get("content-type", "")
+    looks_like_json = body.startswith((b"{", b"["))
+    if body.startswith(b"<") or (not looks_like_json and ("xml" in content_type or "html" in content_type)):
+        root = _root(response, Endpoint.COURSE_MODULES)
+        return [{child.tag: (child.text or "").strip() for child in node} for node in root.iter("module")]
+    payload = _json(response, Endpoint.COURSE_MODULES)
+    if isinstance(payload, dict) and isinstance(payload.get("response"), dict):
+        payload = payload["response"]
+    raw: Any = payload.get("modules", []) if isinstance(payload, dict) else payload
+    if isinstance(raw, dict):
+        raw = raw.get("module", [])
+    if isinstance(raw, dict):
+        raw = [raw]
+    if not isinstance(raw, list):
+        raise InvalidResponseError("its modules are not a list", endpoint=Endpoint.COURSE_MODULES, provider="iSpring")
+    return [r for r in raw if isinstance(r, dict)]
 
 
 def parse_results(response: httpx.Response) -> tuple[list[dict[str, Any]], str | None]:

@@ -7,7 +7,7 @@ cache, or locked because the learner has not finished the module before it, cost
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
@@ -23,6 +23,7 @@ from bot.services.bulk_reads import Skip
 from bot.services.types import TrackedModuleRef
 
 UPCOMING_SESSION_DAYS = 7  # the digest lists sessions this close
+URL_LIMIT = 3000  # Slack's longest button URL
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +73,22 @@ class Collector:
             if ispring is None:
                 out.unavailable.append("iSpring results unavailable")
             else:
-                out.entries += ispring_entries(ispring, learner.ispring_id, now, learner.tz, self.config)
+                entries = ispring_entries(ispring, learner.ispring_id, now, learner.tz, self.config)
+                links = await self._ispring_links(ispring, {e.key for e in entries})
+                if links:
+                    entries = ispring_entries(ispring, learner.ispring_id, now, learner.tz, self.config, links)
+                out.entries += entries
         return out
+
+    async def _ispring_links(self, results: Sequence[ModuleResult], keys: set[str]) -> dict[tuple[str, str], str]:
+        """The `viewUrl` iSpring gives each module of the courses these entries are in: (course, module) -> URL."""
+        courses = sorted({r.course_id for r in results if r.course_id and ispring_key(r) in keys})
+        links: dict[tuple[str, str], str] = {}
+        for course_id in courses:
+            for module in await self.reader.ispring_course_modules(course_id) or []:
+                if usable_url(module.view_url):
+                    links[(course_id, module.module_id)] = str(module.view_url)
+        return links
 
     async def _zoho(self, learner: Learner, learner_id: str, now: datetime, out: Collected) -> None:
         today = now.astimezone(learner.tz).date()
@@ -292,9 +307,15 @@ def pending_ids(progress: ModuleProgress) -> set[str]:
 
 
 def ispring_entries(
-    results: Sequence[ModuleResult], ispring_id: str, now: datetime, tz: tzinfo, config: ReminderConfig
+    results: Sequence[ModuleResult],
+    ispring_id: str,
+    now: datetime,
+    tz: tzinfo,
+    config: ReminderConfig,
+    links: Mapping[tuple[str, str], str] | None = None,
 ) -> list[DigestEntry]:
-    """iSpring modules of this user that are overdue, or due within `ispring_due_soon_days`."""
+    """iSpring modules of this user that are overdue, or due within `ispring_due_soon_days`; each links to the
+    `viewUrl` iSpring gave its module (`links`), else to REMINDER_ISPRING_ITEM_URL's address, else nowhere."""
     soon = now + timedelta(days=config.ispring_due_soon_days)
     entries = []
     for result in results:
@@ -304,8 +325,8 @@ def ispring_entries(
         overdue = result.is_overdue or (due is not None and due < now)
         if not overdue and (due is None or due > soon):
             continue
-        url = None
-        if config.ispring_item_url:  # the results answer carries no address: the admin's template
+        url = (links or {}).get((result.course_id or "", result.module_id or ""))
+        if url is None and config.ispring_item_url:  # no address from iSpring: the admin's template
             url = expand(
                 config.ispring_item_url,
                 course_id=result.course_id,
@@ -323,6 +344,11 @@ def ispring_entries(
             )
         )
     return entries
+
+
+def usable_url(url: str | None) -> bool:
+    """Whether an address from the LMS can be a Slack button's URL (a web address within Slack's limit)."""
+    return bool(url) and str(url).lower().startswith(("https://", "http://")) and len(str(url)) <= URL_LIMIT
 
 
 def session_info(

@@ -1,8 +1,9 @@
 """ "Open in LMS" links from the admin's URL templates (`REMINDER_ZOHO_ITEM_URL`, `REMINDER_ISPRING_ITEM_URL`).
 
-Neither vendor documents a learner-facing address for a course, module or item, and Zoho's progress answers
-carry none, so lmsbot ships no default pattern: without a template Zoho items get no per-module button (the
-digest offers the Zoho People home page once) and iSpring items none; `/lms status` tells admins.
+Where the LMS gives an address it wins: iSpring's GET /course/{id}/modules lists a `viewUrl` per module.
+Zoho's answers carry none, and neither vendor documents a learner-facing URL pattern, so lmsbot ships no
+default: without a template Zoho items get no per-module button (the digest offers the Zoho People home page
+once) and iSpring items without a `viewUrl` none; `/lms status` tells admins which template is not set.
 """
 
 from __future__ import annotations

@@ -59,8 +59,9 @@ class ReminderConfig(BaseSettings):
     manager_digest_weekday: str = "mon"
     # "Open in LMS" (one button per module), REMINDER_ZOHO_ITEM_URL and REMINDER_ISPRING_ITEM_URL: placeholders
     # {course_id} {batch_id} {module_id} {item_id} (Zoho; {entity_id} is the same as {item_id}) and {course_id}
-    # {module_id} {item_id} (iSpring: its courseItemId). No vendor documents such an address, so there is no
-    # default: unset, Zoho digests offer the Zoho People home page once and iSpring items have no button.
+    # {module_id} {item_id} (iSpring: its courseItemId; used when iSpring gives no viewUrl for the module). No
+    # vendor documents such an address, so there is no default: unset, Zoho digests offer the Zoho People home
+    # page once and iSpring items without a viewUrl have no button.
     zoho_item_url: str | None = None
     ispring_item_url: str | None = None
 

@@ -98,7 +98,8 @@ def item_link_lines(report: StatusReport) -> list[str]:
             )
         else:
             lines.append(
-                f"{WARNING} {provider_name(provider)}: no {setting} set — iSpring items have no Open in LMS button."
+                f"{WARNING} {provider_name(provider)}: no {setting} set — an iSpring item whose course iSpring"
+                " gives no address for has no Open in LMS button."
             )
     return lines
 

@@ -6,9 +6,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+import httpx
 import pydantic
 import pytest
 
+from bot.lms.ispring import parse_course_modules
+from bot.lms.ispring_models import CourseModule
 from bot.sandbox import seed
 from bot.slackstub.render import render_message
 from tests.reminders.conftest import MONDAY, PEOPLE, TEAM, MakeWorld, World, quiet_config
@@ -137,25 +140,56 @@ async def test_without_a_template_the_home_page_is_offered_once(make_world: Make
             assert home == world.services.settings.zoho_people_url.rstrip("/")
 
 
-async def test_ispring_items_get_a_button_when_a_template_is_set(make_world: MakeWorld) -> None:
-    world = await make_world(MONDAY, ispring=True, ispring_item_url=ISPRING_TEMPLATE)
-    await world.sweep(force=True)
-    results = {r.module_title: r for r in world.state.ispring_results}
-    seen = 0
+def ispring_buttons(world: World) -> list[tuple[str, str, str]]:
+    """(label, url, title) of the buttons beside iSpring items in every DM."""
+    titles = {r.module_title for r in world.state.ispring_results}
+    found = []
     for user in PEOPLE:
         for message in world.dms(user):
             for label, url, beside in link_buttons(message):
-                if "iSpring" not in beside:
-                    continue
-                assert label == "Open in LMS"
-                [title] = [t for t in results if f"*{t}*" in beside]
-                result = results[title]
-                assert (
-                    url
-                    == f"https://acme.ispringlearn.com/app/learn/course/{result.course_id}/item/{result.course_item_id}"
-                )
-                seen += 1
-    assert seen >= 1
+                if "— iSpring" in beside:
+                    [title] = [t for t in titles if f"*{t}*" in beside]
+                    found.append((label, url, title))
+    return found
+
+
+async def test_ispring_items_open_the_address_ispring_gives(make_world: MakeWorld) -> None:
+    world = await make_world(MONDAY, ispring=True)  # no template: iSpring's own viewUrl
+    await world.sweep(force=True)
+    modules = {r.module_title: r for r in world.state.ispring_results}
+    found = ispring_buttons(world)
+    assert found
+    for label, url, title in found:
+        result = modules[title]
+        assert label == "Open in LMS"
+        assert url == f"https://learn.sandbox.invalid/app/course/{result.course_id}/module/{result.module_id}"
+    calls = world.state.calls_for("ispring-course-modules")
+    assert len(calls) == len({c.path for c in calls})  # each course asked once, however many learners
+    await world.sweep(force=True)
+    assert len(world.state.calls_for("ispring-course-modules")) == len(calls)  # cached
+
+
+async def test_ispring_items_use_the_template_when_ispring_gives_no_address(make_world: MakeWorld) -> None:
+    world = await make_world(MONDAY, ispring=True, ispring_item_url=ISPRING_TEMPLATE)
+    world.state.inject_fault("ispring-course-modules", status=404, count=100)
+    await world.sweep(force=True)
+    modules = {r.module_title: r for r in world.state.ispring_results}
+    found = ispring_buttons(world)
+    assert found
+    for label, url, title in found:
+        result = modules[title]
+        assert (label, url) == (
+            "Open in LMS",
+            f"https://acme.ispringlearn.com/app/learn/course/{result.course_id}/item/{result.course_item_id}",
+        )
+
+
+async def test_ispring_items_without_an_address_have_no_button(make_world: MakeWorld) -> None:
+    world = await make_world(MONDAY, ispring=True)
+    world.state.inject_fault("ispring-course-modules", status=404, count=100)
+    await world.sweep(force=True)
+    assert any("— iSpring" in render_message(m) for u in PEOPLE for m in world.dms(u))
+    assert ispring_buttons(world) == []  # nothing invented
 
 
 def test_item_url_templates_are_checked_when_read() -> None:
@@ -168,3 +202,35 @@ def test_item_url_templates_are_checked_when_read() -> None:
     assert quiet_config(zoho_item_url="  ").zoho_item_url is None
     old_name = quiet_config(zoho_item_url="https://lms.example.com/{course_id}/{entity_id}")  # {entity_id} still works
     assert old_name.zoho_item_url == "https://lms.example.com/{course_id}/{entity_id}"
+
+
+@pytest.mark.parametrize(
+    "content_type,body",
+    [
+        (
+            "application/xml",
+            b"<?xml version='1.0' encoding='UTF-8'?><response><modules><module><moduleId>m-1</moduleId>"
+            b"<itemId>i-1</itemId><courseId>c-1</courseId><title>Anti-Bribery</title>"
+            b"<viewUrl>https://acme.ispringlearn.com/view/m-1</viewUrl><type>material</type></module></modules>"
+            b"</response>",
+        ),
+        (
+            "application/json",
+            b'{"modules": {"module": [{"moduleId": "m-1", "itemId": "i-1", "courseId": "c-1",'
+            b' "title": "Anti-Bribery", "viewUrl": "https://acme.ispringlearn.com/view/m-1"}]}}',
+        ),
+        (
+            "application/json",
+            b'{"modules": [{"moduleId": "m-1", "itemId": "i-1", "viewUrl": "https://acme.ispringlearn.com/view/m-1"}]}',
+        ),
+    ],
+)
+def test_ispring_course_modules_are_read_in_either_format(content_type: str, body: bytes) -> None:
+    response = httpx.Response(200, content=body, headers={"content-type": content_type})
+    [record] = parse_course_modules(response)
+    module = CourseModule.model_validate(record)
+    assert (module.module_id, module.item_id, module.view_url) == (
+        "m-1",
+        "i-1",
+        "https://acme.ispringlearn.com/view/m-1",
+    )

@@ -18,7 +18,7 @@ async def test_status_warns_admins_when_no_item_template_is_set(
     reply = text_of(await command(stack, GRACE, "status"))
     assert "*Open in LMS links*" in reply
     assert "no `REMINDER_ZOHO_ITEM_URL` set — digests can only offer the Zoho People home page" in reply
-    assert "no `REMINDER_ISPRING_ITEM_URL` set — iSpring items have no Open in LMS button" in reply
+    assert "no `REMINDER_ISPRING_ITEM_URL` set — an iSpring item whose course iSpring gives no address" in reply
     assert "Open in LMS links" not in text_of(await command(stack, ADA, "status"))  # admins only
 
     monkeypatch.setenv("REMINDER_ZOHO_ITEM_URL", "https://people.zoho.com/acme/lms#course/{course_id}/{item_id}")
