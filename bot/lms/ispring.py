@@ -18,6 +18,7 @@ from bot.lms.content import read_json, read_xml, validated
 from bot.lms.errors import InvalidResponseError, ValidationError
 from bot.lms.ispring_models import (
     CompletionStatus,
+    CourseModule,
     Department,
     ModuleResult,
     ResultsFilter,
@@ -133,18 +134,21 @@ class ISpringClient:
 
     async def course_modules(
         self, course_id: str, *, priority: Priority = Priority.INTERACTIVE, max_wait: float | None = None
-    ) -> dict[str, str]:
-        """The modules of one course (GET /course/{id}/modules): module id -> title. iSpring answers 404
-        ("Unknown content item") for a course it does not know; the transport raises NotFoundError then."""
+    ) -> list[CourseModule]:
+        """The modules of one course (GET /course/{id}/modules), each with the `viewUrl` iSpring gives it."""
         response = await self.transport.request(
             "GET",
-            COURSE_MODULES_PATH.format(course_id=quote(course_id, safe="")),
+            f"/course/{quote(course_id, safe='')}/modules",
             endpoint=Endpoint.COURSE_MODULES,
             headers={"Accept": self._accept},
             priority=priority,
             max_wait=max_wait,
         )
-        return parse_course_modules(response)
+        return [
+            _model(CourseModule, record, Endpoint.COURSE_MODULES)
+            for record in parse_course_modules(response)
+            if record.get("moduleId")
+        ]
 
     @property
     def _accept(self) -> str:
@@ -215,29 +219,6 @@ def _json(response: httpx.Response, endpoint: str) -> Any:
     return read_json(
         response.content, provider="iSpring", endpoint=endpoint, content_type=response.headers.get("content-type", "")
     )
-
-
-def parse_course_modules(response: httpx.Response) -> dict[str, str]:
-    """module id -> title, from <response><modules><module><moduleId/><title/>… or the same names in JSON."""
-    body = response.content.strip()
-    found: dict[str, str] = {}
-    if body.startswith(b"<"):
-        root = _root(response, Endpoint.COURSE_MODULES)
-        for node in root.iter("module"):
-            module_id = (node.findtext("moduleId") or "").strip()
-            if module_id:
-                found[module_id] = (node.findtext("title") or "").strip()
-        return found
-    payload = _json(response, Endpoint.COURSE_MODULES) or {}
-    if isinstance(payload, dict) and isinstance(payload.get("response"), dict):
-        payload = payload["response"]
-    raw: Any = payload.get("modules", []) if isinstance(payload, dict) else payload
-    if isinstance(raw, dict):
-        raw = raw.get("module", [])
-    for item in raw if isinstance(raw, list) else []:
-        if isinstance(item, dict) and item.get("moduleId"):
-            found[str(item["moduleId"])] = str(item.get("title") or "")
-    return found
 
 
 def parse_users(response: httpx.Response) -> tuple[list[dict[str, Any]], str | None]:
@@ -339,6 +320,28 @@ def _collect(value: Any, found: dict[str, list[str]]) -> None:
     elif isinstance(value, list):
         for inner in value:
             _collect(inner, found)
+
+
+def parse_course_modules(response: httpx.Response) -> list[dict[str, Any]]:
+    """Module records from an XML (`<response><modules><module>…`) or JSON answer (documented fields only; the
+    JSON may mirror the XML, {"modules": {"module": [...]}}, or be {"modules": [...]} or a bare list)."""
+    body = response.content.strip()
+    content_type = response.headers.get("content-type", "")
+    looks_like_json = body.startswith((b"{", b"["))
+    if body.startswith(b"<") or (not looks_like_json and ("xml" in content_type or "html" in content_type)):
+        root = _root(response, Endpoint.COURSE_MODULES)
+        return [{child.tag: (child.text or "").strip() for child in node} for node in root.iter("module")]
+    payload = _json(response, Endpoint.COURSE_MODULES)
+    if isinstance(payload, dict) and isinstance(payload.get("response"), dict):
+        payload = payload["response"]
+    raw: Any = payload.get("modules", []) if isinstance(payload, dict) else payload
+    if isinstance(raw, dict):
+        raw = raw.get("module", [])
+    if isinstance(raw, dict):
+        raw = [raw]
+    if not isinstance(raw, list):
+        raise InvalidResponseError("its modules are not a list", endpoint=Endpoint.COURSE_MODULES, provider="iSpring")
+    return [r for r in raw if isinstance(r, dict)]
 
 
 def parse_results(response: httpx.Response) -> tuple[list[dict[str, Any]], str | None]:

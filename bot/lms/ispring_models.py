@@ -68,6 +68,17 @@ class ModuleResult(LmsModel):
         return self.completion_status in DONE_STATUSES
 
 
+class CourseModule(LmsModel):
+    """A module of one course (GET /course/{id}/modules): its `viewUrl` is the address iSpring gives for it."""
+
+    module_id: LmsId = Field(alias="moduleId")
+    item_id: OptionalId = Field(default=None, alias="itemId")
+    course_id: OptionalId = Field(default=None, alias="courseId")
+    title: OptionalStr = None
+    view_url: OptionalStr = Field(default=None, alias="viewUrl")
+    type: OptionalStr = None
+
+
 class UserProfile(LmsModel):
     """A user from GET /users, reduced to what linking needs (the profile's field list is kept as extra)."""
 

@@ -7,12 +7,13 @@ cache, or locked because the learner has not finished the module before it, cost
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from bot.lms.ispring_models import ModuleResult
 from bot.lms.zoho_models import Entity, LockType, Module, ModuleProgress, Session, SessionEntity
+from bot.reminders.links import expand
 from bot.reminders.lms_reader import LmsReader, Progress, Unavailable
 from bot.reminders.report import SweepReport
 from bot.reminders.settings import ReminderConfig
@@ -22,6 +23,7 @@ from bot.services.bulk_reads import Skip
 from bot.services.types import TrackedModuleRef
 
 UPCOMING_SESSION_DAYS = 7  # the digest lists sessions this close
+URL_LIMIT = 3000  # Slack's longest button URL
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +73,22 @@ class Collector:
             if ispring is None:
                 out.unavailable.append("iSpring results unavailable")
             else:
-                out.entries += ispring_entries(ispring, learner.ispring_id, now, learner.tz, self.config)
+                entries = ispring_entries(ispring, learner.ispring_id, now, learner.tz, self.config)
+                links = await self._ispring_links(ispring, {e.key for e in entries})
+                if links:
+                    entries = ispring_entries(ispring, learner.ispring_id, now, learner.tz, self.config, links)
+                out.entries += entries
         return out
+
+    async def _ispring_links(self, results: Sequence[ModuleResult], keys: set[str]) -> dict[tuple[str, str], str]:
+        """The `viewUrl` iSpring gives each module of the courses these entries are in: (course, module) -> URL."""
+        courses = sorted({r.course_id for r in results if r.course_id and ispring_key(r) in keys})
+        links: dict[tuple[str, str], str] = {}
+        for course_id in courses:
+            for module in await self.reader.ispring_course_modules(course_id) or []:
+                if usable_url(module.view_url):
+                    links[(course_id, module.module_id)] = str(module.view_url)
+        return links
 
     async def _zoho(self, learner: Learner, learner_id: str, now: datetime, out: Collected) -> None:
         today = now.astimezone(learner.tz).date()
@@ -245,15 +261,18 @@ class Collector:
         return before.name or before.module_id
 
     def _zoho_link(self, tracked: TrackedModuleRef, entity: Entity) -> str | None:
+        """The item's address from REMINDER_ZOHO_ITEM_URL (Zoho's answers carry none); None without one."""
         template = self.config.zoho_item_url
-        if template:
-            return template.format(
-                course_id=tracked.course_id,
-                batch_id=tracked.batch_id or "",
-                module_id=tracked.module_id,
-                entity_id=entity.entity_id,
-            )
-        return self.zoho_url
+        if not template:
+            return None
+        return expand(
+            template,
+            course_id=tracked.course_id,
+            batch_id=tracked.batch_id,
+            module_id=tracked.module_id,
+            item_id=entity.entity_id,
+            entity_id=entity.entity_id,
+        )
 
     @staticmethod
     def _age(now: datetime, cached: Progress) -> float:
@@ -288,9 +307,15 @@ def pending_ids(progress: ModuleProgress) -> set[str]:
 
 
 def ispring_entries(
-    results: Sequence[ModuleResult], ispring_id: str, now: datetime, tz: tzinfo, config: ReminderConfig
+    results: Sequence[ModuleResult],
+    ispring_id: str,
+    now: datetime,
+    tz: tzinfo,
+    config: ReminderConfig,
+    links: Mapping[tuple[str, str], str] | None = None,
 ) -> list[DigestEntry]:
-    """iSpring modules of this user that are overdue, or due within `ispring_due_soon_days`."""
+    """iSpring modules of this user that are overdue, or due within `ispring_due_soon_days`; each links to the
+    `viewUrl` iSpring gave its module (`links`), else to REMINDER_ISPRING_ITEM_URL's address, else nowhere."""
     soon = now + timedelta(days=config.ispring_due_soon_days)
     entries = []
     for result in results:
@@ -300,9 +325,14 @@ def ispring_entries(
         overdue = result.is_overdue or (due is not None and due < now)
         if not overdue and (due is None or due > soon):
             continue
-        url = None
-        if config.ispring_item_url:
-            url = config.ispring_item_url.format(course_id=result.course_id or "", module_id=result.module_id or "")
+        url = (links or {}).get((result.course_id or "", result.module_id or ""))
+        if url is None and config.ispring_item_url:  # no address from iSpring: the admin's template
+            url = expand(
+                config.ispring_item_url,
+                course_id=result.course_id,
+                module_id=result.module_id,
+                item_id=result.course_item_id,
+            )
         entries.append(
             DigestEntry(
                 key=ispring_key(result),
@@ -314,6 +344,11 @@ def ispring_entries(
             )
         )
     return entries
+
+
+def usable_url(url: str | None) -> bool:
+    """Whether an address from the LMS can be a Slack button's URL (a web address within Slack's limit)."""
+    return bool(url) and str(url).lower().startswith(("https://", "http://")) and len(str(url)) <= URL_LIMIT
 
 
 def session_info(

@@ -177,6 +177,17 @@ class Delivery:
         if claim is not None:
             await self.sent_log.confirm(claim, None, None, {"kind": "none"})
 
+    async def record_delivered(
+        self, team_id: str, user_id: str, item_key: str, period: str, within_key: str, within_period: str
+    ) -> None:
+        """This reminder went out inside another message (a session reminder told in the day's digest): record
+        it as sent under its own key, so it is never posted on its own later."""
+        claim = await self.sent_log.claim(team_id, user_id, item_key, period, stale_after=self.stale_after)
+        if claim is not None:
+            await self.sent_log.confirm(
+                claim, None, None, {"kind": "within", "item_key": within_key, "period": within_period}
+            )
+
     async def update(self, row: SentReminder, message: Rendered, payload: Any, report: SweepReport) -> bool:
         """Edit a sent message in place (chat.update) and store what it says now."""
         if not row.channel_id or not row.message_ts:

@@ -44,6 +44,7 @@ from bot.reminders.types import (
     Outgoing,
     OverdueResult,
     Renderer,
+    SessionInfo,
     SessionLead,
     SessionReminder,
     UnlockedNotice,
@@ -82,6 +83,8 @@ class _Team:
     only_user: str | None = None
     forced: Forced | None = None  # how a forced sweep treats people's schedules
     names: dict[str, str] = field(default_factory=dict)  # Slack user -> first name
+    # (Slack user, item key, period) of session reminders told in this sweep's digests: no DM of their own.
+    folded: set[tuple[str, str, str]] = field(default_factory=set)
     _ispring: asyncio.Task[list[ModuleResult] | None] | None = None
 
     def pref(self, user_id: str) -> ReminderPreferences:
@@ -371,12 +374,16 @@ class ReminderEngine:
             missed=missed,
             lms_zone=self.lms_zone.key,
             made_at=now,
+            lms_home=None if self.config.zoho_item_url else team.collector.zoho_url,
         )
         if not digest.pending and not digest.missed:
             report.nothing += 1
             if not dry_run:
                 await self.delivery.record_nothing(team.team_id, learner.user_id, DIGEST_KEY, period)
             return
+        # One message, not three: the session reminders due now are told in the digest.
+        folded = await self._due_session_reminders(team, learner, digest.sessions, now)
+        digest = replace(digest, reminders=tuple((info.session_id, lead) for info, lead in folded))
         out = Outgoing(
             team.team_id,
             learner.user_id,
@@ -386,9 +393,58 @@ class ReminderEngine:
             self.renderer.digest(digest),
             digest.to_payload(),
         )
-        if await self.delivery.send(out, report, dry_run=dry_run) and not dry_run:
-            for told in digest.missed:  # told once: the next digests leave it out
-                await self.delivery.record_nothing(team.team_id, learner.user_id, told.key, MISSED_PERIOD)
+        if await self.delivery.send(out, report, dry_run=dry_run):
+            for info, lead in folded:
+                key, session_period = session_key("session", info, lead), session_period_of(info)
+                team.folded.add((learner.user_id, key, session_period))
+                if not dry_run:  # delivered, under the key its own DM would have had: never sent apart later
+                    await self.delivery.record_delivered(
+                        team.team_id, learner.user_id, key, session_period, DIGEST_KEY, period
+                    )
+            if not dry_run:
+                for told in digest.missed:  # told once: the next digests leave it out
+                    await self.delivery.record_nothing(team.team_id, learner.user_id, told.key, MISSED_PERIOD)
+
+    async def _due_session_reminders(
+        self, team: _Team, learner: Learner, sessions: Sequence[SessionInfo], now: datetime
+    ) -> list[tuple[SessionInfo, SessionLead]]:
+        """The learner's session reminders the session phase would send in this sweep and has not sent yet."""
+        if not learner.zoho_id:
+            return []
+        candidates: list[tuple[SessionInfo, SessionLead]] = []
+        for info in sessions:
+            lead = self._lead(info, now)
+            if lead is None or info.tracked.id in learner.muted or not info.tracked.batch_id:
+                continue
+            listed = {s.session_id: s for s in await team.reader.sessions(info.tracked) or []}
+            session = listed.get(info.session_id)
+            if session is None or session.is_completed:
+                continue
+            if await self._attends(team, info.tracked, learner.zoho_id, info.session_id):
+                candidates.append((info, lead))
+        if not candidates:
+            return []
+        keys = [session_key("session", info, lead) for info, lead in candidates]
+        since = now - timedelta(hours=self.config.session_day_before_hours, days=1)
+        told = {
+            (r.item_key, r.period)
+            for r in await self.state.recent(team.team_id, keys, since, statuses=("sent", "claimed"))
+            if r.slack_user_id == learner.user_id
+        }
+        return [
+            (info, lead)
+            for info, lead in candidates
+            if (session_key("session", info, lead), session_period_of(info)) not in told
+        ]
+
+    def _lead(self, info: SessionInfo, now: datetime) -> SessionLead | None:
+        """Which reminder of this session is due now: "soon" within the shortly-before window, "day-before"
+        within the day-before one, None when neither (or it has started)."""
+        day_before = timedelta(hours=self.config.session_day_before_hours)
+        soon = timedelta(minutes=self.config.session_soon_minutes)
+        if not now < info.starts_at <= now + max(day_before, soon):
+            return None
+        return "soon" if info.starts_at - now <= soon else "day-before"
 
     async def _untold(
         self, team_id: str, user_id: str, missed: list[MissedSession], now: datetime
@@ -564,8 +620,7 @@ class ReminderEngine:
     async def _session_reminders(self, team: _Team, report: SweepReport, *, dry_run: bool, now: datetime) -> None:
         day_before = timedelta(hours=self.config.session_day_before_hours)
         soon = timedelta(minutes=self.config.session_soon_minutes)
-        horizon = max(day_before, soon)
-        if horizon <= timedelta(0):
+        if max(day_before, soon) <= timedelta(0):
             return
         members: list[SlackUser] | None = None
         for tracked in [t for t in team.tracked if t.batch_id]:
@@ -575,10 +630,10 @@ class ReminderEngine:
             module = await team.reader.module(tracked)
             for session in sessions:
                 info = session_info(tracked, module.name if module else None, None, session, self.lms_zone)
-                if info is None or session.is_completed or not now < info.starts_at <= now + horizon:
+                lead = self._lead(info, now) if info is not None and not session.is_completed else None
+                if info is None or lead is None:
                     continue
-                lead: SessionLead = "soon" if info.starts_at - now <= soon else "day-before"
-                period = info.starts_at.date().isoformat()
+                period = session_period_of(info)
                 for learner in team.learners.values():
                     if not learner.zoho_id or tracked.id in learner.muted:
                         continue
@@ -626,10 +681,13 @@ class ReminderEngine:
             return  # quiet hours or snoozed: a later sweep in the window sends it
         info = reminder.session
         role = "trainer" if reminder.as_trainer else "session"
+        key = session_key(role, info, reminder.lead)
+        if (user_id, key, period) in team.folded:
+            return  # told in this sweep's digest (a dry run records nothing, so remember it here)
         out = Outgoing(
             team.team_id,
             user_id,
-            f"{role}:{info.session_id}:{reminder.lead}",
+            key,
             period,
             f"{role} {reminder.lead} → {user_id}: {info.name} at {info.starts_at:%Y-%m-%d %H:%M %Z}",
             self.renderer.session(reminder),
@@ -772,6 +830,16 @@ def _opened(
     )
 
 
+def session_key(role: str, info: SessionInfo, lead: SessionLead) -> str:
+    """The sent log's item key of a session reminder ("session" for a learner, "trainer" for its trainer)."""
+    return f"{role}:{info.session_id}:{lead}"
+
+
+def session_period_of(info: SessionInfo) -> str:
+    """A session reminder's period: the session's date in the LMS's zone."""
+    return info.starts_at.date().isoformat()
+
+
 def _bind(func: Callable[..., Awaitable[None]], *args: object) -> Callable[[], Awaitable[None]]:
     async def job() -> None:
         await func(*args)
@@ -796,5 +864,7 @@ def _digest_summary(user_id: str, digest: Digest) -> str:
         parts.append(_n(len(digest.sessions), "upcoming session"))
     if digest.missed:
         parts.append(_n(len(digest.missed), "missed session"))
+    if digest.reminders:
+        parts.append(_n(len(digest.reminders), "session reminder") + " in it")
     who = f"{user_id} ({digest.learner_name})" if digest.learner_name else user_id
     return f"digest {digest.period} → {who}: " + ", ".join(parts)

@@ -30,7 +30,7 @@ from bot.lms import ispring as ispring_api
 from bot.lms import zoho as zoho_api
 from bot.lms.errors import DailyBudgetExhaustedError, DeadlineExceededError, LMSError, NotFoundError, RateLimitedError
 from bot.lms.factory import LmsClients
-from bot.lms.ispring_models import ModuleResult, ResultsFilter
+from bot.lms.ispring_models import CourseModule, ModuleResult, ResultsFilter
 from bot.lms.ratelimit import Priority
 from bot.lms.tokens import TOKEN_ENDPOINT
 from bot.lms.zoho_models import Module, ModuleProgress, Session
@@ -44,6 +44,7 @@ from bot.services.types import TrackedModuleRef
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 MODULES = Codec[list[Module]](list[Module])
+COURSE_MODULES = Codec[list[CourseModule]](list[CourseModule])
 FLAG = Codec[bool](bool)
 ABSENT_MAX_AGE = 86400.0  # "not enrolled" is asked again after a day
 
@@ -266,6 +267,22 @@ class LmsReader:
             self._guarded("Zoho", zoho_api.Endpoint.MODULE_SESSIONS, loader),
             SESSIONS,
             self.config.fresh_seconds,
+        )
+
+    async def ispring_course_modules(self, course_id: str) -> list[CourseModule] | None:
+        """One iSpring course's modules (for the `viewUrl` iSpring gives each), cached like module settings;
+        None when iSpring could not say (the digest then falls back to REMINDER_ISPRING_ITEM_URL)."""
+        ispring = self.lms.ispring
+        key = f"{self.team_id}:ispring:course-modules:{course_id}"
+
+        async def load() -> list[CourseModule]:
+            return await ispring.course_modules(course_id, priority=Priority.BACKGROUND, max_wait=None)
+
+        return await self._optional(
+            key,
+            self._guarded("iSpring", ispring_api.Endpoint.COURSE_MODULES, load),
+            COURSE_MODULES,
+            self.config.settings_max_age_seconds,
         )
 
     async def ispring_results(self) -> list[ModuleResult]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.reminders.links import ISPRING_PLACEHOLDERS, ZOHO_PLACEHOLDERS, check_template
 from storage.repositories.preferences import WEEKDAYS
 
 
@@ -56,10 +57,23 @@ class ReminderConfig(BaseSettings):
     ispring_due_soon_days: int = Field(default=3, ge=0)
     manager_digest: bool = True  # the weekly "who is overdue on what" for managers and admins
     manager_digest_weekday: str = "mon"
-    # "Open in LMS" links; placeholders {course_id} {batch_id} {module_id} {entity_id} (Zoho) and
-    # {course_id} {module_id} (iSpring). Unset: Zoho items link to the Zoho People URL, iSpring items to nothing.
+    # "Open in LMS" (one button per module), REMINDER_ZOHO_ITEM_URL and REMINDER_ISPRING_ITEM_URL: placeholders
+    # {course_id} {batch_id} {module_id} {item_id} (Zoho; {entity_id} is the same as {item_id}) and {course_id}
+    # {module_id} {item_id} (iSpring: its courseItemId; used when iSpring gives no viewUrl for the module). No
+    # vendor documents such an address, so there is no default: unset, Zoho digests offer the Zoho People home
+    # page once and iSpring items without a viewUrl have no button.
     zoho_item_url: str | None = None
     ispring_item_url: str | None = None
+
+    @field_validator("zoho_item_url", "ispring_item_url", mode="before")
+    @classmethod
+    def _template(cls, value: object, info: ValidationInfo) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if not isinstance(value, str):
+            return value
+        allowed = ZOHO_PLACEHOLDERS if info.field_name == "zoho_item_url" else ISPRING_PLACEHOLDERS
+        return check_template(value, allowed)
 
     @field_validator("lms_timezone")
     @classmethod

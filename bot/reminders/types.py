@@ -96,6 +96,16 @@ class Digest:
     missed: tuple[MissedSession, ...] = ()  # never pending: ended sessions are told apart, once
     lms_zone: str = "UTC"  # the zone session times are written in (LMS_TIMEZONE)
     made_at: datetime | None = None  # when it was put together ("today at …" is relative to it)
+    # Session reminders due when it was sent, told in it instead of a DM of their own: (session id, lead).
+    reminders: tuple[tuple[str, SessionLead], ...] = ()
+    # Zoho People's home page, offered once when items have no address of their own (no REMINDER_ZOHO_ITEM_URL).
+    lms_home: str | None = None
+
+    @property
+    def reminded(self) -> list[tuple[SessionInfo, SessionLead]]:
+        """The sessions this digest reminds about (tomorrow, starting soon), soonest first."""
+        leads = dict(self.reminders)
+        return [(s, leads[s.session_id]) for s in self.sessions if s.session_id in leads]
 
     @property
     def pending(self) -> list[DigestEntry]:
@@ -127,6 +137,8 @@ class Digest:
             "missed": [_missed_json(m) for m in self.missed],
             "lms_zone": self.lms_zone,
             "made_at": self.made_at.isoformat() if self.made_at else None,
+            "reminders": [[session_id, lead] for session_id, lead in self.reminders],
+            "lms_home": self.lms_home,
         }
 
     @classmethod
@@ -148,6 +160,8 @@ class Digest:
                 missed=tuple(_missed(m) for m in payload.get("missed") or []),
                 lms_zone=str(payload.get("lms_zone") or "UTC"),
                 made_at=_datetime(payload.get("made_at")),
+                reminders=tuple(_reminder(r) for r in payload.get("reminders") or []),
+                lms_home=payload.get("lms_home") or None,
             )
         except (KeyError, TypeError, ValueError):
             return None
@@ -334,6 +348,13 @@ def _missed_json(m: MissedSession) -> dict[str, Any]:
 
 def _missed(raw: dict[str, Any]) -> MissedSession:
     return MissedSession(_session(raw["session"]), _session(raw["next"]) if raw.get("next") else None)
+
+
+def _reminder(raw: Any) -> tuple[str, SessionLead]:
+    session_id, lead = raw
+    if lead not in ("day-before", "soon"):
+        raise ValueError(f"unknown session lead {lead!r}")
+    return str(session_id), "soon" if lead == "soon" else "day-before"
 
 
 def _datetime(value: Any) -> datetime | None:

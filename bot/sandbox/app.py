@@ -288,7 +288,7 @@ def create_app(state: SandboxState, config: SandboxConfig) -> Starlette:
         Route("/ispring/users", lms("ispring-users", ispring.users, api="ispring"), methods=["GET"]),
         Route("/ispring/department", lms("ispring-departments", ispring.departments, api="ispring"), methods=["GET"]),
         Route(
-            "/ispring/course/{course_id}/modules",
+            "/ispring/course/{course}/modules",
             lms("ispring-course-modules", ispring.course_modules, api="ispring"),
             methods=["GET"],
         ),

@@ -259,26 +259,34 @@ def departments(req: ApiRequest, state: SandboxState) -> Response:
 
 
 def course_modules(req: ApiRequest, state: SandboxState) -> Response:
-    """GET /course/{id}/modules. Sandbox assumption: a course's modules are those its results name (the
-    sandbox keeps no separate catalogue); a course with none is the documented 404 "Unknown content item"."""
-    course_id = req.params.get("course_id", "")
-    modules: dict[str, str] = {}
-    for result in state.ispring_results:
-        if result.course_id == course_id:
-            modules.setdefault(result.module_id, result.module_title)
-    if not modules:
+    """GET /course/{id}/modules: the documented fields moduleId, itemId, courseId, title, viewUrl, type.
+
+    Sandbox assumption: a course's modules are those its learners' results name; `viewUrl` points at a
+    made-up player page under the sandbox (iSpring's real addresses are the account's own)."""
+    course_id = req.params["course"]
+    seen: dict[str, ISpringResult] = {}
+    for r in state.ispring_results:
+        if r.course_id == course_id:
+            seen.setdefault(r.module_id, r)
+    if not seen:
         raise ApiError(404, "Unknown content item")
+    modules = [
+        {
+            "moduleId": r.module_id,
+            "itemId": r.course_item_id,
+            "courseId": r.course_id,
+            "title": r.module_title,
+            "viewUrl": f"https://learn.sandbox.invalid/app/course/{r.course_id}/module/{r.module_id}",
+            "type": "material",
+        }
+        for r in seen.values()
+    ]
     if "application/json" in req.accept:
-        items = [{"moduleId": m, "courseId": course_id, "title": t} for m, t in modules.items()]
-        return JSONResponse({"modules": items})
-    lines = ['<?xml version="1.0" encoding="UTF-8"?>', "<response>", "  <modules>"]
-    for module_id, title in modules.items():
-        lines += [
-            "    <module>",
-            f"      <moduleId>{escape(module_id)}</moduleId>",
-            f"      <courseId>{escape(course_id)}</courseId>",
-            f"      <title>{escape(title)}</title>",
-            "    </module>",
-        ]
-    lines += ["  </modules>", "</response>"]
+        return JSONResponse({"modules": modules})
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>', "<response>", "<modules>"]
+    for m in modules:
+        lines.append("<module>")
+        lines += [f"<{k}>{escape(str(v))}</{k}>" for k, v in m.items()]
+        lines.append("</module>")
+    lines += ["</modules>", "</response>"]
     return Response("\n".join(lines) + "\n", media_type="application/xml; charset=utf-8")

@@ -3,8 +3,11 @@ request budget left, and the last reminder sweep."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
+
+import pydantic
 
 from bot.lms.factory import LmsClients, zoho_credentials
 from bot.services.bulk_reads import BulkReads
@@ -19,6 +22,25 @@ from bot.services.types import AccountBudget, DailyBudgetLine, Provider, StatusR
 def sweep_key(team_id: str) -> str:
     """Where the reminder sweep leaves its summary for this workspace (in the shared LMS cache table)."""
     return f"{team_id}:sweep:last"
+
+
+def item_link_templates(connected: Collection[Provider]) -> tuple[dict[Provider, bool] | None, str | None]:
+    """Whether REMINDER_ZOHO_ITEM_URL / REMINDER_ISPRING_ITEM_URL are set, for the connected LMSs (read now, as
+    the scheduler reads them); (None, why) when the REMINDER_* settings are invalid."""
+    from bot.reminders.settings import ReminderConfig  # here: bot.reminders imports the container, which imports us
+
+    try:
+        config = ReminderConfig()
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": str(exc)}
+        where = "REMINDER_" + "_".join(str(p) for p in first["loc"]).upper() if first["loc"] else "REMINDER_*"
+        return None, f"{where} {str(first['msg']).removeprefix('Value error, ')}"
+    templates = {Provider.ZOHO: config.zoho_item_url, Provider.ISPRING: config.ispring_item_url}
+    return {p: bool(templates.get(p)) for p in Provider if p in connected}, None
+
+
+def connected(connections: dict[Provider, str]) -> list[Provider]:
+    return [p for p, state in connections.items() if state != "not connected"]
 
 
 class StatusService:
@@ -47,6 +69,7 @@ class StatusService:
                 linked_as[provider] = link.learner_id
         last_sweep, summary = await self.last_sweep(team_id)
         connections = await self.connections.describe(team_id)
+        item_links, item_links_error = item_link_templates(connected(connections)) if admin else (None, None)
         return StatusReport(
             connections=connections,
             linked_as=linked_as,
@@ -56,6 +79,8 @@ class StatusService:
             last_sweep_summary=summary,
             zoho_bulk_reads=await self.bulk_line(team_id),
             daily=await self.learning.daily_budget(team_id) if admin else None,
+            item_links=item_links,
+            item_links_error=item_links_error,
         )
 
     async def bulk_line(self, team_id: str) -> str | None:

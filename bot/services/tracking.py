@@ -113,11 +113,12 @@ class TrackingService:
         if not lms.has_ispring:
             raise TrackError("iSpring is not connected yet: an admin can run /lms connect ispring.", "course_id")
         try:
-            modules = await lms.ispring.course_modules(course_id, max_wait=INTERACTIVE_MAX_WAIT)
+            listed = await lms.ispring.course_modules(course_id, max_wait=INTERACTIVE_MAX_WAIT)
         except NotFoundError as exc:
             raise TrackError(f"iSpring has no course {course_id}.", "course_id") from exc
         except (RateLimitedError, UnreachableError, ServerError) as exc:
             return None, f"Not checked with iSpring just now ({exc.message}); tracked anyway."
+        modules = {m.module_id: m.title for m in listed}
         if module_id not in modules:
             raise TrackError(f"iSpring course {course_id} has no module {module_id}.")
         return modules[module_id] or None, None

@@ -131,6 +131,10 @@ class StatusReport:
     last_sweep_summary: str | None = None
     zoho_bulk_reads: str | None = None  # "on (verified …)" / "off: …" for the workspace's Zoho account
     daily: DailyBudgetLine | None = None  # admins only
+    # Admins only: per connected LMS, whether its "Open in LMS" URL template is set (None: the settings
+    # could not be read, `item_links_error` says why).
+    item_links: dict[Provider, bool] | None = None
+    item_links_error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

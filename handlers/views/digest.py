@@ -25,6 +25,7 @@ from bot.reminders.types import (
     MissedSession,
     Rendered,
     SessionInfo,
+    SessionLead,
     SessionReminder,
     UnlockedNotice,
 )
@@ -135,7 +136,10 @@ def _module_group(
     pending = [i for i in items if not i.done]
     mute = kit.button("Mute this module", MUTE_ACTION, value=str(first.tracked.id)) if pending and buttons else None
     blocks = [kit.section(title, accessory=mute)]
-    blocks += [_item_block(i, url_for(i)) for i in items[:ITEMS_PER_MODULE]]
+    # One "Open in LMS" per module, on the first pending item that has an address (the one to do next).
+    shown = items[:ITEMS_PER_MODULE]
+    opener = next((i for i in shown if not i.done and url_for(i)), None) if buttons else None
+    blocks += [_item_block(i, url_for(i) if i is opener else None) for i in shown]
     if len(items) > ITEMS_PER_MODULE:
         blocks.append(kit.context(limits.more_line(len(items) - ITEMS_PER_MODULE, "items in this module")))
     return blocks
@@ -152,7 +156,7 @@ def _ids_value(items: Sequence[DigestItem]) -> str:
     return value
 
 
-def _footer_actions(tracked_ids: str) -> Block:
+def _footer_actions(tracked_ids: str, lms_home: str | None = None) -> Block:
     stop = kit.confirm_dialog(
         "Stop these reminders?",
         "You won't get reminders for these modules. Turn them back on with `/lms remind on`.",
@@ -164,6 +168,8 @@ def _footer_actions(tracked_ids: str) -> Block:
         kit.button("Snooze 1 week", SNOOZE_WEEK_ACTION, value=tracked_ids),
         kit.button("Stop these reminders", STOP_ACTION, value=tracked_ids, style="danger", confirm=stop),
     ]
+    if lms_home:
+        buttons.insert(0, kit.button("Open Zoho People", OPEN_ACTION, url=lms_home))
     return kit.actions(buttons, block_id=DIGEST_ACTIONS_BLOCK)
 
 
@@ -176,12 +182,14 @@ def reminder_digest(
     ispring: Sequence[DigestEntry] = (),
     sessions: Sequence[SessionInfo] = (),
     missed: Sequence[MissedSession] = (),
+    reminded: Sequence[tuple[SessionInfo, SessionLead]] = (),
     done: Collection[str] = (),
     unlocked: Collection[int] = (),
     muted: Collection[int] = (),
     note: str | None = None,
     buttons: bool = True,
     now: datetime | None = None,
+    lms_home: str | None = None,
 ) -> SlackMessage:
     """One DM for all pending items, grouped by module in the order given.
 
@@ -190,7 +198,10 @@ def reminder_digest(
     groups: `locked` modules (why, until when, what to finish first), `ispring` deadlines (keys in `done` are
     struck through), upcoming `sessions`, `missed` sessions (apart: never counted as waiting), and a `note`
     (snoozed, stopped) that replaces the buttons when given together with `buttons=False`. `now` (aware, in the
-    LMS's zone) lets a session later today say "today at …".
+    LMS's zone) lets a session later today say "today at …". `reminded`: session reminders due now, told right
+    under the headline (and in the notification text) instead of in DMs of their own. Each module gets one
+    "Open in LMS" (on its first pending item with an address); `lms_home`, offered once in the footer, is for
+    pending items without one.
     """
 
     def url_for(item: DigestItem) -> str | None:
@@ -201,11 +212,12 @@ def reminder_digest(
     pending = [i for i in items if not i.done and i.tracked.id not in muted_ids]
     ispring_pending = [e for e in ispring if e.key not in done]
     hello = f"Hi {esc(learner_name)}" if learner_name else "Hi"
+    told = _reminder_blocks(reminded, now)
     if not items and not ispring and not locked:
-        blocks = [kit.section(f"{hello} — nothing is due. :tada:"), *_missed_blocks(missed, now)]
-        if missed:
+        blocks = [kit.section(f"{hello} — nothing is due. :tada:"), *told, *_missed_blocks(missed, now)]
+        if missed or told:
             blocks.append(kit.context(SETTINGS_HINT))
-        return kit.message("Nothing is waiting for you in the LMS.", blocks)
+        return kit.message(_with_reminders("Nothing is waiting for you in the LMS.", reminded, now), blocks)
     waiting = len(pending) + len(ispring_pending)
     if waiting:
         modules = len({i.tracked.id for i in pending})
@@ -225,12 +237,14 @@ def reminder_digest(
     else:
         intro = f"{hello} — nothing to do right now; some modules are still locked."
         text = "Some of your LMS modules are still locked"
-    head: list[Block] = [kit.section(intro)]
+    head: list[Block] = [kit.section(intro), *told]
     if note:
         head.append(kit.context(note))
+    text = _with_reminders(text, reminded, now)
     tail: list[Block] = []
     if waiting and buttons:
-        tail.append(_footer_actions(_ids_value(pending) or _ids_value(items) or "-"))
+        home = lms_home if any(not url_for(i) for i in pending) else None
+        tail.append(_footer_actions(_ids_value(pending) or _ids_value(items) or "-", home))
     tail.append(kit.context(SETTINGS_HINT))
     extras = _locked_blocks(locked, unlocked, muted_ids)
     extras += _ispring_blocks(ispring, done, buttons=buttons)
@@ -307,6 +321,35 @@ def _ispring_blocks(entries: Sequence[DigestEntry], done: Collection[str], *, bu
     return blocks
 
 
+def reminder_line(session: SessionInfo, lead: SessionLead, now: datetime | None = None) -> str:
+    """ "🗓 *Feedback lab* starts soon: <when> · Zoom · with Henry · Online · Feedback Fundamentals"."""
+    what = "starts soon" if lead == "soon" else "is coming up"
+    when = session_when(session.starts_at, session.ends_at, now=now)
+    parts = [f"{CALENDAR} *{esc(session.name)}* {what}: {when}"]
+    parts += [esc(p) for p in (session.room, session.trainer and f"with {session.trainer}", session.session_type) if p]
+    if session.module_name:
+        parts.append(esc(session.module_name))
+    return " · ".join(parts)
+
+
+def _reminder_blocks(reminded: Sequence[tuple[SessionInfo, SessionLead]], now: datetime | None) -> list[Block]:
+    lines = [reminder_line(s, lead, now) for s, lead in reminded]
+    return limits.list_blocks(lines, noun="sessions", max_blocks=MAX_SESSION_BLOCKS, max_chars=2500) if lines else []
+
+
+def _with_reminders(text: str, reminded: Sequence[tuple[SessionInfo, SessionLead]], now: datetime | None) -> str:
+    """The notification text, naming the sessions the digest reminds about ("… · Session tomorrow: Feedback lab")."""
+    for session, lead in reminded:
+        if lead == "soon":
+            when = "soon"
+        elif now is not None and session.starts_at.date() == now.astimezone(session.starts_at.tzinfo).date():
+            when = "today"
+        else:
+            when = "tomorrow"
+        text += f" · Session {when}: {session.name}"
+    return limits.clip(text, limits.FALLBACK_TEXT)
+
+
 def session_line(session: SessionInfo, now: datetime | None = None) -> str:
     """ "🗓 *Feedback lab* — <when> · Room One · with Henry · Classroom · Feedback Fundamentals"."""
     parts = [f"{CALENDAR} *{esc(session.name)}* — {session_when(session.starts_at, session.ends_at, now=now)}"]
@@ -379,12 +422,14 @@ def digest_message(digest: Digest) -> SlackMessage:
     now = digest_now(digest)
     items = [i for i in (_entry_item(e, digest.done, now) for e in digest.entries if e.kind is EntryKind.TASK) if i]
     note = digest_note(digest)
+    reminded = {s.session_id for s, _ in digest.reminded}
     return reminder_digest(
         items,
         learner_name=digest.learner_name,
         locked=digest.locked,
         ispring=[e for e in digest.entries if e.kind is EntryKind.ISPRING],
-        sessions=[_in_zone(s, now) for s in digest.sessions],
+        sessions=[_in_zone(s, now) for s in digest.sessions if s.session_id not in reminded],
+        reminded=[(_in_zone(s, now), lead) for s, lead in digest.reminded],
         missed=[
             MissedSession(_in_zone(m.session, now), _in_zone(m.next, now) if m.next else None) for m in digest.missed
         ],
@@ -394,6 +439,7 @@ def digest_message(digest: Digest) -> SlackMessage:
         note=note,
         buttons=note is None,
         now=now,
+        lms_home=digest.lms_home,
     )
 
 

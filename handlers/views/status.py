@@ -79,6 +79,31 @@ def sweep_line(last_sweep: datetime | None, summary: str | None) -> str:
     )
 
 
+ITEM_URL_SETTINGS = {Provider.ZOHO: "REMINDER_ZOHO_ITEM_URL", Provider.ISPRING: "REMINDER_ISPRING_ITEM_URL"}
+
+
+def item_link_lines(report: StatusReport) -> list[str]:
+    """Admins: whether each connected LMS's "Open in LMS" buttons can open the item (its URL template is set)."""
+    if report.item_links_error:
+        return [f"{WARNING} The reminder settings could not be read: {esc(report.item_links_error)}"]
+    lines: list[str] = []
+    for provider, is_set in (report.item_links or {}).items():
+        setting = code(ITEM_URL_SETTINGS[provider])
+        if is_set:
+            lines.append(f"{provider_name(provider)}: {setting} is set — each module's button opens its item.")
+        elif provider is Provider.ZOHO:
+            lines.append(
+                f"{WARNING} {provider_name(provider)}: no {setting} set — digests can only offer the Zoho People"
+                " home page. Set it to your item address (placeholders in the README, Reminders)."
+            )
+        else:
+            lines.append(
+                f"{WARNING} {provider_name(provider)}: no {setting} set — an iSpring item whose course iSpring"
+                " gives no address for has no Open in LMS button."
+            )
+    return lines
+
+
 def status_message(report: StatusReport) -> SlackMessage:
     blocks: list[Block] = [
         kit.header("LMS bot status"),
@@ -94,6 +119,8 @@ def status_message(report: StatusReport) -> SlackMessage:
         blocks.append(kit.section("*LMS request budget*\n" + "\n".join(budget_line(b) for b in report.budgets)))
     if report.daily is not None:
         blocks.append(kit.section(daily_budget_text(report.daily)))
+    if links := item_link_lines(report):
+        blocks.append(kit.section("*Open in LMS links*\n" + "\n".join(links)))
     tail = [kit.context(sweep_line(report.last_sweep, report.last_sweep_summary))]
     blocks.append(kit.section(f"*Tracked modules* ({len(report.tracked)})"))
     if report.tracked:
