@@ -80,7 +80,7 @@ class _Team:
     only_user: str | None = None
     forced: Forced | None = None  # how a forced sweep treats people's schedules
     names: dict[str, str] = field(default_factory=dict)  # Slack user -> first name
-    _ispring: asyncio.Task[list[ModuleResult] | None] | None = None
+    _ispring: asyncio.Future[list[ModuleResult] | None] | None = None
 
     def pref(self, user_id: str) -> ReminderPreferences:
         return self.prefs.get(user_id) or ReminderPreferences(self.team_id, user_id)
@@ -94,6 +94,12 @@ class _Team:
         """Every iSpring result, fetched at most once per sweep however many ask (None: iSpring could not answer)."""
         self.start_ispring()
         return await asyncio.shield(self._ispring) if self._ispring is not None else None
+
+    def preset_ispring(self, results: list[ModuleResult]) -> None:
+        """Results just read (for an iSpring webhook): used instead of fetching them again."""
+        future: asyncio.Future[list[ModuleResult] | None] = asyncio.get_running_loop().create_future()
+        future.set_result(results)
+        self._ispring = future
 
     def close(self) -> None:
         """The workspace's sweep is over: an iSpring fetch nobody awaits any more is not left running."""
@@ -433,8 +439,68 @@ class ReminderEngine:
 
     # --- 2. recent digests: tick items off in place, tell about unlocked modules ---------------------------------
 
+    async def tick_off(self, team_id: str, user_id: str, *, ispring: list[ModuleResult] | None = None) -> SweepReport:
+        """Fresher data for one learner arrived (a command, Home, an iSpring webhook): tick the items now done
+        off their digests of the last `recent_days` at once, from the cache (no LMS call here; `ispring`:
+        results just read for this learner)."""
+        s = self.services
+        now = self.clock()
+        report = SweepReport(started_at=now)
+        recent = [
+            r
+            for r in await self.state.recent(team_id, [DIGEST_KEY], now - timedelta(days=self.config.recent_days + 1))
+            if r.slack_user_id == user_id
+        ]
+        if not recent:
+            report.finished_at = self.clock()
+            return report
+        lms = await s.registry.for_team(team_id)
+        reader = LmsReader(team_id, lms, s.cache, self.config, report, self.clock)
+        tracked = await s.tracking.list(team_id, Provider.ZOHO) if lms.has_zoho else []
+        zoho_url = lms.zoho.transport.base_url if lms.has_zoho else None
+        ids = {
+            link.provider: link.learner_id for link in await s.links_repo.list(team_id) if link.slack_user_id == user_id
+        }
+        prefs = await s.preferences.for_team(team_id)
+        mutes = await self.state.mutes_for_team(team_id)
+        team = _Team(
+            team_id=team_id,
+            reader=reader,
+            collector=Collector(reader, tracked, self.config, report, self.lms_zone, zoho_url),
+            tracked=tracked,
+            learners={},
+            prefs=prefs,
+            zoho_users={},
+            ispring_users={},
+            has_ispring=lms.has_ispring and "ispring" in ids,
+            only_user=user_id,
+        )
+        team.learners[user_id] = Learner(
+            team_id,
+            user_id,
+            ids.get("zoho") if lms.has_zoho else None,
+            ids.get("ispring") if lms.has_ispring else None,
+            schedule.zone(team.pref(user_id).timezone),
+            frozenset(mutes.get(user_id, ())),
+        )
+        if ispring is not None:
+            team.preset_ispring(ispring)
+        try:
+            await self._update_sent(team, recent, report, dry_run=False, now=now, refresh=False)
+        finally:
+            team.close()
+        report.finished_at = self.clock()
+        return report
+
     async def _update_sent(
-        self, team: _Team, recent: list[SentReminder], report: SweepReport, *, dry_run: bool, now: datetime
+        self,
+        team: _Team,
+        recent: list[SentReminder],
+        report: SweepReport,
+        *,
+        dry_run: bool,
+        now: datetime,
+        refresh: bool = True,
     ) -> None:
         sent: list[tuple[SentReminder, Digest]] = []
         for row in recent:
@@ -445,7 +511,7 @@ class ReminderEngine:
             sent.append((row, digest))
         if not sent:
             return
-        if not dry_run:
+        if refresh and not dry_run:
             await self._refresh(team, sent, now)
         ispring = await team.ispring() if any(e.kind is EntryKind.ISPRING for _, d in sent for e in d.pending) else None
         latest: dict[str, tuple[SentReminder, Digest]] = {}

@@ -274,6 +274,7 @@ class SandboxState:
         self.memberships: list[PlanMembership] = []
         self.ispring_users: dict[str, ISpringUser] = {}
         self.ispring_results: list[ISpringResult] = []
+        self.webhooks: dict[str, str] = {}  # iSpring webhook callback URL -> its secret (bot.sandbox.admin)
         self.tokens: dict[str, AccessToken] = {}
         self.auth_codes: dict[str, AuthCode] = {}
         self.minted_refresh: dict[str, tuple[str, str]] = {}  # refresh token -> (client_id, scope)

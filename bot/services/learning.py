@@ -65,6 +65,14 @@ def progress_key(team_id: str, t: TrackedModuleRef, learner_id: str) -> str:
     return f"{team_id}:zoho:progress:{t.course_id}:{t.batch_id or '-'}:{t.module_id}:{learner_id}"
 
 
+def progress_key_learner(key: str) -> tuple[str, str] | None:
+    """(team, Zoho learner id) of a `progress_key`; None for any other key."""
+    parts = key.split(":")
+    if len(parts) == 7 and parts[1:3] == ["zoho", "progress"]:
+        return parts[0], parts[6]
+    return None
+
+
 def module_key(team_id: str, t: TrackedModuleRef) -> str:
     return f"{team_id}:zoho:module:{t.course_id}:{t.batch_id or '-'}:{t.module_id}"
 
