@@ -24,11 +24,12 @@ from bot.sandbox.server import SandboxServer
 from bot.services.types import Provider
 from bot.slackstub.driver import SlackDriver
 from bot.slackstub.server import SlackStubServer, ThreadedServer
-from bot.web import build_web
+from bot.web import ISPRING_WEBHOOK_PATH, build_web
 from storage import migrate
 from storage.crypto import Keyring
 
 SIGNING_SECRET = "demo-signing-secret"  # the stand-in's and the bot's shared secret; local only
+ISPRING_WEBHOOK_SECRET = "demo-ispring-webhook-secret"  # the sandbox signs its iSpring webhooks with it
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,11 @@ class DevStack:
         assert self.web is not None
         return self.web.base_url + "/slack/events"
 
+    @property
+    def ispring_webhook_url(self) -> str:
+        assert self.web is not None
+        return f"{self.web.base_url}{ISPRING_WEBHOOK_PATH}/{self.slack.workspace.team_id}"
+
     def build_settings(self) -> Settings:
         if self.database_url is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="lmsbot-")
@@ -100,6 +106,7 @@ class DevStack:
             "lmsbot_trainers": "U0ALAN",
             # The web app and a reminder sweep share one LMS budget, as the web and worker processes do.
             "rate_limit_backend": "database",
+            "ispring_webhook_secret": ISPRING_WEBHOOK_SECRET,
         }
         if self.multi_workspace:
             workspace = self.slack.workspace
@@ -130,6 +137,11 @@ class DevStack:
         self.web.app = build_web(app, self.services)
         self.web.start()
         self.driver = SlackDriver(self.events_url, SIGNING_SECRET, self.slack)
+        webhook_secret = self.settings.ispring_webhook_secret
+        if webhook_secret is not None:
+            # As `lmsbot ispring webhooks register` does with iSpring: the sandbox sends its completions here.
+            with self.sandbox.state.lock:
+                self.sandbox.state.webhooks[self.ispring_webhook_url] = webhook_secret.get_secret_value()
         return self
 
     def stop(self) -> None:
