@@ -95,7 +95,7 @@ def build_web(app: AsyncApp, services: Services) -> Starlette:
         ):
             log.info("refused an iSpring webhook for %s: missing or invalid X-Hub-Signature (401)", team_id)
             return PlainTextResponse("invalid signature", status_code=401)
-        if not await services.ispring_webhooks.accept(team_id, body):
+        if not await services.ispring_webhooks.accept(team_id, body, request.query_params.get("event")):
             log.info("ignored an iSpring webhook delivery already taken in (%s)", team_id)
         return PlainTextResponse("ok")
 

@@ -48,9 +48,10 @@ def signed(body: bytes, header: str | None, secret: str) -> bool:
     return hmac.compare_digest(given.encode(), signature_of(body, secret).encode())
 
 
-def confirmation_key(team_id: str) -> str:
-    """Where the web process leaves a confirmation code for `lmsbot ispring webhooks register` to post back."""
-    return f"{team_id}:ispring:webhook-confirmation"
+def confirmation_key(team_id: str, event: str | None) -> str:
+    """Where the web process leaves a confirmation code for `lmsbot ispring webhooks register` to post back
+    (one subscriber per event type, told apart by the `event` query parameter of its callback URL)."""
+    return f"{team_id}:ispring:webhook-confirmation:{event or '-'}"
 
 
 def _learner_ids(payloads: Any) -> Iterator[str]:
@@ -83,12 +84,12 @@ class ISpringWebhooks:
         self.deliveries = deliveries
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def accept(self, team_id: str, body: bytes) -> bool:
+    async def accept(self, team_id: str, body: bytes, event: str | None = None) -> bool:
         """A signed delivery arrived: record it, and process it in the background. False: seen before."""
         digest = hashlib.sha256(team_id.encode() + b"\0" + body).hexdigest()
         if not await self.deliveries.first_time(signature=f"ispring-webhook:{digest}"):
             return False
-        task = asyncio.get_running_loop().create_task(self.process(team_id, body))
+        task = asyncio.get_running_loop().create_task(self.process(team_id, body, event))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return True
@@ -97,7 +98,7 @@ class ISpringWebhooks:
         while self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def process(self, team_id: str, body: bytes) -> None:
+    async def process(self, team_id: str, body: bytes, event_param: str | None = None) -> None:
         try:
             event = json.loads(body)
         except ValueError:
@@ -107,7 +108,7 @@ class ISpringWebhooks:
             return
         kind = event.get("type")
         if kind == CONFIRMATION:
-            await self._confirmation(team_id, event.get("payloads"))
+            await self._confirmation(team_id, event_param, event.get("payloads"))
             return
         if kind not in COMPLETION_EVENTS:
             log.info("iSpring webhook for %s: %s not handled", team_id, kind)
@@ -131,7 +132,7 @@ class ISpringWebhooks:
         )
         self.tickoff.learner(team_id, link.slack_user_id, ispring=results)
 
-    async def _confirmation(self, team_id: str, payloads: Any) -> None:
+    async def _confirmation(self, team_id: str, event: str | None, payloads: Any) -> None:
         """Keep the confirmation code for the CLI that registered this URL (it posts it back to iSpring)."""
         first = payloads[0] if isinstance(payloads, list) and payloads else None
         code: Any = first
@@ -143,5 +144,5 @@ class ISpringWebhooks:
         if isinstance(code, dict):
             code = code.get("code") or code.get("confirmationCode")
         if isinstance(code, str | int) and str(code):
-            await self.cache.store.put(confirmation_key(team_id), {"code": str(code)})
+            await self.cache.store.put(confirmation_key(team_id, event), {"code": str(code)})
             log.info("iSpring webhook confirmation code received for %s", team_id)
