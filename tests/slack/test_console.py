@@ -24,6 +24,11 @@ async def test_tour_runs_every_step_through_the_real_app(stack: DevStack) -> Non
     assert "Module updated" in shown and "Phishing basics (2026 edition)" in shown
     assert "Overdue modules" in shown and "⌂ Home" in shown
     assert "Snoozed until" in shown and "sent 0, updated 0" in shown
+    # Item 6 in the tour: a completion in the sandbox (iSpring: a signed webhook) ticks the digest off in place.
+    ticked = shown.split("@ada> lms complete ada Welcome to the Company", 1)[1]
+    assert "; 3 iSpring webhook(s) sent)" in ticked
+    assert "→ message updated in DM with @ada (chat.update)" in ticked and "1 done already" in ticked
+    assert "✅ Welcome to the Company — iSpring" in ticked
     assert "Traceback" not in shown
     (patch,) = stack.sandbox.state.calls_for("update-module")
     assert patch.module_data is not None and patch.module_data["name"] == "Phishing basics (2026 edition)"
@@ -40,6 +45,38 @@ async def test_shell_reads_lines_switches_users_and_fills_modals(stack: DevStack
     assert "Module updated" in shown
     (patch,) = stack.sandbox.state.calls_for("update-module")
     assert patch.module_data is not None and patch.module_data["name"] == "Kick-off (renamed)"
+
+
+async def test_shell_acts_on_the_sandbox_complete_move_session_add_learner(stack: DevStack) -> None:
+    [session] = [s for s in stack.sandbox.state.sessions.values() if s.name == "Goal-setting workshop"]
+    lines = iter(
+        [
+            "lms sessions",
+            f"lms move-session {session.session_id} 2030-01-15 09:30",
+            "lms add-learner 'Ada Byron' ada.byron@example.com",
+            "lms complete ada Pre-reading",
+            "lms complete nobody nothing",
+            "lms frobnicate",
+            "quit",
+        ]
+    )
+    out = io.StringIO()
+    await interactive(Console(stack, out=out), read=lambda prompt: next(lines))
+    shown = out.getvalue()
+    assert f"  {session.session_id}  " in shown and "Goal-setting workshop" in shown
+    assert f"(sandbox: session {session.session_id} now 2030-01-15 09:30:00–11:00:00)" in shown
+    assert (session.day.isoformat(), session.start.isoformat(), session.end.isoformat()) == (
+        "2030-01-15",
+        "09:30:00",
+        "11:00:00",
+    )
+    assert "(sandbox: added learner Ada Byron <ada.byron@example.com>, id " in shown
+    assert any(lr.email == "ada.byron@example.com" for lr in stack.sandbox.state.learners.values())
+    assert "(sandbox: completed zoho item 100004000000049021 for learner 100002000000032145)" in shown
+    assert "Zoho sends no webhooks" in shown
+    assert "The sandbox refused: no item 'nothing' for learner 'nobody'" in shown
+    assert "Usage: lms complete <learner> <item>" in shown
+    assert "Traceback" not in shown
 
 
 def test_manifest_matches_the_app() -> None:
