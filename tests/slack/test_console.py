@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 from pathlib import Path
 
 import yaml
@@ -10,6 +11,8 @@ import yaml
 from bot.config import Settings
 from bot.console import TOUR, Console, interactive, play_tour
 from bot.devstack import DevStack
+from bot.slackstub.render import render_message
+from tests.support.slack import text_of
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -77,6 +80,19 @@ async def test_shell_acts_on_the_sandbox_complete_move_session_add_learner(stack
     assert "The sandbox refused: no item 'nothing' for learner 'nobody'" in shown
     assert "Usage: lms complete <learner> <item>" in shown
     assert "Traceback" not in shown
+
+
+async def test_a_session_moved_in_the_sandbox_is_reminded(stack: DevStack) -> None:
+    # The workshop Ada missed, moved to 40 minutes from now (the sandbox's wall clock, in the LMS's zone: UTC).
+    soon = stack.sandbox.state.now_dt() + timedelta(minutes=40)
+    lines = iter([f"lms move-session 100004000000050032 {soon:%Y-%m-%d} {soon:%H:%M}", "remind", "quit"])
+    out = io.StringIO()
+    await interactive(Console(stack, out=out), read=lambda prompt: next(lines))
+    shown = out.getvalue()
+    assert "(sandbox: session 100004000000050032 now " in shown
+    reminded = [render_message(m) for m in stack.slack.dm_messages("U0ADA") if "Goal-setting workshop" in text_of(m)]
+    assert reminded, shown  # a session reminder (or the digest's upcoming session) ...
+    assert not any("⚠ Goal-setting workshop" in seen for seen in reminded)  # ... no longer "missed"
 
 
 def test_manifest_matches_the_app() -> None:
