@@ -446,11 +446,8 @@ class ReminderEngine:
         s = self.services
         now = self.clock()
         report = SweepReport(started_at=now)
-        recent = [
-            r
-            for r in await self.state.recent(team_id, [DIGEST_KEY], now - timedelta(days=self.config.recent_days + 1))
-            if r.slack_user_id == user_id
-        ]
+        since = now - timedelta(days=self.config.recent_days + 1)
+        recent = await self.state.recent(team_id, [DIGEST_KEY], since, slack_user_id=user_id)
         if not recent:
             report.finished_at = self.clock()
             return report
@@ -458,10 +455,11 @@ class ReminderEngine:
         reader = LmsReader(team_id, lms, s.cache, self.config, report, self.clock)
         tracked = await s.tracking.list(team_id, Provider.ZOHO) if lms.has_zoho else []
         zoho_url = lms.zoho.transport.base_url if lms.has_zoho else None
-        ids = {
-            link.provider: link.learner_id for link in await s.links_repo.list(team_id) if link.slack_user_id == user_id
-        }
-        prefs = await s.preferences.for_team(team_id)
+        ids: dict[str, str] = {}
+        for provider in ("zoho", "ispring"):
+            link = await s.links_repo.get(team_id, user_id, provider)
+            if link is not None:
+                ids[provider] = link.learner_id
         mutes = await self.state.mutes_for_team(team_id)
         team = _Team(
             team_id=team_id,
@@ -469,7 +467,7 @@ class ReminderEngine:
             collector=Collector(reader, tracked, self.config, report, self.lms_zone, zoho_url),
             tracked=tracked,
             learners={},
-            prefs=prefs,
+            prefs={user_id: await s.preferences.get(team_id, user_id)},
             zoho_users={},
             ispring_users={},
             has_ispring=lms.has_ispring and "ispring" in ids,
