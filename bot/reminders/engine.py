@@ -58,6 +58,7 @@ from storage.repositories.reminders import SentReminder
 
 log = logging.getLogger(__name__)
 MANAGERS_TTL = timedelta(minutes=30)
+FORCED_REFRESH_AFTER = 60.0  # seconds: what a forced sweep re-reads of the data sent digests show
 
 
 def utc_now() -> datetime:
@@ -534,6 +535,10 @@ class ReminderEngine:
         budget = self.config.refresh_calls_per_sweep
         if budget <= 0:
             return
+        # `lmsbot remind --now` is someone asking for now: data over a minute old is re-read too.
+        after = self.config.refresh_after_seconds
+        if team.forced is not None:
+            after = min(after, FORCED_REFRESH_AFTER)
         wanted: dict[tuple[int, str], TrackedModuleRef] = {}
         for row, digest in sent:
             learner = team.learners[row.slack_user_id]
@@ -546,14 +551,14 @@ class ReminderEngine:
         for (_, learner_id), tracked in wanted.items():
             cached = await team.reader.peek_progress(tracked, learner_id)
             fetched = cached.fetched_at if cached else datetime.min.replace(tzinfo=UTC)
-            if (now - fetched).total_seconds() >= self.config.refresh_after_seconds:
+            if (now - fetched).total_seconds() >= after:
                 aged.append((fetched, tracked, learner_id))
         aged.sort(key=lambda a: a[0])
         for _, tracked, learner_id in aged[:budget]:
             if self._stopping:
                 return
             try:
-                await team.reader.progress(tracked, learner_id, max_age=self.config.refresh_after_seconds)
+                await team.reader.progress(tracked, learner_id, max_age=after)
             except Unavailable as exc:
                 log.info("refresh of %s for %s skipped: %s", tracked.label, learner_id, exc)
                 return  # the LMS is struggling: no more refreshes this sweep

@@ -78,6 +78,17 @@ async def test_the_next_sweep_ticks_a_completion_off_within_minutes(make_world: 
     assert update["ts"] == message["ts"] and "1 done already" in text_of(world.dms("U0ADA")[0])
 
 
+async def test_remind_now_ticks_a_completion_off_a_minute_later(make_world: MakeWorld) -> None:
+    world = await make_world(MONDAY, people={"U0ADA": seed.SAMPLE_LEARNER})
+    await world.sweep(force=True)
+    await admin(world, "/_sandbox/complete", learner="ada", item="Pre-reading")
+    world.set_time(MONDAY + timedelta(minutes=2))
+    assert (await world.sweep()).updated == []  # a scheduled sweep waits for REMINDER_REFRESH_AFTER_SECONDS
+    report = await world.sweep(force=True)  # `lmsbot remind --now`
+    assert len(report.updated) == 1 and report.sent == [], report.summary()
+    assert "1 done already" in text_of(world.dms("U0ADA")[0])
+
+
 async def test_only_the_learners_own_recent_digests_are_touched(make_world: MakeWorld) -> None:
     world = await make_world(MONDAY, people={u: PEOPLE[u] for u in ("U0ADA", "U0GRACE")})
     use_engine_for_tickoff(world)
