@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -28,6 +29,7 @@ from storage.errors import unavailable_cause
 
 log = logging.getLogger(__name__)
 ISPRING_WEBHOOK_PATH = "/ispring/webhooks"  # + "/<Slack team id>": the URL registered with iSpring
+TEAM_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # a Slack team id, nothing a log line could be confused by
 HEALTH_DB_TIMEOUT_SECONDS = 5.0  # a health check must answer even when the database hangs
 
 
@@ -84,6 +86,8 @@ def build_web(app: AsyncApp, services: Services) -> Starlette:
         # Size, then signature, then the ledger; 200 at once, the work in the background (iSpring resends
         # anything not answered 200, for a day).
         team_id = request.path_params["team_id"]
+        if not TEAM_ID.fullmatch(team_id):
+            return PlainTextResponse("not found", status_code=404)
         webhook_secret = services.settings.ispring_webhook_secret
         try:
             body = await read_body(request, ispring_webhooks.MAX_BODY_BYTES)

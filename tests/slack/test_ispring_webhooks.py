@@ -71,6 +71,8 @@ async def test_a_bad_signature_is_refused_and_changes_nothing(stack: DevStack) -
             assert reply.status_code == 401 and reply.text == "invalid signature"
         huge = await client.post(stack.ispring_webhook_url, content=b"x" * (300 * 1024))
         assert huge.status_code == 413
+        odd_team = stack.ispring_webhook_url.rsplit("/", 1)[0] + "/T%0Aforged"
+        assert (await client.post(odd_team, content=body, headers={"X-Hub-Signature": forged})).status_code == 404
     assert filtered_reads(stack, alan) == 0 and ticked(stack) == []  # refused before anything was done
 
 
