@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
@@ -11,6 +12,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
 from bot.container import Services
+from bot.lms.ispring_models import ModuleResult
+from bot.reminders.engine import ReminderEngine
 from storage.slack_stores import oauth_state_store
 
 log = logging.getLogger(__name__)
@@ -55,4 +58,12 @@ def build_app(services: Services) -> AsyncApp:
             "Set SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (install in many)"
         )
     handlers.register(app, services)
+    # Commands and Home that read fresher LMS data tick finished items off the learner's recent digests.
+    from bot.scheduler import build_engine
+
+    services.tickoff.set_updater(partial(_tick_off, build_engine(services)))
     return app
+
+
+async def _tick_off(engine: ReminderEngine, team_id: str, user_id: str, ispring: list[ModuleResult] | None) -> None:
+    await engine.tick_off(team_id, user_id, ispring=ispring)

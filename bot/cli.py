@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from bot import admin_cli, lms_cli, preflight, reminders_cli
+from bot import admin_cli, ispring_cli, lms_cli, preflight, reminders_cli
 from bot.config import Settings
 from bot.logsetup import configure_logging
 from storage.errors import ConfigurationError, DatabaseUnavailable, DecryptionError
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     admin_cli.add_arguments(sub)
     reminders_cli.add_arguments(sub)
+    ispring_cli.add_arguments(sub)
 
     sub.add_parser("demo", help="the whole bot locally: sandbox LMS, Slack stand-in, scripted tour, then the shell")
     sub.add_parser("shell", help="talk to the bot as a demo user in the terminal (console stand-in for Slack)")
@@ -79,6 +80,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return _run_server(args, settings)
     if args.command in reminders_cli.COMMANDS:
         return reminders_cli.run(args, settings)
+    if args.command in ispring_cli.COMMANDS:
+        return ispring_cli.run(args, settings)
     if args.command in admin_cli.COMMANDS:
         return admin_cli.run(args, settings)
     return lms_cli.run(args, settings)

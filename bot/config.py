@@ -118,6 +118,14 @@ class Settings(BaseSettings):
     ispring_client_secret: SecretStr | None = None
     ispring_auth_scheme: ISpringAuthScheme = ISpringAuthScheme.BEARER
     ispring_response_format: Literal["xml", "json"] = "xml"
+    # iSpring webhooks (POST /ispring/webhooks/<team id>): the secret iSpring signs each delivery with.
+    # Unset: the route refuses every delivery (the daily read still reconciles).
+    ispring_webhook_secret: SecretStr | None = None
+    # `lmsbot ispring webhooks register|status|remove` only: iSpring's webhook management takes an account
+    # owner's or administrator's login, not the API client credentials. Read when the command runs, never stored.
+    ispring_account_url: str | None = None  # e.g. https://yourcompany.ispringlearn.com
+    ispring_admin_email: str | None = None
+    ispring_admin_password: SecretStr | None = None
 
     # HTTP behaviour shared by both clients
     lms_timeout_seconds: float = Field(default=20.0, gt=0)  # httpx's, per read: a trickling server never trips it

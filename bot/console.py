@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+import httpx
+
 from bot.devstack import DevStack
 from bot.reminders_cli import sweep_now
 from bot.slackstub.driver import find_element, iter_elements
@@ -31,6 +33,11 @@ Type a slash command as the current user, e.g. `/lms progress` or `/lms edit-mod
   click <action> [v]   click a button (by its action id, shown in brackets) in the last reply or modal
   pick <action> <opt>  choose an option (its value or the start of its label) in a menu of the last reply or modal
   remind [all]         run a reminder sweep now for you (or everyone), as if it were the send time
+  lms complete <learner> <item>            act in the LMS sandbox: complete a Zoho item or an iSpring module
+                                           for a learner (name, e-mail or id), e.g. lms complete ada Pre-reading
+  lms sessions                             the sandbox's sessions, with their ids
+  lms move-session <id> <YYYY-MM-DD> <HH:MM> [<HH:MM> end]   move a session
+  lms add-learner <name> <e-mail> [<course id> [<batch id>]]  add a learner to the sandbox
   help                 this text;  quit  leaves"""
 
 
@@ -75,6 +82,11 @@ TOUR: tuple[Step, ...] = (
     Step("remind", "A reminder sweep, as if it were Ada's send time: one digest DM with everything due."),
     Step("click reminder_snooze_1d", "Snooze for a day: the message updates in place."),
     Step("remind", "A second sweep the same day sends nothing new."),
+    Step(
+        "lms complete ada Welcome to the Company",
+        "In the LMS sandbox (its admin API), Ada completes her iSpring module: iSpring's signed webhook reaches"
+        " the bot, which ticks this morning's digest off in place at once.",
+    ),
 )
 
 
@@ -129,6 +141,8 @@ class Console:
             await self._pick(rest, answers)
         elif word == "remind":
             await self._remind(everyone=rest.strip() == "all")
+        elif word == "lms":
+            await self._lms(rest)
         elif line.startswith("/"):
             command, _, text = line.partition(" ")
             await self._driver().command(self.user, text, command=command)
@@ -324,6 +338,47 @@ class Console:
             return
         await self._show_new_calls(answers)
 
+    async def _lms(self, rest: str) -> None:
+        """The sandbox's admin API (`/_sandbox/...`), then whatever the bot did about it (a tick-off in place)."""
+        try:
+            parts = shlex.split(rest)
+        except ValueError as exc:
+            self.say(f"Could not read that: {exc}")
+            return
+        action, args = (parts[0], parts[1:]) if parts else ("", [])
+        if action == "sessions":
+            self._sessions()
+            return
+        request = _admin_request(action, args)
+        if request is None:
+            self.say("Usage: " + " | ".join(ADMIN_USAGE.values()))
+            return
+        path, body = request
+        async with httpx.AsyncClient(base_url=self.stack.sandbox.url, timeout=10.0) as client:
+            reply = await client.post(path, json=body)
+        answer = reply.json()
+        if reply.status_code != 200:
+            self.say(f"The sandbox refused: {answer.get('error', reply.text)}")
+            return
+        self.say(self.style.dim(f"(sandbox: {_admin_summary(action, answer)})"))
+        if action == "complete" and answer.get("lms") == "zoho":
+            self.say(
+                self.style.dim(
+                    "(Zoho sends no webhooks: the bot ticks it off when it next reads this learner's progress —"
+                    " their `/lms progress` a minute on, or a sweep ten minutes on)"
+                )
+            )
+        await self._show_new_calls()  # the sandbox delivered its webhooks before answering: the bot is counting them
+
+    def _sessions(self) -> None:
+        state = self.stack.sandbox.state
+        with state.lock:
+            for session in sorted(state.sessions.values(), key=lambda x: (x.day, x.start)):
+                self.say(
+                    f"  {session.session_id}  {session.day} {session.start:%H:%M}–{session.end:%H:%M}"
+                    f"  {session.name} (module {session.module_id}, batch {session.batch_id})"
+                )
+
     async def _remind(self, *, everyone: bool) -> None:
         """One sweep (for the current user, or `all`); shows the summary and what the current user received."""
         assert self.stack.settings is not None
@@ -340,6 +395,42 @@ class Console:
         if shown:
             dms = self.stack.slack.dm_messages(self.user)
             self._last_surface = dms[-1] if dms else None  # the message as posted (with its ts), for clicks
+
+
+ADMIN_USAGE = {
+    "complete": "lms complete <learner> <item>",
+    "move-session": "lms move-session <id> <YYYY-MM-DD> <HH:MM> [<HH:MM>]",
+    "add-learner": "lms add-learner <name> <e-mail> [<course id> [<batch id>]]",
+}
+
+
+def _admin_request(action: str, args: list[str]) -> tuple[str, Json] | None:
+    """The sandbox admin API call for a shell line; None when the line does not fit its usage."""
+    if action == "complete" and len(args) >= 2:
+        return "/_sandbox/complete", {"learner": args[0], "item": " ".join(args[1:])}
+    if action == "move-session" and len(args) in (3, 4) and args[0].isdigit():
+        body: Json = {"day": args[1], "start": args[2]}
+        if len(args) == 4:
+            body["end"] = args[3]
+        return f"/_sandbox/sessions/{args[0]}/move", body
+    if action == "add-learner" and 2 <= len(args) <= 4:
+        body = {"name": args[0], "email": args[1]}
+        if len(args) >= 3:
+            body["course_id"] = args[2]
+        if len(args) == 4:
+            body["batch_id"] = args[3]
+        return "/_sandbox/learners", body
+    return None
+
+
+def _admin_summary(action: str, answer: Json) -> str:
+    if action == "complete":
+        sent = len(answer.get("webhooks") or [])
+        hooks = f"; {sent} iSpring webhook(s) sent" if sent else ""
+        return f"completed {answer.get('lms')} item {answer.get('item')} for learner {answer.get('learner')}{hooks}"
+    if action == "move-session":
+        return f"session {answer.get('session')} now {answer.get('day')} {answer.get('start')}–{answer.get('end')}"
+    return f"added learner {answer.get('name')} <{answer.get('email')}>, id {answer.get('learner_id')}"
 
 
 def _has_action(surface: Json, action: str) -> bool:

@@ -21,6 +21,7 @@ from bot.services.bulk_reads import BulkMode, BulkReads
 from bot.services.cache import LmsCache
 from bot.services.connections import ConnectionService
 from bot.services.deliveries import DeliveryLedger
+from bot.services.ispring_webhooks import ISpringWebhooks
 from bot.services.learning import LearningService
 from bot.services.links import LinkService
 from bot.services.module_edit import ModuleEditService
@@ -31,6 +32,7 @@ from bot.services.registry import LmsRegistry
 from bot.services.roles import RoleService
 from bot.services.slack_gateway import SlackGateway
 from bot.services.status import StatusService
+from bot.services.tickoff import TickOff
 from bot.services.tracking import TrackingService
 from bot.services.types import Provider
 from storage.crypto import Keyring, load_keyring
@@ -87,6 +89,8 @@ class Services:
     status: StatusService
     deliveries: DeliveryLedger
     bulk_reads: BulkReads
+    tickoff: TickOff
+    ispring_webhooks: ISpringWebhooks
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -127,6 +131,8 @@ def build_services(
     registry = LmsRegistry(settings, connections_repo, limiter, http, token_store=token_store, retry=retry)
     cache = LmsCache(LmsCacheRepository(db, clock=stamp), clock=clock.now if clock else time.time)
     slack = SlackGateway(settings, installation_store)
+    tickoff = TickOff(links_repo)  # the reminder engine becomes its updater where one is built (bot.app)
+    cache.on_stored(tickoff.stored)
     links = LinkService(links_repo, audit, registry, slack, self_link_by_id=settings.lmsbot_self_link_by_id)
     tracking = TrackingService(modules_repo, audit, registry)
     preferences = PreferenceRepository(db, clock=stamp)
@@ -143,6 +149,7 @@ def build_services(
         recheck_hours=settings.zoho_bulk_recheck_hours,
         sample_size=settings.zoho_bulk_sample,
     )
+    deliveries = DeliveryLedger(DeliveryRepository(db, clock=stamp))
     return Services(
         settings=settings,
         db=db,
@@ -168,7 +175,9 @@ def build_services(
         nudges=NudgeService(settings, roles, people, learning, slack, sent_log),
         module_edit=ModuleEditService(settings, registry, tracking, cache, audit),
         reminder_prefs=PreferenceService(preferences, tracking, slack, audit),
-        deliveries=DeliveryLedger(DeliveryRepository(db, clock=stamp)),
+        deliveries=deliveries,
         status=StatusService(connections, links, tracking, learning, cache, bulk_reads),
         bulk_reads=bulk_reads,
+        tickoff=tickoff,
+        ispring_webhooks=ISpringWebhooks(registry, links_repo, cache, tickoff, deliveries),
     )

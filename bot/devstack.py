@@ -26,7 +26,7 @@ from bot.sandbox.server import SandboxServer
 from bot.services.types import Provider
 from bot.slackstub.driver import SlackDriver
 from bot.slackstub.server import SlackStubServer, ThreadedServer
-from bot.web import build_web
+from bot.web import ISPRING_WEBHOOK_PATH, build_web
 from storage import migrate
 from storage.crypto import Keyring
 
@@ -111,6 +111,9 @@ class BotWork:
         return True
 
 
+ISPRING_WEBHOOK_SECRET = "demo-ispring-webhook-secret"  # the sandbox signs its iSpring webhooks with it
+
+
 @dataclass(frozen=True, slots=True)
 class TrackPlan:
     course_id: str
@@ -157,6 +160,11 @@ class DevStack:
         assert self.web is not None
         return self.web.base_url + "/slack/events"
 
+    @property
+    def ispring_webhook_url(self) -> str:
+        assert self.web is not None
+        return f"{self.web.base_url}{ISPRING_WEBHOOK_PATH}/{self.slack.workspace.team_id}"
+
     def build_settings(self, public_url: str | None = None) -> Settings:
         if self.database_url is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="lmsbot-")
@@ -181,6 +189,7 @@ class DevStack:
             "lmsbot_trainers": "U0ALAN",
             # The web app and a reminder sweep share one LMS budget, as the web and worker processes do.
             "rate_limit_backend": "database",
+            "ispring_webhook_secret": ISPRING_WEBHOOK_SECRET,
         }
         if public_url is not None:  # links the bot hands out (Connect Zoho) lead to where it really listens
             values["lmsbot_public_url"] = public_url
@@ -214,6 +223,11 @@ class DevStack:
         self.work.inner = build_web(app, self.services)
         self.work.on_shutdown = self.services.aclose
         self.driver = SlackDriver(self.events_url, SIGNING_SECRET, self.slack)
+        webhook_secret = self.settings.ispring_webhook_secret
+        if webhook_secret is not None:
+            # As `lmsbot ispring webhooks register` does with iSpring: the sandbox sends its completions here.
+            with self.sandbox.state.lock:
+                self.sandbox.state.webhooks[self.ispring_webhook_url] = webhook_secret.get_secret_value()
         return self
 
     def stop(self) -> None:

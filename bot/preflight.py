@@ -20,6 +20,7 @@ from storage.errors import ConfigurationError, DecryptionError, unavailable_caus
 
 # Commands that read or write the database: they refuse to run on one that is not migrated.
 NEEDS_DATABASE = {
+    "ispring",
     "serve",
     "socket",
     "link",

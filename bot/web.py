@@ -1,7 +1,8 @@
 """The bot's HTTP surface (`lmsbot serve`): Slack requests, the install and connect flows, and a health check.
 
 Starlette under uvicorn: Slack's events, commands, interactions and options all arrive at /slack/events, and
-pass `bot.slack_guard` (size, signature, shape, replays) before Bolt sees them.
+pass `bot.slack_guard` (size, signature, shape, replays) before Bolt sees them. iSpring's webhooks arrive at
+/ispring/webhooks/<team id> (size-capped, signature-checked, answered at once, processed in the background).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,15 +18,18 @@ from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from bot.container import Services
+from bot.services import ispring_webhooks
 from bot.services.connections import CALLBACK_PATH, START_PATH, ConnectError
-from bot.slack_guard import SlackGuard
+from bot.slack_guard import Refused, SlackGuard, read_body
 from storage.errors import unavailable_cause
 
 log = logging.getLogger(__name__)
+ISPRING_WEBHOOK_PATH = "/ispring/webhooks"  # + "/<Slack team id>": the URL registered with iSpring
+TEAM_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # a Slack team id, nothing a log line could be confused by
 HEALTH_DB_TIMEOUT_SECONDS = 5.0  # a health check must answer even when the database hangs
 
 
@@ -77,6 +82,27 @@ def build_web(app: AsyncApp, services: Services) -> Starlette:
         await _tell_admin(services, done.team_id, done.slack_user_id)
         return _page("Zoho People is connected", "You can close this tab and go back to Slack.", 200)
 
+    async def ispring_webhook(request: Request) -> Response:
+        # Size, then signature, then the ledger; 200 at once, the work in the background (iSpring resends
+        # anything not answered 200, for a day).
+        team_id = request.path_params["team_id"]
+        if not TEAM_ID.fullmatch(team_id):
+            return PlainTextResponse("not found", status_code=404)
+        webhook_secret = services.settings.ispring_webhook_secret
+        try:
+            body = await read_body(request, ispring_webhooks.MAX_BODY_BYTES)
+        except Refused as refused:
+            log.info("refused an iSpring webhook: %s (%s)", refused.reason, refused.status)
+            return PlainTextResponse(refused.reason, status_code=refused.status)
+        if webhook_secret is None or not ispring_webhooks.signed(
+            body, request.headers.get("x-hub-signature"), webhook_secret.get_secret_value()
+        ):
+            log.info("refused an iSpring webhook for %s: missing or invalid X-Hub-Signature (401)", team_id)
+            return PlainTextResponse("invalid signature", status_code=401)
+        if not await services.ispring_webhooks.accept(team_id, body, request.query_params.get("event")):
+            log.info("ignored an iSpring webhook delivery already taken in (%s)", team_id)
+        return PlainTextResponse("ok")
+
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         yield
@@ -85,6 +111,7 @@ def build_web(app: AsyncApp, services: Services) -> Starlette:
     routes = [
         Route("/slack/events", slack_events, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
+        Route(ISPRING_WEBHOOK_PATH + "/{team_id}", ispring_webhook, methods=["POST"]),
         Route(START_PATH, zoho_start, methods=["GET"]),
         Route(CALLBACK_PATH, zoho_callback, methods=["GET"]),
     ]

@@ -837,3 +837,76 @@ def test_cli_arguments_and_banner() -> None:
         "sandbox-ispring-secret",
     ):
         assert line in text
+
+
+# --- the admin API (issue 11, item 15) -------------------------------------------------------------------------
+
+
+def test_admin_api_completes_moves_adds_and_refuses_plainly(sandbox: SandboxServer) -> None:
+    from bot.sandbox import seed as demo
+
+    with client(sandbox) as c:
+        done = c.post("/_sandbox/complete", json={"learner": "Ada Lovelace", "item": "Pre-reading"})
+        assert done.status_code == 200 and done.json()["lms"] == "zoho"
+        assert sandbox.state.progress[(demo.SAMPLE_LEARNER, int(done.json()["item"]))].completed
+        missing = c.post("/_sandbox/complete", json={"learner": "ada", "item": "no such thing"})
+        assert missing.status_code == 404 and missing.json() == {
+            "ok": False,
+            "error": "no item 'no such thing' for learner 'ada'",
+        }
+        assert c.post("/_sandbox/complete", content=b"{not json").status_code == 400
+        assert c.post("/_sandbox/complete", json={"learner": "ada"}).status_code == 400
+        moved = c.post("/_sandbox/sessions/100004000000050032/move", json={"day": "2030-05-06", "start": "08:00"})
+        assert moved.json() == {
+            "ok": True,
+            "session": "100004000000050032",
+            "day": "2030-05-06",
+            "start": "08:00:00",
+            "end": "09:30:00",
+        }
+        assert c.post("/_sandbox/sessions/1/move", json={"day": "2030-05-06", "start": "08:00"}).status_code == 404
+        added = c.post("/_sandbox/learners", json={"name": "New Person", "email": "new@example.com"})
+        assert added.status_code == 200 and int(added.json()["learner_id"]) in sandbox.state.learners
+        again = c.post("/_sandbox/learners", json={"name": "New Person", "email": "NEW@example.com"})
+        assert again.status_code == 409
+
+
+def test_ispring_completion_sends_signed_webhooks(sandbox: SandboxServer) -> None:
+    import hashlib
+    import json as jsonlib
+
+    from bot.slackstub import ThreadedServer
+
+    received: list[tuple[bytes, str]] = []
+
+    async def receiver(scope: Any, receive: Any, send: Any) -> None:
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        headers = dict(scope["headers"])
+        received.append((body, headers.get(b"x-hub-signature", b"").decode()))
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    server = ThreadedServer(receiver, name="webhook-receiver")
+    server.start()
+    try:
+        with client(sandbox) as c:
+            hook = c.post("/_sandbox/ispring/webhooks", json={"url": server.base_url + "/hook", "secret": "s3"})
+            assert hook.json() == {"ok": True, "webhooks": [server.base_url + "/hook"]}
+            done = c.post("/_sandbox/complete", json={"learner": "Alan Turing", "item": "Anti-Bribery"}).json()
+    finally:
+        server.stop()
+    assert done["lms"] == "ispring" and [d["status"] for d in done["webhooks"]] == [200, 200, 200]
+    kinds = [jsonlib.loads(body)["type"] for body, _ in received]
+    assert kinds == ["COURSE_ITEM_COMPLETED_SUCCESSFULLY", "COURSE_COMPLETED_SUCCESSFULLY", "COURSE_STATUS_CHANGED"]
+    for body, signature in received:
+        assert signature == hashlib.sha256(body + b"s3").hexdigest()  # iSpring's rule: sha256(body + secret)
+        assert jsonlib.loads(body)["payloads"][0]["learnerId"] == done["learner"]
+    [result] = [
+        r for r in sandbox.state.ispring_results if r.user_id == done["learner"] and r.module_title == "Anti-Bribery"
+    ]
+    assert result.completion_status == "complete"

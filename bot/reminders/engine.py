@@ -61,6 +61,7 @@ from storage.repositories.reminders import SentReminder
 
 log = logging.getLogger(__name__)
 MANAGERS_TTL = timedelta(minutes=30)
+FORCED_REFRESH_AFTER = 60.0  # seconds: what a forced sweep re-reads of the data sent digests show
 
 
 def utc_now() -> datetime:
@@ -85,7 +86,7 @@ class _Team:
     names: dict[str, str] = field(default_factory=dict)  # Slack user -> first name
     # (Slack user, item key, period) of session reminders told in this sweep's digests: no DM of their own.
     folded: set[tuple[str, str, str]] = field(default_factory=set)
-    _ispring: asyncio.Task[list[ModuleResult] | None] | None = None
+    _ispring: asyncio.Future[list[ModuleResult] | None] | None = None
 
     def pref(self, user_id: str) -> ReminderPreferences:
         return self.prefs.get(user_id) or ReminderPreferences(self.team_id, user_id)
@@ -99,6 +100,12 @@ class _Team:
         """Every iSpring result, fetched at most once per sweep however many ask (None: iSpring could not answer)."""
         self.start_ispring()
         return await asyncio.shield(self._ispring) if self._ispring is not None else None
+
+    def preset_ispring(self, results: list[ModuleResult]) -> None:
+        """Results just read (for an iSpring webhook): used instead of fetching them again."""
+        future: asyncio.Future[list[ModuleResult] | None] = asyncio.get_running_loop().create_future()
+        future.set_result(results)
+        self._ispring = future
 
     def close(self) -> None:
         """The workspace's sweep is over: an iSpring fetch nobody awaits any more is not left running."""
@@ -491,8 +498,66 @@ class ReminderEngine:
 
     # --- 2. recent digests: tick items off in place, tell about unlocked modules ---------------------------------
 
+    async def tick_off(self, team_id: str, user_id: str, *, ispring: list[ModuleResult] | None = None) -> SweepReport:
+        """Fresher data for one learner arrived (a command, Home, an iSpring webhook): tick the items now done
+        off their digests of the last `recent_days` at once, from the cache (no LMS call here; `ispring`:
+        results just read for this learner)."""
+        s = self.services
+        now = self.clock()
+        report = SweepReport(started_at=now)
+        since = now - timedelta(days=self.config.recent_days + 1)
+        recent = await self.state.recent(team_id, [DIGEST_KEY], since, slack_user_id=user_id)
+        if not recent:
+            report.finished_at = self.clock()
+            return report
+        lms = await s.registry.for_team(team_id)
+        reader = LmsReader(team_id, lms, s.cache, self.config, report, self.clock)
+        tracked = await s.tracking.list(team_id, Provider.ZOHO) if lms.has_zoho else []
+        zoho_url = lms.zoho.transport.base_url if lms.has_zoho else None
+        ids: dict[str, str] = {}
+        for provider in ("zoho", "ispring"):
+            link = await s.links_repo.get(team_id, user_id, provider)
+            if link is not None:
+                ids[provider] = link.learner_id
+        mutes = await self.state.mutes_for_team(team_id)
+        team = _Team(
+            team_id=team_id,
+            reader=reader,
+            collector=Collector(reader, tracked, self.config, report, self.lms_zone, zoho_url),
+            tracked=tracked,
+            learners={},
+            prefs={user_id: await s.preferences.get(team_id, user_id)},
+            zoho_users={},
+            ispring_users={},
+            has_ispring=lms.has_ispring and "ispring" in ids,
+            only_user=user_id,
+        )
+        team.learners[user_id] = Learner(
+            team_id,
+            user_id,
+            ids.get("zoho") if lms.has_zoho else None,
+            ids.get("ispring") if lms.has_ispring else None,
+            schedule.zone(team.pref(user_id).timezone),
+            frozenset(mutes.get(user_id, ())),
+        )
+        if ispring is not None:
+            team.preset_ispring(ispring)
+        try:
+            await self._update_sent(team, recent, report, dry_run=False, now=now, refresh=False)
+        finally:
+            team.close()
+        report.finished_at = self.clock()
+        return report
+
     async def _update_sent(
-        self, team: _Team, recent: list[SentReminder], report: SweepReport, *, dry_run: bool, now: datetime
+        self,
+        team: _Team,
+        recent: list[SentReminder],
+        report: SweepReport,
+        *,
+        dry_run: bool,
+        now: datetime,
+        refresh: bool = True,
     ) -> None:
         sent: list[tuple[SentReminder, Digest]] = []
         for row in recent:
@@ -503,7 +568,7 @@ class ReminderEngine:
             sent.append((row, digest))
         if not sent:
             return
-        if not dry_run:
+        if refresh and not dry_run:
             await self._refresh(team, sent, now)
         ispring = await team.ispring() if any(e.kind is EntryKind.ISPRING for _, d in sent for e in d.pending) else None
         latest: dict[str, tuple[SentReminder, Digest]] = {}
@@ -528,6 +593,10 @@ class ReminderEngine:
         budget = self.config.refresh_calls_per_sweep
         if budget <= 0:
             return
+        # `lmsbot remind --now` is someone asking for now: data over a minute old is re-read too.
+        after = self.config.refresh_after_seconds
+        if team.forced is not None:
+            after = min(after, FORCED_REFRESH_AFTER)
         wanted: dict[tuple[int, str], TrackedModuleRef] = {}
         for row, digest in sent:
             learner = team.learners[row.slack_user_id]
@@ -540,14 +609,14 @@ class ReminderEngine:
         for (_, learner_id), tracked in wanted.items():
             cached = await team.reader.peek_progress(tracked, learner_id)
             fetched = cached.fetched_at if cached else datetime.min.replace(tzinfo=UTC)
-            if (now - fetched).total_seconds() >= self.config.refresh_after_seconds:
+            if (now - fetched).total_seconds() >= after:
                 aged.append((fetched, tracked, learner_id))
         aged.sort(key=lambda a: a[0])
         for _, tracked, learner_id in aged[:budget]:
             if self._stopping:
                 return
             try:
-                await team.reader.progress(tracked, learner_id, max_age=self.config.refresh_after_seconds)
+                await team.reader.progress(tracked, learner_id, max_age=after)
             except Unavailable as exc:
                 log.info("refresh of %s for %s skipped: %s", tracked.label, learner_id, exc)
                 return  # the LMS is struggling: no more refreshes this sweep

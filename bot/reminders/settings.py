@@ -43,9 +43,11 @@ class ReminderConfig(BaseSettings):
     # When the LMS is down, a cached copy this old is still good enough for a digest.
     max_stale_seconds: float = Field(default=86400.0, ge=0)
     # Sent digests still showing pending items are re-checked (to tick items off in place) with at most
-    # this many LMS calls per sweep, oldest data first, once their data is older than `refresh_after_seconds`.
+    # this many LMS calls per sweep, oldest data first, once their data is older than `refresh_after_seconds`:
+    # ten minutes, so finished work stops being nagged within a sweep or two (the per-sweep cap keeps the
+    # LMS budget bounded however many digests are out).
     refresh_calls_per_sweep: int = Field(default=20, ge=0)
-    refresh_after_seconds: float = Field(default=3600.0, ge=0)
+    refresh_after_seconds: float = Field(default=600.0, ge=0)
     recent_days: int = Field(default=7, ge=1)  # digests this recent are updated in place
 
     # --- what is reminded

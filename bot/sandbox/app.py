@@ -8,20 +8,23 @@ await, so the test thread always sees a consistent world.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
-from typing import Literal
+from datetime import date, time
+from typing import Any, Literal
 from urllib.parse import parse_qs
 
+import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.sandbox import ispring, oauth, zoho
+from bot.sandbox import admin, ispring, oauth, zoho
 from bot.sandbox.common import ZOHO_LOCK_MESSAGE, ApiError, ApiRequest, ispring_error, zoho_error
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.state import AccessToken, CallRecord, SandboxState
@@ -222,6 +225,94 @@ async def _clear_calls(request: Request) -> Response:
     return JSONResponse({"ok": True})
 
 
+async def _json(request: Request) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except ValueError as exc:
+        raise ApiError(400, "the body is not JSON") from exc
+    if not isinstance(body, dict):
+        raise ApiError(400, "the body must be a JSON object")
+    return body
+
+
+def _admin(action: Callable[[Request, SandboxState, dict[str, Any]], Awaitable[dict[str, Any]]]) -> Endpoint:
+    """An admin endpoint: JSON in, JSON out, plain errors (400/404/409) instead of tracebacks."""
+
+    async def endpoint(request: Request) -> Response:
+        state: SandboxState = request.app.state.ctx.state
+        try:
+            return JSONResponse(await action(request, state, await _json(request)))
+        except ApiError as exc:
+            return JSONResponse({"ok": False, "error": exc.message or "refused"}, status_code=exc.status)
+        except (KeyError, ValueError, TypeError) as exc:
+            return JSONResponse({"ok": False, "error": f"bad request: {exc}"}, status_code=400)
+
+    return endpoint
+
+
+async def _complete(request: Request, state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
+    with state.lock:
+        done, outbound = admin.complete(state, str(body["learner"]), str(body["item"]))
+    delivered = await _deliver(outbound)
+    return {"ok": True, **done, "webhooks": delivered}
+
+
+async def _deliver(outbound: list[admin.Outbound]) -> list[dict[str, Any]]:
+    """Send iSpring webhooks now, one after another (as iSpring does); a refused one is reported, not retried."""
+    results: list[dict[str, Any]] = []
+    if not outbound:
+        return results
+    async with httpx.AsyncClient(timeout=5.0) as client:
+        for out in outbound:
+            try:
+                reply = await client.post(
+                    out.url,
+                    content=out.body,
+                    headers={"Content-Type": "application/json", "X-Hub-Signature": out.signature},
+                )
+                results.append({"url": out.url, "status": reply.status_code})
+            except httpx.HTTPError as exc:
+                results.append({"url": out.url, "error": type(exc).__name__})
+    return results
+
+
+async def _move_session(request: Request, state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
+    end = body.get("end")
+    with state.lock:
+        moved = admin.move_session(
+            state,
+            int(request.path_params["sid"]),
+            date.fromisoformat(str(body["day"])),
+            time.fromisoformat(str(body["start"])),
+            time.fromisoformat(str(end)) if end else None,
+        )
+    return {"ok": True, **moved}
+
+
+async def _add_learner(request: Request, state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
+    course, batch = body.get("course_id"), body.get("batch_id")
+    with state.lock:
+        learner = admin.add_learner(
+            state,
+            str(body["name"]),
+            str(body["email"]),
+            int(course) if course is not None else None,
+            int(batch) if batch is not None else None,
+        )
+    return {"ok": True, "learner_id": str(learner.learner_id), "name": learner.name, "email": learner.email}
+
+
+async def _add_webhook(request: Request, state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
+    with state.lock:
+        state.webhooks[str(body["url"])] = str(body["secret"])
+        return {"ok": True, "webhooks": sorted(state.webhooks)}
+
+
+async def _list_webhooks(request: Request) -> Response:
+    state: SandboxState = request.app.state.ctx.state
+    return JSONResponse({"ok": True, "webhooks": sorted(state.webhooks)})
+
+
 def create_app(state: SandboxState, config: SandboxConfig) -> Starlette:
     course, batch = "/api/v1/courses/{c}", "/api/v1/courses/{c}/batches/{b}"
     progress, modules = zoho.module_progress, zoho.course_modules
@@ -295,6 +386,11 @@ def create_app(state: SandboxState, config: SandboxConfig) -> Starlette:
         Route("/_sandbox/health", _health, methods=["GET"]),
         Route("/_sandbox/calls", _calls, methods=["GET"]),
         Route("/_sandbox/calls/clear", _clear_calls, methods=["POST"]),
+        Route("/_sandbox/complete", _admin(_complete), methods=["POST"]),
+        Route("/_sandbox/sessions/{sid:int}/move", _admin(_move_session), methods=["POST"]),
+        Route("/_sandbox/learners", _admin(_add_learner), methods=["POST"]),
+        Route("/_sandbox/ispring/webhooks", _admin(_add_webhook), methods=["POST"]),
+        Route("/_sandbox/ispring/webhooks", _list_webhooks, methods=["GET"]),
     ]
     app = Starlette(routes=routes)
     app.state.ctx = Context(state, config)

@@ -78,6 +78,11 @@ class LmsCache:
     def __init__(self, store: CacheStore, clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.clock = clock
+        self._listeners: list[Callable[[str], None]] = []
+
+    def on_stored(self, listener: Callable[[str], None]) -> None:
+        """Call `listener(key)` whenever an answer freshly loaded from the LMS is stored (fresher data arrived)."""
+        self._listeners.append(listener)
 
     async def fetch(
         self,
@@ -110,6 +115,11 @@ class LmsCache:
             log.info("serving cached %s: %s", key, exc)
             return codec.load(payload), Freshness(fetched_at=fetched_at, stale=True, reason=plain_reason(exc))
         await self.store.put(key, codec.dump(value))
+        for listener in self._listeners:
+            try:
+                listener(key)
+            except Exception:  # a listener's trouble never fails the read that fed it
+                log.exception("cache listener failed for %s", key)
         return value, Freshness(fetched_at=now)
 
     async def peek(self, key: str, codec: Codec[T]) -> tuple[T, Freshness] | None:

@@ -45,6 +45,7 @@ MODULE = Codec[Module](Module)
 SESSIONS = Codec[list[Session]](list[Session])
 PLANS = Codec[list[LearningPlanProgress]](list[LearningPlanProgress])
 RESULTS = Codec[list[ModuleResult]](list[ModuleResult])
+PENDING_MAX_AGE = 60.0  # `/lms progress`: work to do is re-read after a minute (done work after LMS_CACHE_SECONDS)
 _PARALLEL = 4  # concurrent LMS calls per request: fast, and gentle on the 30-a-minute budget
 
 
@@ -59,10 +60,21 @@ class Fetch:
     priority: Priority = Priority.INTERACTIVE
     max_wait: float | None = INTERACTIVE_MAX_WAIT
     max_age: float = 300.0
+    # A module whose cached copy still shows work to do is re-read once older than this (None: `max_age`):
+    # someone asking for their progress has often just finished something.
+    pending_max_age: float | None = None
 
 
 def progress_key(team_id: str, t: TrackedModuleRef, learner_id: str) -> str:
     return f"{team_id}:zoho:progress:{t.course_id}:{t.batch_id or '-'}:{t.module_id}:{learner_id}"
+
+
+def progress_key_learner(key: str) -> tuple[str, str] | None:
+    """(team, Zoho learner id) of a `progress_key`; None for any other key."""
+    parts = key.split(":")
+    if len(parts) == 7 and parts[1:3] == ["zoho", "progress"]:
+        return parts[0], parts[6]
+    return None
 
 
 def module_key(team_id: str, t: TrackedModuleRef) -> str:
@@ -89,7 +101,7 @@ class LearningService:
         self.tracking = tracking
 
     def interactive(self) -> Fetch:
-        return Fetch(max_age=self.settings.lms_cache_seconds)
+        return Fetch(max_age=self.settings.lms_cache_seconds, pending_max_age=PENDING_MAX_AGE)
 
     async def learner_id(self, team_id: str, user_id: str, provider: Provider = Provider.ZOHO) -> str:
         link = await self.links.learner_for(team_id, user_id, provider)
@@ -129,9 +141,15 @@ class LearningService:
         self, lms: LmsClients, team_id: str, tracked: TrackedModuleRef, learner_id: str, fetch: Fetch
     ) -> ModuleStatus:
         """One module for one learner; a failure becomes a plain-words error on that module only."""
+        key = progress_key(team_id, tracked, learner_id)
+        max_age = fetch.max_age
+        if fetch.pending_max_age is not None and fetch.pending_max_age < max_age:
+            cached = await self.cache.peek(key, PROGRESS)
+            if cached is not None and (cached[0].is_locked or cached[0].pending_mandatory):
+                max_age = fetch.pending_max_age
         try:
             progress, freshness = await self.cache.fetch(
-                progress_key(team_id, tracked, learner_id),
+                key,
                 lambda: lms.zoho.module_progress(
                     tracked.course_id,
                     tracked.module_id,
@@ -141,7 +159,7 @@ class LearningService:
                     max_wait=fetch.max_wait,
                 ),
                 PROGRESS,
-                max_age=fetch.max_age,
+                max_age=max_age,
             )
         except NotFoundError:
             # Zoho answers 404 for a learner outside the module's course or batch.

@@ -24,9 +24,15 @@ from storage.repositories.reminders import SentReminder, sent_record
 
 class ReminderStateRepository(Repository):
     async def recent(
-        self, team_id: str, item_keys: Collection[str], since: datetime, *, statuses: Collection[str] = ("sent",)
+        self,
+        team_id: str,
+        item_keys: Collection[str],
+        since: datetime,
+        *,
+        statuses: Collection[str] = ("sent",),
+        slack_user_id: str | None = None,
     ) -> builtins.list[SentReminder]:
-        """Reminders of these kinds claimed since `since`, oldest first."""
+        """Reminders of these kinds claimed since `since` (to one person, if given), oldest first."""
         query = (
             select(SentReminderRow)
             .where(
@@ -37,6 +43,8 @@ class ReminderStateRepository(Repository):
             )
             .order_by(SentReminderRow.claimed_at, SentReminderRow.id)
         )
+        if slack_user_id is not None:
+            query = query.where(SentReminderRow.slack_user_id == slack_user_id)
         async with self.db.transaction(write=False) as session:
             return [sent_record(row) for row in (await session.scalars(query)).all()]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import signal
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -12,7 +13,9 @@ import yaml
 from bot.config import Settings
 from bot.console import TOUR, Console, interactive, play_tour, run_interactive
 from bot.devstack import DevStack
+from bot.slackstub.render import render_message
 from tests.slack.conftest import command
+from tests.support.slack import text_of
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,6 +31,11 @@ async def test_tour_runs_every_step_through_the_real_app(stack: DevStack) -> Non
     assert "Overdue modules" in shown and "⌂ Home" in shown
     assert "Sent the CSV" in shown and ".csv shared in" in shown
     assert "Snoozed until" in shown and "sent 0, updated 0" in shown
+    # Item 6 in the tour: a completion in the sandbox (iSpring: a signed webhook) ticks the digest off in place.
+    ticked = shown.split("@ada> lms complete ada Welcome to the Company", 1)[1]
+    assert "; 3 iSpring webhook(s) sent)" in ticked
+    assert "→ message updated in DM with @ada (chat.update)" in ticked and "1 done already" in ticked
+    assert "✅ Welcome to the Company — iSpring" in ticked
     assert "Traceback" not in shown
     (patch,) = stack.sandbox.state.calls_for("update-module")
     assert patch.module_data is not None and patch.module_data["name"] == "Phishing basics (2026 edition)"
@@ -44,6 +52,51 @@ async def test_shell_reads_lines_switches_users_and_fills_modals(stack: DevStack
     assert "Module updated" in shown
     (patch,) = stack.sandbox.state.calls_for("update-module")
     assert patch.module_data is not None and patch.module_data["name"] == "Kick-off (renamed)"
+
+
+async def test_shell_acts_on_the_sandbox_complete_move_session_add_learner(stack: DevStack) -> None:
+    [session] = [s for s in stack.sandbox.state.sessions.values() if s.name == "Goal-setting workshop"]
+    lines = iter(
+        [
+            "lms sessions",
+            f"lms move-session {session.session_id} 2030-01-15 09:30",
+            "lms add-learner 'Ada Byron' ada.byron@example.com",
+            "lms complete ada Pre-reading",
+            "lms complete nobody nothing",
+            "lms frobnicate",
+            "quit",
+        ]
+    )
+    out = io.StringIO()
+    await interactive(Console(stack, out=out), read=lambda prompt: next(lines))
+    shown = out.getvalue()
+    assert f"  {session.session_id}  " in shown and "Goal-setting workshop" in shown
+    assert f"(sandbox: session {session.session_id} now 2030-01-15 09:30:00–11:00:00)" in shown
+    assert (session.day.isoformat(), session.start.isoformat(), session.end.isoformat()) == (
+        "2030-01-15",
+        "09:30:00",
+        "11:00:00",
+    )
+    assert "(sandbox: added learner Ada Byron <ada.byron@example.com>, id " in shown
+    assert any(lr.email == "ada.byron@example.com" for lr in stack.sandbox.state.learners.values())
+    assert "(sandbox: completed zoho item 100004000000049021 for learner 100002000000032145)" in shown
+    assert "Zoho sends no webhooks" in shown
+    assert "The sandbox refused: no item 'nothing' for learner 'nobody'" in shown
+    assert "Usage: lms complete <learner> <item>" in shown
+    assert "Traceback" not in shown
+
+
+async def test_a_session_moved_in_the_sandbox_is_reminded(stack: DevStack) -> None:
+    # The workshop Ada missed, moved to 40 minutes from now (the sandbox's wall clock, in the LMS's zone: UTC).
+    soon = stack.sandbox.state.now_dt() + timedelta(minutes=40)
+    lines = iter([f"lms move-session 100004000000050032 {soon:%Y-%m-%d} {soon:%H:%M}", "remind", "quit"])
+    out = io.StringIO()
+    await interactive(Console(stack, out=out), read=lambda prompt: next(lines))
+    shown = out.getvalue()
+    assert "(sandbox: session 100004000000050032 now " in shown
+    reminded = [render_message(m) for m in stack.slack.dm_messages("U0ADA") if "Goal-setting workshop" in text_of(m)]
+    assert reminded, shown  # a session reminder (or the digest's upcoming session) ...
+    assert not any("⚠ Goal-setting workshop" in seen for seen in reminded)  # ... no longer "missed"
 
 
 def test_manifest_matches_the_app() -> None:
