@@ -35,13 +35,15 @@ HOME_MAX_AGE = 900.0  # seconds a cached answer is good enough for the Home tab
 
 
 async def publish_home(s: Services, client: AsyncWebClient, team_id: str, user_id: str) -> None:
-    linked = await s.links.learner_for(team_id, user_id, Provider.ZOHO) is not None
+    zoho_linked = await s.links.learner_for(team_id, user_id, Provider.ZOHO) is not None
     fetch = s.learning.interactive()
     fetch = type(fetch)(priority=fetch.priority, max_wait=fetch.max_wait, max_age=HOME_MAX_AGE)
     modules: list[ModuleStatus] = []
     sessions: SessionsReport | None = None
     plans: PlansReport | None = None
-    if linked:
+    ispring = await s.learning.ispring_progress(team_id, user_id, fetch=fetch)  # None: no iSpring link
+    linked = zoho_linked or ispring is not None
+    if zoho_linked:
         try:
             modules = await s.learning.progress(team_id, user_id, fetch=fetch)
         except NeedsSetup:
@@ -65,6 +67,8 @@ async def publish_home(s: Services, client: AsyncWebClient, team_id: str, user_i
         admin=admin,
         linked=linked,
         manager=roles.can_see_others,
+        ispring=ispring,
+        zoho_linked=zoho_linked,
     )
     await client.views_publish(user_id=user_id, view=view)
 
