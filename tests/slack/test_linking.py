@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.devstack import DevStack
-from tests.slack.conftest import command, text_of, wait_for
+from tests.slack.conftest import buttons, click_replacing, command, text_of, unlink, wait_for
 
 Json = dict[str, Any]
 ADA, GRACE, ALAN, KATHERINE = "U0ADA", "U0GRACE", "U0ALAN", "U0KATHERINE"
@@ -20,55 +20,24 @@ def _ispring_user(stack: DevStack, email: str) -> str:
     return next(u.user_id for u in stack.sandbox.state.ispring_users.values() if u.email == email)
 
 
-def _buttons(message: Json) -> dict[str, Json]:
-    """Button text -> button, over every actions block."""
-    return {
-        e["text"]["text"]: e
-        for block in message.get("blocks") or []
-        if block.get("type") == "actions"
-        for e in block["elements"]
-        if e.get("type") == "button"
-    }
-
-
-async def _click_replacing(stack: DevStack, user: str, reply: Json, text: str, *, value: str | None = None) -> Json:
-    """Click the button labelled `text` on an ephemeral reply; return that same message once it is replaced."""
-    assert stack.driver is not None
-    button = _buttons(reply)[text]
-    await stack.driver.block_action(user, button["action_id"], value=value, message=reply)
-
-    def replaced() -> Json | None:
-        return next(
-            (e for e in stack.slack.ephemerals(user) if e.get("ts") == reply.get("ts") and e.get("edited")), None
-        )
-
-    return dict(await wait_for(replaced))
-
-
 async def _click_answered(stack: DevStack, user: str, reply: Json, text: str, *, value: str | None = None) -> Json:
     """Click a button; return the new ephemeral answer it brings."""
     assert stack.driver is not None
     before = len(stack.slack.ephemerals(user))
-    await stack.driver.block_action(user, _buttons(reply)[text]["action_id"], value=value, message=reply)
+    await stack.driver.block_action(user, buttons(reply)[text]["action_id"], value=value, message=reply)
     return dict((await wait_for(lambda: stack.slack.ephemerals(user)[before:]))[-1])
-
-
-async def _unlink(stack: DevStack, user: str, text: str = "unlink") -> Json:
-    question = await command(stack, user, text)
-    label = next(t for t in _buttons(question) if t.startswith("Unlink"))
-    return await _click_replacing(stack, user, question, label)
 
 
 async def test_link_by_e_mail_says_per_lms_what_happened_and_the_button_asks_the_admins_once(make_stack) -> None:  # type: ignore[no-untyped-def]
     stack = make_stack(lmsbot_admins=ALAN)  # admins: Grace (workspace owner) and Alan (LMSBOT_ADMINS)
-    await _unlink(stack, KATHERINE)
+    await unlink(stack, KATHERINE)
     reply = await command(stack, KATHERINE, f"link {KATHERINE_EMAIL}")  # the help's own example
     said = text_of(reply)
     assert f"*iSpring*: now linked to iSpring learner `{_ispring_user(stack, KATHERINE_EMAIL)}`" in said
     assert "*Zoho People*: not linked. Zoho People has no way to look a learner up by e-mail" in said
     assert "an admin links you with `/lms link @you <Zoho learner id>` (or a CSV import)" in said
     assert reply["text"] == "Linked to iSpring; Zoho still needs a step."
-    assert "Ask an admin to link me" in _buttons(reply)
+    assert "Ask an admin to link me" in buttons(reply)
 
     asked = text_of(await _click_answered(stack, KATHERINE, reply, "Ask an admin to link me"))
     assert "Asked 2 admins to link you to Zoho People" in asked
@@ -92,7 +61,7 @@ async def test_link_by_e_mail_says_per_lms_what_happened_and_the_button_asks_the
 
 
 async def test_link_with_an_e_mail_no_lms_knows_says_so_per_lms(stack: DevStack) -> None:
-    await _unlink(stack, KATHERINE)
+    await unlink(stack, KATHERINE)
     stack.sandbox.state.ispring_users = {
         k: v for k, v in stack.sandbox.state.ispring_users.items() if v.email != KATHERINE_EMAIL
     }
@@ -100,26 +69,26 @@ async def test_link_with_an_e_mail_no_lms_knows_says_so_per_lms(stack: DevStack)
     said = text_of(reply)
     assert reply["text"] == "Not linked yet."
     assert f"*iSpring*: not linked. iSpring has no learner with the e-mail {KATHERINE_EMAIL}. Next step:" in said
-    assert "*Zoho People*: not linked." in said and "Ask an admin to link me" in _buttons(reply)
-    assert _buttons(reply)["Ask an admin to link me"]["value"] == "zoho,ispring"
+    assert "*Zoho People*: not linked." in said and "Ask an admin to link me" in buttons(reply)
+    assert buttons(reply)["Ask an admin to link me"]["value"] == "zoho,ispring"
 
 
 async def test_unlink_one_lms_asks_first_and_the_answer_replaces_the_question(stack: DevStack) -> None:
     question = await command(stack, KATHERINE, "unlink zoho")
     assert text_of(question).startswith(f"Unlink you from Zoho People learner `{KATHERINE_ZOHO}`?")
-    assert set(_buttons(question)) == {"Unlink Zoho", "Cancel"}
+    assert set(buttons(question)) == {"Unlink Zoho", "Cancel"}
     assert f"learner `{KATHERINE_ZOHO}`" in text_of(await command(stack, KATHERINE, "status"))  # nothing yet
 
-    cancelled = await _click_replacing(stack, KATHERINE, question, "Cancel")
-    assert text_of(cancelled).startswith("Cancelled: nothing was unlinked.") and not _buttons(cancelled)
+    cancelled = await click_replacing(stack, KATHERINE, question, "Cancel")
+    assert text_of(cancelled).startswith("Cancelled: nothing was unlinked.") and not buttons(cancelled)
     assert f"learner `{KATHERINE_ZOHO}`" in text_of(await command(stack, KATHERINE, "status"))
 
     question = await command(stack, KATHERINE, "unlink zoho")
-    done = await _click_replacing(stack, KATHERINE, question, "Unlink Zoho")
+    done = await click_replacing(stack, KATHERINE, question, "Unlink Zoho")
     assert text_of(done).startswith(
         f":white_check_mark: You were unlinked from Zoho People learner `{KATHERINE_ZOHO}`."
     )
-    assert not _buttons(done)
+    assert not buttons(done)
     status = text_of(await command(stack, KATHERINE, "status"))
     assert "• Zoho People: not linked" in status
     assert f"• iSpring Learn: learner `{_ispring_user(stack, KATHERINE_EMAIL)}`" in status  # the other LMS stays
@@ -138,7 +107,7 @@ async def test_an_unlink_button_cannot_be_forged_to_unlink_someone_else(stack: D
     # An admin may: `unlink @someone ispring` names them in the question.
     question = await command(stack, GRACE, "unlink @katherine ispring")
     assert text_of(question).startswith("Unlink <@U0KATHERINE> from iSpring learner")
-    done = await _click_replacing(stack, GRACE, question, "Unlink iSpring")
+    done = await click_replacing(stack, GRACE, question, "Unlink iSpring")
     assert "<@U0KATHERINE> was unlinked from iSpring learner" in text_of(done)
 
 
@@ -152,7 +121,7 @@ def _katherine_results(stack: DevStack) -> tuple[list[str], list[str]]:
 
 async def test_an_ispring_only_learner_sees_their_ispring_modules_in_progress_and_home(stack: DevStack) -> None:
     assert stack.driver is not None
-    await _unlink(stack, KATHERINE, "unlink zoho")
+    await unlink(stack, KATHERINE, "unlink zoho")
     todo, done = _katherine_results(stack)
     assert todo and done  # the demo data gives her both
 
