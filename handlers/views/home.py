@@ -194,7 +194,7 @@ def home_view(
         if zoho_linked:
             blocks += _learner_blocks(modules, sessions, plans, now)
         if ispring is not None:
-            blocks += ispring_blocks(ispring)
+            blocks += ispring_blocks(ispring, summary=zoho_linked)
     else:
         blocks.append(
             kit.section(

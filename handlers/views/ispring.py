@@ -72,9 +72,11 @@ def ispring_summary(report: IspringProgress) -> str:
     return " · ".join(parts)
 
 
-def ispring_blocks(report: IspringProgress, *, max_lines: int = ISPRING_LINES) -> list[Block]:
-    """A titled section: the open modules, then how many are done; an iSpring failure in plain words."""
-    blocks: list[Block] = [kit.section(f"*iSpring Learn* — {ispring_summary(report)}")]
+def ispring_blocks(report: IspringProgress, *, summary: bool = True, max_lines: int = ISPRING_LINES) -> list[Block]:
+    """A titled section: the open modules, then how many are done; an iSpring failure in plain words.
+    `summary=False` when the headline above already is the iSpring summary (an iSpring-only learner)."""
+    title = f"*iSpring Learn* — {ispring_summary(report)}" if summary else "*iSpring Learn*"
+    blocks: list[Block] = [kit.section(title)]
     if report.error is not None:
         blocks.append(kit.context(f"{WARNING} {esc(report.error)}"))
         return blocks

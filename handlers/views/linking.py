@@ -40,12 +40,12 @@ def _attempt_line(attempt: LinkAttempt) -> str:
 def _next_step(provider: Provider) -> str:
     if provider is Provider.ZOHO:
         return (
-            "Next step: an admin links you with `/lms link @you <Zoho learner id>` "
+            "Next step: an admin links you with `/lms link @you &lt;Zoho learner id&gt;` "
             "(or a CSV import) — the button below asks them."
         )
     return (
         "Next step: link yourself with the e-mail iSpring has for you, or an admin links you "
-        "with `/lms link @you <iSpring learner id>` — the button below asks them."
+        "with `/lms link @you &lt;iSpring learner id&gt;` — the button below asks them."
     )
 
 
@@ -74,7 +74,7 @@ def link_request_dm(requester: str, handle: str, email: str | None, providers: S
     """What each admin receives: who asks, for which LMS, and the command that links them."""
     names = " and ".join(provider_name(p) for p in providers)
     mail = f" (Slack e-mail {esc(email)})" if email else ""
-    commands = "\n".join(f"`/lms link @{esc(handle)} <{_SHORT[p]} learner id>`" for p in providers)
+    commands = "\n".join(f"`/lms link @{esc(handle)} &lt;{_SHORT[p]} learner id&gt;`" for p in providers)
     text = f"<@{requester}>{mail} asks to be linked to their {names} learner record."
     blocks: list[Block] = [
         kit.section(f":wave: {text}\nRun:\n{commands}"),

@@ -127,7 +127,7 @@ def progress_message(
             kit.context("An admin can add one with `/lms track`."),
         ]
         return kit.message("No tracked modules yet.", blocks)
-    extra: list[Block] = ispring_blocks(ispring) if ispring is not None else []
+    extra: list[Block] = ispring_blocks(ispring, summary=bool(statuses)) if ispring is not None else []
     summaries = [progress_summary(statuses)] if statuses else []
     if ispring is not None:
         summaries.append(ispring_summary(ispring))
