@@ -16,7 +16,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.container import Services
-from bot.services.links import LinkError
+from bot.services.links import LinkError, provider_name
 from bot.services.types import Provider
 from handlers.context import reply, reply_error, team_of, user_of
 from handlers.views.kit import SlackMessage, message, section
@@ -54,22 +54,31 @@ async def ask_admins(
     missing = [p for p in wanted if await s.links.learner_for(team_id, requester, p) is None]
     if not missing:
         return _already_linked()
-    admins = [a for a in await s.roles.admins(team_id) if a != requester]
-    if not admins:
+    everyone = await s.roles.admins(team_id)
+    if requester in everyone:  # nobody else to wait for
+        return _link_yourself(missing)
+    if not everyone:
         return link_request_refused(None)
     earlier = await s.links.claim_link_request(team_id, requester, missing)
     if earlier is not None:
-        return link_request_refused(earlier.created_at)
+        return link_request_refused(earlier)
     me = await s.slack.user(team_id, requester)
     dm = link_request_dm(requester, me.name or requester, me.email, missing)
     sent = 0
-    for admin in admins:
+    for admin in everyone:
         try:
             await client.chat_postMessage(channel=admin, text=dm["text"], blocks=dm["blocks"])
             sent += 1
         except SlackApiError as exc:  # one admin's closed DMs must not stop the others
             log.info("link request: DM to %s failed: %s", admin, exc.response.get("error"))
     return link_request_sent(sent, missing) if sent else link_request_refused(None)
+
+
+def _link_yourself(missing: list[Provider]) -> SlackMessage:
+    text = "You are an admin: link yourself with " + ", ".join(
+        f"`/lms link @you &lt;{provider_name(p)} learner id&gt;`" for p in missing
+    )
+    return message(text + ".", [section(text + ".")])
 
 
 def _already_linked() -> SlackMessage:

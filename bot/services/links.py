@@ -10,8 +10,9 @@ from __future__ import annotations
 import csv
 import io
 import re
+import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from slack_sdk.errors import SlackApiError
 
@@ -20,7 +21,8 @@ from bot.services.registry import LmsRegistry
 from bot.services.slack_gateway import SlackGateway, SlackNotInstalled, SlackUser
 from bot.services.types import Provider
 from storage.errors import LinkConflict
-from storage.repositories.audit import AuditEntry, AuditRepository
+from storage.repositories.audit import AuditRepository
+from storage.repositories.leases import LeaseRepository
 from storage.repositories.links import LearnerLink, LinkRepository, LinkResult, LinkSpec, link_audit
 
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
@@ -85,7 +87,9 @@ class LinkService:
         slack: SlackGateway,
         *,
         self_link_by_id: bool = False,
+        leases: LeaseRepository | None = None,
     ) -> None:
+        self.leases = leases  # "once a day" claims: one conditional statement, so a double click asks once
         # LMSBOT_SELF_LINK_BY_ID: false means e-mail (verified) only; true still needs the LMS to confirm the id.
         self.self_link_by_id = self_link_by_id
         self.links = links
@@ -190,12 +194,17 @@ class LinkService:
             attempts.append(LinkAttempt(provider, result=result))
         return attempts
 
-    async def claim_link_request(self, team_id: str, user_id: str, providers: list[Provider]) -> AuditEntry | None:
-        """Record that `user_id` asked the admins to link them; if they already did today, that earlier request
-        (and nothing is recorded)."""
-        earlier = await self.audit.latest(team_id, user_id, LINK_REQUEST_ACTION, within=LINK_REQUEST_EVERY)
-        if earlier is not None:
-            return earlier
+    async def claim_link_request(self, team_id: str, user_id: str, providers: list[Provider]) -> datetime | None:
+        """Record that `user_id` asks the admins to link them. If they already asked in the last day: when they
+        did (and nothing is recorded). Two clicks at once: exactly one wins."""
+        name = f"link-request:{team_id}:{user_id}"
+        if self.leases is not None and not await self.leases.acquire(name, uuid.uuid4().hex, LINK_REQUEST_EVERY):
+            lease = await self.leases.current(name)
+            return lease.acquired_at if lease is not None else datetime.now(UTC)
+        if self.leases is None:  # no lease table (unit tests): the audit log alone, not race-free
+            earlier = await self.audit.latest(team_id, user_id, LINK_REQUEST_ACTION, within=LINK_REQUEST_EVERY)
+            if earlier is not None:
+                return earlier.created_at
         await self.audit.record(team_id, user_id, LINK_REQUEST_ACTION, user_id, None, {"providers": list(providers)})
         return None
 
