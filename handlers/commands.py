@@ -73,11 +73,13 @@ async def _help(s: Services, inv: Invocation, respond: AsyncRespond, client: Asy
 async def _progress(s: Services, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
     ref = inv.args[0] if inv.args else None
     ispring = await s.learning.ispring_progress(inv.team_id, inv.user_id, ref)
+    if ref and ispring is not None and not ispring.results and ispring.error is None:
+        ispring = None  # `progress <module>` names no iSpring module: only the Zoho answer
     try:
         statuses = await s.learning.progress(inv.team_id, inv.user_id, ref)
     except NeedsSetup:
         # Not linked to Zoho (or nothing tracked there): an iSpring learner still gets their iSpring modules.
-        if ispring is None or (ref and not ispring.results and ispring.error is None):
+        if ispring is None:
             raise
         statuses = []
     roles = await s.roles.roles(inv.team_id, inv.user_id)

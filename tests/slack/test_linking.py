@@ -163,3 +163,5 @@ async def test_a_learner_linked_to_both_sees_zoho_and_ispring_in_progress(stack:
     progress = text_of(await command(stack, KATHERINE, "progress"))
     assert "mandatory item" in progress or "Nothing due" in progress  # the Zoho part, as before
     assert "*iSpring Learn* — " in progress and "*Code of Conduct*" in progress
+    one = text_of(await command(stack, KATHERINE, "progress kickoff"))  # a Zoho module: no iSpring part
+    assert "iSpring" not in one and "kickoff" in one
