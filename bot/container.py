@@ -43,6 +43,7 @@ from storage.repositories.cache import LmsCacheRepository
 from storage.repositories.connect_states import ConnectStateRepository
 from storage.repositories.connections import ConnectionRepository
 from storage.repositories.deliveries import DeliveryRepository
+from storage.repositories.leases import LeaseRepository
 from storage.repositories.links import LinkRepository
 from storage.repositories.modules import TrackedModuleRepository
 from storage.repositories.preferences import PreferenceRepository
@@ -133,7 +134,14 @@ def build_services(
     slack = SlackGateway(settings, installation_store)
     tickoff = TickOff(links_repo)  # the reminder engine becomes its updater where one is built (bot.app)
     cache.on_stored(tickoff.stored)
-    links = LinkService(links_repo, audit, registry, slack, self_link_by_id=settings.lmsbot_self_link_by_id)
+    links = LinkService(
+        links_repo,
+        audit,
+        registry,
+        slack,
+        self_link_by_id=settings.lmsbot_self_link_by_id,
+        leases=LeaseRepository(db, clock=stamp),
+    )
     tracking = TrackingService(modules_repo, audit, registry)
     preferences = PreferenceRepository(db, clock=stamp)
     connections = ConnectionService(

@@ -11,7 +11,7 @@ from bot.container import Services
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    from handlers import commands, home, inbound, modals, reminder_actions, results_actions
+    from handlers import commands, home, inbound, linking, modals, reminder_actions, results_actions
 
     inbound.register(app, services)  # global middleware: the configured workspace only, each event once
     commands.register(app, services)
@@ -19,3 +19,4 @@ def register(app: AsyncApp, services: Services) -> None:
     home.register(app, services)
     reminder_actions.register(app, services)
     results_actions.register(app, services)
+    linking.register(app, services)

@@ -22,6 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.container import Services
 from bot.lms.errors import ValidationError
 from bot.lms.ispring_models import CompletionStatus, ResultsFilter
+from bot.services.learning import NeedsSetup
 from bot.services.links import provider_name, slack_user_ref
 from bot.services.types import Provider, ResultsReport
 from handlers import modals
@@ -39,6 +40,7 @@ from handlers.views import (
     untrack_message,
 )
 from handlers.views.kit import SlackMessage, message, section
+from handlers.views.linking import link_reply, not_linked_message, unlink_confirm
 from handlers.views.status import learner_status_message
 
 log = logging.getLogger(__name__)
@@ -72,9 +74,18 @@ async def _help(s: Services, inv: Invocation, respond: AsyncRespond, client: Asy
 
 async def _progress(s: Services, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
     ref = inv.args[0] if inv.args else None
-    statuses = await s.learning.progress(inv.team_id, inv.user_id, ref)
+    ispring = await s.learning.ispring_progress(inv.team_id, inv.user_id, ref)
+    if ref and ispring is not None and not ispring.results and ispring.error is None:
+        ispring = None  # `progress <module>` names no iSpring module: only the Zoho answer
+    try:
+        statuses = await s.learning.progress(inv.team_id, inv.user_id, ref)
+    except NeedsSetup:
+        # Not linked to Zoho (or nothing tracked there): an iSpring learner still gets their iSpring modules.
+        if ispring is None:
+            raise
+        statuses = []
     roles = await s.roles.roles(inv.team_id, inv.user_id)
-    await reply(respond, progress_message(statuses, can_edit=roles.can_edit_modules))
+    await reply(respond, progress_message(statuses, can_edit=roles.can_edit_modules, ispring=ispring))
 
 
 async def _plans(s: Services, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
@@ -166,9 +177,12 @@ async def _link(s: Services, inv: Invocation, respond: AsyncRespond, client: Asy
         value = args[1]
     else:
         target, value = inv.user_id, args[0]
-    provider = _provider_word(args[2] if target != inv.user_id and len(args) > 2 else None)
+    if target == inv.user_id:  # linking yourself: say what happened in every connected LMS
+        await reply(respond, link_reply(await s.links.link_self(inv.team_id, target, value)))
+        return
+    provider = _provider_word(args[2] if len(args) > 2 else None)
     result = await s.links.link(inv.team_id, target, value, actor=inv.user_id, provider=provider)
-    who = "You are" if target == inv.user_id else f"<@{target}> is"
+    who = f"<@{target}> is"
     lms = provider_name(result.link.provider)
     if not result.changed:
         text = f":white_check_mark: {who} already linked to {lms} learner `{result.link.learner_id}`."
@@ -199,18 +213,27 @@ async def _link_report(s: Services, inv: Invocation, *, auto: bool) -> SlackMess
 
 
 async def _unlink(s: Services, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
-    target = await _mentioned(s, inv, inv.args[0]) if inv.args else None
+    """`unlink [@someone] [zoho|ispring]`: shows what would go, with "Unlink …" / "Cancel"; nothing changes yet."""
+    target: str | None = None
+    provider: Provider | None = None
+    for word in inv.args:
+        if word.lower() in {p.value for p in Provider}:
+            provider = Provider(word.lower())
+        elif target is None:
+            target = await _mentioned(s, inv, word)
+        else:
+            await reply(respond, bad_arguments_message("unlink", problem="Name one person and, optionally, one LMS."))
+            return
     if target is not None and target != inv.user_id:
         await s.roles.require_admin(inv.team_id, inv.user_id, "unlink other people")
     target = target or inv.user_id
-    removed = await s.links.unlink(inv.team_id, target, actor=inv.user_id)
-    who = "You were" if target == inv.user_id else f"<@{target}> was"
-    if removed:
-        what = ", ".join(f"{provider_name(link.provider)} learner `{link.learner_id}`" for link in removed)
-        text = f"{who} unlinked from {what}."
-    else:
-        text = f"{who} not linked to any learner; nothing changed."
-    await reply(respond, message(text, [section(text)]))
+    own = target == inv.user_id
+    links = await s.links.links_of(inv.team_id, target, provider)
+    if not links:
+        await reply(respond, not_linked_message(target, provider, own=own))
+        return
+    shown = [(Provider(link.provider), link.learner_id) for link in links]
+    await reply(respond, unlink_confirm(target, shown, own=own, scope=",".join(p for p, _ in shown)))
 
 
 async def _connect(s: Services, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:

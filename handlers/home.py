@@ -58,14 +58,16 @@ async def publish_home(
     welcome: bool = False,
     note: str | None = None,
 ) -> None:
-    linked = await s.links.learner_for(team_id, user_id, Provider.ZOHO) is not None
+    zoho_linked = await s.links.learner_for(team_id, user_id, Provider.ZOHO) is not None
     fetch = s.learning.interactive()
     max_age = REFRESH_MAX_AGE if refresh else HOME_MAX_AGE
     fetch = type(fetch)(priority=fetch.priority, max_wait=fetch.max_wait, max_age=max_age)
     modules: list[ModuleStatus] = []
     sessions: SessionsReport | None = None
     plans: PlansReport | None = None
-    if linked:
+    ispring = await s.learning.ispring_progress(team_id, user_id, fetch=fetch)  # None: no iSpring link
+    linked = zoho_linked or ispring is not None
+    if zoho_linked:
         try:
             modules = await s.learning.progress(team_id, user_id, fetch=fetch)
         except NeedsSetup:
@@ -91,6 +93,8 @@ async def publish_home(
         manager=roles.can_see_others,
         welcome=welcome,
         note=note,
+        ispring=ispring,
+        zoho_linked=zoho_linked,
     )
     await client.views_publish(user_id=user_id, view=view)
 

@@ -29,6 +29,7 @@ from bot.services.types import (
     BudgetLine,
     DailyBudgetLine,
     Freshness,
+    IspringProgress,
     ModuleStatus,
     PlansReport,
     Provider,
@@ -259,6 +260,44 @@ class LearningService:
         if overdue_only:
             results = [r for r in results if r.is_overdue and not r.is_done]
         return ResultsReport(results=results, names=names, freshness=freshness)
+
+    async def ispring_progress(
+        self, team_id: str, user_id: str, ref: str | None = None, fetch: Fetch | None = None
+    ) -> IspringProgress | None:
+        """The learner's own iSpring modules (None: not linked to iSpring, or iSpring is not connected).
+
+        `ref` keeps the modules whose title, module id or course id matches it (as `/lms progress <module>`).
+        An iSpring failure is an `error` on the report, so the Zoho part of a reply still shows.
+        """
+        link = await self.links.learner_for(team_id, user_id, Provider.ISPRING)
+        if link is None:
+            return None
+        lms = await self.registry.for_team(team_id)
+        if not lms.has_ispring:
+            return None
+        fetch = fetch or self.interactive()
+        flt = ResultsFilter(user_ids=(link.learner_id,))
+        key = f"{team_id}:ispring:results:" + "&".join(f"{k}={v}" for k, v in sorted(flt.to_params()))
+        now = self.settings.lms_now()
+        try:
+            results, freshness = await self.cache.fetch(
+                key,
+                lambda: lms.ispring.module_results(flt, priority=fetch.priority, max_wait=fetch.max_wait),
+                RESULTS,
+                max_age=fetch.max_age,
+            )
+        except LMSError as exc:
+            return IspringProgress(learner_id=link.learner_id, error=exc.message, now=now)
+        mine = [r for r in results if r.user_id == link.learner_id]
+        if ref:
+            wanted = ref.strip().lower()
+            mine = [
+                r
+                for r in mine
+                if wanted in r.module_title.lower()
+                or wanted in (str(r.module_id or "").lower(), str(r.course_id or "").lower())
+            ]
+        return IspringProgress(learner_id=link.learner_id, results=mine, freshness=freshness, now=now)
 
     # --- budgets ---------------------------------------------------------------------------------------------
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import csv
 import io
 import re
+import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from slack_sdk.errors import SlackApiError
 
@@ -20,6 +22,7 @@ from bot.services.slack_gateway import SlackGateway, SlackNotInstalled, SlackUse
 from bot.services.types import Provider
 from storage.errors import LinkConflict
 from storage.repositories.audit import AuditRepository
+from storage.repositories.leases import LeaseRepository
 from storage.repositories.links import LearnerLink, LinkRepository, LinkResult, LinkSpec, link_audit
 
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
@@ -27,6 +30,8 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 _SLACK_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 _SLACK_ID = re.compile(r"^[UW][A-Z0-9]+$")
 _EMAILS_PER_LOOKUP = 50  # e-mails per iSpring GET /users while importing: keeps each URL short
+LINK_REQUEST_ACTION = "link_request"  # audit action of "ask the admins to link me"
+LINK_REQUEST_EVERY = timedelta(days=1)  # one request per person per day: the button cannot spam the admins
 
 
 class LinkError(Exception):
@@ -45,6 +50,20 @@ class AutoLinkReport:
     linked: list[LinkResult] = field(default_factory=list)
     unmatched: list[SlackUser] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # why some providers were not tried
+
+
+@dataclass(frozen=True, slots=True)
+class LinkAttempt:
+    """What one self-service `/lms link` did for one connected LMS."""
+
+    provider: Provider
+    result: LinkResult | None = None  # linked now, or already exactly so
+    kept: LearnerLink | None = None  # not asked about this LMS: the link it already had stays
+    problem: str | None = None  # why it is not linked, in plain words
+
+    @property
+    def linked(self) -> LearnerLink | None:
+        return self.result.link if self.result is not None else self.kept
 
 
 def is_email(value: str) -> bool:
@@ -68,7 +87,9 @@ class LinkService:
         slack: SlackGateway,
         *,
         self_link_by_id: bool = False,
+        leases: LeaseRepository | None = None,
     ) -> None:
+        self.leases = leases  # "once a day" claims: one conditional statement, so a double click asks once
         # LMSBOT_SELF_LINK_BY_ID: false means e-mail (verified) only; true still needs the LMS to confirm the id.
         self.self_link_by_id = self_link_by_id
         self.links = links
@@ -137,6 +158,61 @@ class LinkService:
         if result.changed:
             await self.audit.record(team_id, actor, "link", *link_audit(result))
         return result
+
+    async def link_self(self, team_id: str, user_id: str, value: str) -> list[LinkAttempt]:
+        """A learner linking themselves: one attempt per connected LMS, so the reply can say what happened in each.
+
+        An e-mail is tried with every LMS that can look learners up by e-mail (iSpring; Zoho documents no such
+        lookup, so a Zoho link needs an admin). An id names one LMS; the others keep whatever link they had.
+        A refusal that is about the person, not one LMS (someone else's e-mail, an id they may not claim),
+        raises LinkError as before.
+        """
+        value = value.strip()
+        connected = await self.providers(team_id)
+        if is_email(value) and connected:
+            await self._own_email(team_id, user_id, value.lower())
+            wanted = connected
+        else:
+            wanted = [await self.pick_provider(team_id, value)]
+        attempts: list[LinkAttempt] = []
+        for provider in connected:
+            existing = await self.links.get(team_id, user_id, provider)
+            if provider not in wanted:
+                attempts.append(LinkAttempt(provider, kept=existing))
+                continue
+            if provider is Provider.ZOHO and is_email(value):
+                problem = "Zoho People has no way to look a learner up by e-mail"
+                attempts.append(LinkAttempt(provider, kept=existing, problem=None if existing else problem))
+                continue
+            try:
+                result = await self.link(team_id, user_id, value, actor=user_id, provider=provider)
+            except LinkError as exc:
+                if len(wanted) == 1:
+                    raise
+                attempts.append(LinkAttempt(provider, kept=existing, problem=str(exc).rstrip(".")))
+                continue
+            attempts.append(LinkAttempt(provider, result=result))
+        return attempts
+
+    async def claim_link_request(self, team_id: str, user_id: str, providers: list[Provider]) -> datetime | None:
+        """Record that `user_id` asks the admins to link them. If they already asked in the last day: when they
+        did (and nothing is recorded). Two clicks at once: exactly one wins."""
+        name = f"link-request:{team_id}:{user_id}"
+        if self.leases is not None and not await self.leases.acquire(name, uuid.uuid4().hex, LINK_REQUEST_EVERY):
+            lease = await self.leases.current(name)
+            return lease.acquired_at if lease is not None else datetime.now(UTC)
+        if self.leases is None:  # no lease table (unit tests): the audit log alone, not race-free
+            earlier = await self.audit.latest(team_id, user_id, LINK_REQUEST_ACTION, within=LINK_REQUEST_EVERY)
+            if earlier is not None:
+                return earlier.created_at
+        await self.audit.record(team_id, user_id, LINK_REQUEST_ACTION, user_id, None, {"providers": list(providers)})
+        return None
+
+    async def links_of(self, team_id: str, user_id: str, provider: Provider | None = None) -> list[LearnerLink]:
+        """The person's links (one LMS, or every one), Zoho first."""
+        wanted = [provider] if provider is not None else [Provider.ZOHO, Provider.ISPRING]
+        found = [await self.links.get(team_id, user_id, p) for p in wanted]
+        return [link for link in found if link is not None]
 
     async def unlink(
         self, team_id: str, slack_user_id: str, *, actor: str, provider: Provider | None = None

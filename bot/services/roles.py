@@ -47,6 +47,15 @@ class RoleService:
             admin = user.is_admin or user.is_owner
         return Roles(admin=admin, trainer=user_id in self._trainers, manager=user_id in self._managers)
 
+    async def admins(self, team_id: str) -> list[str]:
+        """Everyone who may link people: the workspace's admins and owners, then LMSBOT_ADMINS (no bots, no
+        deactivated accounts; each once)."""
+        people = await self._slack.users(team_id)
+        found = [p.id for p in people if p.is_admin or p.is_owner]
+        active = {p.id for p in people}
+        found += [u for u in sorted(self._admins) if u in active and u not in found]
+        return found
+
     async def require_admin(self, team_id: str, user_id: str, what: str) -> Roles:
         roles = await self.roles(team_id, user_id)
         if not roles.admin:

@@ -90,6 +90,17 @@ class ResultsReport:
 
 
 @dataclass(frozen=True, slots=True)
+class IspringProgress:
+    """One learner's own iSpring modules (every module iSpring lists for them), or why they could not be read."""
+
+    learner_id: str
+    results: list[ModuleResult] = field(default_factory=list)
+    error: str | None = None
+    freshness: Freshness | None = None
+    now: datetime | None = None  # aware: when "overdue" and "due soon" were judged
+
+
+@dataclass(frozen=True, slots=True)
 class BudgetLine:
     endpoint: str
     remaining: int

@@ -28,11 +28,17 @@ COMMANDS: tuple[CommandHelp, ...] = (
     CommandHelp(
         "link",
         "<learner id or e-mail>",
-        "Link your Slack account to your LMS learner record.",
+        "Link your Slack account to your learner records; the reply says what was linked in each LMS.",
         ("link jane@example.com",),
         admin_usage="link @user <learner id or e-mail>",
     ),
-    CommandHelp("unlink", "", "Forget your LMS link."),
+    CommandHelp(
+        "unlink",
+        "[zoho|ispring]",
+        "Forget your link to one LMS, or to both (asks first).",
+        ("unlink zoho",),
+        admin_usage="unlink @user [zoho|ispring]",
+    ),
     CommandHelp(
         "progress", "[module]", "Your progress in the tracked modules, or in one.", ("progress", "progress M1")
     ),

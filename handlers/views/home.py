@@ -7,7 +7,14 @@ import re
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot.services.types import ModuleStatus, PlansReport, ReminderSettings, SessionsReport, StatusReport
+from bot.services.types import (
+    IspringProgress,
+    ModuleStatus,
+    PlansReport,
+    ReminderSettings,
+    SessionsReport,
+    StatusReport,
+)
 from handlers.views import kit, limits
 from handlers.views.formatting import (
     LOCKED,
@@ -20,6 +27,7 @@ from handlers.views.formatting import (
     oldest,
     tracked_where,
 )
+from handlers.views.ispring import ispring_blocks, ispring_summary
 from handlers.views.kit import Element, SlackView
 from handlers.views.limits import Block
 from handlers.views.progress import (
@@ -244,6 +252,8 @@ def home_view(
     manager: bool = False,
     welcome: bool = False,
     note: str | None = None,
+    ispring: IspringProgress | None = None,
+    zoho_linked: bool = True,
 ) -> SlackView:
     """The Home tab for views.publish. Pass `admin` (the status report) only for admins.
 
@@ -251,17 +261,24 @@ def home_view(
     adds what the bot does and, when not linked, a "Link me" button; `note` says what the last change did.
     """
     fresh = freshness_line(
-        oldest([s.freshness for s in modules] + [r.freshness for r in (sessions, plans) if r is not None])
+        oldest([s.freshness for s in modules] + [r.freshness for r in (sessions, plans, ispring) if r is not None])
     )
     refresh = kit.button("Refresh", HOME_REFRESH_ACTION)
     blocks: list[Block] = _welcome_blocks(linked) if welcome else []
     blocks.append(kit.header("Your learning"))
     if linked:
-        summary = progress_summary(modules) if modules else "No modules are tracked yet."
-        blocks.append(kit.section(f"*{summary}*", accessory=refresh))
+        summaries = []
+        if zoho_linked:
+            summaries.append(progress_summary(modules) if modules else "No modules are tracked yet.")
+        if ispring is not None:  # an iSpring-only learner sees their iSpring modules, not a "link" prompt
+            summaries.append(ispring_summary(ispring))
+        blocks.append(kit.section(f"*{' · '.join(summaries)}*", accessory=refresh))
         if fresh:
             blocks.append(kit.context(fresh))
-        blocks += _learner_blocks(modules, sessions, plans, now)
+        if zoho_linked:
+            blocks += _learner_blocks(modules, sessions, plans, now)
+        if ispring is not None:
+            blocks += ispring_blocks(ispring, summary=zoho_linked)
     else:
         blocks.append(
             kit.section(

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from bot.lms.zoho_models import Entity, SessionEntity
 from bot.services import agenda
-from bot.services.types import ModuleStatus
+from bot.services.types import IspringProgress, ModuleStatus
 from handlers.views import kit, limits
 from handlers.views.formatting import (
     LOCKED,
@@ -21,6 +21,7 @@ from handlers.views.formatting import (
     slack_time,
     tracked_title,
 )
+from handlers.views.ispring import ispring_blocks, ispring_summary
 from handlers.views.kit import SlackMessage
 from handlers.views.limits import Block
 
@@ -139,18 +140,29 @@ def progress_summary(statuses: Sequence[ModuleStatus]) -> str:
     return " · ".join(parts)
 
 
-def progress_message(statuses: Sequence[ModuleStatus], *, can_edit: bool = False) -> SlackMessage:
-    """One group of blocks per module; "Edit module" buttons (value = tracked id) only when `can_edit`."""
-    if not statuses:
+def progress_message(
+    statuses: Sequence[ModuleStatus], *, can_edit: bool = False, ispring: IspringProgress | None = None
+) -> SlackMessage:
+    """One group of blocks per module; "Edit module" buttons (value = tracked id) only when `can_edit`.
+
+    `ispring`: the learner's own iSpring modules, shown after the Zoho ones (alone for an iSpring-only learner).
+    """
+    if not statuses and ispring is None:
         blocks = [
             kit.section("No modules are tracked yet, so there is no progress to show."),
             kit.context("An admin can add one with `/lms track`."),
         ]
         return kit.message("No tracked modules yet.", blocks)
-    summary = progress_summary(statuses)
+    extra: list[Block] = ispring_blocks(ispring, summary=bool(statuses)) if ispring is not None else []
+    summaries = [progress_summary(statuses)] if statuses else []
+    if ispring is not None:
+        summaries.append(ispring_summary(ispring))
+    summary = " · ".join(summaries)
     head: list[Block] = [kit.header("Your LMS progress"), kit.section(f"*{summary}*")]
-    fresh = freshness_line(oldest([s.freshness for s in statuses]))
-    tail: list[Block] = [kit.context(fresh)] if fresh else []
+    fresh = freshness_line(oldest([s.freshness for s in statuses] + [ispring.freshness if ispring else None]))
+    tail: list[Block] = [*extra, kit.context(fresh)] if fresh else extra
+    if not statuses:
+        return kit.message(f"LMS progress: {summary}", [*head, *tail])
     budget_chars = limits.MESSAGE_TEXT_BUDGET - limits.text_size(head + tail)
     per_module = max(600, min(limits.SECTION_TEXT, budget_chars // len(statuses)))
     groups = [_module_blocks(s, can_edit=can_edit, max_chars=per_module) for s in statuses]

@@ -6,7 +6,7 @@ import builtins
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import Enum
 from typing import Any
 
@@ -83,6 +83,24 @@ class AuditRepository(Repository):
             query = query.where(AuditLogRow.team_id == team_id)
         async with self.db.transaction(write=False) as session:
             return [_record(row) for row in (await session.scalars(query)).all()]
+
+    async def latest(self, team_id: str, actor: str, action: str, *, within: timedelta) -> AuditEntry | None:
+        """The newest entry of `actor` doing `action` in the last `within` (rate limits: "once a day")."""
+        since = self.now() - within
+        query = (
+            select(AuditLogRow)
+            .where(
+                AuditLogRow.team_id == team_id,
+                AuditLogRow.actor == actor,
+                AuditLogRow.action == action,
+                AuditLogRow.created_at >= since,
+            )
+            .order_by(AuditLogRow.created_at.desc(), AuditLogRow.id.desc())
+            .limit(1)
+        )
+        async with self.db.transaction(write=False) as session:
+            row = (await session.scalars(query)).first()
+            return _record(row) if row is not None else None
 
 
 def _record(row: AuditLogRow) -> AuditEntry:

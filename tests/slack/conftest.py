@@ -11,7 +11,7 @@ from bot.devstack import DevStack
 from bot.sandbox.config import SandboxConfig
 from tests.support.slack import text_of, wait_for
 
-__all__ = ["command", "text_of", "wait_for"]
+__all__ = ["buttons", "click_replacing", "command", "text_of", "unlink", "wait_for"]
 
 Json = dict[str, Any]
 
@@ -44,3 +44,34 @@ async def command(stack: DevStack, user: str, text: str, timeout: float = 10.0) 
     assert response.status_code == 200, response.text
     replies = await wait_for(lambda: stack.slack.ephemerals(user)[before:], timeout)
     return dict(replies[-1])
+
+
+def buttons(message: Json) -> dict[str, Json]:
+    """Button text -> button, over every actions block of a message."""
+    return {
+        e["text"]["text"]: e
+        for block in message.get("blocks") or []
+        if block.get("type") == "actions"
+        for e in block["elements"]
+        if e.get("type") == "button"
+    }
+
+
+async def click_replacing(stack: DevStack, user: str, reply: Json, text: str, *, value: str | None = None) -> Json:
+    """Click the button labelled `text` on an ephemeral reply; return that same message once it is replaced."""
+    assert stack.driver is not None
+    await stack.driver.block_action(user, buttons(reply)[text]["action_id"], value=value, message=reply)
+
+    def replaced() -> Json | None:
+        return next(
+            (e for e in stack.slack.ephemerals(user) if e.get("ts") == reply.get("ts") and e.get("edited")), None
+        )
+
+    return dict(await wait_for(replaced))
+
+
+async def unlink(stack: DevStack, user: str, text: str = "unlink") -> Json:
+    """`/lms unlink …` and a click on its "Unlink …" button: the confirmation, replaced by the outcome."""
+    question = await command(stack, user, text)
+    label = next(t for t in buttons(question) if t.startswith("Unlink"))
+    return await click_replacing(stack, user, question, label)

@@ -34,5 +34,7 @@ async def test_progress_past_the_daily_budget_says_so_and_sends_nothing(make_sta
     await stack.driver.app_home_opened(GRACE)
     home = text_of(await wait_for(lambda: stack.slack.home(GRACE)))
     assert "Zoho daily API budget" in home and "2 of 2 calls used in the last 24 h" in home
-    lms_calls = [c for c in stack.sandbox.state.calls if not c.endpoint.endswith("token")]
-    assert [c.endpoint for c in lms_calls] == ["module-progress", "module-progress"]
+    # iSpring (the learners' own iSpring modules, shown too) is another LMS with its own limits.
+    zoho_calls = [c for c in stack.sandbox.state.calls if not c.endpoint.endswith("token")]
+    zoho_calls = [c for c in zoho_calls if not c.endpoint.startswith("ispring")]
+    assert [c.endpoint for c in zoho_calls] == ["module-progress", "module-progress"]

@@ -8,7 +8,7 @@ import time
 from bot.devstack import DevStack
 from bot.sandbox import seed
 from bot.sandbox.config import SandboxConfig
-from tests.slack.conftest import command, text_of, wait_for
+from tests.slack.conftest import command, text_of, unlink, wait_for
 
 ADA, GRACE, MARGARET, EDSGER, KATHERINE, ALAN = "U0ADA", "U0GRACE", "U0MARGARET", "U0EDSGER", "U0KATHERINE", "U0ALAN"
 
@@ -51,14 +51,14 @@ async def test_plans_and_sessions(stack: DevStack) -> None:
 
 
 async def test_not_linked_gets_a_clear_hint(stack: DevStack) -> None:
-    await command(stack, KATHERINE, "unlink")
+    await unlink(stack, KATHERINE)
     reply = text_of(await command(stack, KATHERINE, "progress"))
     assert "not linked" in reply and "/lms link" in reply
     assert not stack.sandbox.state.calls_for("module-progress")
 
 
 async def test_self_link_and_admin_only_link_of_others(stack: DevStack) -> None:
-    await command(stack, KATHERINE, "unlink")
+    await unlink(stack, KATHERINE)
     linked = text_of(await command(stack, GRACE, f"link <@{KATHERINE}|katherine> 100002000000032177"))
     assert "linked to Zoho People learner `100002000000032177`" in linked
     again = text_of(await command(stack, GRACE, f"link <@{KATHERINE}|katherine> 100002000000032177"))
@@ -73,7 +73,7 @@ async def test_self_link_and_admin_only_link_of_others(stack: DevStack) -> None:
     typo = text_of(await command(stack, GRACE, "unlink @nobody"))
     assert "does not name anyone" in typo
     assert text_of(await command(stack, GRACE, "status")).count("learner `190801059`") == 1  # Grace still linked
-    by_handle = text_of(await command(stack, GRACE, "unlink @katherine"))
+    by_handle = text_of(await unlink(stack, GRACE, "unlink @katherine"))
     assert "<@U0KATHERINE> was unlinked" in by_handle
 
 
@@ -186,7 +186,7 @@ def _ispring_id(stack: DevStack, email: str) -> str:
 async def test_self_link_by_id_is_off_by_default_and_keeps_the_existing_link(stack: DevStack) -> None:
     # Katherine is linked; a colleague's id must neither take over nor cost her her own link.
     colleague = _ispring_id(stack, "alan.turing@example.com")
-    await command(stack, ALAN, "unlink")
+    await unlink(stack, ALAN)
     refused = text_of(await command(stack, KATHERINE, f"link {colleague}"))
     assert "ask an admin" in refused and "linked to" not in refused
     refused = text_of(await command(stack, KATHERINE, "link 100002000000032999"))  # no such learner
@@ -194,7 +194,7 @@ async def test_self_link_by_id_is_off_by_default_and_keeps_the_existing_link(sta
     status = text_of(await command(stack, KATHERINE, "status"))
     assert _ispring_id(stack, "katherine.johnson@example.com") in status and colleague not in status
     # The path: unlink, then claim an unlinked colleague's id.
-    await command(stack, KATHERINE, "unlink")
+    await unlink(stack, KATHERINE)
     refused = text_of(await command(stack, KATHERINE, f"link {colleague}"))
     assert "ask an admin" in refused
     assert "not linked" in text_of(await command(stack, KATHERINE, "progress"))
@@ -207,8 +207,8 @@ async def test_self_link_by_id_when_enabled_needs_the_lms_to_confirm_the_e_mail(
     stack = make_stack(lmsbot_self_link_by_id=True)
     colleague = _ispring_id(stack, "alan.turing@example.com")
     own = _ispring_id(stack, "katherine.johnson@example.com")
-    await command(stack, ALAN, "unlink")
-    await command(stack, KATHERINE, "unlink")
+    await unlink(stack, ALAN)
+    await unlink(stack, KATHERINE)
     refused = text_of(await command(stack, KATHERINE, f"link {colleague}"))
     assert "ask an admin" in refused and "linked to" not in refused
     zoho = text_of(await command(stack, KATHERINE, "link 100002000000032177"))  # Zoho cannot tell whose id it is

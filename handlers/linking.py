@@ -1,0 +1,124 @@
+"""The buttons of linking replies: "Ask an admin to link me" and `/lms unlink`'s "Unlink …" / "Cancel".
+
+Each click is checked again here (a button is just a request anyone can forge): only the person themselves or
+an admin may unlink someone, and the admins get at most one request per person per day.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.container import Services
+from bot.services.links import LinkError, provider_name
+from bot.services.types import Provider
+from handlers.context import reply, reply_error, team_of, user_of
+from handlers.views.kit import SlackMessage, message, section
+from handlers.views.linking import (
+    LINK_ASK_ADMINS_ACTION,
+    UNLINK_CANCEL_ACTION,
+    UNLINK_CONFIRM_ACTION,
+    link_request_dm,
+    link_request_refused,
+    link_request_sent,
+    unlink_cancelled,
+    unlink_done,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _value(body: dict[str, Any]) -> str:
+    return str((body.get("actions") or [{}])[0].get("value") or "")
+
+
+def _providers(text: str) -> list[Provider]:
+    known = {p.value: p for p in Provider}
+    return [known[word] for word in text.split(",") if word in known]
+
+
+async def _replace(respond: AsyncRespond, shown: SlackMessage) -> None:
+    await respond(text=shown["text"], blocks=shown["blocks"], replace_original=True)
+
+
+async def ask_admins(
+    s: Services, client: AsyncWebClient, team_id: str, requester: str, wanted: list[Provider]
+) -> SlackMessage:
+    """DM every admin once with who asks and the command that links them; once per requester per day."""
+    missing = [p for p in wanted if await s.links.learner_for(team_id, requester, p) is None]
+    if not missing:
+        return _already_linked()
+    everyone = await s.roles.admins(team_id)
+    if requester in everyone:  # nobody else to wait for
+        return _link_yourself(missing)
+    if not everyone:
+        return link_request_refused(None)
+    earlier = await s.links.claim_link_request(team_id, requester, missing)
+    if earlier is not None:
+        return link_request_refused(earlier)
+    me = await s.slack.user(team_id, requester)
+    dm = link_request_dm(requester, me.name or requester, me.email, missing)
+    sent = 0
+    for admin in everyone:
+        try:
+            await client.chat_postMessage(channel=admin, text=dm["text"], blocks=dm["blocks"])
+            sent += 1
+        except SlackApiError as exc:  # one admin's closed DMs must not stop the others
+            log.info("link request: DM to %s failed: %s", admin, exc.response.get("error"))
+    return link_request_sent(sent, missing) if sent else link_request_refused(None)
+
+
+def _link_yourself(missing: list[Provider]) -> SlackMessage:
+    text = "You are an admin: link yourself with " + ", ".join(
+        f"`/lms link @you &lt;{provider_name(p)} learner id&gt;`" for p in missing
+    )
+    return message(text + ".", [section(text + ".")])
+
+
+def _already_linked() -> SlackMessage:
+    text = "You are linked already: nothing to ask. `/lms progress` shows your modules."
+    return message(text, [section(text)])
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    @app.action(LINK_ASK_ADMINS_ACTION)
+    async def ask(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient) -> None:
+        await ack()
+        try:
+            shown = await ask_admins(services, client, team_of(body), user_of(body), _providers(_value(body)))
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a clear ephemeral message
+            await reply_error(respond, exc)
+            return
+        await reply(respond, shown)
+
+    @app.action(UNLINK_CONFIRM_ACTION)
+    async def confirm(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        team_id, actor = team_of(body), user_of(body)
+        target, _, scope = _value(body).partition(":")
+        try:
+            if not target:
+                raise LinkError("That button is out of date: run `/lms unlink` again.")
+            if target != actor:
+                await services.roles.require_admin(team_id, actor, "unlink other people")
+            removed = []
+            for provider in _providers(scope):  # exactly what the confirmation named, nothing linked since
+                removed += await services.links.unlink(team_id, target, actor=actor, provider=provider)
+        except Exception as exc:  # noqa: BLE001
+            await reply_error(respond, exc)
+            return
+        shown = unlink_done(
+            target, [(Provider(link.provider), link.learner_id) for link in removed], own=target == actor
+        )
+        await _replace(respond, shown)
+
+    @app.action(UNLINK_CANCEL_ACTION)
+    async def cancel(ack: AsyncAck, respond: AsyncRespond) -> None:
+        await ack()
+        await _replace(respond, unlink_cancelled())
