@@ -101,7 +101,9 @@ async def test_unlink_one_lms_asks_first_and_the_answer_replaces_the_question(st
     assert not buttons(done)
     status = text_of(await command(stack, KATHERINE, "status"))
     assert "• Zoho People: not linked" in status
-    assert f"• iSpring Learn: learner `{_ispring_user(stack, KATHERINE_EMAIL)}`" in status  # the other LMS stays
+    assert (
+        f"• iSpring Learn: linked :white_check_mark: (learner `{_ispring_user(stack, KATHERINE_EMAIL)}`)" in status
+    )  # the other LMS stays
     again = text_of(await command(stack, KATHERINE, "unlink zoho"))
     assert again.startswith("You are not linked to Zoho People; nothing changed.")
 
@@ -111,7 +113,7 @@ async def test_an_unlink_button_cannot_be_forged_to_unlink_someone_else(stack: D
     own = await command(stack, ADA, "unlink ispring")
     refused = await _click_answered(stack, ADA, own, "Unlink iSpring", value=f"{KATHERINE}:ispring")
     assert "Only workspace admins can unlink other people." in text_of(refused)
-    assert f"• iSpring Learn: learner `{_ispring_user(stack, KATHERINE_EMAIL)}`" in text_of(
+    assert f"• iSpring Learn: linked :white_check_mark: (learner `{_ispring_user(stack, KATHERINE_EMAIL)}`)" in text_of(
         await command(stack, KATHERINE, "status")
     )
     # An admin may: `unlink @someone ispring` names them in the question.
