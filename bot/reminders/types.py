@@ -96,6 +96,7 @@ class Digest:
     missed: tuple[MissedSession, ...] = ()  # never pending: ended sessions are told apart, once
     lms_zone: str = "UTC"  # the zone session times are written in (LMS_TIMEZONE)
     made_at: datetime | None = None  # when it was put together ("today at …" is relative to it)
+    as_of: datetime | None = None  # built from LMS data this old (the planner could not refresh it in time)
 
     @property
     def pending(self) -> list[DigestEntry]:
@@ -127,6 +128,7 @@ class Digest:
             "missed": [_missed_json(m) for m in self.missed],
             "lms_zone": self.lms_zone,
             "made_at": self.made_at.isoformat() if self.made_at else None,
+            "as_of": self.as_of.isoformat() if self.as_of else None,
         }
 
     @classmethod
@@ -148,6 +150,7 @@ class Digest:
                 missed=tuple(_missed(m) for m in payload.get("missed") or []),
                 lms_zone=str(payload.get("lms_zone") or "UTC"),
                 made_at=_datetime(payload.get("made_at")),
+                as_of=_datetime(payload.get("as_of")),
             )
         except (KeyError, TypeError, ValueError):
             return None

@@ -380,6 +380,7 @@ def digest_message(digest: Digest) -> SlackMessage:
     now = digest_now(digest)
     items = [i for i in (_entry_item(e, digest.done, now) for e in digest.entries if e.kind is EntryKind.TASK) if i]
     note = digest_note(digest)
+    as_of = f":hourglass: Progress as of {digest.as_of:%a %-d %b}." if digest.as_of is not None else None
     return reminder_digest(
         items,
         learner_name=digest.learner_name,
@@ -392,7 +393,7 @@ def digest_message(digest: Digest) -> SlackMessage:
         done=digest.done,
         unlocked=digest.unlocked,
         muted=digest.muted,
-        note=note,
+        note=" ".join(n for n in (note, as_of) if n) or None,
         buttons=note is None,
         now=now,
     )
