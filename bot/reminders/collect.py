@@ -41,6 +41,7 @@ class Collected:
     sessions: list[SessionInfo] = field(default_factory=list)
     missed: list[MissedSession] = field(default_factory=list)  # mandatory sessions that ended without them
     unavailable: list[str] = field(default_factory=list)  # why some data is missing: the learner waits
+    unchecked: list[str] = field(default_factory=list)  # modules with no answer at all (the digest says so)
     oldest: datetime | None = None  # the oldest LMS answer with something still to do that the entries rest on
 
     @property
@@ -152,6 +153,9 @@ class Collector:
                         max_stale=None if max_wait is None else math.inf,
                     )
             except Unavailable as exc:
+                if max_wait is not None:  # a digest at its send time does not wait: it says what it could not check
+                    out.unchecked.append(name or tracked.label)
+                    continue
                 out.unavailable.append(f"{tracked.label}: {exc}")
                 return  # the learner waits for a later sweep: spend no more budget on them now
             if got is None:
@@ -159,7 +163,8 @@ class Collector:
                 continue
             progress = got.value
             status[tracked.id] = progress
-            if not got.complete and (out.oldest is None or got.fetched_at < out.oldest):
+            vouched = skip is Skip.UNCHANGED  # the bulk answer says the copy is still current
+            if not got.complete and not vouched and (out.oldest is None or got.fetched_at < out.oldest):
                 out.oldest = got.fetched_at
             name = progress.module_name or name
             if progress.is_locked:

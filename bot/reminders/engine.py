@@ -391,10 +391,11 @@ class ReminderEngine:
             lms_zone=self.lms_zone.key,
             made_at=now,
             as_of=self._as_of(collected.oldest, now),
+            unchecked=tuple(collected.unchecked),
         )
-        if digest.as_of is not None:
+        if digest.as_of is not None or digest.unchecked:
             report.as_of += 1
-        if not digest.pending and not digest.missed:
+        if not digest.pending and not digest.missed and not digest.unchecked:
             report.nothing += 1
             if not dry_run:
                 await self.delivery.record_nothing(team.team_id, learner.user_id, DIGEST_KEY, period)
@@ -500,7 +501,10 @@ class ReminderEngine:
             learner = team.learners[row.slack_user_id]
             if not learner.zoho_id:
                 continue
+            today = schedule.local(now, learner.tz).date()
             for entry in [*digest.pending, *digest.locked]:
+                if entry.lock_until is not None and entry.lock_until > today:
+                    continue  # locked until a later date: no answer can change before then
                 if entry.tracked is not None and entry.tracked.id not in digest.unlocked:
                     wanted[(entry.tracked.id, learner.zoho_id)] = entry.tracked
         aged: list[tuple[datetime, TrackedModuleRef, str]] = []

@@ -97,6 +97,7 @@ class Digest:
     lms_zone: str = "UTC"  # the zone session times are written in (LMS_TIMEZONE)
     made_at: datetime | None = None  # when it was put together ("today at …" is relative to it)
     as_of: datetime | None = None  # built from LMS data this old (the planner could not refresh it in time)
+    unchecked: tuple[str, ...] = ()  # modules the LMS could not be asked about in time (no copy either)
 
     @property
     def pending(self) -> list[DigestEntry]:
@@ -129,6 +130,7 @@ class Digest:
             "lms_zone": self.lms_zone,
             "made_at": self.made_at.isoformat() if self.made_at else None,
             "as_of": self.as_of.isoformat() if self.as_of else None,
+            "unchecked": list(self.unchecked),
         }
 
     @classmethod
@@ -151,6 +153,7 @@ class Digest:
                 lms_zone=str(payload.get("lms_zone") or "UTC"),
                 made_at=_datetime(payload.get("made_at")),
                 as_of=_datetime(payload.get("as_of")),
+                unchecked=tuple(str(n) for n in payload.get("unchecked") or []),
             )
         except (KeyError, TypeError, ValueError):
             return None

@@ -381,6 +381,9 @@ def digest_message(digest: Digest) -> SlackMessage:
     items = [i for i in (_entry_item(e, digest.done, now) for e in digest.entries if e.kind is EntryKind.TASK) if i]
     note = digest_note(digest)
     as_of = f":hourglass: Progress as of {digest.as_of:%a %-d %b}." if digest.as_of is not None else None
+    if digest.unchecked:
+        names = ", ".join(f"*{esc(n)}*" for n in digest.unchecked)
+        as_of = " ".join(filter(None, [as_of, f":hourglass: Not checked yet (the LMS's budget is spent): {names}."]))
     return reminder_digest(
         items,
         learner_name=digest.learner_name,
