@@ -395,6 +395,8 @@ class ReminderEngine:
         )
         if digest.as_of is not None or digest.unchecked:
             report.as_of += 1
+        if collected.oldest is not None:
+            report.data_age_hours[int((now - collected.oldest).total_seconds() // 3600)] += 1
         if not digest.pending and not digest.missed and not digest.unchecked:
             report.nothing += 1
             if not dry_run:
@@ -494,6 +496,8 @@ class ReminderEngine:
     async def _refresh(self, team: _Team, sent: list[tuple[SentReminder, Digest]], now: datetime) -> None:
         """Re-read, within a small budget and oldest data first, the modules sent digests still show pending."""
         budget = self.config.refresh_calls_per_sweep
+        spare = await self.planner.spare(team.reader)  # what the daily budget leaves beside the planner's reads
+        budget = budget if spare is None else min(budget, spare)
         if budget <= 0:
             return
         wanted: dict[tuple[int, str], TrackedModuleRef] = {}

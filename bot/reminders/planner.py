@@ -168,6 +168,15 @@ class Planner:
         per_sweep = max(1, int(per_second * self.config.plan_rate_share * self.config.sweep_minutes * 60))
         return int(min(math.ceil(required), per_sweep, headroom, len(pairs)))
 
+    async def spare(self, reader: LmsReader) -> int | None:
+        """Calls a sweep may spend on reads the planner does not plan (in-place updates of sent digests): the
+        daily budget's part the planner leaves, per sweep interval. None: no daily budget is set."""
+        transport = reader.lms.zoho.transport
+        if transport.daily is None:
+            return None
+        daily = self.policy.daily_limit_for(Priority.BACKGROUND, transport.daily.limit)
+        return int(daily * (1 - self.config.plan_rate_share) * self.config.sweep_minutes * 60 / DAY)
+
     async def refresh(self, reader: LmsReader, pairs: Sequence[Pair], report: SweepReport) -> int:
         """Re-read these pairs (a few at a time); stops at the first the LMS cannot answer. Returns how many."""
         gate = asyncio.Semaphore(self.config.concurrency)

@@ -7,6 +7,7 @@ grow with the number of learners. `on_line` lets `lmsbot remind --now` print eve
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -102,6 +103,9 @@ class SweepReport:
     planned: int = 0  # (learner, module) pairs the planner found needing a refresh before their send time
     refreshed: int = 0  # of those, re-read (or settled by a bulk answer) this sweep
     as_of: int = 0  # digests built from data older than the planning window ("as of <date>")
+    # Age in whole hours of the oldest answer (with something still to do) each digest was built from: a
+    # histogram, so its size does not grow with the number of learners.
+    data_age_hours: Counter[int] = field(default_factory=Counter)
     pairs: int = 0  # (learner, module) pairs a digest needed
     lms_calls: int = 0  # LMS requests made (cache misses)
     cache_hits: int = 0  # answers taken from the shared cache instead
