@@ -123,7 +123,7 @@ async def drive(cell: Cell, sandbox: SandboxServer, slack: SlackStub, url: str, 
         zoho_client_secret=cfg.zoho_client_secret,
         zoho_refresh_token=cfg.zoho_refresh_token,
         zoho_daily_call_budget=BUDGETS[cell.budget],
-        zoho_bulk_reads="on" if cell.bulk else "off",
+        zoho_bulk_reads="auto" if cell.bulk else "off",
     )
     services = build_services(settings, clock=clock)
 

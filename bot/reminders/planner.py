@@ -169,13 +169,16 @@ class Planner:
         return int(min(math.ceil(required), per_sweep, headroom, len(pairs)))
 
     async def spare(self, reader: LmsReader) -> int | None:
-        """Calls a sweep may spend on reads the planner does not plan (in-place updates of sent digests): the
-        daily budget's part the planner leaves, per sweep interval. None: no daily budget is set."""
+        """Calls a sweep may spend on reads the planner does not plan (in-place updates of sent digests). While
+        under half the daily budget is used: no limit of its own; past that, the part of the budget the planner
+        leaves, per sweep interval. None: no limit (no daily budget, or little of it used)."""
         transport = reader.lms.zoho.transport
-        if transport.daily is None:
+        if transport.daily is None or transport.limiter is None:
             return None
         daily = self.policy.daily_limit_for(Priority.BACKGROUND, transport.daily.limit)
-        return int(daily * (1 - self.config.plan_rate_share) * self.config.sweep_minutes * 60 / DAY)
+        if (await transport.limiter.daily_usage(transport.daily)).used < daily / 2:
+            return None
+        return math.ceil(daily * (1 - self.config.plan_rate_share) * self.config.sweep_minutes * 60 / DAY)
 
     async def refresh(self, reader: LmsReader, pairs: Sequence[Pair], report: SweepReport) -> int:
         """Re-read these pairs (a few at a time); stops at the first the LMS cannot answer. Returns how many."""
