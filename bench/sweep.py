@@ -1,29 +1,42 @@
-"""Reminder sweep benchmark: 1,000 learners (plus the 8 demo people), 5 tracked modules, everyone due.
+"""Reminder scheduler benchmark (issue 10): days of scheduled sweeps on a virtual clock, per cell of a matrix.
 
-Everything runs locally over real HTTP: the LMS sandbox (Zoho's documented 30-calls-a-minute threshold and
-5-minute lock are enforced), the Slack stand-in, a SQLite database. The sandbox, the rate limiter, the cache and
-the engine share one virtual clock, so minutes of rate-limit waiting pass in no real time while the limiter and
-the LMS still agree on every window.
+Everything runs locally over real HTTP: the LMS sandbox (Zoho's documented 30 calls a minute per endpoint and
+5-minute lock are enforced), the Slack stand-in, a SQLite database. Sandbox, rate limiter, cache and engine share
+one virtual clock, so a day of sweeps every few minutes passes in far less real time.
 
-Reports: LMS calls made vs. the (learner, module) pairs that needed checking; the sweep's (virtual) duration vs.
-the rate-limit bound (calls ÷ 30 a minute); locks tripped (must be 0); Slack calls; and a second sweep the next
-day, when answers known complete are reused instead of fetched.
+Data: per course about 60% complete, 25% not started, 15% in progress (`BENCH_MIX`), 5 tracked modules in 2
+courses, send times at 09:00 local in 3 time zones. A cell: a size (`BENCH_SIZES`, default 1000; the issue's
+matrix is 1000,5000,10000), a budget (`BENCH_BUDGETS`: essential = lmsbot's 2,000 of a 5,000 cap, enterprise =
+10,000 of 25,000), bulk reads on or off (`BENCH_BULK`: on,off). `BENCH_DAYS` (default 3: day 1, then the
+steady state; the issue's run is 7) and `BENCH_SWEEP_MINUTES` (default 15, on the send times' quarter hours;
+the scheduler's own default is 5) set the run. Real time is about 1.5 s per 100 learners per simulated day.
+
+Per cell: LMS calls per day by endpoint, calls per (learner, module) per day, budget overruns (24 h windows
+over the budget), locks, digests later than 5 minutes (count, worst; a digest never sent counts as late), the
+age of the data digests were built from (p50, max), peak RSS, CPU per learner per day, Slack calls by method.
+Peak RSS and CPU are the whole bench process's: the sandbox and the Slack stand-in run in it too.
+`make bench` runs it; it is not part of `make test`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import resource
 import tempfile
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from datetime import time as clock_time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import bot.reminders.engine as engine_module
 from bot.config import Settings
 from bot.container import build_services
 from bot.lms.clock import VirtualClock
-from bot.lms.ratelimit import Priority, RateLimitPolicy
-from bot.reminders.report import SweepReport
+from bot.reminders.report import Sent, SweepReport
 from bot.reminders.settings import ReminderConfig
 from bot.sandbox import seed
 from bot.sandbox.config import SandboxConfig
@@ -35,9 +48,8 @@ from storage.crypto import Keyring
 from storage.repositories.cache import LmsCacheRepository
 from storage.repositories.reminders import SentReminderRepository
 
-LEARNERS = int(__import__("os").environ.get("BENCH_LEARNERS", "1000"))
 TEAM = "T0BENCH"
-START = datetime(2026, 3, 30, 9, 0, tzinfo=UTC)  # a Monday
+START = datetime(2026, 3, 30, 0, 0, tzinfo=UTC)  # a Monday, 00:00 UTC
 TRACKS = (
     ("security-1", seed.SELF_PACED_COURSE, None, seed.SP_MODULE_1),
     ("security-2", seed.SELF_PACED_COURSE, None, seed.SP_MODULE_2),
@@ -45,135 +57,225 @@ TRACKS = (
     ("feedback", seed.BLENDED_COURSE, seed.BATCH_SPRING, seed.BL_FEEDBACK),
     ("coaching", seed.BLENDED_COURSE, seed.BATCH_SPRING, seed.BL_COACHING),
 )
-ZONES = ("Europe/London", "America/New_York", "Asia/Kolkata", "Pacific/Auckland", "America/Los_Angeles")
+ZONES = ("Europe/London", "America/New_York", "Asia/Kolkata")
+BUDGETS = {"essential": 2000, "enterprise": 10000}
 LOCK_STATUSES = (422, 429)
+LATE = timedelta(minutes=5)
 
 
-def workspace(learners: dict[int, str]) -> Workspace:
+def env_list(name: str, default: str) -> list[str]:
+    return [v.strip() for v in os.environ.get(name, default).split(",") if v.strip()]
+
+
+@dataclass
+class Cell:
+    learners: int
+    budget: str
+    bulk: bool
+    days: int
+    sweep_minutes: float
+    # results
+    calls_by_day: list[Counter[str]] = field(default_factory=list)
+    rolling: list[tuple[float, int]] = field(default_factory=list)  # (time, calls) per sweep
+    locks: int = 0
+    expected: dict[tuple[str, str], datetime] = field(default_factory=dict)  # (user, period) -> send moment
+    left: dict[tuple[str, str], datetime] = field(default_factory=dict)  # -> the sweep that sent it
+    nothing: int = 0
+    ages: Counter[int] = field(default_factory=Counter)
+    slack: Counter[str] = field(default_factory=Counter)
+    wall: float = 0.0
+    cpu: float = 0.0
+    rss_mb: float = 0.0
+
+
+SINK: list[Sent] = []
+
+
+@dataclass
+class _StreamedReport(SweepReport):
+    """The engine's report, with every sent message told to the bench (the report itself keeps a sample)."""
+
+    def __post_init__(self) -> None:
+        self.sent.tell = SINK.append
+
+
+def workspace(learners: dict[int, str]) -> tuple[Workspace, dict[str, str]]:
     ws = Workspace(team_id=TEAM)
+    zones: dict[str, str] = {}
     for n, (_, name) in enumerate(sorted(learners.items())):
+        zones[f"U{n:06d}"] = ZONES[n % len(ZONES)]
         ws.add_user(f"U{n:06d}", f"user{n}", name, f"user{n}@example.com", ZONES[n % len(ZONES)])
     ws.add_user(ws.bot_user_id, ws.bot_name, "LMS Bot", None, "UTC", is_bot=True, bot_id=ws.bot_id)
-    return ws
+    return ws, zones
 
 
-async def run(sandbox: SandboxServer, slack: SlackStub, slack_url: str, clock: VirtualClock, db_url: str) -> None:
+async def drive(cell: Cell, sandbox: SandboxServer, slack: SlackStub, url: str, clock: VirtualClock, db: str) -> None:
     cfg = sandbox.config
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
-        database_url=db_url,
+        database_url=db,
         lmsbot_env="development",
         lmsbot_encryption_keys=Keyring.generate_key(),
         slack_bot_token=slack.workspace.bot_token,
-        slack_api_url=slack_url,
+        slack_api_url=url,
         zoho_people_url=sandbox.url,
         zoho_accounts_url=sandbox.url,
         zoho_client_id=cfg.zoho_client_id,
         zoho_client_secret=cfg.zoho_client_secret,
         zoho_refresh_token=cfg.zoho_refresh_token,
+        zoho_daily_call_budget=BUDGETS[cell.budget],
+        zoho_bulk_reads="auto" if cell.bulk else "off",
     )
     services = build_services(settings, clock=clock)
 
     def now() -> datetime:
         return datetime.fromtimestamp(clock.now(), UTC)
 
-    # Rows stamped on the same clock the sweep reads (build_services wires it into the limiter and the cache's
-    # reader only).
     services.cache.store = LmsCacheRepository(services.db, clock=now)
     services.reminders = SentReminderRepository(services.db, clock=now)
     try:
         users = {u.real_name: u.id for u in slack.workspace.users.values() if not u.is_bot}
-        learners = sandbox.state.learners
-        for learner_id, learner in sorted(learners.items()):
+        zones = {u.id: u.tz for u in slack.workspace.users.values() if not u.is_bot}
+        for learner_id, learner in sorted(sandbox.state.learners.items()):
+            user = users[f"{learner.name} #{learner_id}"]
             await services.links_repo.link(
-                TEAM,
-                users[f"{learner.name} #{learner_id}"],
-                "zoho",
-                str(learner_id),
-                email=None,
-                method="csv",
-                linked_by="bench",
+                TEAM, user, "zoho", str(learner_id), email=None, method="csv", linked_by="bench"
             )
+            await services.preferences.update(TEAM, user, timezone=zones[user])
         for alias, course, batch, module in TRACKS:
             await services.modules_repo.track(
                 TEAM, "zoho", str(course), str(batch) if batch else None, str(module), alias=alias, created_by="bench"
             )
-        engine = build_engine(services, ReminderConfig(_env_file=None, manager_digest=False), clock=now)  # type: ignore[call-arg]
+        config = ReminderConfig(_env_file=None, manager_digest=False, sweep_minutes=cell.sweep_minutes)  # type: ignore[call-arg]
+        engine = build_engine(services, config, clock=now)
         sandbox.state.clear_calls()
         slack.clear()
-        first = await timed(clock, engine.sweep(force=True))
-        show("sweep 1 (cold cache, everyone due)", first, sandbox, slack)
-        sandbox.state.clear_calls()
-        slack.clear()
-        clock.advance(timedelta(days=1).total_seconds())  # Tuesday: a new period, everyone due again
-        second = await timed(clock, engine.sweep(force=True))
-        show(
-            "sweep 2 (next day: modules known complete or locked until a date are not fetched)", second, sandbox, slack
-        )
+        engine_module.SweepReport = _StreamedReport  # type: ignore[misc]
+        step = timedelta(minutes=cell.sweep_minutes)
+        moment = START
+        end = START + timedelta(days=cell.days)
+        for day in range(cell.days + 1):  # every learner's 09:00 of each day
+            for user, zone in zones.items():
+                local_day = (START + timedelta(days=day)).astimezone(ZoneInfo(zone)).date()
+                at = datetime.combine(local_day, clock_time(9, 0), tzinfo=ZoneInfo(zone)).astimezone(UTC)
+                if START <= at < end:
+                    cell.expected[(user, local_day.isoformat())] = at
+        cell.calls_by_day = [Counter() for _ in range(cell.days)]
+        while moment < end:
+            clock.advance(moment.timestamp() - clock.now())
+            SINK.clear()
+            [report] = await clock.drive([engine.sweep()])
+            assert isinstance(report, SweepReport)
+            for sent in SINK:
+                if sent.item_key == "digest":
+                    cell.left.setdefault((sent.user_id, sent.period), moment)
+            cell.nothing += report.nothing
+            cell.ages.update(report.data_age_hours)
+            calls = [c for c in sandbox.state.calls if not c.endpoint.endswith("token")]
+            for c in calls:
+                index = min(cell.days - 1, int((c.at - START.timestamp()) // 86400))
+                cell.calls_by_day[index][c.endpoint] += 1
+                cell.locks += c.status in LOCK_STATUSES
+            cell.rolling.append((moment.timestamp(), len(calls)))
+            sandbox.state.clear_calls()
+            moment += step
+        cell.slack = Counter(c.method for c in slack.calls)
     finally:
+        engine_module.SweepReport = SweepReport  # type: ignore[misc]
         await services.aclose()
 
 
-async def timed(clock: VirtualClock, sweep: object) -> tuple[SweepReport, float, float]:
-    wall = time.perf_counter()
-    virtual = clock.now()
-    [report] = await clock.drive([sweep])  # type: ignore[list-item]
-    assert isinstance(report, SweepReport)
-    return report, clock.now() - virtual, time.perf_counter() - wall
+def run_cell(cell: Cell) -> Cell:
+    started, cpu = time.perf_counter(), time.process_time()
+    clock = VirtualClock(START.timestamp())
+    mix = tuple(int(v) for v in env_list("BENCH_MIX", "60,25,15"))
+    state = seed.build_state("demo", learners=cell.learners, clock=clock, mix=(mix[0], mix[1], mix[2]))
+    names = {lid: f"{learner.name} #{lid}" for lid, learner in state.learners.items()}
+    ws, _ = workspace(names)
+    with tempfile.TemporaryDirectory(prefix="lmsbot-bench-") as tmp:
+        db = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        migrate.upgrade(db)
+        stub = SlackStub(ws)
+        with SandboxServer(SandboxConfig(), state=state) as sandbox, SlackStubServer(stub) as slack_server:
+            asyncio.run(drive(cell, sandbox, stub, slack_server.url, clock, db))
+    cell.wall = time.perf_counter() - started
+    cell.cpu = time.process_time() - cpu
+    cell.rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return cell
 
 
-def show(title: str, result: tuple[SweepReport, float, float], sandbox: SandboxServer, slack: SlackStub) -> None:
-    report, simulated, wall = result
-    calls = sandbox.state.calls
-    lms = [c for c in calls if not c.endpoint.endswith("token")]
-    by_endpoint = Counter(c.endpoint for c in lms)
-    locks = sum(1 for c in lms if c.status in LOCK_STATUSES)
-    busiest = max(by_endpoint.values()) if by_endpoint else 0
-    bound = busiest / 30 * 60  # the busiest endpoint's calls at Zoho's 30 a minute
-    policy = RateLimitPolicy()
-    share = policy.limit_for(Priority.BACKGROUND)
-    background = busiest / share * policy.effective_window  # what the sweep may use: the reserve stays free
-    slack_calls = Counter(c.method for c in slack.calls)
-    print(f"== {title}")
-    print(f"learners due: {report.due}; (learner, module) pairs needing a check: {report.pairs:,}")
-    print(
-        f"LMS calls: {len(lms):,} ({len(lms) / max(report.pairs, 1):.2f} per pair); "
-        f"{report.known_skips:,} pairs answered without a call (known complete, locked, not enrolled); "
-        f"{report.cache_hits:,} cache hits"
-    )
-    print("  by endpoint: " + ", ".join(f"{e} {n:,}" for e, n in by_endpoint.most_common()))
-    print(
-        f"duration: {simulated / 60:.1f} min simulated vs. rate-limit bound {bound / 60:.1f} min "
-        f"({busiest:,} calls to the busiest endpoint ÷ 30 a minute); {wall:.1f} s real time"
-    )
-    print(
-        f"  the sweep's own bound: {background / 60:.1f} min at its background share ({share} of {policy.limit} a "
-        f"minute, {policy.effective_window:g} s window; {policy.interactive_reserve} a minute stay free for people)"
-    )
-    print(f"locks tripped: {locks} (must be 0)")
-    print(
-        f"Slack calls: {sum(slack_calls.values()):,} ("
-        + ", ".join(f"{m} {n:,}" for m, n in slack_calls.most_common())
-        + f"); digests sent: {len(report.sent):,}, nothing pending: {report.nothing}, errors: {len(report.errors)}"
-    )
-    if locks:
-        raise SystemExit("the sweep tripped the LMS's lock")
+def overruns(cell: Cell) -> int:
+    budget = BUDGETS[cell.budget]
+    times = cell.rolling
+    count, total, lo = 0, 0, 0
+    for t, n in times:
+        total += n
+        while times[lo][0] <= t - 86400:
+            total -= times[lo][1]
+            lo += 1
+        count += total > budget
+    return count
+
+
+def percentile(hist: Counter[int], q: float) -> int | None:
+    total = sum(hist.values())
+    if not total:
+        return None
+    seen = 0
+    for hours in sorted(hist):
+        seen += hist[hours]
+        if seen >= q * total:
+            return hours
+    return max(hist)
+
+
+def report(cell: Cell) -> list[str]:
+    pairs = cell.learners * len(TRACKS)
+    first = cell.calls_by_day[0] if cell.calls_by_day else Counter()
+    steady = cell.calls_by_day[1:]
+    steady_calls = sum(sum(c.values()) for c in steady) / max(len(steady), 1)
+    late: list[timedelta] = []
+    for key, due in cell.expected.items():
+        left = cell.left.get(key)
+        if left is None:
+            continue  # nothing pending (no message) or not a send day: checked against `nothing` below
+        late.append(left - due)
+    missing = len(cell.expected) - len(cell.left) - cell.nothing
+    over = [d for d in late if d > LATE]
+    worst = max(late, default=timedelta(0))
+    endpoints: Counter[str] = Counter()
+    for day in steady:
+        endpoints.update(day)
+    bulk = "on" if cell.bulk else "off"
+    name = f"{cell.learners:,} learners · {cell.budget} ({BUDGETS[cell.budget]:,}/day) · bulk {bulk}"
+    lines = [
+        f"== {name} · {cell.days} days, sweeps every {cell.sweep_minutes:g} min",
+        f"  day 1: {sum(first.values()):,} LMS calls ({sum(first.values()) / pairs:.3f} per (learner, module)): "
+        + ", ".join(f"{e} {n:,}" for e, n in first.most_common()),
+        f"  days 2–{cell.days}: {steady_calls:,.0f} a day ({steady_calls / pairs:.3f} per (learner, module)): "
+        + ", ".join(f"{e} {n / max(len(steady), 1):,.0f}" for e, n in endpoints.most_common()),
+        f"  budget overruns: {overruns(cell)} · locks: {cell.locks}",
+        f"  digests: {len(cell.left):,} sent, {cell.nothing:,} with nothing pending; later than 5 min: "
+        f"{len(over):,} (worst {worst.total_seconds() / 60:.0f} min); never sent: {max(missing, 0):,}",
+        f"  data age at send: p50 {percentile(cell.ages, 0.5)} h, max {max(cell.ages, default=None)} h",
+        f"  peak RSS {cell.rss_mb:.0f} MB (whole bench process) · CPU {cell.cpu / cell.learners / cell.days * 1000:.1f}"
+        f" ms per learner per day · {cell.wall:.0f} s real time",
+        "  Slack: " + ", ".join(f"{m} {n:,}" for m, n in cell.slack.most_common()),
+    ]
+    return lines
 
 
 def main() -> None:
-    started = time.perf_counter()
-    clock = VirtualClock(START.timestamp())
-    state = seed.build_state("demo", learners=LEARNERS, clock=clock)
-    # Generated names repeat ("Alex Smith"): make each Slack real name unique so links can be made by name.
-    names = {lid: f"{learner.name} #{lid}" for lid, learner in state.learners.items()}
-    with tempfile.TemporaryDirectory(prefix="lmsbot-bench-") as tmp:
-        db_url = f"sqlite:///{Path(tmp) / 'bench.db'}"
-        migrate.upgrade(db_url)
-        stub = SlackStub(workspace(names))
-        with SandboxServer(SandboxConfig(), state=state) as sandbox, SlackStubServer(stub) as slack_server:
-            print(f"sandbox: {len(state.learners):,} learners, {len(TRACKS)} tracked modules, Zoho's 30/min enforced")
-            asyncio.run(run(sandbox, stub, slack_server.url, clock, db_url))
-    print(f"bench finished in {time.perf_counter() - started:.0f} s of real time")
+    sizes = [int(v) for v in env_list("BENCH_SIZES", "1000")]
+    budgets = env_list("BENCH_BUDGETS", "essential,enterprise")
+    bulk = [v == "on" for v in env_list("BENCH_BULK", "on,off")]
+    days = int(os.environ.get("BENCH_DAYS", "3"))
+    minutes = float(os.environ.get("BENCH_SWEEP_MINUTES", "15"))
+    for size in sizes:
+        for budget in budgets:
+            for on in bulk:
+                cell = run_cell(Cell(size, budget, on, days, minutes))
+                print("\n".join(report(cell)), flush=True)
 
 
 if __name__ == "__main__":

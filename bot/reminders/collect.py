@@ -7,6 +7,7 @@ cache, or locked because the learner has not finished the module before it, cost
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
@@ -42,6 +43,8 @@ class Collected:
     sessions: list[SessionInfo] = field(default_factory=list)
     missed: list[MissedSession] = field(default_factory=list)  # mandatory sessions that ended without them
     unavailable: list[str] = field(default_factory=list)  # why some data is missing: the learner waits
+    unchecked: list[str] = field(default_factory=list)  # modules with no answer at all (the digest says so)
+    oldest: datetime | None = None  # the oldest LMS answer with something still to do that the entries rest on
 
     @property
     def complete(self) -> bool:
@@ -65,10 +68,21 @@ class Collector:
         self.lms_zone = lms_zone
         self.zoho_url = zoho_url
 
-    async def collect(self, learner: Learner, now: datetime, *, ispring: Sequence[ModuleResult] | None) -> Collected:
+    async def collect(
+        self,
+        learner: Learner,
+        now: datetime,
+        *,
+        ispring: Sequence[ModuleResult] | None,
+        max_age: float | None = None,
+        max_wait: float | None = None,
+    ) -> Collected:
+        """`max_age`: answers younger than this are used as they are (default `fresh_seconds`); `max_wait`: wait at
+        most this long for a fresher one, else use the cached copy however old (None: wait as long as it takes)."""
         out = Collected()
         if learner.zoho_id:
-            await self._zoho(learner, learner.zoho_id, now, out)
+            age = self.config.fresh_seconds if max_age is None else max_age
+            await self._zoho(learner, learner.zoho_id, now, out, age, max_wait)
         if learner.ispring_id:
             if ispring is None:
                 out.unavailable.append("iSpring results unavailable")
@@ -90,7 +104,9 @@ class Collector:
                     links[(course_id, module.module_id)] = str(module.view_url)
         return links
 
-    async def _zoho(self, learner: Learner, learner_id: str, now: datetime, out: Collected) -> None:
+    async def _zoho(
+        self, learner: Learner, learner_id: str, now: datetime, out: Collected, max_age: float, max_wait: float | None
+    ) -> None:
         today = now.astimezone(learner.tz).date()
         modules = await self._in_course_order([t for t in self.tracked if t.id not in learner.muted])
         status: dict[int, ModuleProgress] = {}
@@ -136,13 +152,26 @@ class Collector:
                 label = self.reader.bulk_module_name(tracked, learner_id) or name or ""
                 status[tracked.id] = ModuleProgress(module_id=tracked.module_id, module_name=label)
                 continue
+            waiting_only_for_sessions = (
+                cached is not None and not cached.value.is_locked and future_only(cached.value, now) is not None
+            )
             try:
-                if skip is Skip.UNCHANGED and cached is not None:
+                if (skip is Skip.UNCHANGED or waiting_only_for_sessions) and cached is not None:
+                    # Unchanged per the bulk answer, or nothing can be done before a session starts: no call.
                     self.report.known_skips += 1
                     got: Progress | None = cached
                 else:
-                    got = await self.reader.progress(tracked, learner_id, max_age=self.config.fresh_seconds)
+                    got = await self.reader.progress(
+                        tracked,
+                        learner_id,
+                        max_age=max_age,
+                        max_wait=max_wait,
+                        max_stale=None if max_wait is None else math.inf,
+                    )
             except Unavailable as exc:
+                if max_wait is not None:  # a digest at its send time does not wait: it says what it could not check
+                    out.unchecked.append(name or tracked.label)
+                    continue
                 out.unavailable.append(f"{tracked.label}: {exc}")
                 return  # the learner waits for a later sweep: spend no more budget on them now
             if got is None:
@@ -150,6 +179,9 @@ class Collector:
                 continue
             progress = got.value
             status[tracked.id] = progress
+            vouched = skip is Skip.UNCHANGED  # the bulk answer says the copy is still current
+            if not got.complete and not vouched and (out.oldest is None or got.fetched_at < out.oldest):
+                out.oldest = got.fetched_at
             name = progress.module_name or name
             if progress.is_locked:
                 prior = status.get(before.id) if isinstance(before, TrackedModuleRef) else None
@@ -296,6 +328,20 @@ def ispring_key(result: ModuleResult) -> str:
 
 def _done(progress: ModuleProgress) -> bool:
     return not progress.is_locked and not progress.pending_mandatory
+
+
+def future_only(progress: ModuleProgress, now: datetime) -> datetime | None:
+    """When every pending mandatory item is a session that has not started yet: the first one's start."""
+    pending = progress.pending_mandatory
+    if not pending:
+        return None
+    starts: list[datetime] = []
+    for entity in pending:
+        if not isinstance(entity, SessionEntity) or entity.start_date is None:
+            return None
+        starts.append(datetime.combine(entity.start_date, datetime.min.time(), tzinfo=UTC))
+    first = min(starts)
+    return first if first - timedelta(days=1) > now else None
 
 
 def _locked_until_later(settings: Module, today: date) -> bool:

@@ -1,8 +1,9 @@
 """The reminder sweep: who is due, what they must still do, and one message each, exactly once.
 
 A sweep, per workspace:
-1. digests — learners whose local send time has come (all of them with `force`), soonest first, then those
-   due within `prefetch_minutes` (their data is fetched ahead so the digest leaves on time);
+1. digests — learners whose local send time has come (all of them with `force`), soonest first, built from the
+   cache without waiting for the LMS; then the planner (bot/reminders/planner.py) refreshes, paced over the
+   day, the data of those due within `plan_hours`;
 2. in-place updates — recent digests re-checked (cache first, a few LMS calls at most) and edited with
    chat.update when items got done; "now unlocked" notes when a module they were told is locked opens;
 3. session reminders — the day before and shortly before, for learners and for the trainers;
@@ -28,6 +29,7 @@ from bot.reminders import schedule
 from bot.reminders.collect import Collector, Learner, ispring_key, pending_ids, session_info
 from bot.reminders.delivery import Delivery
 from bot.reminders.lms_reader import LmsReader, Progress, SnapshotStore, Unavailable
+from bot.reminders.planner import Planner
 from bot.reminders.report import SweepReport
 from bot.reminders.settings import ReminderConfig
 from bot.reminders.types import (
@@ -159,6 +161,7 @@ class ReminderEngine:
             stale_after=timedelta(seconds=self.config.claim_stale_seconds),
         )
         self.lms_zone = ZoneInfo(self.config.lms_timezone or services.settings.lms_timezone)
+        self.planner = Planner(self.config)
         self._stopping = False
         self._managers: dict[str, tuple[datetime, list[SlackUser]]] = {}
 
@@ -336,9 +339,9 @@ class ReminderEngine:
             elif schedule.digest_due(prefs, learner.tz, now):
                 moment = schedule.send_moment(prefs, learner.tz, schedule.local(now, learner.tz).date()) or now
                 due.append((moment, learner, period))
-            elif self.config.prefetch_minutes > 0:
+            elif self.config.prefetch_minutes > 0 and not force:
                 upcoming = schedule.next_digest_at(prefs, learner.tz, now)
-                if upcoming is not None and upcoming - now <= timedelta(minutes=self.config.prefetch_minutes):
+                if upcoming is not None and upcoming - now <= timedelta(hours=self.config.plan_hours):
                     next_period = upcoming.astimezone(learner.tz).date().isoformat()
                     if (learner.user_id, next_period) not in taken:
                         soon.append((upcoming, learner))
@@ -346,17 +349,28 @@ class ReminderEngine:
         due.sort(key=lambda d: (d[0], d[1].user_id))
         soon.sort(key=lambda d: (d[0], d[1].user_id))
         report.due += len(due)
-        report.prefetched += len(soon)
-        if any(learner.ispring_id for _, learner, _ in due) or any(lr.ispring_id for _, lr in soon):
+        if any(learner.ispring_id for _, learner, _ in due):
             team.start_ispring()  # in the background: only learners with an iSpring link wait for it
         jobs: list[Callable[[], Awaitable[None]]] = [
             _bind(self._digest_for, team, learner, period, report, dry_run) for _, learner, period in due
         ]
-        jobs += [_bind(self._prefetch, team, learner) for _, learner in soon]
         # Whoever needs iSpring waits for its answer before taking a slot, so a slow iSpring holds no slot
         # that a Zoho-only learner could use.
-        ready = [team.ispring if lr.ispring_id else None for lr in [d[1] for d in due] + [s[1] for s in soon]]
+        ready = [team.ispring if lr.ispring_id else None for lr in [d[1] for d in due]]
         await self._run(jobs, report, ready)
+        if soon and team.tracked and not self._stopping:
+            await self._plan(team, soon, report, self.clock())
+
+    async def _plan(
+        self, team: _Team, soon: list[tuple[datetime, Learner]], report: SweepReport, now: datetime
+    ) -> None:
+        """Refresh, paced over the day, the answers of learners due within `plan_hours` (bot/reminders/planner.py)."""
+        pairs = await self.planner.plan(team.reader, team.tracked, soon, now)
+        report.planned += len(pairs)
+        chosen = pairs[: await self.planner.allowance(team.reader, pairs, now)]
+        if chosen:
+            await self.planner.refresh(team.reader, chosen, report)
+            report.prefetched += len({p.learner.user_id for p in chosen})
 
     async def _digest_for(
         self,
@@ -368,7 +382,14 @@ class ReminderEngine:
     ) -> None:
         ispring = await team.ispring() if learner.ispring_id else None
         now = self.clock()
-        collected = await team.collector.collect(learner, now, ispring=ispring)
+        if team.forced is None:
+            # At its send time a digest does not wait for the LMS: the planner refreshed its data within the
+            # planning window (or could not, and then the cached copy is used and the digest says "as of").
+            window = self.config.plan_hours * 3600.0
+            wait = self.config.digest_wait_seconds
+            collected = await team.collector.collect(learner, now, ispring=ispring, max_age=window, max_wait=wait)
+        else:
+            collected = await team.collector.collect(learner, now, ispring=ispring)
         if not collected.complete:
             report.deferred.append(f"{learner.user_id}: {'; '.join(collected.unavailable)}")
             return
@@ -382,8 +403,14 @@ class ReminderEngine:
             lms_zone=self.lms_zone.key,
             made_at=now,
             lms_home=None if self.config.zoho_item_url else team.collector.zoho_url,
+            as_of=self._as_of(collected.oldest, now),
+            unchecked=tuple(collected.unchecked),
         )
-        if not digest.pending and not digest.missed:
+        if digest.as_of is not None or digest.unchecked:
+            report.as_of += 1
+        if collected.oldest is not None:
+            report.data_age_hours[int((now - collected.oldest).total_seconds() // 3600)] += 1
+        if not digest.pending and not digest.missed and not digest.unchecked:
             report.nothing += 1
             if not dry_run:
                 await self.delivery.record_nothing(team.team_id, learner.user_id, DIGEST_KEY, period)
@@ -467,10 +494,11 @@ class ReminderEngine:
         }
         return tuple(sorted((m for m in missed if m.key not in told), key=lambda m: m.session.starts_at))
 
-    async def _prefetch(self, team: _Team, learner: Learner) -> None:
-        """Fill the cache for someone due soon; sends nothing."""
-        ispring = await team.ispring() if learner.ispring_id else None
-        await team.collector.collect(learner, self.clock(), ispring=ispring)
+    def _as_of(self, oldest: datetime | None, now: datetime) -> datetime | None:
+        """When the data a digest rests on is older than the planning window: its time (the digest says so)."""
+        if oldest is None or (now - oldest).total_seconds() <= self.config.plan_hours * 3600.0:
+            return None
+        return oldest
 
     async def _run(
         self,
@@ -591,6 +619,8 @@ class ReminderEngine:
     async def _refresh(self, team: _Team, sent: list[tuple[SentReminder, Digest]], now: datetime) -> None:
         """Re-read, within a small budget and oldest data first, the modules sent digests still show pending."""
         budget = self.config.refresh_calls_per_sweep
+        spare = await self.planner.spare(team.reader)  # what the daily budget leaves beside the planner's reads
+        budget = budget if spare is None else min(budget, spare)
         if budget <= 0:
             return
         # `lmsbot remind --now` is someone asking for now: data over a minute old is re-read too.
@@ -602,7 +632,10 @@ class ReminderEngine:
             learner = team.learners[row.slack_user_id]
             if not learner.zoho_id:
                 continue
+            today = schedule.local(now, learner.tz).date()
             for entry in [*digest.pending, *digest.locked]:
+                if entry.lock_until is not None and entry.lock_until > today:
+                    continue  # locked until a later date: no answer can change before then
                 if entry.tracked is not None and entry.tracked.id not in digest.unlocked:
                     wanted[(entry.tracked.id, learner.zoho_id)] = entry.tracked
         aged: list[tuple[datetime, TrackedModuleRef, str]] = []

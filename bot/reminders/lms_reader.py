@@ -194,8 +194,18 @@ class LmsReader:
         cached = await self.cache.peek(_absent_key(self.team_id, tracked, learner_id), FLAG)
         return cached is not None and self._age(cached[1].fetched_at) < ABSENT_MAX_AGE
 
-    async def progress(self, tracked: TrackedModuleRef, learner_id: str, *, max_age: float) -> Progress | None:
-        """The learner's progress; None when they are not enrolled. Raises Unavailable."""
+    async def progress(
+        self,
+        tracked: TrackedModuleRef,
+        learner_id: str,
+        *,
+        max_age: float,
+        max_wait: float | None = None,
+        max_stale: float | None = None,
+    ) -> Progress | None:
+        """The learner's progress; None when they are not enrolled. Raises Unavailable. `max_wait`: how long to
+        wait for the rate limiter (None: as long as it takes); `max_stale`: how old a cached copy may be when no
+        fresh answer can be had (default `max_stale_seconds`)."""
         zoho = self.lms.zoho
         loader = partial(
             zoho.module_progress,
@@ -204,7 +214,7 @@ class LmsReader:
             learner_id,
             batch_id=tracked.batch_id,
             priority=Priority.BACKGROUND,
-            max_wait=None,
+            max_wait=max_wait,
         )
         try:
             value, fetched_at = await self._load(
@@ -212,6 +222,7 @@ class LmsReader:
                 self._guarded("Zoho", zoho_api.Endpoint.MODULE_PROGRESS, loader),
                 PROGRESS,
                 max_age,
+                max_stale=max_stale,
             )
         except NotFoundError:
             await self.cache.put(_absent_key(self.team_id, tracked, learner_id), True, FLAG)
@@ -346,7 +357,13 @@ class LmsReader:
         return value  # type: ignore[no-any-return]
 
     async def _load(
-        self, key: str, loader: Callable[[], Awaitable[T]], codec: Codec[T], max_age: float
+        self,
+        key: str,
+        loader: Callable[[], Awaitable[T]],
+        codec: Codec[T],
+        max_age: float,
+        *,
+        max_stale: float | None = None,
     ) -> tuple[T, datetime]:
         called = False
 
@@ -370,7 +387,8 @@ class LmsReader:
                 raise
             except LMSError as exc:
                 raise Unavailable(exc.message if exc.provider is None else f"{exc.provider}: {exc.message}") from exc
-            if freshness.stale and self._age(freshness.fetched_at) > self.config.max_stale_seconds:
+            stale_limit = self.config.max_stale_seconds if max_stale is None else max_stale
+            if freshness.stale and self._age(freshness.fetched_at) > stale_limit:
                 raise Unavailable(freshness.reason or "the LMS did not answer")
             if not called:
                 self.report.cache_hits += 1

@@ -34,10 +34,19 @@ class ReminderConfig(BaseSettings):
     workspace_lms_seconds: float = Field(default=240.0, gt=0)
     # LMS answers younger than this are used as they are for a digest (cache shared with /lms and App Home).
     fresh_seconds: float = Field(default=3600.0, ge=0)
-    # Learners due within this many minutes get their data fetched already, so the digest leaves on time.
-    prefetch_minutes: float = Field(default=60.0, ge=0)
-    # A module known complete is not fetched again for this long.
-    complete_recheck_seconds: float = Field(default=3 * 86400.0, ge=0)
+    # The planner (bot/reminders/planner.py) re-reads each (learner, module) once within the `plan_hours` before
+    # the learner's send time, as late as the LMS budget allows, and has it done `prefetch_minutes` before
+    # (0: no refresh ahead; every digest reads at its send time).
+    plan_hours: float = Field(default=24.0, gt=0)
+    prefetch_minutes: float = Field(default=15.0, ge=0)
+    # The share of the LMS's rate (per minute and per day) the planner counts on; the rest is slack for
+    # people's commands, session reminders and module settings.
+    plan_rate_share: float = Field(default=0.8, gt=0, le=1)
+    # At its send time a digest waits at most this long (real or virtual seconds) for a fresher LMS answer;
+    # past it, the digest is built from the cached copy and says "as of <date>".
+    digest_wait_seconds: float = Field(default=10.0, ge=0)
+    # A module known complete is not fetched again for this many days (sticky completion).
+    complete_recheck_days: float = Field(default=14.0, ge=0)
     # Module settings (lock type and date) and course module order change rarely.
     settings_max_age_seconds: float = Field(default=6 * 3600.0, ge=0)
     # When the LMS is down, a cached copy this old is still good enough for a digest.
@@ -76,6 +85,10 @@ class ReminderConfig(BaseSettings):
             return value
         allowed = ZOHO_PLACEHOLDERS if info.field_name == "zoho_item_url" else ISPRING_PLACEHOLDERS
         return check_template(value, allowed)
+
+    @property
+    def complete_recheck_seconds(self) -> float:
+        return self.complete_recheck_days * 86400.0
 
     @field_validator("lms_timezone")
     @classmethod

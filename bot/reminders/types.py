@@ -107,6 +107,9 @@ class Digest:
         leads = dict(self.reminders)
         return [(s, leads[s.session_id]) for s in self.sessions if s.session_id in leads]
 
+    as_of: datetime | None = None  # built from LMS data this old (the planner could not refresh it in time)
+    unchecked: tuple[str, ...] = ()  # modules the LMS could not be asked about in time (no copy either)
+
     @property
     def pending(self) -> list[DigestEntry]:
         return [e for e in self.entries if e.actionable and e.key not in self.done and not self._muted(e)]
@@ -139,6 +142,8 @@ class Digest:
             "made_at": self.made_at.isoformat() if self.made_at else None,
             "reminders": [[session_id, lead] for session_id, lead in self.reminders],
             "lms_home": self.lms_home,
+            "as_of": self.as_of.isoformat() if self.as_of else None,
+            "unchecked": list(self.unchecked),
         }
 
     @classmethod
@@ -162,6 +167,8 @@ class Digest:
                 made_at=_datetime(payload.get("made_at")),
                 reminders=tuple(_reminder(r) for r in payload.get("reminders") or []),
                 lms_home=payload.get("lms_home") or None,
+                as_of=_datetime(payload.get("as_of")),
+                unchecked=tuple(str(n) for n in payload.get("unchecked") or []),
             )
         except (KeyError, TypeError, ValueError):
             return None

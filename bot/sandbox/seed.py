@@ -112,9 +112,12 @@ def build_state(
     clock: Callable[[], float] | None = None,
     clock_speed: float = 1.0,
     sessions: int | None = None,
+    mix: tuple[int, int, int] | None = None,
 ) -> SandboxState:
     """Build a seeded world. `sessions` is the number of Office Hours sessions in the sample batch
-    (default 3, or 30 when `learners` > 0, so session paging beyond 25 is exercised)."""
+    (default 3, or 30 when `learners` > 0, so session paging beyond 25 is exercised). `mix`: weights of
+    (complete, not started, in progress) per course for the generated learners (bench/sweep.py uses 60/25/15);
+    by default each module is drawn on its own (the demo's data)."""
     state = SandboxState(clock or RealClock(clock_speed))
     today = today or state.today()
     office_hours = sessions if sessions is not None else (30 if learners > 0 else 3)
@@ -133,6 +136,8 @@ def build_state(
     for person in people:
         levels = NAMED_LEVELS.get(person.name) if person.learner_id < 100002000100000000 else None
         rng = random.Random(f"{seed}:progress:{person.learner_id}")
+        if levels is None and mix is not None:
+            levels = (_course_levels(self_paced, rng, mix), _course_levels(blended, rng, mix))
         _seed_course_progress(state, self_paced, None, person, levels[0] if levels else None, rng, today)
         batch = next((b.batch_id for b in blended.batches.values() if person.learner_id in b.learner_ids), None)
         _seed_course_progress(state, blended, batch, person, levels[1] if levels else None, rng, today)
@@ -286,6 +291,17 @@ def _blended_course(state: SandboxState, people: list[Learner], today: date, ids
     for n in range(office_hours):
         add(office, spring, f"Office hours #{n + 1}", today + timedelta(days=n - 1), (16, 0), 30)
     return course
+
+
+def _course_levels(course: Course, rng: random.Random, mix: tuple[int, int, int]) -> tuple[str, ...]:
+    """One course's module levels for a learner who has completed it, not started it, or is in progress
+    (then the modules before the one in hand are done)."""
+    modules = [m for m in course.modules if m.module_id != BL_COACHING]
+    state = rng.choices(["done", "none", "partial"], list(mix))[0]
+    if state != "partial":
+        return tuple(state for _ in modules)
+    at = rng.randrange(len(modules))
+    return tuple("done" if i < at else "partial" if i == at else "none" for i in range(len(modules)))
 
 
 def _seed_course_progress(

@@ -423,6 +423,10 @@ def digest_message(digest: Digest) -> SlackMessage:
     items = [i for i in (_entry_item(e, digest.done, now) for e in digest.entries if e.kind is EntryKind.TASK) if i]
     note = digest_note(digest)
     reminded = {s.session_id for s, _ in digest.reminded}
+    as_of = f":hourglass: Progress as of {digest.as_of:%a %-d %b}." if digest.as_of is not None else None
+    if digest.unchecked:
+        names = ", ".join(f"*{esc(n)}*" for n in digest.unchecked)
+        as_of = " ".join(filter(None, [as_of, f":hourglass: Not checked yet (the LMS's budget is spent): {names}."]))
     return reminder_digest(
         items,
         learner_name=digest.learner_name,
@@ -436,7 +440,7 @@ def digest_message(digest: Digest) -> SlackMessage:
         done=digest.done,
         unlocked=digest.unlocked,
         muted=digest.muted,
-        note=note,
+        note=" ".join(n for n in (note, as_of) if n) or None,
         buttons=note is None,
         now=now,
         lms_home=digest.lms_home,

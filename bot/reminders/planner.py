@@ -1,0 +1,222 @@
+"""The refresh planner: which (learner, module) answers a sweep re-reads ahead of their owners' send times.
+
+Each pair is re-read once within the `plan_hours` before its learner's next send time, done `prefetch_minutes`
+before it, so the digest itself never waits for the LMS. Reads are paced: the planner works out how many it
+must make now so that every remaining one still fits before its own deadline at the rate it may count on —
+the smaller of the module-progress endpoint's per-minute share and the account's daily budget spread over 24
+hours, times `plan_rate_share` — and makes no more (reads as late as the budget allows are the freshest). When
+that is not enough it spends the sweep's share where it matters most: soonest send time first, then modules
+never read, in progress before not started, items due soonest. What is left is built at send time from the
+cached copy, marked "as of <date>".
+
+No call at all for a pair whose answer cannot have changed: known complete (`complete_recheck_days`), locked
+until a later date, its only pending items sessions that have not started, or not enrolled. The planner
+remembers, per pair, when it was read and until when it is settled, so a sweep over 10,000 learners decodes no
+cached answers it does not need.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from bot.lms.ratelimit import Priority, RateLimitPolicy
+from bot.lms.zoho_models import LockType, Module, SessionEntity
+from bot.reminders.collect import Learner, future_only
+from bot.reminders.lms_reader import LmsReader, Progress, Unavailable
+from bot.reminders.report import SweepReport
+from bot.reminders.settings import ReminderConfig
+from bot.services.bulk_reads import Skip
+from bot.services.types import TrackedModuleRef
+
+log = logging.getLogger(__name__)
+DAY = 86400.0
+NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    """One (learner, module) answer to re-read before `deadline` (its learner's send time minus the lead)."""
+
+    deadline: datetime
+    rank: int  # 0 never read, 1 in progress, 2 not started
+    due: date  # the soonest dated pending item (date.max: none dated)
+    learner: Learner
+    tracked: TrackedModuleRef
+    max_age: float  # a copy younger than this (read since the window opened) needs no call
+
+    def order(self) -> tuple[datetime, int, date, str, int]:
+        return (self.deadline, self.rank, self.due, self.learner.user_id, self.tracked.id)
+
+
+def settled_until(
+    cached: Progress | None, settings: Module | None, now: datetime, config: ReminderConfig
+) -> datetime | None:
+    """Until when this answer cannot change (no call needed before then); None: it may change any time."""
+    if settings is not None and settings.lock_type is LockType.UNTIL_DATE and settings.lock_until is not None:
+        opens = datetime.combine(settings.lock_until, datetime.min.time(), tzinfo=UTC) - timedelta(days=1)
+        if opens > now:  # a day early: the lock date is in the LMS's zone, which this does not know
+            return opens
+    if cached is None:
+        return None
+    value = cached.value
+    if cached.complete:
+        return cached.fetched_at + timedelta(seconds=config.complete_recheck_seconds)
+    if value.is_locked:
+        return None
+    starts = future_only(value, now)
+    return starts - timedelta(days=1) if starts is not None else None
+
+
+def _rank(cached: Progress | None) -> tuple[int, date]:
+    if cached is None:
+        return 0, date.max
+    entities = cached.value.entities
+    dated = [e.start_date for e in cached.value.pending_mandatory if isinstance(e, SessionEntity) and e.start_date]
+    started = any(e.is_complete for e in entities)
+    return (1 if started else 2), min(dated, default=date.max)
+
+
+@dataclass(slots=True)
+class _Memo:
+    read_at: datetime = NEVER  # the cached answer's time, as last seen
+    quiet_until: datetime = NEVER  # settled: nothing to read before then
+    absent: bool = False
+
+
+class Planner:
+    """Lives as long as the engine (the scheduler process); one memo per (workspace, learner, module)."""
+
+    def __init__(self, config: ReminderConfig, policy: RateLimitPolicy | None = None) -> None:
+        self.config = config
+        self.policy = policy or RateLimitPolicy()
+        self._memo: dict[tuple[str, str, int], _Memo] = {}
+
+    def forget(self, team_id: str) -> None:
+        for key in [k for k in self._memo if k[0] == team_id]:
+            del self._memo[key]
+
+    async def plan(
+        self,
+        reader: LmsReader,
+        tracked: Sequence[TrackedModuleRef],
+        upcoming: Sequence[tuple[datetime, Learner]],
+        now: datetime,
+    ) -> list[Pair]:
+        """Every pair of these learners (each with their next send time) still to re-read before it, by priority."""
+        window = timedelta(hours=self.config.plan_hours)
+        lead = timedelta(minutes=self.config.prefetch_minutes)
+        settings: dict[int, Module | None] = {}
+        pairs: list[Pair] = []
+        for send_at, learner in upcoming:
+            if not learner.zoho_id or send_at - now > window:
+                continue
+            opens = send_at - window
+            for module in tracked:
+                if module.id in learner.muted:
+                    continue
+                memo = self._memo.setdefault((learner.team_id, learner.zoho_id, module.id), _Memo())
+                if memo.read_at >= opens or memo.quiet_until > send_at:
+                    continue
+                if memo.absent and now - memo.read_at < timedelta(days=1):
+                    continue
+                if module.id not in settings:
+                    settings[module.id] = await reader.module(module)
+                cached = await reader.peek_progress(module, learner.zoho_id)
+                if cached is None and await reader.not_enrolled(module, learner.zoho_id):
+                    memo.absent, memo.read_at = True, now
+                    continue
+                memo.absent = False
+                if cached is not None:
+                    memo.read_at = cached.fetched_at
+                    if cached.fetched_at >= opens:
+                        continue
+                quiet = settled_until(cached, settings[module.id], now, self.config)
+                if quiet is not None:
+                    memo.quiet_until = quiet
+                    if quiet > send_at:
+                        continue
+                rank, due = _rank(cached)
+                max_age = max(0.0, (now - opens).total_seconds())
+                pairs.append(Pair(max(now, send_at - lead), rank, due, learner, module, max_age))
+        pairs.sort(key=Pair.order)
+        return pairs
+
+    async def allowance(self, reader: LmsReader, pairs: Sequence[Pair], now: datetime) -> int:
+        """How many of `pairs` (in order) to read in this sweep: what keeps the rest feasible, within the caps."""
+        if not pairs:
+            return 0
+        per_second = self.policy.limit_for(Priority.BACKGROUND) / self.policy.effective_window
+        rate = per_second
+        headroom = math.inf
+        transport = reader.lms.zoho.transport
+        limiter = transport.limiter
+        if transport.daily is not None and limiter is not None:
+            daily = self.policy.daily_limit_for(Priority.BACKGROUND, transport.daily.limit)
+            usage = await limiter.daily_usage(transport.daily)
+            rate = min(rate, daily / DAY)
+            headroom = max(0, daily - usage.used)
+        rate *= self.config.plan_rate_share
+        required = 0.0
+        for k, pair in enumerate(pairs, start=1):
+            required = max(required, k - rate * max(0.0, (pair.deadline - now).total_seconds()))
+        # A sweep spends at most what the endpoint gives in one sweep interval, so it never runs into the next.
+        per_sweep = max(1, int(per_second * self.config.plan_rate_share * self.config.sweep_minutes * 60))
+        return int(min(math.ceil(required), per_sweep, headroom, len(pairs)))
+
+    async def spare(self, reader: LmsReader) -> int | None:
+        """Calls a sweep may spend on reads the planner does not plan (in-place updates of sent digests). While
+        under half the daily budget is used: no limit of its own; past that, the part of the budget the planner
+        leaves, per sweep interval. None: no limit (no daily budget, or little of it used)."""
+        transport = reader.lms.zoho.transport
+        if transport.daily is None or transport.limiter is None:
+            return None
+        daily = self.policy.daily_limit_for(Priority.BACKGROUND, transport.daily.limit)
+        if (await transport.limiter.daily_usage(transport.daily)).used < daily / 2:
+            return None
+        return math.ceil(daily * (1 - self.config.plan_rate_share) * self.config.sweep_minutes * 60 / DAY)
+
+    async def refresh(self, reader: LmsReader, pairs: Sequence[Pair], report: SweepReport) -> int:
+        """Re-read these pairs (a few at a time); stops at the first the LMS cannot answer. Returns how many."""
+        gate = asyncio.Semaphore(self.config.concurrency)
+        stop = asyncio.Event()
+        done = 0
+
+        async def one(pair: Pair) -> None:
+            nonlocal done
+            learner_id = pair.learner.zoho_id
+            assert learner_id is not None
+            async with gate:
+                if stop.is_set():
+                    return
+                memo = self._memo.setdefault((pair.learner.team_id, learner_id, pair.tracked.id), _Memo())
+                cached = await reader.peek_progress(pair.tracked, learner_id)
+                try:
+                    skip = await reader.bulk_skip(pair.tracked, learner_id, cached)
+                    if skip is Skip.NOT_ENROLLED:
+                        memo.absent, memo.read_at = True, reader.now()
+                    elif skip is Skip.COMPLETE:
+                        memo.quiet_until = reader.now() + timedelta(seconds=self.config.complete_recheck_seconds)
+                    elif skip is Skip.UNCHANGED:
+                        memo.read_at = reader.now()
+                    else:
+                        got = await reader.progress(pair.tracked, learner_id, max_age=pair.max_age)
+                        memo.read_at = got.fetched_at if got is not None else reader.now()
+                        memo.absent = got is None
+                except Unavailable as exc:
+                    log.info("planned refresh of %s for %s stopped: %s", pair.tracked.label, learner_id, exc)
+                    stop.set()  # budget spent or the LMS struggling: the rest is built from the cache
+                    return
+                done += 1
+                report.refreshed += 1
+
+        await asyncio.gather(*(one(p) for p in pairs))
+        # What every digest of these modules shares (course order, session dates) is read now too, not at send time.
+        for module in {p.tracked.id: p.tracked for p in pairs}.values():
+            await reader.course_modules(module)
+            await reader.sessions(module)
+        return done
