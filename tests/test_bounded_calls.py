@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 import httpx
 import pytest
@@ -99,6 +99,17 @@ def _paged_transport(answer: Scripted) -> LmsTransport:
     return transport
 
 
+async def _paging_stops_at(
+    cap: int, page: Callable[[httpx.Request], httpx.Response], read: Callable[[LmsTransport], Awaitable[object]]
+) -> None:
+    """An LMS whose every answer (made by `page`) says there is another page: the read fails plainly after `cap`."""
+    fake = Scripted()
+    fake.answers = _Endless(page)  # type: ignore[assignment]
+    with pytest.raises(InvalidResponseError, match=f"more than {cap} pages"):
+        await read(_paged_transport(fake))
+    assert len(fake.api_requests) == cap
+
+
 async def test_ispring_paging_stops_at_its_cap_with_a_clear_error() -> None:
     pages = iter(range(10**6))
 
@@ -110,12 +121,7 @@ async def test_ispring_paging_stops_at_its_cap_with_a_clear_error() -> None:
             headers={"content-type": "application/xml"},
         )
 
-    fake = Scripted()
-    fake.answers = _Endless(page)  # type: ignore[assignment]
-    client = ISpringClient(_paged_transport(fake))
-    with pytest.raises(InvalidResponseError, match=f"more than {ispring.MAX_PAGES} pages"):
-        await client.module_results()
-    assert len(fake.api_requests) == ispring.MAX_PAGES
+    await _paging_stops_at(ispring.MAX_PAGES, page, lambda transport: ISpringClient(transport).module_results())
 
 
 async def test_zoho_paging_stops_at_its_cap_with_a_clear_error() -> None:
@@ -126,12 +132,7 @@ async def test_zoho_paging_stops_at_its_cap_with_a_clear_error() -> None:
         items = [{"courseId": f"{n}-{i}", "courseName": "x"} for i in range(25)]
         return httpx.Response(200, json={"response": {"result": items}, "hasMoreRecords": True})
 
-    fake = Scripted()
-    fake.answers = _Endless(page)  # type: ignore[assignment]
-    client = ZohoClient(_paged_transport(fake))
-    with pytest.raises(InvalidResponseError, match=f"more than {zoho.MAX_PAGES} pages"):
-        await client.my_courses()
-    assert len(fake.api_requests) == zoho.MAX_PAGES
+    await _paging_stops_at(zoho.MAX_PAGES, page, lambda transport: ZohoClient(transport).my_courses())
 
 
 class _Endless(list[httpx.Response]):

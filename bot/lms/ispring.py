@@ -221,14 +221,27 @@ def _json(response: httpx.Response, endpoint: str) -> Any:
     )
 
 
+def _is_xml(response: httpx.Response) -> bool:
+    """Whether a users/departments answer is XML: it starts with "<", or it is not JSON and says it is XML."""
+    body = response.content.strip()
+    return body.startswith(b"<") or (
+        not body.startswith((b"{", b"[")) and "xml" in response.headers.get("content-type", "")
+    )
+
+
+def _json_payload(response: httpx.Response, endpoint: str) -> Any:
+    """A JSON answer, out of its {"response": {...}} envelope when it has one (an empty answer reads as {})."""
+    payload = _json(response, endpoint) or {}
+    if isinstance(payload, dict) and isinstance(payload.get("response"), dict):
+        payload = payload["response"]
+    return payload
+
+
 def parse_users(response: httpx.Response) -> tuple[list[dict[str, Any]], str | None]:
     """User profiles and the next page token, flattening each profile's `fields` list into attributes."""
-    body = response.content.strip()
     profiles: list[dict[str, Any]] = []
     token: str | None
-    if body.startswith(b"<") or (
-        not body.startswith((b"{", b"[")) and "xml" in response.headers.get("content-type", "")
-    ):
+    if _is_xml(response):
         root = _root(response, Endpoint.USERS)
         for node in root.iter("userProfile"):
             profile: dict[str, Any] = {}
@@ -241,9 +254,7 @@ def parse_users(response: httpx.Response) -> tuple[list[dict[str, Any]], str | N
             profiles.append(profile)
         token = (root.findtext("nextPageToken") or "").strip() or None
     else:
-        payload = _json(response, Endpoint.USERS) or {}
-        if isinstance(payload, dict) and isinstance(payload.get("response"), dict):
-            payload = payload["response"]
+        payload = _json_payload(response, Endpoint.USERS)
         raw: Any = payload.get("userProfiles", []) if isinstance(payload, dict) else payload
         if isinstance(raw, dict):
             raw = raw.get("userProfile", [])
@@ -269,12 +280,9 @@ def parse_departments(response: httpx.Response) -> tuple[list[dict[str, Any]], s
     """Departments and the next page token. The docs show `<response><department>…` (and, paged,
     `<response><departments><department>…`); the subordination arrays' inner shape is not shown, so every
     `supervisorId` and `subordinationType` found inside a department is taken, however deep."""
-    body = response.content.strip()
     records: list[dict[str, Any]] = []
     token: str | None
-    if body.startswith(b"<") or (
-        not body.startswith((b"{", b"[")) and "xml" in response.headers.get("content-type", "")
-    ):
+    if _is_xml(response):
         root = _root(response, Endpoint.DEPARTMENTS)
         for node in root.iter("department"):
             leaves = [child for child in node if len(child) == 0 and child.tag != "supervisorId"]
@@ -288,9 +296,7 @@ def parse_departments(response: httpx.Response) -> tuple[list[dict[str, Any]], s
             records.append(record)
         token = (root.findtext("nextPageToken") or "").strip() or None
     else:
-        payload = _json(response, Endpoint.DEPARTMENTS) or {}
-        if isinstance(payload, dict) and isinstance(payload.get("response"), dict):
-            payload = payload["response"]
+        payload = _json_payload(response, Endpoint.DEPARTMENTS)
         raw: Any = payload.get("departments", payload.get("department", [])) if isinstance(payload, dict) else payload
         if isinstance(raw, dict):
             raw = raw.get("department", [raw])

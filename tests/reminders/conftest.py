@@ -7,9 +7,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
+from pydantic import SecretStr
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.container import Services, build_services
@@ -23,7 +26,8 @@ from bot.sandbox.server import SandboxServer
 from bot.sandbox.state import SandboxState
 from bot.scheduler import build_engine
 from bot.services.types import Provider, TrackedModuleRef
-from bot.slackstub import SlackStub, SlackStubServer
+from bot.slackstub import SlackDriver, SlackStub, SlackStubServer, ThreadedServer
+from bot.web import build_web
 from storage.crypto import Keyring
 from storage.db import Database
 from storage.repositories.cache import LmsCacheRepository
@@ -220,3 +224,37 @@ async def make_world(sandbox: SandboxServer, _slack_server: SlackStubServer, tmp
     yield make
     for world in made:
         await world.services.aclose()
+
+
+Register = Callable[[AsyncApp, Services], None]
+
+
+class ServeListeners(Protocol):
+    def __call__(self, world: World, name: str, *registers: Register) -> SlackDriver: ...
+
+
+@pytest.fixture
+def serve_listeners() -> Iterator[ServeListeners]:
+    """`serve_listeners(world, name, handlers.x.register, ...)`: those listeners in a Bolt app behind the bot's
+    web app, on its own thread and loop; returns a driver that sends it signed Slack requests."""
+    servers: list[ThreadedServer] = []
+
+    def serve(world: World, name: str, *registers: Register) -> SlackDriver:
+        secret = f"{name}-secret"
+        # model_copy does not validate: give the field its real type, as Settings would
+        settings = world.services.settings.model_copy(update={"slack_signing_secret": SecretStr(secret)})
+        services = build_services(settings)  # its own: it lives on the web server's event loop
+        app = AsyncApp(
+            signing_secret=secret,
+            client=AsyncWebClient(token=world.slack.workspace.bot_token, base_url=settings.slack_api_url),
+        )
+        for register in registers:
+            register(app, services)
+        server = ThreadedServer(build_web(app, services), name=name)
+        server.start()
+        servers.append(server)
+        return SlackDriver(server.base_url + "/slack/events", secret, world.slack)
+
+    yield serve
+    for server in servers:
+        server.stop()

@@ -35,6 +35,14 @@ def make_world(make_world: MakeWorld) -> MakeWorld:
     return make
 
 
+@pytest.fixture(params=["default", "alt"])
+async def plausible_world(make_world: MakeWorld, request: pytest.FixtureRequest) -> World:
+    """A world whose bulk answers come in each plausible shape in turn (the documented one and the alternative)."""
+    world = await make_world()
+    world.state.bulk_shape = request.param
+    return world
+
+
 async def run(world: World, job: Awaitable[T]) -> T:
     [result] = await world.clock.drive([job])
     return result  # type: ignore[no-any-return]
@@ -94,12 +102,10 @@ async def prefilter(world: World) -> Prefilter | None:
     return await run(world, world.services.bulk_reads.prefilter(TEAM, await zoho(world), list(world.tracked.values())))
 
 
-@pytest.mark.parametrize("shape", ["default", "alt"])
 async def test_a_plausible_shape_verifies_and_the_prefilter_saves_calls_without_changing_anything(
-    make_world: MakeWorld, shape: str
+    plausible_world: World,
 ) -> None:
-    world = await make_world()
-    world.state.bulk_shape = shape  # type: ignore[assignment]
+    world = plausible_world
     reference = await run(world, per_module(world))
     world.state.clear_calls()
 
@@ -208,12 +214,10 @@ def test_sandbox_ids_are_past_float_precision() -> None:
     assert seed.SAMPLE_LEARNER > 2**53  # so the alt shape's numeric ids exercise exact parsing
 
 
-@pytest.mark.parametrize("shape", ["default", "alt"])
 async def test_single_learner_course_progress_lists_what_module_progress_says_is_pending(
-    make_world: MakeWorld, shape: str
+    plausible_world: World,
 ) -> None:
-    world = await make_world()
-    world.state.bulk_shape = shape  # type: ignore[assignment]
+    world = plausible_world
     client = await zoho(world)
     ada = str(seed.SAMPLE_LEARNER)
     record = await run(world, client.learner_course_progress(str(seed.SELF_PACED_COURSE), ada))

@@ -4,50 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
-from slack_bolt.async_app import AsyncApp
-from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.container import build_services
 from bot.sandbox import seed
-from bot.slackstub import SlackDriver, ThreadedServer
-from bot.web import build_web
+from bot.slackstub import SlackDriver
 from handlers import reminder_actions
-from tests.reminders.conftest import MONDAY, TEAM, MakeWorld, World
+from tests.reminders.conftest import MONDAY, TEAM, MakeWorld, ServeListeners, World
 from tests.reminders.test_engine import ADA_LEARNER, PRE_READING, complete, text_of
-
-SECRET = "reminder-buttons-secret"
 
 StartApp = Callable[[World], SlackDriver]
 
 
 @pytest.fixture
-def start_app() -> Iterator[StartApp]:
-    """The reminder buttons' listeners in a Bolt app behind the bot's web app, on its own thread and loop."""
-    servers: list[ThreadedServer] = []
-
-    def start(world: World) -> SlackDriver:
-        # model_copy does not validate: give the field its real type, as Settings would
-        settings = world.services.settings.model_copy(update={"slack_signing_secret": SecretStr(SECRET)})
-        services = build_services(settings)  # its own: it lives on the web server's event loop
-        app = AsyncApp(
-            signing_secret=SECRET,
-            client=AsyncWebClient(token=world.slack.workspace.bot_token, base_url=settings.slack_api_url),
-        )
-        reminder_actions.register(app, services)
-        server = ThreadedServer(build_web(app, services), name="reminder-buttons")
-        server.start()
-        servers.append(server)
-        return SlackDriver(server.base_url + "/slack/events", SECRET, world.slack)
-
-    yield start
-    for server in servers:
-        server.stop()
+def start_app(serve_listeners: ServeListeners) -> StartApp:
+    """The reminder buttons' listeners, served over HTTP (see serve_listeners)."""
+    return lambda world: serve_listeners(world, "reminder-buttons", reminder_actions.register)
 
 
 async def changed(world: World, user: str, before: str, timeout: float = 10.0) -> dict[str, Any]:

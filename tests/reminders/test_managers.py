@@ -6,48 +6,25 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
-from slack_bolt.async_app import AsyncApp
-from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.container import build_services
-from bot.slackstub import SlackDriver, ThreadedServer
-from bot.web import build_web
+from bot.slackstub import SlackDriver
 from handlers import results_actions
-from tests.reminders.conftest import MONDAY, MakeWorld, World
+from tests.reminders.conftest import MONDAY, MakeWorld, ServeListeners, World
 from tests.reminders.test_engine import text_of
 
-SECRET = "manager-nudge-secret"
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 StartApp = Callable[[World], SlackDriver]
 
 
 @pytest.fixture
-def start_app() -> Iterator[StartApp]:
-    """The results/nudge listeners in a Bolt app behind the bot's web app, on its own thread and loop."""
-    servers: list[ThreadedServer] = []
-
-    def start(world: World) -> SlackDriver:
-        settings = world.services.settings.model_copy(update={"slack_signing_secret": SecretStr(SECRET)})
-        services = build_services(settings)
-        app = AsyncApp(
-            signing_secret=SECRET,
-            client=AsyncWebClient(token=world.slack.workspace.bot_token, base_url=settings.slack_api_url),
-        )
-        results_actions.register(app, services)
-        server = ThreadedServer(build_web(app, services), name="manager-nudge")
-        server.start()
-        servers.append(server)
-        return SlackDriver(server.base_url + "/slack/events", SECRET, world.slack)
-
-    yield start
-    for server in servers:
-        server.stop()
+def start_app(serve_listeners: ServeListeners) -> StartApp:
+    """The results/nudge listeners, served over HTTP (see serve_listeners)."""
+    return lambda world: serve_listeners(world, "manager-nudge", results_actions.register)
 
 
 def weekly(world: World, user: str) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ import pytest
 from bot.lms.ispring import parse_course_modules
 from bot.lms.ispring_models import CourseModule
 from bot.sandbox import seed
+from bot.sandbox.state import ISpringResult
 from bot.slackstub.render import render_message
 from tests.reminders.conftest import MONDAY, PEOPLE, TEAM, MakeWorld, World, quiet_config
 from tests.reminders.test_day_one import add_session
@@ -140,27 +141,25 @@ async def test_without_a_template_the_home_page_is_offered_once(make_world: Make
             assert home == world.services.settings.zoho_people_url.rstrip("/")
 
 
-def ispring_buttons(world: World) -> list[tuple[str, str, str]]:
-    """(label, url, title) of the buttons beside iSpring items in every DM."""
-    titles = {r.module_title for r in world.state.ispring_results}
+def ispring_buttons(world: World) -> list[tuple[str, str, ISpringResult]]:
+    """(label, url, the sandbox's result for that module) of the buttons beside iSpring items in every DM."""
+    modules = {r.module_title: r for r in world.state.ispring_results}
     found = []
     for user in PEOPLE:
         for message in world.dms(user):
             for label, url, beside in link_buttons(message):
                 if "— iSpring" in beside:
-                    [title] = [t for t in titles if f"*{t}*" in beside]
-                    found.append((label, url, title))
+                    [title] = [t for t in modules if f"*{t}*" in beside]
+                    found.append((label, url, modules[title]))
     return found
 
 
 async def test_ispring_items_open_the_address_ispring_gives(make_world: MakeWorld) -> None:
     world = await make_world(MONDAY, ispring=True)  # no template: iSpring's own viewUrl
     await world.sweep(force=True)
-    modules = {r.module_title: r for r in world.state.ispring_results}
     found = ispring_buttons(world)
     assert found
-    for label, url, title in found:
-        result = modules[title]
+    for label, url, result in found:
         assert label == "Open in LMS"
         assert url == f"https://learn.sandbox.invalid/app/course/{result.course_id}/module/{result.module_id}"
     calls = world.state.calls_for("ispring-course-modules")
@@ -173,11 +172,9 @@ async def test_ispring_items_use_the_template_when_ispring_gives_no_address(make
     world = await make_world(MONDAY, ispring=True, ispring_item_url=ISPRING_TEMPLATE)
     world.state.inject_fault("ispring-course-modules", status=404, count=100)
     await world.sweep(force=True)
-    modules = {r.module_title: r for r in world.state.ispring_results}
     found = ispring_buttons(world)
     assert found
-    for label, url, title in found:
-        result = modules[title]
+    for label, url, result in found:
         assert (label, url) == (
             "Open in LMS",
             f"https://acme.ispringlearn.com/app/learn/course/{result.course_id}/item/{result.course_item_id}",

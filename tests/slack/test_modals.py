@@ -320,6 +320,19 @@ async def _track_modal(stack: DevStack) -> dict[str, object]:
     )
 
 
+async def _choose_ispring(stack: DevStack, modal: dict[str, object]) -> dict[str, object]:
+    """Pick iSpring on the track form; the form it reloads to (no longer Zoho's course menu)."""
+    assert stack.driver is not None
+    await stack.driver.block_action(
+        GRACE,
+        "track_provider_pick",
+        "ispring",
+        view=modal,
+        values={"track_provider": {"track_provider_pick": "ispring"}},
+    )
+    return await wait_for(lambda: (m := stack.slack.top_modal(GRACE)) and "Security Awareness" not in str(m) and m)
+
+
 async def test_track_errors_go_under_the_field_they_concern(stack: DevStack) -> None:
     assert stack.driver is not None
     modal = await _track_modal(stack)
@@ -340,14 +353,7 @@ async def test_choosing_the_lms_reloads_the_course_list(stack: DevStack) -> None
     assert stack.driver is not None
     modal = await _track_modal(stack)
     assert "Security Awareness" in str(modal)  # Zoho's courses, as a menu
-    await stack.driver.block_action(
-        GRACE,
-        "track_provider_pick",
-        "ispring",
-        view=modal,
-        values={"track_provider": {"track_provider_pick": "ispring"}},
-    )
-    ispring = await wait_for(lambda: (m := stack.slack.top_modal(GRACE)) and "Security Awareness" not in str(m) and m)
+    ispring = await _choose_ispring(stack, modal)
     course = next(b for b in ispring["blocks"] if b.get("block_id") == "track_course")
     assert course["element"]["type"] == "plain_text_input"  # iSpring's ids are typed
     provider = next(b for b in ispring["blocks"] if b.get("block_id") == "track_provider")
@@ -363,14 +369,7 @@ async def test_an_ispring_module_is_checked_with_ispring_before_it_is_tracked(st
     assert stack.driver is not None
     result = stack.sandbox.state.ispring_results[0]
     modal = await _track_modal(stack)
-    await stack.driver.block_action(
-        GRACE,
-        "track_provider_pick",
-        "ispring",
-        view=modal,
-        values={"track_provider": {"track_provider_pick": "ispring"}},
-    )
-    form = await wait_for(lambda: (m := stack.slack.top_modal(GRACE)) and "Security Awareness" not in str(m) and m)
+    form = await _choose_ispring(stack, modal)
 
     def typed(course: str, module: str, alias: str = "") -> dict[str, dict[str, object]]:
         values: dict[str, dict[str, object]] = {
