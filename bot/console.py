@@ -13,6 +13,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any, TextIO
 
 import httpx
@@ -36,7 +37,7 @@ Type a slash command as the current user, e.g. `/lms progress` or `/lms edit-mod
   lms complete <learner> <item>            act in the LMS sandbox: complete a Zoho item or an iSpring module
                                            for a learner (name, e-mail or id), e.g. lms complete ada Pre-reading
   lms sessions                             the sandbox's sessions, with their ids
-  lms move-session <id> <YYYY-MM-DD> <HH:MM> [<HH:MM> end]   move a session
+  lms move-session <id or name> <YYYY-MM-DD|today|tomorrow> <HH:MM> [<HH:MM> end]   move a session
   lms add-learner <name> <e-mail> [<course id> [<batch id>]]  add a learner to the sandbox
   help                 this text;  quit  leaves"""
 
@@ -52,6 +53,10 @@ class Step:
 
 TOUR: tuple[Step, ...] = (
     Step("/lms help", "Every subcommand, with examples."),
+    Step(
+        'lms move-session "Goal-setting workshop" tomorrow 10:00 12:00',
+        "In the LMS sandbox (its admin API), the Kick-off workshop is planned again, for tomorrow.",
+    ),
     Step("/lms progress", "Ada's progress in every tracked module."),
     Step("/lms progress kickoff", "One module by its alias; answered from the cache this time."),
     Step("/lms plans", "Learning plans."),
@@ -79,7 +84,12 @@ TOUR: tuple[Step, ...] = (
     Step("click results_csv", "The whole filtered list as a CSV file, in her DM with the bot."),
     Step("as ada", ""),
     Step("home", "Ada's Home tab: pending items, locked modules, sessions, reminder controls."),
-    Step("remind", "A reminder sweep, as if it were Ada's send time: one digest DM with everything due."),
+    Step(
+        "remind",
+        "A reminder sweep, as if it were Ada's send time: one digest DM with everything due — tomorrow's workshop"
+        " reminder is in it, not a DM of its own; the session she missed is told once, apart; times are Slack"
+        " date tokens (each reader sees their own zone; shown here with the fallback, which names the zone).",
+    ),
     Step("click reminder_snooze_1d", "Snooze for a day: the message updates in place."),
     Step("remind", "A second sweep the same day sends nothing new."),
     Step(
@@ -349,6 +359,8 @@ class Console:
         if action == "sessions":
             self._sessions()
             return
+        if action == "move-session" and len(args) in (3, 4):
+            args = self._session_args(args)
         request = _admin_request(action, args)
         if request is None:
             self.say("Usage: " + " | ".join(ADMIN_USAGE.values()))
@@ -369,6 +381,20 @@ class Console:
                 )
             )
         await self._show_new_calls()  # the sandbox delivered its webhooks before answering: the bot is counting them
+
+    def _session_args(self, args: list[str]) -> list[str]:
+        """`move-session` also takes a session's name for its id and today/tomorrow for the day (in the sandbox's
+        own calendar), so the tour and people need not look either up."""
+        state = self.stack.sandbox.state
+        if not args[0].isdigit():
+            with state.lock:
+                found = [s.session_id for s in state.sessions.values() if s.name.lower() == args[0].lower()]
+            if found:
+                args = [str(found[0]), *args[1:]]
+        words = {"today": 0, "tomorrow": 1}
+        if args[1].lower() in words:
+            args = [args[0], (date.today() + timedelta(days=words[args[1].lower()])).isoformat(), *args[2:]]
+        return args
 
     def _sessions(self) -> None:
         state = self.stack.sandbox.state
