@@ -11,6 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
 from bot.container import Services
+from bot.slack_http import use_shared_session
 from storage.slack_stores import oauth_state_store
 
 log = logging.getLogger(__name__)
@@ -54,5 +55,6 @@ def build_app(services: Services) -> AsyncApp:
         raise SlackConfigError(
             "Set SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (install in many)"
         )
+    use_shared_session(app, services.slack.http)
     handlers.register(app, services)
     return app

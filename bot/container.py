@@ -39,6 +39,7 @@ from storage.repositories.cache import LmsCacheRepository
 from storage.repositories.connect_states import ConnectStateRepository
 from storage.repositories.connections import ConnectionRepository
 from storage.repositories.deliveries import DeliveryRepository
+from storage.repositories.dm_channels import DmChannelRepository
 from storage.repositories.links import LinkRepository
 from storage.repositories.modules import TrackedModuleRepository
 from storage.repositories.preferences import PreferenceRepository
@@ -86,6 +87,7 @@ class Services:
 
     async def aclose(self) -> None:
         await self.http.aclose()
+        await self.slack.aclose()
         await self.db.dispose()
 
 
@@ -122,7 +124,7 @@ def build_services(
 
     registry = LmsRegistry(settings, connections_repo, limiter, http, token_store=token_store, retry=retry)
     cache = LmsCache(LmsCacheRepository(db, clock=stamp), clock=clock.now if clock else time.time)
-    slack = SlackGateway(settings, installation_store)
+    slack = SlackGateway(settings, installation_store, dm_channels=DmChannelRepository(db, clock=stamp))
     links = LinkService(links_repo, audit, registry, slack, self_link_by_id=settings.lmsbot_self_link_by_id)
     tracking = TrackingService(modules_repo, audit, registry)
     preferences = PreferenceRepository(db, clock=stamp)

@@ -39,11 +39,14 @@ async def publish_home(s: Services, client: AsyncWebClient, team_id: str, user_i
     fetch = s.learning.interactive()
     fetch = type(fetch)(priority=fetch.priority, max_wait=fetch.max_wait, max_age=HOME_MAX_AGE)
     modules: list[ModuleStatus] = []
+    tracked_total: int | None = None
     sessions: SessionsReport | None = None
     plans: PlansReport | None = None
     if linked:
         try:
-            modules = await s.learning.progress(team_id, user_id, fetch=fetch)
+            # Cached answers first; at most a page of LMS calls, the rest on the next open or Refresh.
+            overview = await s.learning.overview(team_id, user_id, fetch)
+            modules, tracked_total = overview.statuses, overview.total
         except NeedsSetup:
             modules = []
         try:
@@ -65,6 +68,7 @@ async def publish_home(s: Services, client: AsyncWebClient, team_id: str, user_i
         admin=admin,
         linked=linked,
         manager=roles.can_see_others,
+        tracked_total=tracked_total,
     )
     await client.views_publish(user_id=user_id, view=view)
 

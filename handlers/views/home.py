@@ -162,10 +162,12 @@ def home_view(
     admin: StatusReport | None = None,
     linked: bool = True,
     manager: bool = False,
+    tracked_total: int | None = None,
 ) -> SlackView:
     """The Home tab for views.publish. Pass `admin` (the status report) only for admins.
 
-    `now` splits upcoming from past sessions and hides a snooze that has run out.
+    `now` splits upcoming from past sessions and hides a snooze that has run out. `tracked_total`: how many
+    modules are tracked, when `modules` holds only some of them.
     """
     fresh = freshness_line(
         oldest([s.freshness for s in modules] + [r.freshness for r in (sessions, plans) if r is not None])
@@ -177,6 +179,14 @@ def home_view(
         blocks.append(kit.section(f"*{summary}*", accessory=refresh))
         if fresh:
             blocks.append(kit.context(fresh))
+        if tracked_total is not None and tracked_total > len(modules):
+            # Home reads a capped number of modules from the LMS each time it is built.
+            blocks.append(
+                kit.context(
+                    f"Showing {len(modules)} of {tracked_total} tracked modules: the others are read a few at a "
+                    "time — press Refresh for more, or use `/lms progress`."
+                )
+            )
         blocks += _learner_blocks(modules, sessions, plans, now)
     else:
         blocks.append(

@@ -24,6 +24,7 @@ from bot.sandbox.state import SandboxState
 from bot.scheduler import build_engine
 from bot.services.types import Provider, TrackedModuleRef
 from bot.slackstub import SlackStub, SlackStubServer
+from bot.slackstub.state import POST_PER_CHANNEL, SLACK_TIERS
 from storage.crypto import Keyring
 from storage.db import Database
 from storage.repositories.cache import LmsCacheRepository
@@ -65,7 +66,8 @@ PEOPLE = {
 
 @pytest.fixture(scope="session")
 def _slack_server() -> Iterator[SlackStubServer]:
-    with SlackStubServer() as server:
+    # Slack's per-method tiers enforced, as Slack does: a sweep that exceeds one meets `ratelimited`.
+    with SlackStubServer(SlackStub(tiers=SLACK_TIERS, post_per_channel=POST_PER_CHANNEL)) as server:
         yield server
 
 
