@@ -225,10 +225,11 @@ class SlackStub:
     def take_rate_limit(self, method: str, args: Json) -> int | None:
         """Seconds to wait when this call is over its method's limit (Slack's Retry-After); None: go ahead,
         and the call counts."""
+        key: tuple[str, ...] = (method,)
         if method == "chat.postMessage":
             limit, key = self.post_per_channel, (method, str(args.get("channel") or ""))
         else:
-            limit, key = (self.tiers or {}).get(method), (method,)
+            limit = (self.tiers or {}).get(method)
         if limit is None:
             return None
         with self.lock:
