@@ -162,7 +162,8 @@ MakeWorld = Callable[..., Awaitable[World]]
 
 @pytest.fixture
 async def make_world(sandbox: SandboxServer, _slack_server: SlackStubServer, tmp_path: Any) -> AsyncIterator[MakeWorld]:
-    """`await make_world(start=MONDAY, people=[...], database_url=..., **config)`: a fresh world."""
+    """`await make_world(start=MONDAY, people=[...], database_url=..., **config)`: a fresh world
+    (`learners`: that many generated sandbox learners besides the named ones)."""
     made: list[World] = []
 
     async def make(
@@ -174,13 +175,14 @@ async def make_world(sandbox: SandboxServer, _slack_server: SlackStubServer, tmp
         ispring: bool = False,
         sandbox_server: SandboxServer | None = None,
         settings: dict[str, Any] | None = None,
+        learners: int = 0,
         **config: Any,
     ) -> World:
         from storage import migrate
 
         clock = VirtualClock(start.timestamp())
         server = sandbox_server or sandbox
-        server.reset(seed.build_state("demo", clock=clock))
+        server.reset(seed.build_state("demo", learners, clock=clock))
         _slack_server.reset()
         url = database_url or f"sqlite:///{tmp_path / f'world{len(made)}.db'}"
         if database_url is None:
