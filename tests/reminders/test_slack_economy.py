@@ -18,7 +18,8 @@ async def test_a_sweep_to_many_learners_opens_no_dm_stays_within_tiers_and_reuse
     for i, learner in enumerate(generated):
         user = f"U0GEN{i:03d}"
         world.slack.workspace.add_user(user, f"gen{i}", f"Generated {i}", f"gen{i}@example.com", "Europe/London")
-        await world.services.links_repo.link(TEAM, user, "zoho", str(learner), email=None, method="admin", linked_by="t")
+        links = world.services.links_repo
+        await links.link(TEAM, user, "zoho", str(learner), email=None, method="admin", linked_by="t")
     world.slack.clear()
 
     report = await world.sweep(force=True)
