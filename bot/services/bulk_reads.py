@@ -33,10 +33,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ValidationError
 
-from bot.lms.errors import LMSError, NotFoundError
+from bot.lms.errors import LMSError, NotFoundError, ProtocolError
 from bot.lms.ratelimit import Priority
 from bot.lms.zoho import ZohoClient
-from bot.lms.zoho_bulk import BulkParseError, BulkProgress, LearnerBulkProgress
+from bot.lms.zoho_bulk import BulkProgress, LearnerBulkProgress
 from bot.lms.zoho_models import ModuleProgress
 from bot.services.cache import Codec, LmsCache
 from bot.services.types import TrackedModuleRef
@@ -236,7 +236,7 @@ class BulkReads:
         groups = _groups(modules)
         try:
             bulk = {group: await self._read(team_id, zoho, group) for group in groups}
-        except BulkParseError as exc:
+        except ProtocolError as exc:  # a bulk shape we cannot read, or an answer refused at the edge (HTML, …)
             return await self._store(team_id, _off("unreadable", f"answer could not be read ({exc.message})", now))
         except LMSError as exc:
             return await self._store(team_id, _off("unavailable", f"could not be checked ({exc.message})", now))
@@ -307,7 +307,7 @@ class BulkReads:
         groups = _groups([t for t in tracked if t.module_id])
         try:
             bulk = {group: await self._read(team_id, zoho, group, max_age) for group in groups}
-        except BulkParseError as exc:
+        except ProtocolError as exc:  # a bulk shape we cannot read, or an answer refused at the edge (HTML, …)
             await self.disagreed(team_id, "unreadable", f"answer could not be read ({exc.message})")
             return None
         except LMSError as exc:
@@ -319,16 +319,25 @@ class BulkReads:
 
     async def _read(self, team_id: str, zoho: ZohoClient, group: Group, max_age: float = 0.0) -> BulkProgress:
         loaded = False
+        unreadable: ProtocolError | None = None
 
         async def load() -> BulkProgress:
-            nonlocal loaded
+            nonlocal loaded, unreadable
             loaded = True
-            return await zoho.course_progress(group[0], batch_id=group[1], priority=Priority.BACKGROUND, max_wait=None)
+            try:
+                return await zoho.course_progress(
+                    group[0], batch_id=group[1], priority=Priority.BACKGROUND, max_wait=None
+                )
+            except ProtocolError as exc:
+                unreadable = exc  # the cache may answer with an old copy; the verdict must still hear of it
+                raise
 
         # max_age 0 means read now, even within the same second as the copy in the cache.
         fresh_enough = max_age if max_age > 0 else -1.0
         answer, freshness = await self.cache.fetch(_answer_key(team_id, group), load, ANSWER, max_age=fresh_enough)
         if freshness.stale:
+            if unreadable is not None:
+                raise unreadable
             raise LMSError(freshness.reason or "the LMS did not answer")  # an old copy proves nothing
         if loaded:  # what "unchanged since the last read" compares with next time
             before = await self._seen(team_id, group)

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from pydantic import SecretStr
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -238,7 +239,7 @@ def home_app() -> Iterator[Callable[[World], SlackDriver]]:
     servers: list[ThreadedServer] = []
 
     def start(world: World) -> SlackDriver:
-        settings = world.services.settings.model_copy(update={"slack_signing_secret": "day-one-secret"})
+        settings = world.services.settings.model_copy(update={"slack_signing_secret": SecretStr("day-one-secret")})
         services = build_services(settings)  # its own, on the web server's loop (and the real clock)
         app = AsyncApp(
             signing_secret="day-one-secret",

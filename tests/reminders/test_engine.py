@@ -173,10 +173,10 @@ async def test_background_priority_cache_reuse_and_known_modules_not_fetched(mak
     priorities: list[Priority] = []
     acquire = world.services.limiter.acquire
 
-    async def spy(key: str, *, priority: Priority = Priority.INTERACTIVE, max_wait: float | None = None) -> None:
+    async def spy(key: str, *, priority: Priority = Priority.INTERACTIVE, **rest: Any) -> None:
         if Endpoint.MODULE_PROGRESS in key or Endpoint.MODULE_SESSIONS in key:
             priorities.append(priority)
-        await acquire(key, priority=priority, max_wait=max_wait)
+        await acquire(key, priority=priority, **rest)
 
     world.services.limiter.acquire = spy  # type: ignore[method-assign]
     report = await world.sweep(force=True)
