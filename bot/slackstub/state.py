@@ -155,6 +155,9 @@ class SlackStub:
         self.lock = threading.RLock()
         self.tiers = tiers
         self.post_per_channel = post_per_channel
+        # The clock rate windows are counted on (default: the stub's own); a test running days of sweeps on a
+        # virtual clock sets that one, so a day in a second of real time is not a burst.
+        self.rate_clock: Callable[[], float] | None = None
         self.clock = clock
         self.trigger_ttl = trigger_ttl
         self.response_url_ttl = response_url_ttl
@@ -233,7 +236,7 @@ class SlackStub:
         if limit is None:
             return None
         with self.lock:
-            now = self.now()
+            now = self.rate_clock() if self.rate_clock is not None else self.now()
             window = [t for t in self._windows.get(key, []) if now - t < RATE_WINDOW]
             if len(window) >= limit:
                 self._windows[key] = window

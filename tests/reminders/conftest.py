@@ -22,6 +22,7 @@ from bot.sandbox import seed
 from bot.sandbox.server import SandboxServer
 from bot.sandbox.state import SandboxState
 from bot.scheduler import build_engine
+from bot.services.slack_gateway import TIER_PER_MINUTE, Pacer
 from bot.services.types import Provider, TrackedModuleRef
 from bot.slackstub import SlackStub, SlackStubServer
 from bot.slackstub.state import POST_PER_CHANNEL, SLACK_TIERS
@@ -195,6 +196,10 @@ async def make_world(sandbox: SandboxServer, _slack_server: SlackStubServer, tmp
             retry=RetryPolicy(max_retries=1, initial_wait=0.01, max_wait=0.05),
         )
         world = World(clock, server, _slack_server.stub, services, quiet_config(**config))
+        # Slack's tiers on the world's clock, on both sides: the stand-in counts calls a virtual minute, and the
+        # gateway's pacer waits virtual time (a week of sweeps runs in seconds, which is no burst).
+        _slack_server.stub.rate_clock = clock.now
+        services.slack.pacer = Pacer(TIER_PER_MINUTE, clock=clock.now, sleep=clock.sleep)
         # build_services gives the clock to the cache's reader but not to the repositories that stamp rows:
         # give them the virtual clock too, so "fetched an hour ago" and "claimed 10 min ago" mean virtual time.
         services.cache.store = LmsCacheRepository(services.db, clock=world.now)
