@@ -111,7 +111,8 @@ async def test_replies_and_web_api_calls_share_one_connection_pool(stack: DevSta
         await command(stack, ADA, "help")
         await stack.driver.app_home_opened(ADA)
     await wait_for(lambda: len(stack.slack.calls_for("views.publish")) >= 4)
-    calls = [c for c in stack.slack.calls if c.method != "auth.test"]
+    calls = stack.slack.calls
     assert len(calls) >= 8
-    # Bolt's own auth.test (once, before our middleware runs) may use a connection of its own.
-    assert stack.slack.connections <= 2, stack.slack.peers
+    # Kept-alive connections, not one per call (Bolt's own first auth.test may use one of its own, and a loaded
+    # machine may let the server close an idle one): before, every call came on a new connection.
+    assert stack.slack.connections * 3 <= len(calls), (len(calls), stack.slack.peers)
