@@ -150,11 +150,13 @@ class Settings(BaseSettings):
     slack_client_id: str | None = None  # multi-workspace: Bolt's OAuth install flow
     slack_client_secret: SecretStr | None = None
     slack_authorize_url: str = "https://slack.com/oauth/v2/authorize"
-    slack_scopes: str = "commands,chat:write,im:write,im:history,users:read,users:read.email,team:read"
+    slack_scopes: str = "commands,chat:write,im:write,im:history,users:read,users:read.email,team:read,files:write"
     # Extra roles on top of Slack's own admins/owners: comma-separated Slack user ids.
     lmsbot_admins: str = ""
     lmsbot_managers: str = ""
     lmsbot_trainers: str = ""
+    # Managers' iSpring departments where the LMS names no supervisor: "U123=dep1,dep2;U456=dep3".
+    lmsbot_manager_departments: str = ""
     # Whether people may link themselves by learner id, and then only where the LMS confirms the id carries
     # their Slack e-mail (iSpring; Zoho cannot tell, so Zoho ids are linked by admins), or only by their e-mail.
     lmsbot_self_link_by_id: bool = False
@@ -196,6 +198,15 @@ class Settings(BaseSettings):
     @staticmethod
     def user_list(value: str) -> frozenset[str]:
         return frozenset(v.strip() for v in value.split(",") if v.strip())
+
+    def manager_departments(self) -> dict[str, frozenset[str]]:
+        """LMSBOT_MANAGER_DEPARTMENTS as Slack user -> iSpring department ids."""
+        mapping: dict[str, frozenset[str]] = {}
+        for entry in self.lmsbot_manager_departments.split(";"):
+            user, _, departments = entry.partition("=")
+            if user.strip() and departments.strip():
+                mapping[user.strip()] = mapping.get(user.strip(), frozenset()) | self.user_list(departments)
+        return mapping
 
     @model_validator(mode="after")
     def _apply_data_center(self) -> Settings:

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import shlex
+import signal
 import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from bot.devstack import DevStack
 from bot.reminders_cli import sweep_now
-from bot.slackstub.driver import iter_elements
+from bot.slackstub.driver import find_element, iter_elements
 from bot.slackstub.render import PLAIN, Style, render_call, render_view
 
 Json = dict[str, Any]
@@ -29,6 +29,7 @@ Type a slash command as the current user, e.g. `/lms progress` or `/lms edit-mod
   users                list the demo users
   home                 open the bot's Home tab
   click <action> [v]   click a button (by its action id, shown in brackets) in the last reply or modal
+  pick <action> <opt>  choose an option (its value or the start of its label) in a menu of the last reply or modal
   remind [all]         run a reminder sweep now for you (or everyone), as if it were the send time
   help                 this text;  quit  leaves"""
 
@@ -63,7 +64,12 @@ TOUR: tuple[Step, ...] = (
     ),
     Step("/lms untrack", "Tracked modules, with Untrack buttons."),
     Step("as margaret", "Margaret is a manager."),
-    Step("/lms results overdue", "iSpring module results: who is overdue."),
+    Step(
+        "/lms results overdue",
+        "Who in Margaret's team is overdue (she supervises Engineering in iSpring): Slack people, not ids; "
+        "40 a page (Next/Previous buttons when there are more).",
+    ),
+    Step("click results_csv", "The whole filtered list as a CSV file, in her DM with the bot."),
     Step("as ada", ""),
     Step("home", "Ada's Home tab: pending items, locked modules, sessions, reminder controls."),
     Step("remind", "A reminder sweep, as if it were Ada's send time: one digest DM with everything due."),
@@ -119,6 +125,8 @@ class Console:
             await self._show_new_calls()
         elif word == "click":
             await self._click(rest, answers)
+        elif word == "pick":
+            await self._pick(rest, answers)
         elif word == "remind":
             await self._remind(everyone=rest.strip() == "all")
         elif line.startswith("/"):
@@ -142,11 +150,18 @@ class Console:
         self.user = user.id
         self.say(f"(now acting as @{user.name}, {user.real_name}{', ' + user.title if user.title else ''})")
 
-    async def _show_new_calls(self, answers: dict[str, str] | None = None, settle: float = 0.4) -> None:
-        """Wait until the bot has gone quiet, render what it did, then fill in any modal it opened."""
-        calls = await self._quiet_calls(settle)
+    async def _show_new_calls(self, answers: dict[str, str] | None = None) -> None:
+        """Wait until the bot has finished with what it was sent, render what it did, then fill in any modal
+        it opened."""
+        calls = await self._new_calls()
         for call in calls:
-            if call.method in ("auth.test", "users.info", "users.list", "conversations.open"):
+            if call.method in (
+                "auth.test",
+                "users.info",
+                "users.list",
+                "conversations.open",
+                "files.getUploadURLExternal",
+            ):
                 continue  # plumbing, not something a person sees
             self.say(render_call(call, self.stack.slack.workspace, self.style))
             if call.method == "response_url" or call.method.startswith("chat."):
@@ -173,42 +188,57 @@ class Console:
             mine = slack.dm_messages(self.user)
         return dict(mine[-1]) if mine else None
 
-    async def _quiet_calls(self, settle: float, limit: float = 20.0) -> list[Any]:
-        """The calls since the last look, once the bot has been quiet for `settle` s (or did nothing for 3 s)."""
-        start = time.monotonic()
-        last_count, last_change = len(self.stack.slack.calls), start
-        while time.monotonic() - start < limit:
-            await asyncio.sleep(0.05)
-            now, count = time.monotonic(), len(self.stack.slack.calls)
-            if count != last_count:
-                last_count, last_change = count, now
-                continue
-            answered = count > self._seen and now - last_change >= settle
-            silent = count == self._seen and now - start > 3.0
-            if answered or silent:
-                break
+    async def _new_calls(self, limit: float = 20.0) -> list[Any]:
+        """The calls since the last look, once the bot has finished handling every request it was sent (and
+        the listeners those started): the real signal, not a quiet spell."""
+        if not await self.stack.work.wait_idle(limit):
+            self.say(self.style.dim(f"(the bot is still busy after {limit:.0f} s; showing what it did so far)"))
         calls = self.stack.slack.calls[self._seen :]
         self._seen += len(calls)
         return list(calls)
 
-    async def _fill_modal(self, modal: Json, answers: dict[str, str] | None, attempt: int = 1) -> None:
-        if self.ask is not None and answers is None:
+    async def _fill_modal(
+        self, modal: Json, answers: dict[str, str] | None, attempt: int = 1, typed: dict[str, str] | None = None
+    ) -> None:
+        """Ask for each input (or take `answers`), then submit. Choosing in a menu that reloads the form (the
+        track modal's LMS, course and batch) is sent as that choice first, and the form re-read; what was
+        typed so far is kept. Ctrl-C (or end of input) cancels: the modal is closed, nothing is submitted."""
+        if self.ask is not None and answers is None and attempt == 1 and typed is None:
             self.say(self.style.dim("  (Enter keeps [the value shown]; type - to clear a field; Ctrl-C cancels)"))
+        typed = dict(typed or {})
         values: dict[str, dict[str, Any]] = {}
-        for block_id, label, element in _inputs(modal):
+        for block_id, label, element, dispatch in _inputs_dispatching(modal):
             initial = _initial(element)
-            if answers is not None:
+            if label in typed:
+                raw = typed[label]
+            elif answers is not None:
                 raw = answers.get(label.lower(), initial or "")
             elif self.ask is not None:
                 try:
-                    typed = await asyncio.to_thread(self.ask, f"  {label}{_choices(element)} [{initial or ''}]: ")
+                    # In this thread, not a worker's: Ctrl-C then interrupts the prompt, not the event loop.
+                    answer = self.ask(f"  {label}{_choices(element)} [{initial or ''}]: ")
                 except (EOFError, KeyboardInterrupt):
-                    self.say("  (cancelled: nothing was submitted)")
+                    await self._cancel_modal(modal)
                     return
-                raw = "" if typed.strip() == "-" else (typed or (initial or ""))
+                raw = "" if answer.strip() == "-" else (answer or (initial or ""))
             else:
                 raw = initial or ""
+            if raw and _is_menu(element) and (option := _match_option(_options(element), raw)) is not None:
+                raw = str(option.get("value"))  # a label (or its start) picks its option, as a value does
+            typed[label] = raw
             values.setdefault(block_id, {})[str(element["action_id"])] = raw or None
+            if dispatch and raw and raw != (initial or "") and _is_menu(element):
+                # Slack sends this choice at once (dispatch_action): the bot answers by updating the form.
+                await self._driver().block_action(
+                    self.user, str(element["action_id"]), raw, block_id=block_id, view=modal, values=values
+                )
+                await self._new_calls()
+                updated = self.stack.slack.top_modal(self.user)
+                if updated is None or updated.get("id") != modal.get("id"):
+                    await self._show_new_calls()
+                    return
+                await self._fill_modal(updated, answers, attempt, typed)
+                return
         if answers is not None:
             shown = ", ".join(f"{k} = {v!r}" for k, v in answers.items())
             self.say(self.style.dim(f"  (filling in: {shown})"))
@@ -218,8 +248,61 @@ class Console:
             self.say(render_view(modal, self.stack.slack.workspace, self.style, errors))
             if self.ask is not None and answers is None and attempt < 5:
                 await self._fill_modal(modal, None, attempt + 1)
+            else:
+                await self._cancel_modal(modal)
             return
         await self._show_new_calls()
+
+    async def _cancel_modal(self, modal: Json) -> None:
+        """As closing a modal in Slack: the view goes away (and the bot hears view_closed)."""
+        self.say("  (cancelled: the form is closed and nothing was submitted)")
+        await self._driver().view_closed(self.user, modal, is_cleared=True)
+        await self._new_calls()
+        self._last_surface = None
+
+    async def _pick(self, rest: str, answers: dict[str, str] | None) -> None:
+        """`pick <action> <option>`: a choice in a select menu (or radio buttons) of the last reply or modal."""
+        try:
+            parts = shlex.split(rest)
+        except ValueError:
+            parts = []
+        if len(parts) < 2:
+            self.say('pick what? e.g. `pick track_course_pick "Security"`: a menu\'s action id, then an option')
+            return
+        action, wanted = parts[0], " ".join(parts[1:])
+        surface, is_view = self._surface_with(action)
+        found = find_element(list(surface.get("blocks") or []), action) if surface else None
+        if surface is None or found is None:
+            self.say(f"No menu `{action}` in the last reply or modal.")
+            return
+        block_id, element = found
+        options = _options(element)
+        option = _match_option(options, wanted)
+        if option is None:
+            listed = ", ".join(f"{o.get('value')}={(o.get('text') or {}).get('text')}" for o in options) or "none"
+            self.say(f"No option `{wanted}` in `{action}` (options: {listed}).")
+            return
+        value = str(option.get("value"))
+        values = {block_id: {action: value}} if is_view and _is_input(surface, block_id) else None
+        await self._driver().block_action(
+            self.user,
+            action,
+            block_id=block_id,
+            selected_option=value,
+            view=surface if is_view else None,
+            message=None if is_view else surface,
+            values=values,
+        )
+        await self._show_new_calls(answers)
+
+    def _surface_with(self, action: str) -> tuple[Json | None, bool]:
+        """Where `action` is: the open modal, the last reply, or the Home tab (in that order)."""
+        candidates: list[Json | None] = [self.stack.slack.top_modal(self.user), self._last_surface]
+        candidates.append(self.stack.slack.home(self.user))
+        for surface in candidates:
+            if surface and _has_action(surface, action):
+                return surface, surface.get("type") in ("modal", "home")
+        return None, False
 
     async def _click(self, rest: str, answers: dict[str, str] | None) -> None:
         parts = shlex.split(rest)
@@ -246,7 +329,7 @@ class Console:
         assert self.stack.settings is not None
         report = await sweep_now(self.stack.settings, user=None if everyone else self.user)
         self.say(self.style.dim(str(report).splitlines()[-1] if str(report) else "(nothing due)"))
-        calls = await self._quiet_calls(0.4)
+        calls = await self._new_calls()
         mine = {self.user, self.stack.slack.workspace.dm_channel(self.user)}
         shown = [c for c in calls if c.method.startswith("chat.") and str(c.args.get("channel")) in mine]
         for call in shown:
@@ -261,6 +344,45 @@ class Console:
 
 def _has_action(surface: Json, action: str) -> bool:
     return any(el.get("action_id") == action for _, el in iter_elements(list(surface.get("blocks") or [])))
+
+
+def _inputs_dispatching(view: Json) -> Iterator[tuple[str, str, Json, bool]]:
+    """(block_id, label, element, dispatches) per input block: `dispatches` when a choice is sent at once."""
+    for block in view.get("blocks") or []:
+        if block.get("type") == "input" and isinstance(block.get("element"), dict):
+            label = str((block.get("label") or {}).get("text", ""))
+            yield str(block.get("block_id")), label, block["element"], bool(block.get("dispatch_action"))
+
+
+def _is_menu(element: Json) -> bool:
+    return element.get("type") in ("static_select", "radio_buttons", "external_select")
+
+
+def _is_input(view: Json, block_id: str) -> bool:
+    return any(b.get("block_id") == block_id and b.get("type") == "input" for b in view.get("blocks") or [])
+
+
+def _options(element: Json) -> list[Json]:
+    options = list(element.get("options") or [])
+    for group in element.get("option_groups") or []:
+        options.extend(group.get("options") or [])
+    return options
+
+
+def _match_option(options: list[Json], wanted: str) -> Json | None:
+    """By value, else by label (exactly, then by its start, then anywhere in it; case does not matter)."""
+    lowered = wanted.strip().lower()
+    labels = [(o, str((o.get("text") or {}).get("text", "")).lower()) for o in options]
+    for test in (
+        lambda o, _l: str(o.get("value")) == wanted.strip(),
+        lambda _o, label: label == lowered,
+        lambda _o, label: label.startswith(lowered),
+        lambda _o, label: lowered in label,
+    ):
+        found = [o for o, label in labels if test(o, label)]
+        if found:
+            return found[0]
+    return None
 
 
 def _inputs(view: Json) -> list[tuple[str, str, Json]]:
@@ -302,9 +424,28 @@ async def interactive(console: Console, read: Callable[[str], str] = input) -> N
     console.say(SHELL_HELP)
     while True:
         try:
-            line = await asyncio.to_thread(read, f"@{console.user_name}> ")
+            # Read in this thread (nothing else runs on this loop meanwhile): Ctrl-C interrupts the prompt.
+            line = read(f"@{console.user_name}> ")
         except (EOFError, KeyboardInterrupt):
             console.say()
             return
         if not await console.run_line(line):
             return
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def run_interactive(console: Console, read: Callable[[str], str] = input) -> None:
+    """The shell on its own event loop, with Ctrl-C raised where the person is typing.
+
+    asyncio.run() would turn Ctrl-C into cancelling the whole shell; with this handler (which asyncio leaves
+    alone, as it is not Python's default) a Ctrl-C at a modal's prompt cancels that modal only, and one at
+    the shell's prompt leaves the shell.
+    """
+    previous = signal.signal(signal.SIGINT, _interrupt)
+    try:
+        asyncio.run(interactive(console, read))
+    finally:
+        signal.signal(signal.SIGINT, previous)

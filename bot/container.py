@@ -24,6 +24,8 @@ from bot.services.deliveries import DeliveryLedger
 from bot.services.learning import LearningService
 from bot.services.links import LinkService
 from bot.services.module_edit import ModuleEditService
+from bot.services.nudges import NudgeService
+from bot.services.people import PeopleService
 from bot.services.preferences import PreferenceService
 from bot.services.registry import LmsRegistry
 from bot.services.roles import RoleService
@@ -79,6 +81,8 @@ class Services:
     tracking: TrackingService
     connections: ConnectionService
     learning: LearningService
+    people: PeopleService
+    nudges: NudgeService
     module_edit: ModuleEditService
     reminder_prefs: PreferenceService
     status: StatusService
@@ -132,6 +136,9 @@ def build_services(
         settings, connections_repo, ConnectStateRepository(db, clock=stamp), audit, registry, http
     )
     learning = LearningService(settings, registry, cache, links, tracking)
+    roles = RoleService(settings, slack)
+    people = PeopleService(settings, registry, cache, links, slack)
+    sent_log = SentReminderRepository(db, clock=stamp)
     bulk_reads = BulkReads(
         cache,
         mode=BulkMode(settings.zoho_bulk_reads),
@@ -149,16 +156,18 @@ def build_services(
         links_repo=links_repo,
         modules_repo=modules_repo,
         preferences=preferences,
-        reminders=SentReminderRepository(db, clock=stamp),
+        reminders=sent_log,
         audit=audit,
         registry=registry,
         cache=cache,
         slack=slack,
-        roles=RoleService(settings, slack),
+        roles=roles,
         links=links,
         tracking=tracking,
         connections=connections,
         learning=learning,
+        people=people,
+        nudges=NudgeService(settings, roles, people, learning, slack, sent_log),
         module_edit=ModuleEditService(settings, registry, tracking, cache, audit),
         reminder_prefs=PreferenceService(preferences, tracking, slack, audit),
         deliveries=DeliveryLedger(DeliveryRepository(db, clock=stamp)),

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bot.console import Console, interactive, play_tour
+from bot.console import Console, play_tour, run_interactive
 from bot.devstack import DevStack
 from bot.slackstub.render import Style
 
@@ -29,8 +29,8 @@ def run_demo(*, tour: bool = True, shell: bool | None = None) -> int:
         if shell if shell is not None else tty:
             print()
             try:
-                asyncio.run(interactive(console))
-            except KeyboardInterrupt:
+                run_interactive(console)
+            except KeyboardInterrupt:  # Ctrl-C while the bot was working, not at a prompt
                 print("\n(bye)")
         else:
             print("\n(stdin is not a terminal: skipping the interactive shell; run `lmsbot shell` to try it)")

@@ -7,9 +7,11 @@ plays it: signed HTTP requests into the bot's real web app, and the bot's Web AP
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import tempfile
 import threading
-from collections.abc import Coroutine
+import time
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -29,6 +31,84 @@ from storage import migrate
 from storage.crypto import Keyring
 
 SIGNING_SECRET = "demo-signing-secret"  # the stand-in's and the bot's shared secret; local only
+Asgi = Callable[..., Awaitable[None]]
+_HANDLING: contextvars.ContextVar[BotWork | None] = contextvars.ContextVar("lmsbot_handling", default=None)
+
+
+class BotWork:
+    """The bot's web app, wrapped to know when it has finished with what Slack sent it.
+
+    Bolt acks first and runs listeners (and lazy listeners) as tasks after the HTTP response: so a request
+    counts until its response is sent, and every task started while handling it (and their own tasks) counts
+    until it is done. `idle()` is the real signal the console and tests wait for, instead of a quiet spell.
+    The inner app is set after the server listens, so the bot's settings can name the real port.
+    """
+
+    def __init__(self) -> None:
+        self.inner: Asgi | None = None
+        self.on_shutdown: Callable[[], Awaitable[None]] | None = None
+        self._lock = threading.Lock()
+        self._busy = 0
+        self._factory_loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def busy(self) -> int:
+        with self._lock:
+            return self._busy
+
+    def _add(self, n: int) -> None:
+        with self._lock:
+            self._busy += n
+
+    def _install_factory(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._factory_loop is loop:
+            return
+        self._factory_loop = loop
+
+        def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+            task: asyncio.Task[Any] = asyncio.Task(coro, loop=loop, **kwargs)
+            if _HANDLING.get() is self:  # started (directly or not) while handling a Slack request
+                self._add(1)
+                task.add_done_callback(lambda _t: self._add(-1))
+            return task
+
+        loop.set_task_factory(factory)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if self.inner is None:
+            raise RuntimeError("the bot's web app is not set yet")
+        self._install_factory()
+        self._add(1)
+        token = _HANDLING.set(self)
+        try:
+            await self.inner(scope, receive, send)
+        finally:
+            _HANDLING.reset(token)
+            self._add(-1)
+
+    async def _lifespan(self, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self.on_shutdown is not None:
+                    await self.on_shutdown()  # on the server's own loop, where the pools were opened
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def wait_idle(self, timeout: float = 20.0) -> bool:
+        """True once nothing the bot was sent is still being handled (False if `timeout` s pass first)."""
+        deadline = time.monotonic() + timeout
+        while self.busy:
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.01)
+        return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +143,7 @@ class DevStack:
         self.sandbox = SandboxServer(self.sandbox_config)
         self.slack_server = SlackStubServer()
         self.web: ThreadedServer | None = None
+        self.work = BotWork()
         self.settings: Settings | None = None
         self.services: Services | None = None
         self.driver: SlackDriver | None = None
@@ -76,7 +157,7 @@ class DevStack:
         assert self.web is not None
         return self.web.base_url + "/slack/events"
 
-    def build_settings(self) -> Settings:
+    def build_settings(self, public_url: str | None = None) -> Settings:
         if self.database_url is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="lmsbot-")
             self.database_url = f"sqlite:///{Path(self._tmp.name) / 'lmsbot.db'}"
@@ -101,6 +182,8 @@ class DevStack:
             # The web app and a reminder sweep share one LMS budget, as the web and worker processes do.
             "rate_limit_backend": "database",
         }
+        if public_url is not None:  # links the bot hands out (Connect Zoho) lead to where it really listens
+            values["lmsbot_public_url"] = public_url
         if self.multi_workspace:
             workspace = self.slack.workspace
             values.update(
@@ -115,9 +198,10 @@ class DevStack:
     def start(self) -> DevStack:
         self.sandbox.start()
         self.slack_server.start()
-        self.settings = self.build_settings()
         if self.web is None:
-            self.web = ThreadedServer(None, name="lmsbot-web")
+            self.web = ThreadedServer(self.work, name="lmsbot-web")
+            self.web.start()  # first, so the settings can name its port
+        self.settings = self.build_settings(public_url=self.web.base_url)
         migrate.upgrade(self.settings.database_url)
         if self.seed_demo:
             _run_in_thread(seed_demo(self.settings, self.sandbox, self.slack))
@@ -127,8 +211,8 @@ class DevStack:
         # The bot's services live on the web server's event loop: build them there, lazily, on first request.
         self.services = build_services(self.settings)
         app = build_app(self.services)
-        self.web.app = build_web(app, self.services)
-        self.web.start()
+        self.work.inner = build_web(app, self.services)
+        self.work.on_shutdown = self.services.aclose
         self.driver = SlackDriver(self.events_url, SIGNING_SECRET, self.slack)
         return self
 

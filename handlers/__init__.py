@@ -11,10 +11,11 @@ from bot.container import Services
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    from handlers import commands, home, inbound, modals, reminder_actions
+    from handlers import commands, home, inbound, modals, reminder_actions, results_actions
 
     inbound.register(app, services)  # global middleware: the configured workspace only, each event once
     commands.register(app, services)
     modals.register(app, services)
     home.register(app, services)
     reminder_actions.register(app, services)
+    results_actions.register(app, services)

@@ -10,7 +10,8 @@ import logging
 import re
 import shlex
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -22,7 +23,7 @@ from bot.container import Services
 from bot.lms.errors import ValidationError
 from bot.lms.ispring_models import CompletionStatus, ResultsFilter
 from bot.services.links import provider_name, slack_user_ref
-from bot.services.types import Provider
+from bot.services.types import Provider, ResultsReport
 from handlers import modals
 from handlers.context import reply, reply_error, team_of, user_of
 from handlers.reminder_settings import remind_command
@@ -39,6 +40,7 @@ from handlers.views import (
     untrack_message,
 )
 from handlers.views.kit import SlackMessage, message, section
+from handlers.views.status import learner_status_message
 
 log = logging.getLogger(__name__)
 
@@ -94,10 +96,22 @@ async def _sessions(s: Services, inv: Invocation, respond: AsyncRespond, client:
 
 
 async def _results(s: Services, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
-    await s.roles.require_manager(inv.team_id, inv.user_id, "see iSpring results")
-    flt, overdue_only, title = await _results_filter(s, inv)
+    report, title = await results_report(s, inv)
+    await reply(respond, results_message(report, title=title, query=" ".join(inv.args)))
+
+
+async def results_report(s: Services, inv: Invocation) -> tuple[ResultsReport, str]:
+    """The caller's filtered results, scoped to their team (admins: `all` for everyone), with names."""
+    roles = await s.roles.require_manager(inv.team_id, inv.user_id, "see iSpring results")
+    everyone = any(word.lower() == "all" for word in inv.args)
+    flt, overdue_only, title = await _results_filter(s, replace(inv, args=[w for w in inv.args if w.lower() != "all"]))
+    scope = await s.people.scope(inv.team_id, inv.user_id, admin=roles.admin, everyone=everyone)
+    if scope.department_ids is not None:
+        flt = replace(flt, department_ids=scope.department_ids)
     report = await s.learning.results(inv.team_id, flt, overdue_only=overdue_only)
-    await reply(respond, results_message(report, title=title))
+    directory = await s.people.directory(inv.team_id)
+    names = {**directory.slack_ids(), **report.names}
+    return replace(report, names=names, people=directory.names(), scope=scope.label), title
 
 
 async def _results_filter(s: Services, inv: Invocation) -> tuple[ResultsFilter, bool, str]:
@@ -126,7 +140,7 @@ async def _results_filter(s: Services, inv: Invocation) -> tuple[ResultsFilter, 
             users.append(link.learner_id)
         else:
             raise ValidationError(
-                f"`{word}` is not a results filter. Use overdue, status=…, course=…, module=… or @someone."
+                f"`{word}` is not a results filter. Use overdue, status=…, course=…, module=…, @someone or all."
             )
     title = "Overdue modules" if overdue else "Module results"
     return (
@@ -264,7 +278,13 @@ async def _remind(s: Services, inv: Invocation, respond: AsyncRespond, client: A
 
 async def _status(s: Services, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
     roles = await s.roles.roles(inv.team_id, inv.user_id)
-    await reply(respond, status_message(await s.status.report(inv.team_id, inv.user_id, admin=roles.admin)))
+    report = await s.status.report(inv.team_id, inv.user_id, admin=roles.admin)
+    if roles.admin:
+        await reply(respond, status_message(report))
+        return
+    reminders = await s.reminder_prefs.settings(inv.team_id, inv.user_id)
+    now = datetime.fromtimestamp(s.cache.clock(), UTC)
+    await reply(respond, learner_status_message(report, reminders, now=now, manager=roles.can_see_others))
 
 
 async def _mentioned(s: Services, inv: Invocation, word: str) -> str:

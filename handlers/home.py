@@ -15,10 +15,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.container import Services
 from bot.services.learning import NeedsSetup
+from bot.services.links import provider_name
 from bot.services.preferences import PreferenceError
 from bot.services.types import ModuleStatus, PlansReport, Provider, SessionsReport
 from handlers.context import team_of, user_of
-from handlers.reminder_settings import clear_digest_notes
+from handlers.errors import message_for
+from handlers.reminder_settings import clear_digest_notes, remind_command
 from handlers.views import (
     HOME_REFRESH_ACTION,
     REMIND_DIGEST_OFF_ACTION,
@@ -29,15 +31,37 @@ from handlers.views import (
     REMIND_UNMUTE_ACTION,
     home_view,
 )
+from handlers.views.home import (
+    HOME_LINK_ME_ACTION,
+    REMIND_DAYS_ACTION,
+    REMIND_QUIET_ACTION,
+    REMIND_SNOOZE_DAY_ACTION,
+    REMIND_SNOOZE_UNTIL_ACTION,
+    REMIND_SNOOZE_WEEK_ACTION,
+)
+from handlers.views.kit import SlackMessage
 
 log = logging.getLogger(__name__)
 HOME_MAX_AGE = 900.0  # seconds a cached answer is good enough for the Home tab
+# Refresh asks the LMS again. The reads go through the same interactive budget and bounded wait as commands
+# (and the daily budget): when there is none left, the cached copy is shown, marked with its age and why.
+REFRESH_MAX_AGE = 0.0
 
 
-async def publish_home(s: Services, client: AsyncWebClient, team_id: str, user_id: str) -> None:
+async def publish_home(
+    s: Services,
+    client: AsyncWebClient,
+    team_id: str,
+    user_id: str,
+    *,
+    refresh: bool = False,
+    welcome: bool = False,
+    note: str | None = None,
+) -> None:
     linked = await s.links.learner_for(team_id, user_id, Provider.ZOHO) is not None
     fetch = s.learning.interactive()
-    fetch = type(fetch)(priority=fetch.priority, max_wait=fetch.max_wait, max_age=HOME_MAX_AGE)
+    max_age = REFRESH_MAX_AGE if refresh else HOME_MAX_AGE
+    fetch = type(fetch)(priority=fetch.priority, max_wait=fetch.max_wait, max_age=max_age)
     modules: list[ModuleStatus] = []
     tracked_total: int | None = None
     sessions: SessionsReport | None = None
@@ -69,6 +93,8 @@ async def publish_home(s: Services, client: AsyncWebClient, team_id: str, user_i
         linked=linked,
         manager=roles.can_see_others,
         tracked_total=tracked_total,
+        welcome=welcome,
+        note=note,
     )
     await client.views_publish(user_id=user_id, view=view)
 
@@ -78,7 +104,9 @@ def register(app: AsyncApp, services: Services) -> None:
     async def home_opened(event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
         if event.get("tab", "home") != "home":
             return
-        await publish_home(services, client, team_of(body), str(event.get("user")))
+        # Slack sends the current Home view once one was published: without one, this is a first visit.
+        first = not event.get("view")
+        await publish_home(services, client, team_of(body), str(event.get("user")), welcome=first)
 
     async def change(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, **changes: object) -> None:
         await ack()
@@ -126,4 +154,76 @@ def register(app: AsyncApp, services: Services) -> None:
     @app.action(HOME_REFRESH_ACTION)
     async def refresh(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        await publish_home(services, client, team_of(body), user_of(body))
+        await publish_home(services, client, team_of(body), user_of(body), refresh=True)
+
+    async def remind(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, args: list[str]) -> None:
+        """A Home control does what the `/lms remind …` command does; its first line is shown on the tab."""
+        await ack()
+        team_id, user_id = team_of(body), user_of(body)
+        reply = await remind_command(services, team_id, user_id, args)
+        await publish_home(services, client, team_id, user_id, note=_first_line(reply))
+
+    def picked(body: dict[str, Any]) -> dict[str, Any]:
+        return dict((body.get("actions") or [{}])[0])
+
+    @app.action(REMIND_DAYS_ACTION)
+    async def days(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        chosen = [str(o.get("value")) for o in picked(body).get("selected_options") or []]
+        if not chosen:  # no day at all is no reminders: say how to turn them off instead
+            await ack()
+            note = ":warning: Choose at least one day (or turn reminders off)."
+            await publish_home(services, client, team_of(body), user_of(body), note=note)
+            return
+        await remind(ack, body, client, ["days", ",".join(chosen)])
+
+    @app.action(REMIND_QUIET_ACTION)
+    async def quiet(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        value = str((picked(body).get("selected_option") or {}).get("value") or "off")
+        await remind(ack, body, client, ["quiet", value])
+
+    @app.action(REMIND_SNOOZE_DAY_ACTION)
+    async def snooze_day(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await remind(ack, body, client, ["snooze", "1d"])
+
+    @app.action(REMIND_SNOOZE_WEEK_ACTION)
+    async def snooze_week(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await remind(ack, body, client, ["snooze", "1w"])
+
+    @app.action(REMIND_SNOOZE_UNTIL_ACTION)
+    async def snooze_until(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        day = str(picked(body).get("selected_date") or "")
+        if not day:
+            await ack()
+            return
+        await remind(ack, body, client, ["snooze", "until", day])
+
+    @app.action(HOME_LINK_ME_ACTION)
+    async def link_me(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        team_id, user_id = team_of(body), user_of(body)
+        note = await _link_by_slack_email(services, team_id, user_id)
+        await publish_home(services, client, team_id, user_id, welcome=True, note=note)
+
+
+def _first_line(reply: SlackMessage) -> str:
+    return str(reply.get("text") or "").split("\n", 1)[0][:300]
+
+
+async def _link_by_slack_email(s: Services, team_id: str, user_id: str) -> str:
+    """Link the person to every connected LMS that knows their Slack e-mail; says per LMS what happened."""
+    try:
+        email = (await s.slack.user(team_id, user_id)).email
+    except Exception as exc:  # noqa: BLE001 - said in plain words on the tab
+        log.info("home: no Slack profile for %s: %s", user_id, exc)
+        email = None
+    if not email:
+        return ":warning: Slack did not give your e-mail address: use `/lms link you@company.com` instead."
+    said: list[str] = []
+    for provider in await s.links.providers(team_id):
+        try:
+            result = await s.links.link(team_id, user_id, email, actor=user_id, provider=provider)
+        except Exception as exc:  # noqa: BLE001 - LinkError or an LMS failure: in words, per LMS
+            said.append(f"{provider_name(provider)}: {message_for(exc)['text']}")
+            continue
+        said.append(f"{provider_name(provider)}: linked as learner {result.link.learner_id}")
+    return "; ".join(said) or ":warning: No LMS is connected yet: ask an admin to run `/lms connect`."

@@ -34,6 +34,7 @@ from handlers.views import (
     TRACK_BLOCK_IDS,
     TRACK_CALLBACK_ID,
     TRACK_COURSE_PICK_ACTION,
+    TRACK_PROVIDER_PICK_ACTION,
     UNTRACK_ACTION,
     SlackView,
     module_edit_done_view,
@@ -147,15 +148,25 @@ async def open_track(s: Services, client: AsyncWebClient, trigger_id: str, team_
 
 
 async def _track_pick(s: Services, body: dict[str, Any], client: AsyncWebClient) -> None:
-    """A course (or batch) was picked: show the next list, keeping the choices so far."""
+    """The LMS, a course or a batch was picked: show the next list, keeping the choices so far (another LMS
+    starts again from its own course list)."""
     view = body["view"]
     chosen = track_module_metadata(view.get("private_metadata", ""))
     values = track_module_values(view["state"]["values"])
+    provider = Provider(values.get("provider") or chosen.get("provider") or Provider.ZOHO)
     course_id = values.get("course_id") or chosen.get("course_id")
     batch_id = values.get("batch_id") or chosen.get("batch_id")
-    lists = await s.tracking.picker_lists(team_of(body), course_id, batch_id)
+    if provider.value != (chosen.get("provider") or Provider.ZOHO.value):
+        course_id = batch_id = None  # the other LMS's ids mean nothing here
+    lists = await s.tracking.picker_lists(team_of(body), course_id, batch_id, provider=provider)
     updated = track_module_modal(
-        courses=lists.courses, batches=lists.batches, modules=lists.modules, course_id=course_id, batch_id=batch_id
+        provider=provider,
+        courses=lists.courses,
+        batches=lists.batches,
+        modules=lists.modules,
+        course_id=course_id,
+        batch_id=batch_id,
+        alias=values.get("alias"),
     )
     await client.views_update(view_id=str(view["id"]), hash=view.get("hash"), view=updated)
 
@@ -192,8 +203,9 @@ async def _submit_track(s: Services, ack: AsyncAck, body: dict[str, Any], client
     # itself; when it is slow, the form closes and the result comes as a DM.
     try:
         result = await asyncio.wait_for(track(), timeout=TRACK_CHECK_SECONDS)
-    except TrackError as exc:
-        await ack(response_action="errors", errors={TRACK_BLOCK_IDS["module_id"]: str(exc)})
+    except TrackError as exc:  # under the field it concerns (an alias taken: under the alias)
+        field = TRACK_BLOCK_IDS.get(exc.field, TRACK_BLOCK_IDS["module_id"])
+        await ack(response_action="errors", errors={field: _field_text(str(exc))})
         return
     except TimeoutError:
         await ack()
@@ -203,7 +215,8 @@ async def _submit_track(s: Services, ack: AsyncAck, body: dict[str, Any], client
             await dm(client, user_id, message_for(exc))
             return
     except Exception as exc:  # noqa: BLE001 - an LMS or storage failure, in plain words on the form
-        await ack(response_action="errors", errors={TRACK_BLOCK_IDS["module_id"]: message_for(exc)["text"]})
+        problem = _field_text(message_for(exc)["text"])
+        await ack(response_action="errors", errors={TRACK_BLOCK_IDS["module_id"]: problem})
         return
     else:
         await ack()
@@ -222,21 +235,29 @@ async def _submit_track(s: Services, ack: AsyncAck, body: dict[str, Any], client
 # --- iSpring ------------------------------------------------------------------------------------------------
 
 
-async def open_connect_ispring(client: AsyncWebClient, trigger_id: str) -> None:
+def connect_ispring_modal(client_id: str | None = None, problem: str | None = None) -> SlackView:
+    """The connect form; after a refused key (found too late for an inline error) it comes back with the
+    client id kept and the problem said under the secret."""
     blocks = [
         section("Paste the API key from iSpring Learn (Settings → API). lmsbot checks it before saving it."),
-        input_block("ispring_client_id", "Client ID", _text_input("value")),
+        input_block("ispring_client_id", "Client ID", _text_input("value", client_id)),
         input_block("ispring_client_secret", "Client secret", _text_input("value")),
-        context("The secret is stored encrypted and never shown again."),
     ]
-    await client.views_open(
-        trigger_id=trigger_id,
-        view=modal(CONNECT_ISPRING_CALLBACK_ID, "Connect iSpring", blocks, submit="Connect"),
-    )
+    if problem:
+        blocks.append(context(f":warning: {problem} Paste the secret again."))
+    blocks.append(context("The secret is stored encrypted and never shown again."))
+    return modal(CONNECT_ISPRING_CALLBACK_ID, "Connect iSpring", blocks, submit="Connect")
 
 
-def _text_input(action_id: str) -> dict[str, Any]:
-    return {"type": "plain_text_input", "action_id": action_id, "placeholder": plain("…", 150)}
+async def open_connect_ispring(client: AsyncWebClient, trigger_id: str) -> None:
+    await client.views_open(trigger_id=trigger_id, view=connect_ispring_modal())
+
+
+def _text_input(action_id: str, initial: str | None = None) -> dict[str, Any]:
+    element: dict[str, Any] = {"type": "plain_text_input", "action_id": action_id, "placeholder": plain("…", 150)}
+    if initial:
+        element["initial_value"] = initial
+    return element
 
 
 async def _submit_connect_ispring(s: Services, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -248,15 +269,34 @@ async def _submit_connect_ispring(s: Services, ack: AsyncAck, body: dict[str, An
     if not roles.admin:
         await ack(response_action="errors", errors={"ispring_client_id": "Only workspace admins can connect an LMS."})
         return
-    await ack(response_action="update", view=_loading("Connect iSpring", "Checking the key with iSpring…"))
-    view_id = str(body["view"]["id"])
+    connect = partial(s.connections.connect_ispring, team_id, user_id, client_id=client_id, client_secret=secret)
+    # Slack waits 3 s for this answer: a key iSpring refuses within that is shown on the form itself, with
+    # what was typed kept; when iSpring is slow, the form becomes a "checking" notice and then the result.
+    task = asyncio.ensure_future(connect())
     try:
-        connection = await s.connections.connect_ispring(team_id, user_id, client_id=client_id, client_secret=secret)
+        connection = await asyncio.wait_for(asyncio.shield(task), timeout=TRACK_CHECK_SECONDS)
     except (ConnectError, LMSError) as exc:
-        await client.views_update(view_id=view_id, view=_notice("Connect iSpring", f":warning: {exc}"))
+        await ack(response_action="errors", errors={"ispring_client_secret": _field_text(str(exc))})
+        return
+    except TimeoutError:
+        await ack(response_action="update", view=_loading("Connect iSpring", "Checking the key with iSpring…"))
+        view_id = str(body["view"]["id"])
+        try:
+            connection = await task
+        except (ConnectError, LMSError) as exc:  # the form again, with what was typed (but the secret) kept
+            await client.views_update(view_id=view_id, view=connect_ispring_modal(client_id.strip(), str(exc)))
+            return
+        text = f":white_check_mark: iSpring is connected (client `{connection.client_id}`)."
+        await client.views_update(view_id=view_id, view=_notice("Connect iSpring", text))
         return
     text = f":white_check_mark: iSpring is connected (client `{connection.client_id}`)."
-    await client.views_update(view_id=view_id, view=_notice("Connect iSpring", text))
+    await ack(response_action="update", view=_notice("Connect iSpring", text))
+
+
+def _field_text(text: str) -> str:
+    """An inline error is plain text of at most 150 characters (Slack shows no mrkdwn under a field)."""
+    plain_text = text.replace("`", "")
+    return plain_text if len(plain_text) <= 150 else plain_text[:149] + "…"
 
 
 async def _refuse(client: AsyncWebClient, body: dict[str, Any], title: str, text: str) -> None:
@@ -304,6 +344,7 @@ def register(app: AsyncApp, services: Services) -> None:
         await ack()
         await open_for_editor(body, client, None)
 
+    @app.action(TRACK_PROVIDER_PICK_ACTION)
     @app.action(TRACK_COURSE_PICK_ACTION)
     @app.action(TRACK_BATCH_PICK_ACTION)
     async def track_picked(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:

@@ -18,7 +18,7 @@ from bot.services.types import ReminderSettings
 from handlers.views import SlackMessage, bad_arguments_message, reminder_settings_message
 from handlers.views.digest import digest_message
 from handlers.views.formatting import slack_time, weekdays
-from handlers.views.kit import message, section
+from handlers.views.kit import context, message, section
 from storage.repositories.preferences import WEEKDAYS, ReminderPreferences
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,7 @@ _LEARNER_USAGE = (
 _MANAGER_USAGE = _LEARNER_USAGE.replace(" · mute", " · digest on|off · mute")
 SNOOZE_FORMS = "`snooze 1d`, `snooze 1w` or `snooze until 2026-12-24` (or a weekday: `snooze until monday`)"
 MAX_SNOOZE_DAYS = 366
+HOME_HINT = "Days, quiet hours and snooze can also be set on the bot's Home tab."
 
 
 def _now(s: Services) -> datetime:
@@ -150,11 +151,11 @@ async def remind_command(s: Services, team_id: str, user_id: str, args: list[str
             note = f"`{tracked.label}` is {'muted' if word == 'mute' else 'unmuted'}."
         else:
             return bad_arguments_message(
-                "remind", problem=f"Try one of: {_MANAGER_USAGE if manager else _LEARNER_USAGE}"
+                "remind", problem=f"Try one of: {_MANAGER_USAGE if manager else _LEARNER_USAGE} (or use the Home tab)"
             )
     except PreferenceError as exc:
         text = str(exc)
-        return message(text, [section(f":warning: {text}")])
+        return message(text, [section(f":warning: {text}"), context(HOME_HINT)])
     status = reminder_settings_message(settings, manager=manager)
     return message(note, [section(f":white_check_mark: {note}"), *status["blocks"]])
 

@@ -781,3 +781,24 @@ async def test_bolt_rejects_bad_signatures(bolt: tuple[ThreadedServer, list[str]
     assert stale.status_code == 401
     await asyncio.sleep(0.2)
     assert ran == [] and stub.calls == []  # the listener never ran, not even authorization
+
+
+async def test_files_upload_v2_shares_the_file_in_the_dm(client: AsyncWebClient, stub: SlackStub) -> None:
+    dm = (await client.conversations_open(users="U0ADA"))["channel"]["id"]
+    done = await client.files_upload_v2(
+        channel=dm, content="a,b\n1,2\n", filename="x.csv", title="X", initial_comment="Here it is"
+    )
+    assert done["file"]["name"] == "x.csv" and done["file"]["title"] == "X"
+    methods = [c.method for c in stub.calls if c.method.startswith("files.")]
+    assert methods == ["files.getUploadURLExternal", "files.completeUploadExternal"]
+    (upload,) = stub.shared_files(dm)
+    assert upload.content == b"a,b\n1,2\n" and upload.length == len(upload.content)
+    (message,) = [m for m in stub.messages(dm) if m.get("files")]
+    assert message["text"] == "Here it is" and message["files"][0]["id"] == upload.file_id
+    with pytest.raises(SlackApiError) as refused:  # a file whose bytes never arrived cannot be completed
+        pending = await client.files_getUploadURLExternal(filename="y.csv", length=3)
+        await client.files_completeUploadExternal(files=[{"id": pending["file_id"], "title": "Y"}], channel_id=dm)
+    assert refused.value.response["error"] == "file_not_found"
+    with pytest.raises(SlackApiError) as bad:
+        await client.api_call("files.getUploadURLExternal", params={"filename": "z.csv"})
+    assert bad.value.response["error"] == "invalid_arguments"

@@ -40,6 +40,7 @@ from bot.services.types import (
 from handlers import views
 from handlers.views import limits
 from handlers.views.kit import SlackMessage
+from handlers.views.reports import page_value, read_page_value
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FETCHED = datetime(2025, 3, 4, 9, 12, tzinfo=UTC)
@@ -446,15 +447,32 @@ def test_results_flag_overdue_and_name_linked_learners() -> None:
     assert lines[1].startswith(":warning: *Course 3*") and "not started · progress —" in lines[1]
     assert lines[2] == ":hourglass_flowing_sand: *Course 1* — <@U0LINKED> · in progress · progress 9.1%"
     unlinked = everything(check_message(views.results_message(ResultsReport(results=results))))
-    assert "— `114dba08-a75e-11eb-b4e5-0242ac13002a` · in progress" in unlinked
+    assert "114dba08" not in unlinked and "— _unknown learner_ · in progress" in unlinked  # never a raw id
+    named = ResultsReport(results=results, people={results[0].user_id: "Ada <Lovelace>"})
+    assert "— Ada &lt;Lovelace&gt; · in progress" in everything(check_message(views.results_message(named)))
 
 
-def test_300_results_are_cut_with_a_count() -> None:
+def test_failed_results_are_marked_failed() -> None:
+    failed = sample_results()[0].model_copy(update={"completion_status": "failed", "is_overdue": True})
+    text = everything(check_message(views.results_message(ResultsReport(results=[failed]))))
+    line = next(line for line in text.splitlines() if "*Course" in line)
+    assert line.startswith(":x: *Course 1*") and " · failed · " in line
+    assert ":hourglass_flowing_sand:" not in line and ":x: 1 failed" in text
+
+
+def test_300_results_come_in_pages_of_40_with_buttons() -> None:
     one = sample_results()[0]
     report = ResultsReport(results=[one.model_copy(update={"module_title": f"Course {i}"}) for i in range(300)])
-    message = check_message(views.results_message(report))
-    assert more_count(message) == 260
-    assert "…and 260 more results — narrow it down with filters" in everything(message)
+    first = check_message(views.results_message(report, query="overdue"))
+    assert more_count(first) is None and "Showing 1–40 of 300" in everything(first)
+    buttons = [e for b in first["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert [b["text"]["text"] for b in buttons] == ["Next 40 ›", "Export CSV (300)"]
+    assert read_page_value(buttons[0]["value"]) == ("overdue", 40)
+    last = check_message(views.results_message(report, offset=280))
+    assert "Showing 281–300 of 300" in everything(last)
+    texts = [e["text"]["text"] for b in last["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert texts == ["‹ Previous", "Export CSV (300)"]
+    assert page_value("x" * 2000, 0) is None  # past Slack's 2,000-character button value: no button
 
 
 # --- status, reminders, notices ------------------------------------------------------------------------------------
@@ -763,6 +781,8 @@ def test_home_for_a_learner() -> None:
     assert actions == {  # no weekly-digest switch: that digest is for managers and admins
         "home_refresh": None,
         "remind_off": None,
+        "remind_snooze_1d": None,
+        "remind_snooze_1w": None,
         "remind_unmute": "2",
     }
     assert views.home.hh_mm("9:05") == "09:05" and views.home.hh_mm("25:00") is None
@@ -847,3 +867,47 @@ def test_every_export_is_callable_or_a_constant() -> None:
     for name in views.__all__:
         assert hasattr(views, name), name
     assert views.SLASH_COMMAND == "/lms"
+
+
+def test_home_does_not_list_a_completed_module_as_locked() -> None:
+    """Zoho keeps reporting a date lock set after the learner finished: done is done, not locked."""
+    finished = ModuleProgress.model_validate(
+        {
+            "moduleId": "100004000000038033",
+            "moduleName": "Finished module",
+            "isLocked": True,
+            "moduleProgress": [
+                {
+                    "type": "offlineTest",
+                    "entityId": "1",
+                    "entityName": "Quiz",
+                    "isMandatory": True,
+                    "status": "Completed",
+                }
+            ],
+        }
+    )
+    locked = ModuleStatus(ref(9, "done"), progress=finished, module=module(lockType="1", lockUntil="31-12-2026"))
+    view = check_view(home(modules=[locked]))
+    learning = json.dumps(view).split("Your learning", 1)[1].split("*Reminders*", 1)[0]
+    assert "Locked modules" not in learning and "locked" not in learning.lower()
+
+
+def test_home_says_what_could_not_be_checked_instead_of_nothing_due() -> None:
+    stale = Freshness(fetched_at=FETCHED, stale=True, reason="Zoho is rate-limited for 4 more minutes")
+    done = ModuleProgress.model_validate({"moduleId": "1", "moduleName": "Done", "moduleProgress": []})
+    modules = [
+        ModuleStatus(ref(1, "M1"), progress=done, freshness=stale),
+        ModuleStatus(ref(4, "M4"), error="Zoho did not answer in time."),
+    ]
+    shown = json.dumps(check_view(home(modules=modules)), ensure_ascii=False)
+    when = f"<!date^{int(FETCHED.timestamp())}^{{time}}|09:12 UTC>"
+    assert f"couldn't check 2 modules — showing what we had at {when}" in shown
+    assert "Nothing mandatory is waiting" not in shown and "Nothing due in the modules we could check" in shown
+
+
+def test_home_settings_and_welcome_controls_are_valid_block_kit() -> None:
+    view = check_view(home(welcome=True, linked=False, note="Reminders will come Mondays."))
+    ids = {e.get("action_id") for b in view["blocks"] for e in [*b.get("elements", []), b.get("accessory") or {}]}
+    assert {"home_link_me", "remind_days", "remind_quiet", "remind_snooze_1d", "remind_snooze_until"} <= ids
+    assert "Welcome to lmsbot" in json.dumps(view) and "Reminders will come Mondays." in json.dumps(view)

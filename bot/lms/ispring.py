@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Literal, TypeVar
+from urllib.parse import quote
 from xml.etree.ElementTree import Element
 
 import httpx
@@ -15,7 +16,14 @@ import pydantic
 
 from bot.lms.content import read_json, read_xml, validated
 from bot.lms.errors import InvalidResponseError, ValidationError
-from bot.lms.ispring_models import CompletionStatus, ModuleResult, ResultsFilter, UserProfile, UserStatus
+from bot.lms.ispring_models import (
+    CompletionStatus,
+    Department,
+    ModuleResult,
+    ResultsFilter,
+    UserProfile,
+    UserStatus,
+)
 from bot.lms.ratelimit import Priority
 from bot.lms.transport import LmsTransport
 
@@ -23,13 +31,19 @@ M = TypeVar("M", bound=pydantic.BaseModel)
 MAX_PAGES = 1000  # a million results at the default page size; past that the LMS is not ending its list
 RESULTS_PATH = "/learners/modules/results"
 USERS_PATH = "/users"
+DEPARTMENTS_PATH = "/department"  # "Getting a List of Departments": GET /department (newer docs also page it)
 # Profile field names iSpring uses in a user's <fields> list, mapped to our attribute names.
 _PROFILE_FIELDS = {"EMAIL": "email", "LOGIN": "login", "FIRST_NAME": "first_name", "LAST_NAME": "last_name"}
+
+
+COURSE_MODULES_PATH = "/course/{course_id}/modules"
 
 
 class Endpoint:
     RESULTS = "ispring-results"
     USERS = "ispring-users"
+    DEPARTMENTS = "ispring-departments"
+    COURSE_MODULES = "ispring-course-modules"
 
 
 def validate_filter(flt: ResultsFilter) -> None:
@@ -99,6 +113,38 @@ class ISpringClient:
             )
             if record.get("userId")
         ]
+
+    async def departments(self, *, priority: Priority = Priority.INTERACTIVE) -> list[Department]:
+        """Every department with its supervisors (GET /department; followed page by page if it pages)."""
+        return [
+            _model(Department, record, Endpoint.DEPARTMENTS)
+            async for record in _paged(
+                self.transport,
+                DEPARTMENTS_PATH,
+                Endpoint.DEPARTMENTS,
+                [],
+                self._accept,
+                parse_departments,
+                priority,
+                None,
+            )
+            if record.get("departmentId")
+        ]
+
+    async def course_modules(
+        self, course_id: str, *, priority: Priority = Priority.INTERACTIVE, max_wait: float | None = None
+    ) -> dict[str, str]:
+        """The modules of one course (GET /course/{id}/modules): module id -> title. iSpring answers 404
+        ("Unknown content item") for a course it does not know; the transport raises NotFoundError then."""
+        response = await self.transport.request(
+            "GET",
+            COURSE_MODULES_PATH.format(course_id=quote(course_id, safe="")),
+            endpoint=Endpoint.COURSE_MODULES,
+            headers={"Accept": self._accept},
+            priority=priority,
+            max_wait=max_wait,
+        )
+        return parse_course_modules(response)
 
     @property
     def _accept(self) -> str:
@@ -171,6 +217,29 @@ def _json(response: httpx.Response, endpoint: str) -> Any:
     )
 
 
+def parse_course_modules(response: httpx.Response) -> dict[str, str]:
+    """module id -> title, from <response><modules><module><moduleId/><title/>… or the same names in JSON."""
+    body = response.content.strip()
+    found: dict[str, str] = {}
+    if body.startswith(b"<"):
+        root = _root(response, Endpoint.COURSE_MODULES)
+        for node in root.iter("module"):
+            module_id = (node.findtext("moduleId") or "").strip()
+            if module_id:
+                found[module_id] = (node.findtext("title") or "").strip()
+        return found
+    payload = _json(response, Endpoint.COURSE_MODULES) or {}
+    if isinstance(payload, dict) and isinstance(payload.get("response"), dict):
+        payload = payload["response"]
+    raw: Any = payload.get("modules", []) if isinstance(payload, dict) else payload
+    if isinstance(raw, dict):
+        raw = raw.get("module", [])
+    for item in raw if isinstance(raw, list) else []:
+        if isinstance(item, dict) and item.get("moduleId"):
+            found[str(item["moduleId"])] = str(item.get("title") or "")
+    return found
+
+
 def parse_users(response: httpx.Response) -> tuple[list[dict[str, Any]], str | None]:
     """User profiles and the next page token, flattening each profile's `fields` list into attributes."""
     body = response.content.strip()
@@ -213,6 +282,63 @@ def parse_users(response: httpx.Response) -> tuple[list[dict[str, Any]], str | N
                 if profile.get(key) not in (None, "") and target not in profile:
                     profile[target] = profile[key]
     return profiles, token
+
+
+def parse_departments(response: httpx.Response) -> tuple[list[dict[str, Any]], str | None]:
+    """Departments and the next page token. The docs show `<response><department>…` (and, paged,
+    `<response><departments><department>…`); the subordination arrays' inner shape is not shown, so every
+    `supervisorId` and `subordinationType` found inside a department is taken, however deep."""
+    body = response.content.strip()
+    records: list[dict[str, Any]] = []
+    token: str | None
+    if body.startswith(b"<") or (
+        not body.startswith((b"{", b"[")) and "xml" in response.headers.get("content-type", "")
+    ):
+        root = _root(response, Endpoint.DEPARTMENTS)
+        for node in root.iter("department"):
+            leaves = [child for child in node if len(child) == 0 and child.tag != "supervisorId"]
+            record: dict[str, Any] = {child.tag: (child.text or "").strip() for child in leaves}
+            record["supervisorIds"] = tuple(
+                (s.text or "").strip() for s in node.iter("supervisorId") if (s.text or "").strip()
+            )
+            kinds = [(k.text or "").strip() for k in node.iter("subordinationType") if (k.text or "").strip()]
+            if kinds:
+                record["subordinationType"] = kinds[0]
+            records.append(record)
+        token = (root.findtext("nextPageToken") or "").strip() or None
+    else:
+        payload = _json(response, Endpoint.DEPARTMENTS) or {}
+        if isinstance(payload, dict) and isinstance(payload.get("response"), dict):
+            payload = payload["response"]
+        raw: Any = payload.get("departments", payload.get("department", [])) if isinstance(payload, dict) else payload
+        if isinstance(raw, dict):
+            raw = raw.get("department", [raw])
+        for item in raw if isinstance(raw, list) else [raw]:
+            if not isinstance(item, dict):
+                continue
+            found: dict[str, list[str]] = {"supervisorId": [], "subordinationType": []}
+            _collect(item, found)
+            record = {k: v for k, v in item.items() if not isinstance(v, (dict, list))}
+            record["supervisorIds"] = tuple(found["supervisorId"])
+            if found["subordinationType"]:
+                record["subordinationType"] = found["subordinationType"][0]
+            records.append(record)
+        raw_token = payload.get("nextPageToken") if isinstance(payload, dict) else None
+        token = str(raw_token) if raw_token else None
+    return records, token
+
+
+def _collect(value: Any, found: dict[str, list[str]]) -> None:
+    """Every value under the wanted keys, at any depth of a JSON department."""
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key in found and isinstance(inner, (str, int)) and str(inner).strip():
+                found[key].append(str(inner).strip())
+            else:
+                _collect(inner, found)
+    elif isinstance(value, list):
+        for inner in value:
+            _collect(inner, found)
 
 
 def parse_results(response: httpx.Response) -> tuple[list[dict[str, Any]], str | None]:

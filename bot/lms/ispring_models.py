@@ -140,3 +140,18 @@ class ResultsFilter:
             params.append(("pageSize", str(self.page_size)))
         params.extend((k, str(v)) for k, v in self.extra.items())
         return params
+
+
+class Department(LmsModel):
+    """A department from GET /department: who supervises it (iSpring user ids) and where it sits.
+
+    `subordinationType` is "manual" (supervisorId given), "inherit" (the parent's supervisor) or
+    "no_supervisor"; supervisors of `subordination` and of `coSubordination` (functional managers) both count.
+    """
+
+    department_id: LmsId = Field(alias="departmentId")
+    name: OptionalStr = None
+    code: OptionalStr = None
+    parent_department_id: OptionalId = Field(default=None, alias="parentDepartmentId")
+    subordination_type: OptionalStr = Field(default=None, alias="subordinationType")
+    supervisor_ids: tuple[str, ...] = Field(default=(), alias="supervisorIds")

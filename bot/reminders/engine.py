@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from bot.container import Services
 from bot.lms.ispring_models import ModuleResult
+from bot.lms.ratelimit import Priority
 from bot.lms.zoho_models import LockType, ModuleProgress, SessionEntity
 from bot.reminders import schedule
 from bot.reminders.collect import Collector, Learner, ispring_key, pending_ids, session_info
@@ -49,6 +50,7 @@ from bot.reminders.types import (
 )
 from bot.services import agenda
 from bot.services.cache import LmsCache
+from bot.services.people import NoTeam
 from bot.services.slack_gateway import SlackUser
 from bot.services.types import Provider, TrackedModuleRef
 from storage.repositories.links import LearnerLink
@@ -663,8 +665,13 @@ class ReminderEngine:
                 content = await self._backlog(team, now)
             if content.empty:
                 return
+            mine = await self._team_overdue(team, person, content)
+            if not content.modules and not mine:
+                continue  # nothing overdue in this manager's team
             period = schedule.week_period(now, tz)
-            digest = replace(content, week=period, recipient_name=person.real_name.split(" ")[0] or None)
+            digest = replace(
+                content, week=period, recipient_name=person.real_name.split(" ")[0] or None, ispring_overdue=mine
+            )
             out = Outgoing(
                 team.team_id,
                 person.id,
@@ -675,6 +682,24 @@ class ReminderEngine:
                 {"kind": "manager-digest"},
             )
             await self.delivery.send(out, report, dry_run=dry_run)
+
+    async def _team_overdue(self, team: _Team, person: SlackUser, content: ManagerDigest) -> tuple[OverdueResult, ...]:
+        """The overdue iSpring modules of this manager's team (admins without a team: everyone's)."""
+        if not content.ispring_overdue:
+            return ()
+        settings = self.services.settings
+        admin = person.is_admin or person.is_owner or person.id in settings.user_list(settings.lmsbot_admins)
+        try:
+            scope = await self.services.people.scope(team.team_id, person.id, admin=admin, priority=Priority.BACKGROUND)
+        except NoTeam:
+            return ()
+        except Exception as exc:  # noqa: BLE001 - the team could not be worked out: only admins see everyone's
+            log.info("manager digest: no team for %s: %s", person.id, exc)
+            return content.ispring_overdue if admin else ()
+        if scope.department_ids is None:
+            return content.ispring_overdue
+        wanted = set(scope.department_ids)
+        return tuple(o for o in content.ispring_overdue if o.department_id in wanted)
 
     async def _manager_candidates(self, team_id: str, report: SweepReport) -> list[SlackUser]:
         cached = self._managers.get(team_id)
@@ -706,12 +731,24 @@ class ReminderEngine:
                 modules.append(ModuleBacklog(tracked, name, tuple(behind)))
         overdue: list[OverdueResult] = []
         if team.has_ispring:
-            for result in await team.ispring() or []:
+            results = await team.ispring() or []
+            directory = await self.services.people.directory(team.team_id, Priority.BACKGROUND) if results else None
+            people = directory.people if directory else {}
+            for result in results:
                 if result.is_done or not (result.is_overdue or (result.due_date is not None and result.due_date < now)):
                     continue
                 due = result.due_date.date() if result.due_date else None
+                who = people.get(result.user_id)
+                slack_user = team.ispring_users.get(result.user_id) or (who.slack_user_id if who else None)
                 overdue.append(
-                    OverdueResult(team.ispring_users.get(result.user_id), result.user_id, result.module_title, due)
+                    OverdueResult(
+                        slack_user,
+                        result.user_id,
+                        result.module_title,
+                        due,
+                        name=who.name if who else None,
+                        department_id=who.department_id if who else None,
+                    )
                 )
         overdue.sort(key=lambda o: (o.due or now.date(), o.learner))
         return ManagerDigest(week="", modules=tuple(modules), ispring_overdue=tuple(overdue))

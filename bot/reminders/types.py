@@ -188,9 +188,11 @@ class ModuleBacklog:
 @dataclass(frozen=True, slots=True)
 class OverdueResult:
     slack_user_id: str | None
-    learner: str  # the iSpring user id when nobody is linked to it
+    learner: str  # the iSpring user id (never shown: `name` is, when no Slack user is known)
     title: str
     due: date | None
+    name: str | None = None  # the LMS's own name for the learner
+    department_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

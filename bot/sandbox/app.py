@@ -286,6 +286,12 @@ def create_app(state: SandboxState, config: SandboxConfig) -> Starlette:
             methods=["GET"],
         ),
         Route("/ispring/users", lms("ispring-users", ispring.users, api="ispring"), methods=["GET"]),
+        Route("/ispring/department", lms("ispring-departments", ispring.departments, api="ispring"), methods=["GET"]),
+        Route(
+            "/ispring/course/{course_id}/modules",
+            lms("ispring-course-modules", ispring.course_modules, api="ispring"),
+            methods=["GET"],
+        ),
         Route("/_sandbox/health", _health, methods=["GET"]),
         Route("/_sandbox/calls", _calls, methods=["GET"]),
         Route("/_sandbox/calls/clear", _clear_calls, methods=["POST"]),

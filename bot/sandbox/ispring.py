@@ -25,7 +25,7 @@ from xml.sax.saxutils import escape
 from starlette.responses import JSONResponse, Response
 
 from bot.sandbox.common import ApiError, ApiRequest
-from bot.sandbox.state import ISPRING_STATUSES, ISpringResult, ISpringUser, SandboxState
+from bot.sandbox.state import ISPRING_STATUSES, ISpringDepartment, ISpringResult, ISpringUser, SandboxState
 
 DEFAULT_PAGE_SIZE = 1000
 
@@ -219,4 +219,66 @@ def users(req: ApiRequest, state: SandboxState) -> Response:
     if next_token:
         lines.append(f"<nextPageToken>{next_token}</nextPageToken>")
     lines.append("</response>")
+    return Response("\n".join(lines) + "\n", media_type="application/xml; charset=utf-8")
+
+
+def departments(req: ApiRequest, state: SandboxState) -> Response:
+    """GET /department ("Getting a List of Departments"): departmentId, name, parentDepartmentId, code and the
+    supervisor subordination (subordinationType manual|inherit|no_supervisor, supervisorId when manual).
+
+    Sandbox assumptions (the docs list `subordination` as "an array" without showing its elements):
+    `<subordination><subordinationType>…</subordinationType><supervisorId>…</supervisorId></subordination>`;
+    JSON mirrors it as {"departments": [{…, "subordination": {…}}]}. Not paged (the docs' sample is not).
+    """
+
+    def record(d: ISpringDepartment) -> dict[str, Any]:
+        sub: dict[str, Any] = {"subordinationType": d.subordination_type}
+        if d.subordination_type == "manual" and d.supervisor_id:
+            sub["supervisorId"] = d.supervisor_id
+        out: dict[str, Any] = {"departmentId": d.department_id, "name": d.name}
+        if d.parent_id:
+            out["parentDepartmentId"] = d.parent_id
+        out.update({"code": d.code, "subordination": sub})
+        return out
+
+    rows = [record(d) for d in state.ispring_departments.values()]
+    if "application/json" in req.accept:
+        return JSONResponse({"departments": rows})
+    lines = ['<?xml version="1.0"?>', "<response>"]
+    for row in rows:
+        lines.append("<department>")
+        for key, value in row.items():
+            if isinstance(value, dict):
+                inner = "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in value.items())
+                lines.append(f"<{key}>{inner}</{key}>")
+            else:
+                lines.append(f"<{key}>{escape(str(value))}</{key}>")
+        lines.append("</department>")
+    lines.append("</response>")
+    return Response("\n".join(lines) + "\n", media_type="application/xml; charset=utf-8")
+
+
+def course_modules(req: ApiRequest, state: SandboxState) -> Response:
+    """GET /course/{id}/modules. Sandbox assumption: a course's modules are those its results name (the
+    sandbox keeps no separate catalogue); a course with none is the documented 404 "Unknown content item"."""
+    course_id = req.params.get("course_id", "")
+    modules: dict[str, str] = {}
+    for result in state.ispring_results:
+        if result.course_id == course_id:
+            modules.setdefault(result.module_id, result.module_title)
+    if not modules:
+        raise ApiError(404, "Unknown content item")
+    if "application/json" in req.accept:
+        items = [{"moduleId": m, "courseId": course_id, "title": t} for m, t in modules.items()]
+        return JSONResponse({"modules": items})
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>', "<response>", "  <modules>"]
+    for module_id, title in modules.items():
+        lines += [
+            "    <module>",
+            f"      <moduleId>{escape(module_id)}</moduleId>",
+            f"      <courseId>{escape(course_id)}</courseId>",
+            f"      <title>{escape(title)}</title>",
+            "    </module>",
+        ]
+    lines += ["  </modules>", "</response>"]
     return Response("\n".join(lines) + "\n", media_type="application/xml; charset=utf-8")

@@ -20,6 +20,7 @@ from bot.sandbox.state import (
     Course,
     Entity,
     EntityProgress,
+    ISpringDepartment,
     ISpringResult,
     ISpringUser,
     Learner,
@@ -399,6 +400,24 @@ def _seed_ispring(state: SandboxState, people: list[Learner], seed: str, today: 
                 state.ispring_results.append(
                     _result(r, user.user_id, course_id, module_id, item_id, title, kind, today)
                 )
+    _seed_departments(state, departments)
+
+
+# Who supervises the two seeded departments (the named learners alternate between them).
+DEPARTMENTS = [("Sales", "Grace Hopper"), ("Engineering", "Margaret Hamilton")]
+
+
+def _seed_departments(state: SandboxState, ids: list[str]) -> None:
+    by_name = {u.name: u.user_id for u in state.ispring_users.values()}
+    for n, (department_id, (name, supervisor)) in enumerate(zip(ids, DEPARTMENTS, strict=True)):
+        boss = by_name.get(supervisor)
+        state.ispring_departments[department_id] = ISpringDepartment(
+            department_id,
+            name,
+            str(n + 1),
+            subordination_type="manual" if boss else "no_supervisor",
+            supervisor_id=boss,
+        )
 
 
 def _result(

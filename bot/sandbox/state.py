@@ -195,6 +195,16 @@ class ISpringUser:
 
 
 @dataclass
+class ISpringDepartment:
+    department_id: str
+    name: str
+    code: str
+    parent_id: str | None = None
+    subordination_type: str = "no_supervisor"  # manual | inherit | no_supervisor
+    supervisor_id: str | None = None  # an iSpring user id, when manual
+
+
+@dataclass
 class ISpringResult:
     result_id: str  # internal; page tokens point at it
     user_id: str
@@ -273,6 +283,7 @@ class SandboxState:
         self.plans: dict[int, LearningPlan] = {}
         self.memberships: list[PlanMembership] = []
         self.ispring_users: dict[str, ISpringUser] = {}
+        self.ispring_departments: dict[str, ISpringDepartment] = {}
         self.ispring_results: list[ISpringResult] = []
         self.tokens: dict[str, AccessToken] = {}
         self.auth_codes: dict[str, AuthCode] = {}

@@ -162,13 +162,21 @@ class LearningService:
         modules = await self.tracked(team_id)
         lms = await self._lms(team_id)
         fresh: dict[int, ModuleStatus] = {}
-        for t in modules:
+        stale: list[tuple[float, int, TrackedModuleRef]] = []  # (cached copy's time, 0 when none; order; module)
+        for i, t in enumerate(modules):
             cached = await self.cached_status(team_id, t, learner, max_age=fetch.max_age)
             if cached is not None:
                 fresh[t.id] = cached
-        missing = [t for t in modules if t.id not in fresh][:limit]
+                continue
+            copy = await self.cache.peek(progress_key(team_id, t, learner_id=learner), PROGRESS)
+            stale.append((copy[1].fetched_at.timestamp() if copy is not None else 0.0, i, t))
+        # Never read first, then the oldest copies: Refresh (which wants everything fresh) works through them all.
+        missing = [t for _, _, t in sorted(stale)][:limit]
         loaded = await _bounded([partial(self.module_status, lms, team_id, t, learner, fetch) for t in missing])
         got = fresh | {s.tracked.id: s for s in loaded}
+        for _, _, t in stale:  # not read this time: their older copy, if any, marked with its age
+            if t.id not in got and (old := await self.cached_status(team_id, t, learner, max_age=float("inf"))):
+                got[t.id] = old
         return ProgressPage(statuses=[got[t.id] for t in modules if t.id in got], start=0, total=len(modules))
 
     async def cached_status(

@@ -28,7 +28,11 @@ log = logging.getLogger(__name__)
 
 
 class TrackError(Exception):
-    """A tracking request that cannot be carried out; the message says why."""
+    """A tracking request that cannot be carried out; the message says why, `field` which input it concerns."""
+
+    def __init__(self, message: str, field: str = "module_id") -> None:
+        super().__init__(message)
+        self.field = field  # "course_id", "batch_id", "module_id" or "alias"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,14 +85,17 @@ class TrackingService:
                 raise TrackError(f"Zoho has no module {module_id} in {where}.") from exc
             except (RateLimitedError, UnreachableError, ServerError) as exc:
                 note = f"Not checked with Zoho just now ({exc.message}); tracked anyway."
+        elif verify and provider is Provider.ISPRING:
+            name, note = await self._check_ispring(team_id, course_id, module_id)
         try:
             row, changed = await self.modules.track(
                 team_id, provider, course_id, batch_id, module_id, alias=alias, created_by=actor
             )
         except AliasConflict as exc:
-            raise TrackError(f"The alias `{exc.alias}` is already used by another tracked module.") from exc
+            raise TrackError(f"The alias `{exc.alias}` is already used by another tracked module.", "alias") from exc
         except ValueError as exc:
-            raise TrackError(str(exc)) from exc
+            field = "alias" if "alias" in str(exc).lower() else "module_id"
+            raise TrackError(str(exc), field) from exc
         if changed:
             await self.audit.record(
                 team_id,
@@ -100,8 +107,28 @@ class TrackingService:
             )
         return TrackResult(to_ref(row), changed, name, note)
 
+    async def _check_ispring(self, team_id: str, course_id: str, module_id: str) -> tuple[str | None, str | None]:
+        """(module title, note): iSpring is asked for the course's modules, so a typo is caught before saving."""
+        lms = await self.registry.for_team(team_id)
+        if not lms.has_ispring:
+            raise TrackError("iSpring is not connected yet: an admin can run /lms connect ispring.", "course_id")
+        try:
+            modules = await lms.ispring.course_modules(course_id, max_wait=INTERACTIVE_MAX_WAIT)
+        except NotFoundError as exc:
+            raise TrackError(f"iSpring has no course {course_id}.", "course_id") from exc
+        except (RateLimitedError, UnreachableError, ServerError) as exc:
+            return None, f"Not checked with iSpring just now ({exc.message}); tracked anyway."
+        if module_id not in modules:
+            raise TrackError(f"iSpring course {course_id} has no module {module_id}.")
+        return modules[module_id] or None, None
+
     async def picker_lists(
-        self, team_id: str, course_id: str | None = None, batch_id: str | None = None
+        self,
+        team_id: str,
+        course_id: str | None = None,
+        batch_id: str | None = None,
+        *,
+        provider: Provider = Provider.ZOHO,
     ) -> PickerLists:
         """Courses, then a blended course's batches, then the modules, as the admin picks (Zoho only).
 
@@ -109,7 +136,7 @@ class TrackingService:
         and the modal falls back to typed ids, so tracking never depends on the picker.
         """
         lms = await self.registry.for_team(team_id)
-        if not lms.has_zoho:
+        if provider is not Provider.ZOHO or not lms.has_zoho:  # iSpring: its ids are typed (and checked on submit)
             return PickerLists([], [], [])
         try:
             wait = INTERACTIVE_MAX_WAIT

@@ -99,6 +99,8 @@ class ResultsReport:
     results: list[ModuleResult] = field(default_factory=list)
     names: dict[str, str] = field(default_factory=dict)  # iSpring user id -> Slack user id (for <@U…>)
     freshness: Freshness | None = None
+    people: dict[str, str] = field(default_factory=dict)  # iSpring user id -> the LMS's name (no Slack user)
+    scope: str = ""  # whose results: "your team", "everyone" ("" when not said)
 
     @property
     def overdue(self) -> list[ModuleResult]:

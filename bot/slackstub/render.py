@@ -432,6 +432,10 @@ def render_call(call: ApiCall, directory: Directory | None = None, style: Style 
         ),
         "views.publish": lambda: f"home tab for {_who(args.get('user_id'), directory)}",
         RESPONSE_URL_METHOD: lambda: _response_url_head(args),
+        "files.completeUploadExternal": lambda: (
+            f"file {', '.join(str(f.get('name')) for f in response.get('files') or [])} shared in "
+            f"{_where(args.get('channel_id'), directory)}"
+        ),
     }
     if method not in heads:
         return style.dim(f"· {method} {_lookup_args(args)}".rstrip())

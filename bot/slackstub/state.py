@@ -137,6 +137,19 @@ class Posted:
         return out
 
 
+@dataclass
+class UploadedFile:
+    """One files.getUploadURLExternal upload: its bytes arrive at upload_url, completeUploadExternal shares it."""
+
+    file_id: str
+    filename: str
+    length: int
+    content: bytes | None = None
+    title: str | None = None
+    shared_in: str | None = None  # the channel it was shared to
+    message_ts: str | None = None
+
+
 class SlackStub:
     def __init__(
         self,
@@ -185,6 +198,7 @@ class SlackStub:
         self.held = 0  # answers being held back right now
         self._windows: dict[tuple[str, ...], list[float]] = {}  # (method[, channel]) -> times of accepted calls
         self.peers: set[tuple[str, int]] = set()  # (host, port) of every TCP connection a call came in on
+        self.files: dict[str, UploadedFile] = {}  # file id -> an external upload (files.getUploadURLExternal)
 
     def reset(self, workspace: Workspace | None = None) -> None:
         """A fresh demo world in place (drivers and servers holding this stub keep working)."""
@@ -700,6 +714,56 @@ class SlackStub:
                     stack.append(new_id)
 
     # -- response URLs --------------------------------------------------------------------------------------
+    # -- files ----------------------------------------------------------------------------------------------
+    def new_upload(self, filename: str, length: int) -> UploadedFile:
+        with self.lock:
+            file_id = f"F{next(self._seq):08d}"
+            upload = UploadedFile(file_id, filename, length)
+            self.files[file_id] = upload
+            return upload
+
+    def receive_upload(self, file_id: str, content: bytes) -> None:
+        with self.lock:
+            upload = self.files.get(file_id)
+            if upload is None:
+                raise SlackError("file_not_found", status=404)
+            upload.content = content
+
+    def complete_upload(self, items: list[Json], channel: str | None, comment: str | None) -> list[Json]:
+        """Share uploaded files (all of them must have arrived) in `channel`, as one message with the comment."""
+        with self.lock:
+            uploads = []
+            for item in items:
+                upload = self.files.get(str(item.get("id") or ""))
+                if upload is None or upload.content is None:
+                    raise SlackError("file_not_found")
+                upload.title = str(item.get("title") or upload.filename)
+                uploads.append(upload)
+            channel_id = self.resolve_channel(channel) if channel else None
+            shared = [self.file_object(u) for u in uploads]
+            if channel_id is not None:
+                ts = self._next_ts()
+                message = self._bot_message(ts, {"text": comment or ""})
+                message["files"] = shared
+                message["upload"] = True
+                self._posted.append(Posted(channel_id, ts, message))
+                for u in uploads:
+                    u.shared_in, u.message_ts = channel_id, ts
+            return [self.file_object(u) for u in uploads]
+
+    def file_object(self, upload: UploadedFile) -> Json:
+        return {
+            "id": upload.file_id,
+            "name": upload.filename,
+            "title": upload.title or upload.filename,
+            "size": len(upload.content or b""),
+            "channels": [upload.shared_in] if upload.shared_in else [],
+        }
+
+    def shared_files(self, channel: str) -> list[UploadedFile]:
+        with self.lock:
+            return [f for f in self.files.values() if f.shared_in == channel]
+
     def respond(self, url_id: str, body: Json) -> Json:
         """A POST to a response URL: post, replace or delete as Slack documents for response_url.
 

@@ -258,6 +258,30 @@ def users_lookup_by_email(stub: SlackStub, args: Json, caller: str) -> Json:
     return {"ok": True, "user": user.to_slack(stub.workspace.team_id, stub.now())}
 
 
+def files_get_upload_url_external(stub: SlackStub, args: Json, caller: str) -> Json:
+    """files.getUploadURLExternal: filename and length (bytes) required; answers upload_url and file_id."""
+    filename = _arg(args, "filename")
+    length = str(args.get("length") or "")
+    if not length.isdigit() or int(length) <= 0:
+        raise SlackError("invalid_arguments")
+    upload = stub.new_upload(filename, int(length))
+    return {"ok": True, "upload_url": f"{stub.base_url}/upload/v1/{upload.file_id}", "file_id": upload.file_id}
+
+
+def files_complete_upload_external(stub: SlackStub, args: Json, caller: str) -> Json:
+    """files.completeUploadExternal: `files` is a JSON array of {"id", "title"}; channel_id shares them."""
+    raw = args.get("files")
+    try:
+        items = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError as exc:
+        raise SlackError("invalid_arguments") from exc
+    if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):
+        raise SlackError("invalid_arguments")
+    channel = str(args.get("channel_id") or args.get("channels") or "") or None
+    comment = str(args.get("initial_comment") or "") or None
+    return {"ok": True, "files": stub.complete_upload(items, channel, comment)}
+
+
 def team_info(stub: SlackStub, args: Json, caller: str) -> Json:
     return {"ok": True, "team": stub.workspace.team_json()}
 
@@ -279,6 +303,8 @@ METHODS: dict[str, Handler] = {
     "users.list": users_list,
     "users.lookupByEmail": users_lookup_by_email,
     "team.info": team_info,
+    "files.getUploadURLExternal": files_get_upload_url_external,
+    "files.completeUploadExternal": files_complete_upload_external,
 }
 
 
@@ -446,6 +472,18 @@ async def response_url_endpoint(request: Request) -> Response:
     return _answer(answer, status)
 
 
+async def upload_endpoint(request: Request) -> Response:
+    """The upload_url files.getUploadURLExternal handed out: the file's bytes, POSTed raw (as slack_sdk does)."""
+    stub: SlackStub = request.app.state.stub
+    file_id = request.path_params["file_id"]
+    content = await request.body()
+    try:
+        stub.receive_upload(file_id, content)
+    except SlackError as exc:
+        return Response(str(exc.body().get("error")), status_code=exc.status)
+    return Response(f"OK - {len(content)}", media_type="text/plain")
+
+
 async def _health(request: Request) -> Response:
     return JSONResponse({"ok": True})
 
@@ -455,6 +493,7 @@ def create_app(stub: SlackStub) -> Starlette:
         routes=[
             Route("/api/{method}", api_endpoint, methods=["GET", "POST"]),
             Route("/response/{rest:path}", response_url_endpoint, methods=["POST"]),
+            Route("/upload/v1/{file_id}", upload_endpoint, methods=["POST"]),
             Route("/_stub/health", _health, methods=["GET"]),
             Route("/oauth/v2/authorize", authorize_page, methods=["GET"]),
         ]

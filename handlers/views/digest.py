@@ -35,7 +35,6 @@ from handlers.views.formatting import (
     LOCKED,
     PENDING,
     WARNING,
-    code,
     day,
     entity_details,
     entity_emoji,
@@ -463,10 +462,34 @@ def manager_digest_message(digest: ManagerDigest) -> SlackMessage:
         more = f" and {len(module.learners) - 15} more" if len(module.learners) > 15 else ""
         lines.append(f"{tracked_title(module.tracked, module.module_name)} — {who}{more}")
     for result in digest.ispring_overdue:
-        who = f"<@{result.slack_user_id}>" if result.slack_user_id else code(result.learner)
+        if result.slack_user_id:
+            who = f"<@{result.slack_user_id}>"
+        else:
+            who = esc(result.name) if result.name else "_unknown learner_"
         due = f" (due {day(result.due)})" if result.due else ""
         lines.append(f"{ISPRING} {who} — *{esc(result.title)}*{due}")
-    tail = [kit.context("Turn this weekly digest off with `/lms remind digest off`.")]
+    reachable = {r.slack_user_id for r in digest.ispring_overdue if r.slack_user_id}
+    tail: list[Block] = []
+    if reachable:
+        tail.append(
+            kit.actions(
+                [
+                    kit.button(
+                        "Nudge them",
+                        NUDGE_ACTION,
+                        value=digest.week or "week",
+                        confirm=kit.confirm_dialog(
+                            "Nudge overdue learners?",
+                            f"Each of the {plural(len(reachable), 'learner')} with overdue iSpring modules gets one "
+                            "friendly DM naming them (at most once a week).",
+                            confirm="Nudge them",
+                        ),
+                    )
+                ],
+                block_id=NUDGE_BLOCK,
+            )
+        )
+    tail.append(kit.context("Turn this weekly digest off with `/lms remind digest off`."))
     body = limits.list_blocks(
         lines,
         noun="lines",
@@ -475,6 +498,37 @@ def manager_digest_message(digest: ManagerDigest) -> SlackMessage:
         hint="`/lms results overdue` lists the iSpring ones",
     )
     return kit.message(f"Weekly LMS digest: {behind} learners behind", [*head, *body, *tail])
+
+
+NUDGE_ACTION = "manager_nudge"
+NUDGE_BLOCK = "manager_nudge"
+
+
+def nudged_note(nudged: int, already: int, unreachable: int = 0, failed: int = 0) -> str:
+    """ "Nudged 12 people (3 already nudged this week)"."""
+    text = f":wave: Nudged {plural(nudged, 'person', 'people')}"
+    if already:
+        text += f" ({already} already nudged this week)"
+    text += "."
+    if unreachable:
+        text += f" {plural(unreachable, 'overdue learner')} could not be reached: no Slack user found."
+    if failed:
+        text += f" {failed} could not be sent right now: try again later."
+    return text
+
+
+def nudged_message(message: dict[str, Any], note: str) -> SlackMessage:
+    """The digest after "Nudge them": the same, the button replaced by what was done."""
+    blocks: list[Block] = []
+    for block in message.get("blocks") or []:
+        if block.get("block_id") == NUDGE_BLOCK:
+            blocks.append(kit.context(note))
+            continue
+        blocks.append(block)
+    if not any(b.get("type") == "context" and note in str(b) for b in blocks):
+        blocks.append(kit.context(note))
+    fitted = limits.fit_blocks(blocks, limits.MESSAGE_BLOCKS)
+    return kit.message(str(message.get("text") or "Weekly LMS digest"), fitted)
 
 
 def acted_on(message: dict[str, Any], note: str) -> SlackMessage:

@@ -33,6 +33,7 @@ DONE = ":white_check_mark:"
 PENDING = ":hourglass_flowing_sand:"
 LOCKED = ":lock:"
 WARNING = ":warning:"
+FAILED = ":x:"
 PROVIDER_NAMES: dict[Provider, str] = {Provider.ZOHO: "Zoho People", Provider.ISPRING: "iSpring Learn"}
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 

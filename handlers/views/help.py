@@ -51,8 +51,8 @@ COMMANDS: tuple[CommandHelp, ...] = (
     CommandHelp(
         "results",
         "[filters]",
-        "iSpring module results: completion, progress, due dates, overdue learners.",
-        ("results", "results overdue"),
+        "Your team's iSpring module results (admins: `all` for everyone), 40 a page, with a CSV export.",
+        ("results", "results overdue", "results status=failed"),
         audience="admins and managers",
     ),
     CommandHelp(

@@ -22,7 +22,14 @@ from handlers.views.formatting import (
 )
 from handlers.views.kit import Element, SlackView
 from handlers.views.limits import Block
-from handlers.views.progress import is_locked, missed_note, module_name, pending_items, progress_summary
+from handlers.views.progress import (
+    is_locked,
+    missed_note,
+    module_name,
+    pending_items,
+    progress_summary,
+    unchecked_line,
+)
 from handlers.views.reports import plan_line, session_line, split_sessions
 from handlers.views.status import (
     budget_line,
@@ -40,7 +47,17 @@ REMIND_DIGEST_ON_ACTION = "remind_digest_on"
 REMIND_DIGEST_OFF_ACTION = "remind_digest_off"
 REMIND_UNMUTE_ACTION = "remind_unmute"  # value: tracked id
 HOME_REFRESH_ACTION = "home_refresh"
+HOME_LINK_ME_ACTION = "home_link_me"  # link the person by their Slack e-mail
+REMIND_DAYS_ACTION = "remind_days"  # multi_static_select: selected_options mon…sun
+REMIND_QUIET_ACTION = "remind_quiet"  # static_select: "HH:MM-HH:MM" or "off"
+REMIND_SNOOZE_DAY_ACTION = "remind_snooze_1d"
+REMIND_SNOOZE_WEEK_ACTION = "remind_snooze_1w"
+REMIND_SNOOZE_UNTIL_ACTION = "remind_snooze_until"  # datepicker: selected_date
 REMINDER_CONTROLS_BLOCK = "home_reminder_controls"
+REMINDER_SCHEDULE_BLOCK = "home_reminder_schedule"
+DAY_NAMES = {"mon": "Monday", "tue": "Tuesday", "wed": "Wednesday", "thu": "Thursday", "fri": "Friday"}
+DAY_NAMES |= {"sat": "Saturday", "sun": "Sunday"}
+QUIET_PRESETS = ("22:00-07:00", "20:00-08:00", "18:00-09:00", "12:00-13:00")
 
 # Lines per section; each list ends with "…and N more" when longer.
 TODO_LINES = 15
@@ -62,9 +79,16 @@ def _learner_blocks(
     modules: Sequence[ModuleStatus], sessions: SessionsReport | None, plans: PlansReport | None, now: datetime
 ) -> list[Block]:
     todo = [f"{entity_line(e, s.now)} · {code(s.tracked.label)}" for s in modules for e in pending_items(s)]
+    unchecked = unchecked_line(modules)
+    if not todo:  # "nothing waiting" only when every module could be checked
+        todo = [
+            f"{WARNING} Nothing due in what we could check: {unchecked}."
+            if unchecked
+            else "Nothing mandatory is waiting. :tada:"
+        ]
     blocks = _list(
         "To do",
-        todo or ["Nothing mandatory is waiting. :tada:"],
+        todo,
         noun="items",
         max_lines=TODO_LINES,
         hint="see all with `/lms progress`",
@@ -101,7 +125,33 @@ def hh_mm(text: str) -> str | None:
     return f"{int(match[1]):02d}:{match[2]}"
 
 
-def _reminder_blocks(settings: ReminderSettings, now: datetime, *, manager: bool) -> list[Block]:
+def _days_select(settings: ReminderSettings) -> Element:
+    options = [kit.option(name, day) for day, name in DAY_NAMES.items()]
+    chosen = [o for o in options if o["value"] in settings.weekdays]
+    element: Element = {
+        "type": "multi_static_select",
+        "action_id": REMIND_DAYS_ACTION,
+        "placeholder": kit.plain("Days", limits.PLACEHOLDER),
+        "options": options,
+    }
+    if chosen:
+        element["initial_options"] = chosen
+    return element
+
+
+def _quiet_select(settings: ReminderSettings) -> Element:
+    current = f"{settings.quiet_start}-{settings.quiet_end}" if settings.quiet_start and settings.quiet_end else None
+    spans = list(QUIET_PRESETS) + ([current] if current and current not in QUIET_PRESETS else [])
+    options = [kit.option("No quiet hours", "off")] + [
+        kit.option(f"Quiet {span.replace('-', '–')}", span) for span in spans
+    ]
+    initial = next((o for o in options if o["value"] == (current or "off")), None)
+    return kit.static_select(REMIND_QUIET_ACTION, placeholder="Quiet hours", options=options, initial_option=initial)
+
+
+def _reminder_blocks(
+    settings: ReminderSettings, now: datetime, *, manager: bool, note: str | None = None
+) -> list[Block]:
     controls: list[Element] = [
         kit.button("Turn reminders off", REMIND_OFF_ACTION)
         if settings.enabled
@@ -114,10 +164,19 @@ def _reminder_blocks(settings: ReminderSettings, now: datetime, *, manager: bool
             if settings.digest
             else kit.button("Weekly digest on", REMIND_DIGEST_ON_ACTION)
         )
+    schedule: list[Element] = [_days_select(settings), _quiet_select(settings)]
+    if settings.enabled:
+        schedule += [
+            kit.button("Snooze 1 day", REMIND_SNOOZE_DAY_ACTION),
+            kit.button("Snooze 1 week", REMIND_SNOOZE_WEEK_ACTION),
+            kit.datepicker(REMIND_SNOOZE_UNTIL_ACTION, placeholder="Snooze until…"),
+        ]
     blocks = [
         kit.divider(),
         kit.section("*Reminders*\n" + "\n".join(reminder_lines(settings, now=now, manager=manager))),
+        *([kit.context(note)] if note else []),
         kit.actions(controls, block_id=REMINDER_CONTROLS_BLOCK),
+        kit.actions(schedule, block_id=REMINDER_SCHEDULE_BLOCK),
     ]
     if settings.muted:
         blocks.append(kit.section(f":mute: *Muted modules* ({len(settings.muted)})"))
@@ -129,6 +188,27 @@ def _reminder_blocks(settings: ReminderSettings, now: datetime, *, manager: bool
             hidden = len(settings.muted) - UNMUTE_LINES
             blocks.append(kit.context(limits.more_line(hidden, "muted modules") + " — `/lms remind status`"))
     return blocks
+
+
+WELCOME_TEXT = (
+    "*Welcome to lmsbot* :wave:\n"
+    "• Your to-dos from the LMS, here and in one short daily DM at a time you choose\n"
+    "• Upcoming sessions in your own time zone, and what you missed\n"
+    "• Reminders you control below: time, days, quiet hours, snooze — or `/lms remind`\n"
+    "Type `/lms help` for every command."
+)
+
+
+def _welcome_blocks(linked: bool) -> list[Block]:
+    """A first visit: what the bot does, and (not linked yet) a button that links by the Slack e-mail."""
+    if linked:
+        return [kit.section(WELCOME_TEXT), kit.divider()]
+    link = kit.button("Link me", HOME_LINK_ME_ACTION, style="primary")
+    return [
+        kit.section(WELCOME_TEXT, accessory=link),
+        kit.context("Link me finds you in the LMS by your Slack e-mail address."),
+        kit.divider(),
+    ]
 
 
 def _admin_blocks(status: StatusReport) -> list[Block]:
@@ -163,17 +243,21 @@ def home_view(
     linked: bool = True,
     manager: bool = False,
     tracked_total: int | None = None,
+    welcome: bool = False,
+    note: str | None = None,
 ) -> SlackView:
     """The Home tab for views.publish. Pass `admin` (the status report) only for admins.
 
-    `now` splits upcoming from past sessions and hides a snooze that has run out. `tracked_total`: how many
-    modules are tracked, when `modules` holds only some of them.
+    `now` splits upcoming from past sessions and hides a snooze that has run out; `welcome` (a first visit)
+    adds what the bot does and, when not linked, a "Link me" button; `note` says what the last change did.
+    `tracked_total`: how many modules are tracked, when `modules` holds only some of them.
     """
     fresh = freshness_line(
         oldest([s.freshness for s in modules] + [r.freshness for r in (sessions, plans) if r is not None])
     )
     refresh = kit.button("Refresh", HOME_REFRESH_ACTION)
-    blocks: list[Block] = [kit.header("Your learning")]
+    blocks: list[Block] = _welcome_blocks(linked) if welcome else []
+    blocks.append(kit.header("Your learning"))
     if linked:
         summary = progress_summary(modules) if modules else "No modules are tracked yet."
         blocks.append(kit.section(f"*{summary}*", accessory=refresh))
@@ -195,7 +279,7 @@ def home_view(
                 accessory=refresh,
             )
         )
-    blocks += _reminder_blocks(reminders, now, manager=manager or admin is not None)
+    blocks += _reminder_blocks(reminders, now, manager=manager or admin is not None, note=note)
     if admin is not None:
         blocks += _admin_blocks(admin)
     return kit.home(blocks)

@@ -11,12 +11,14 @@ from handlers.views import kit, limits
 from handlers.views.formatting import (
     LOCKED,
     WARNING,
+    as_aware,
     entity_line,
     esc,
     freshness_line,
     lock_reason,
     oldest,
     plural,
+    slack_time,
     tracked_title,
 )
 from handlers.views.kit import SlackMessage
@@ -36,8 +38,12 @@ def module_name(status: ModuleStatus) -> str | None:
 
 
 def is_locked(status: ModuleStatus) -> bool:
-    # The learner's own progress says whether it is locked for them; module settings are the fallback.
+    # The learner's own progress says whether it is locked for them; module settings are the fallback. A module
+    # the learner has completed is done, not locked (Zoho still reports a date lock set after they finished).
     if status.progress is not None:
+        mandatory = [e for e in status.progress.entities if e.is_mandatory]
+        if mandatory and not status.progress.pending_mandatory:
+            return False
         return status.progress.is_locked
     return status.module is not None and status.module.is_locked
 
@@ -102,16 +108,36 @@ def _module_blocks(status: ModuleStatus, *, can_edit: bool, max_chars: int) -> l
     return blocks
 
 
+def unchecked_line(statuses: Sequence[ModuleStatus]) -> str | None:
+    """ "couldn't check 2 modules — showing what we had at 09:12": modules the LMS did not answer for just now
+    (a cached copy shown, or nothing at all), so an empty list is never taken for "nothing due"."""
+    failed = [s for s in statuses if s.error]
+    stale = [s for s in statuses if not s.error and s.freshness is not None and s.freshness.stale]
+    if not failed and not stale:
+        return None
+    line = f"couldn't check {plural(len(failed) + len(stale), 'module')}"
+    if stale:
+        had = min(as_aware(s.freshness.fetched_at) for s in stale if s.freshness is not None)
+        line += f" — showing what we had at {slack_time(had)}"
+    elif failed:
+        line += " — the LMS did not answer"
+    return line
+
+
 def progress_summary(statuses: Sequence[ModuleStatus]) -> str:
     pending = sum(pending_count(s) for s in statuses)
     modules = sum(1 for s in statuses if pending_count(s))
     locked = sum(1 for s in statuses if is_locked(s))
-    failed = sum(1 for s in statuses if s.error)
-    parts = [f"{plural(pending, 'mandatory item')} to do in {plural(modules, 'module')}" if pending else "Nothing due"]
+    unchecked = unchecked_line(statuses)
+    if pending:
+        first = f"{plural(pending, 'mandatory item')} to do in {plural(modules, 'module')}"
+    else:
+        first = "Nothing due in the modules we could check" if unchecked else "Nothing due"
+    parts = [first]
     if locked:
         parts.append(f"{plural(locked, 'module')} locked")
-    if failed:
-        parts.append(f"{plural(failed, 'module')} could not be loaded")
+    if unchecked:
+        parts.append(unchecked)
     return " · ".join(parts)
 
 

@@ -110,6 +110,45 @@ def status_message(report: StatusReport) -> SlackMessage:
     return kit.message(f"LMS bot status: {connected}; {plural(len(report.tracked), 'tracked module')}", blocks + tail)
 
 
+def learner_status_message(
+    report: StatusReport, reminders: ReminderSettings, *, now: datetime | None = None, manager: bool = False
+) -> SlackMessage:
+    """`/lms status` for people who are not admins: their own links and reminder settings, in words — not the
+    LMS request budget or raw ids, which only admins can act on."""
+    # Their own learner id stays (it is what an admin asks for when sorting out a link); course, batch and
+    # module ids and the request budget are for admins.
+    links = [
+        f"• {provider_name(p)}: "
+        + (
+            f"linked :white_check_mark: (learner {code(report.linked_as[p])})"
+            if p in report.linked_as
+            else "not linked"
+        )
+        for p in report.connections
+    ] or ["• No LMS is connected yet: ask an admin to run `/lms connect`."]
+    blocks: list[Block] = [
+        kit.header("Your lmsbot status"),
+        kit.section("*Your links*\n" + "\n".join(links)),
+    ]
+    if any(p not in report.linked_as for p in report.connections):
+        blocks.append(kit.context("Link yourself with `/lms link you@company.com` (or the Link me button on Home)."))
+    lines = reminder_lines(reminders, now=now, manager=manager)
+    if (muted := muted_line(reminders.muted)) is not None:
+        lines.append(muted)
+    blocks += [
+        kit.section("*Your reminders*\n" + "\n".join(lines)),
+        kit.context("Change them with `/lms remind …` or on the bot's Home tab."),
+    ]
+    labels = [code(t.label) for t in report.tracked]
+    followed = ", ".join(labels[:TRACKED_LINES]) + (
+        f" …and {len(labels) - TRACKED_LINES} more" if len(labels) > TRACKED_LINES else ""
+    )
+    blocks.append(kit.section(f"*Modules followed* ({len(labels)})\n" + (followed or "None yet.")))
+    linked = ", ".join(provider_name(p) for p in report.linked_as) or "not linked"
+    state = "on" if reminders.enabled else "off"
+    return kit.message(f"Your lmsbot status: {linked}; reminders {state}", blocks)
+
+
 # --- reminders -------------------------------------------------------------------------------------------------
 
 

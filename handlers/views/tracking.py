@@ -22,6 +22,7 @@ TRACK_MODULE_BLOCK: Final = "track_module"
 TRACK_ALIAS_BLOCK: Final = "track_alias"
 # Picking a course or batch from a list sends block_actions, so the handler can load the next list
 # and `views.update` this modal with it.
+TRACK_PROVIDER_PICK_ACTION: Final = "track_provider_pick"  # choosing the LMS reloads the course list
 TRACK_COURSE_PICK_ACTION: Final = "track_course_pick"
 TRACK_BATCH_PICK_ACTION: Final = "track_batch_pick"
 TRACK_MODULE_PICK_ACTION: Final = "track_module_pick"
@@ -127,7 +128,10 @@ def track_module_modal(
         kit.input_block(
             TRACK_PROVIDER_BLOCK,
             "LMS",
-            kit.radio_buttons("provider", providers, initial=kit.option(provider_name(provider), provider.value)),
+            kit.radio_buttons(
+                TRACK_PROVIDER_PICK_ACTION, providers, initial=kit.option(provider_name(provider), provider.value)
+            ),
+            dispatch_action=True,
         ),
         *_id_input(
             TRACK_COURSE_BLOCK,
@@ -170,7 +174,7 @@ def track_module_modal(
             "Alias",
             kit.plain_text_input("alias", initial=alias, max_length=ALIAS_MAX_LENGTH, placeholder="e.g. onboarding"),
             optional=True,
-            hint="A short name people can type, as in `/lms progress onboarding`.",
+            hint="A short name people can type, as in /lms progress onboarding",
         ),
     ]
     metadata = {"provider": provider.value, "course_id": course_id, "batch_id": batch_id}

@@ -17,7 +17,7 @@ async def test_progress_past_the_daily_budget_says_so_and_sends_nothing(make_sta
     reply = text_of(await command(stack, ADA, "progress"))
     # Four tracked modules, two calls left today: two modules answer, two say why they cannot.
     assert len(USED_UP.findall(reply)) == 2, reply
-    assert "2 modules could not be loaded" in reply
+    assert "couldn't check 2 modules — the LMS did not answer" in reply
     assert len(stack.sandbox.state.calls_for("module-progress")) == 2  # counted at the LMS: never more
     plans = text_of(await command(stack, GRACE, "plans"))
     assert USED_UP.search(plans), plans

@@ -11,6 +11,7 @@ from bot.container import build_services
 from bot.devstack import DevStack
 from bot.sandbox import seed
 from bot.sandbox.state import Entity, Module
+from handlers.views import HOME_REFRESH_ACTION
 from handlers.views.progress import PROGRESS_MORE_ACTION
 from tests.slack.conftest import command, text_of, wait_for
 
@@ -102,6 +103,12 @@ async def test_home_reads_the_cache_first_and_at_most_a_page_from_the_lms(stack:
     await stack.driver.app_home_opened(ADA)  # the first ten come from the cache now; ten more from the LMS
     await wait_for(lambda: len(stack.slack.calls_for("views.publish")) > publishes)
     assert "Showing 20 of 30 tracked modules" in text_of(stack.slack.home(ADA))
+    assert 0 < len(await module_calls(stack)) <= 10
+    await clear_lms_calls(stack)
+    publishes = len(stack.slack.calls_for("views.publish"))
+    await stack.driver.block_action(ADA, HOME_REFRESH_ACTION, view=stack.slack.home(ADA))  # the last ten
+    await wait_for(lambda: len(stack.slack.calls_for("views.publish")) > publishes)
+    assert "Showing" not in text_of(stack.slack.home(ADA))  # all 30 now (twenty from their cached copies)
     assert 0 < len(await module_calls(stack)) <= 10
 
 

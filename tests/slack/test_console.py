@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import io
+import signal
 from pathlib import Path
 
+import httpx
 import yaml
 
 from bot.config import Settings
-from bot.console import TOUR, Console, interactive, play_tour
+from bot.console import TOUR, Console, interactive, play_tour, run_interactive
 from bot.devstack import DevStack
+from tests.slack.conftest import command
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,6 +26,7 @@ async def test_tour_runs_every_step_through_the_real_app(stack: DevStack) -> Non
     assert "Locked until the previous module is completed" in shown
     assert "Module updated" in shown and "Phishing basics (2026 edition)" in shown
     assert "Overdue modules" in shown and "⌂ Home" in shown
+    assert "Sent the CSV" in shown and ".csv shared in" in shown
     assert "Snoozed until" in shown and "sent 0, updated 0" in shown
     assert "Traceback" not in shown
     (patch,) = stack.sandbox.state.calls_for("update-module")
@@ -86,3 +90,58 @@ async def test_shell_shows_inline_errors_and_clicks_buttons_in_replies_and_modal
     assert "Stopped tracking `office-hours`." in shown and "✗" not in shown  # the click reached the reply
     assert "Phishing Basics" in shown  # the picker in the modal led to the form
     assert "Traceback" not in shown
+
+
+def test_ctrl_c_at_a_modal_prompt_cancels_the_modal_not_the_shell(stack: DevStack) -> None:
+    """A real SIGINT while the shell asks for a field: the form is closed, the shell carries on."""
+
+    def ask(prompt: str) -> str:
+        signal.raise_signal(signal.SIGINT)  # as Ctrl-C in the terminal does, in the thread at the prompt
+        return "never used"
+
+    lines = iter(["as grace", "/lms edit-module kickoff", "users", "quit"])
+    out = io.StringIO()
+    run_interactive(Console(stack, out=out, ask=ask), read=lambda prompt: next(lines))
+    shown = out.getvalue()
+    assert "cancelled: the form is closed and nothing was submitted" in shown
+    assert "U0ADA" in shown.split("cancelled", 1)[1]  # `users` ran after the cancel: the shell went on
+    assert stack.slack.top_modal("U0GRACE") is None  # the cancelled modal is closed
+    assert not stack.sandbox.state.calls_for("update-module")
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back as it was
+
+
+async def test_the_whole_track_flow_by_hand_in_the_shell(stack: DevStack) -> None:
+    """Picking the course and batch in the track modal reloads it with the next list, as in Slack."""
+    answers = iter(["", "Leadership", "Spring", "Coaching", "coaching"])
+    asked: list[str] = []
+
+    def ask(prompt: str) -> str:
+        asked.append(prompt)
+        return next(answers)
+
+    lines = iter(["as grace", "/lms track", "quit"])
+    out = io.StringIO()
+    await interactive(Console(stack, out=out, ask=ask), read=lambda prompt: next(lines))
+    shown = out.getvalue()
+    assert any("Spring Cohort" in p for p in asked)  # the batch list came after the course was chosen
+    assert "Tracking" in shown and "`coaching`" in shown, shown[-2000:]
+    assert stack.slack.top_modal("U0GRACE") is None
+
+
+async def test_pick_chooses_in_a_menu_of_the_open_modal(stack: DevStack) -> None:
+    out = io.StringIO()
+    console = Console(stack, out=out, ask=lambda prompt: "")
+    lines = iter(["as grace", "/lms edit-module", "pick module_edit_pick kickoff", "pick nosuch x", "quit"])
+    await interactive(console, read=lambda prompt: next(lines))
+    shown = out.getvalue()
+    assert "Kick-off" in shown and "Module updated" in shown  # the picker led to the form, submitted as shown
+    assert "No menu `nosuch`" in shown
+
+
+async def test_connect_zoho_link_reaches_the_bot(stack: DevStack) -> None:
+    """The demo's public URL is where the bot listens: the link in `/lms connect zoho` works as handed out."""
+    reply = await command(stack, "U0GRACE", "connect zoho")
+    url = next(e["url"] for b in reply["blocks"] if b.get("type") == "actions" for e in b["elements"] if e.get("url"))
+    async with httpx.AsyncClient() as browser:
+        start = await browser.get(url)
+    assert start.status_code == 302 and start.headers["location"].startswith(stack.sandbox.url)

@@ -7,6 +7,7 @@ from bot.devstack import DevStack
 from tests.slack.conftest import command, text_of, wait_for
 
 ADA = "U0ADA"  # absent from both past kick-off sessions (the demo data puts them 10 and 3 days ago)
+PRE_READING = 100004000000049021  # the kick-off module's mandatory pre-reading, which Ada has not done
 
 
 async def test_progress_and_sessions_agree_past_sessions_are_missed_not_to_do(stack: DevStack) -> None:
@@ -28,3 +29,78 @@ async def test_home_lists_missed_sessions_apart_from_to_do(stack: DevStack) -> N
     todo = home.split("*To do*", 1)[1].split("*Locked modules*", 1)[0]
     assert "Pre-reading" in todo and "Sess" not in todo.split(":warning: Missed:", 1)[0]
     assert ":warning: Missed: *Sess*, *Goal-setting workshop*" in home
+
+
+def _todo(home: str) -> str:
+    return home.split("*To do*", 1)[1].split("*Locked modules*", 1)[0]
+
+
+async def _home_after(stack: DevStack, user: str, send: object) -> str:
+    """Send something, wait until the bot has finished with it, and read the Home tab as it is now."""
+    await send  # type: ignore[misc]
+    assert await stack.work.wait_idle()
+    return text_of(stack.slack.home(user) or {})
+
+
+async def test_home_refresh_refetches_what_opening_the_tab_takes_from_the_cache(stack: DevStack) -> None:
+    assert stack.driver is not None
+    home = await _home_after(stack, ADA, stack.driver.app_home_opened(ADA))
+    assert "Pre-reading" in _todo(home)
+    ada = next(p.learner_id for p in stack.sandbox.state.learners.values() if p.email.startswith("ada"))
+    stack.sandbox.state.entity_progress(ada, PRE_READING).completed = True  # Ada reads it in the LMS
+    reopened = await _home_after(stack, ADA, stack.driver.app_home_opened(ADA))
+    assert "Pre-reading" in _todo(reopened)  # opening the tab again answers from the cache, as before
+    before = len(stack.sandbox.state.calls_for("module-progress"))
+    view = stack.slack.home(ADA)
+    refreshed = await _home_after(stack, ADA, stack.driver.block_action(ADA, "home_refresh", view=view))
+    assert len(stack.sandbox.state.calls_for("module-progress")) > before  # Refresh asked the LMS again
+    assert "Pre-reading" not in _todo(refreshed)
+
+
+async def test_first_visit_welcomes_and_offers_link_me(stack: DevStack) -> None:
+    assert stack.driver is not None
+    stack.slack.workspace.add_user("U0NEW", "newbie", "New Person", "newbie@example.com", "Europe/London")
+    first = await _home_after(stack, "U0NEW", stack.driver.app_home_opened("U0NEW"))
+    assert "Welcome to lmsbot" in first and "Link me" in first
+    view = stack.slack.home("U0NEW")
+    clicked = await _home_after(stack, "U0NEW", stack.driver.block_action("U0NEW", "home_link_me", view=view))
+    assert "Zoho People:" in clicked or "iSpring Learn:" in clicked  # says, per LMS, what happened
+    again = await _home_after(stack, ADA, stack.driver.app_home_opened(ADA))
+    assert "Welcome to lmsbot" in again  # Ada's first visit too
+    later = await _home_after(stack, ADA, stack.driver.app_home_opened(ADA))
+    assert "Welcome to lmsbot" not in later  # Slack now sends the published view: not a first visit
+
+
+async def test_days_quiet_hours_and_snooze_can_be_set_from_home(stack: DevStack) -> None:
+    assert stack.driver is not None
+    await _home_after(stack, ADA, stack.driver.app_home_opened(ADA))
+    view = stack.slack.home(ADA)
+    days = await _home_after(stack, ADA, stack.driver.block_action(ADA, "remind_days", ["mon", "wed"], view=view))
+    assert "Reminders will come Mon, Wed." in days and "09:00* (Europe/London), Mon, Wed" in days, days
+    view = stack.slack.home(ADA)
+    quiet = await _home_after(stack, ADA, stack.driver.block_action(ADA, "remind_quiet", "22:00-07:00", view=view))
+    assert "Quiet hours: 22:00–07:00" in quiet
+    view = stack.slack.home(ADA)
+    snoozed = await _home_after(stack, ADA, stack.driver.block_action(ADA, "remind_snooze_1w", view=view))
+    assert ":zzz: Snoozed until" in snoozed
+    settings = text_of(await command(stack, ADA, "remind status"))
+    assert "Quiet hours: 22:00–07:00" in settings and "Snoozed until" in settings and "Home tab" in settings
+
+
+async def test_remind_replies_point_to_home_even_when_refused(stack: DevStack) -> None:
+    refused = text_of(await command(stack, ADA, "remind days someday"))
+    assert ":warning:" in refused and "Home tab" in refused
+
+
+async def test_learner_status_shows_their_links_and_reminders_not_budgets_or_ids(stack: DevStack) -> None:
+    await command(stack, ADA, "remind quiet 22:00-07:00")
+    status = text_of(await command(stack, ADA, "status"))
+    assert "*Your links*" in status and "Zoho People: linked" in status
+    assert "*Your reminders*" in status and "Quiet hours: 22:00–07:00" in status
+    assert "`kickoff`" in status  # the modules followed, by the names people type
+    assert "request budget" not in status and "daily API budget" not in status
+    ada = next(str(p.learner_id) for p in stack.sandbox.state.learners.values() if p.email.startswith("ada"))
+    assert f"Zoho People: linked :white_check_mark: (learner `{ada}`)" in status  # her own link, as admins see it
+    assert "100002000000039001" not in status and "course `" not in status  # no course, batch or module ids
+    admin = text_of(await command(stack, "U0GRACE", "status"))
+    assert "LMS request budget" in admin  # admins still see what they can act on

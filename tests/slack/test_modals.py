@@ -223,9 +223,17 @@ async def test_connect_ispring_modal_checks_the_key_first(stack: DevStack) -> No
     await stack.driver.command(GRACE, "connect ispring")
     modal = await wait_for(lambda: stack.slack.top_modal(GRACE))
     bad = {"ispring_client_id": {"value": "sandbox-ispring-client"}, "ispring_client_secret": {"value": "wrong"}}
-    await stack.driver.view_submission(GRACE, modal, bad)
-    refused = await wait_for(lambda: "did not accept" in text_of(stack.slack.top_modal(GRACE) or {}) and True)
-    assert refused
+    response = await stack.driver.view_submission(GRACE, modal, bad)
+    assert await stack.work.wait_idle()
+    kept = stack.slack.top_modal(GRACE)
+    assert kept is not None and kept["id"] == modal["id"] and kept["callback_id"] == "connect_ispring"
+    body = response.json()
+    if body["response_action"] == "errors":  # iSpring answered within Slack's 3 s: under the field, as typed
+        assert "did not accept this API key" in body["errors"]["ispring_client_secret"]
+        assert stack.slack.view_errors[modal["id"]] == body["errors"]
+    else:  # a slow answer: the form comes back with the client id kept and the problem under the secret
+        assert "did not accept this API key" in text_of(kept)
+        assert "sandbox-ispring-client" in str(kept["blocks"][1]["element"].get("initial_value"))
     good = {
         "ispring_client_id": {"value": "sandbox-ispring-client"},
         "ispring_client_secret": {"value": "sandbox-ispring-secret"},
@@ -293,3 +301,108 @@ async def test_track_mistakes_show_on_the_form(stack: DevStack) -> None:
     assert body["response_action"] == "errors"
     assert "Zoho has no module 999" in body["errors"]["track_module"]
     assert stack.slack.top_modal(GRACE) is not None  # still open, to be corrected
+
+
+def _plain_texts(node: object) -> list[str]:
+    if isinstance(node, dict):
+        own = [str(node["text"])] if node.get("type") == "plain_text" else []
+        return own + [t for v in node.values() for t in _plain_texts(v)]
+    if isinstance(node, list):
+        return [t for v in node for t in _plain_texts(v)]
+    return []
+
+
+async def _track_modal(stack: DevStack) -> dict[str, object]:
+    assert stack.driver is not None
+    await stack.driver.command(GRACE, "track")
+    return await wait_for(
+        lambda: (m := stack.slack.top_modal(GRACE)) and m.get("callback_id") == "track_module" and "blocks" in m and m
+    )
+
+
+async def test_track_errors_go_under_the_field_they_concern(stack: DevStack) -> None:
+    assert stack.driver is not None
+    modal = await _track_modal(stack)
+    assert not [t for t in _plain_texts(modal) if "`" in t]  # Slack shows backticks in plain text literally
+    values = {
+        "track_course": {_action(modal, "track_course"): str(seed.BLENDED_COURSE)},
+        "track_batch": {_action(modal, "track_batch"): str(seed.BATCH_SPRING)},
+        "track_module": {_action(modal, "track_module"): str(seed.BL_COACHING)},
+        "track_alias": {_action(modal, "track_alias"): "kickoff"},  # the demo already uses it
+    }
+    body = (await stack.driver.view_submission(GRACE, modal, values)).json()
+    assert body["response_action"] == "errors"
+    assert list(body["errors"]) == ["track_alias"]
+    assert body["errors"]["track_alias"] == "The alias kickoff is already used by another tracked module."
+
+
+async def test_choosing_the_lms_reloads_the_course_list(stack: DevStack) -> None:
+    assert stack.driver is not None
+    modal = await _track_modal(stack)
+    assert "Security Awareness" in str(modal)  # Zoho's courses, as a menu
+    await stack.driver.block_action(
+        GRACE,
+        "track_provider_pick",
+        "ispring",
+        view=modal,
+        values={"track_provider": {"track_provider_pick": "ispring"}},
+    )
+    ispring = await wait_for(lambda: (m := stack.slack.top_modal(GRACE)) and "Security Awareness" not in str(m) and m)
+    course = next(b for b in ispring["blocks"] if b.get("block_id") == "track_course")
+    assert course["element"]["type"] == "plain_text_input"  # iSpring's ids are typed
+    provider = next(b for b in ispring["blocks"] if b.get("block_id") == "track_provider")
+    assert provider["element"]["initial_option"]["value"] == "ispring" and provider["dispatch_action"] is True
+    await stack.driver.block_action(
+        GRACE, "track_provider_pick", "zoho", view=ispring, values={"track_provider": {"track_provider_pick": "zoho"}}
+    )
+    back = await wait_for(lambda: (m := stack.slack.top_modal(GRACE)) and "Security Awareness" in str(m) and m)
+    assert back["id"] == modal["id"]
+
+
+async def test_an_ispring_module_is_checked_with_ispring_before_it_is_tracked(stack: DevStack) -> None:
+    assert stack.driver is not None
+    result = stack.sandbox.state.ispring_results[0]
+    modal = await _track_modal(stack)
+    await stack.driver.block_action(
+        GRACE,
+        "track_provider_pick",
+        "ispring",
+        view=modal,
+        values={"track_provider": {"track_provider_pick": "ispring"}},
+    )
+    form = await wait_for(lambda: (m := stack.slack.top_modal(GRACE)) and "Security Awareness" not in str(m) and m)
+
+    def typed(course: str, module: str, alias: str = "") -> dict[str, dict[str, object]]:
+        values: dict[str, dict[str, object]] = {
+            "track_provider": {"track_provider_pick": "ispring"},
+            "track_course": {_action(form, "track_course"): course},
+            "track_module": {_action(form, "track_module"): module},
+        }
+        if alias:
+            values["track_alias"] = {_action(form, "track_alias"): alias}
+        return values
+
+    body = (await stack.driver.view_submission(GRACE, form, typed("no-such-course", result.module_id))).json()
+    assert body == {"response_action": "errors", "errors": {"track_course": "iSpring has no course no-such-course."}}
+    body = (await stack.driver.view_submission(GRACE, form, typed(result.course_id, "no-such-module"))).json()
+    assert body["errors"] == {"track_module": f"iSpring course {result.course_id} has no module no-such-module."}
+    assert stack.sandbox.state.calls_for("ispring-course-modules")  # asked iSpring, not Zoho
+    assert not stack.sandbox.state.calls_for("single-module")
+    await stack.driver.view_submission(GRACE, form, typed(result.course_id, result.module_id, "isp"))
+    dm = await wait_for(lambda: stack.slack.dm_messages(GRACE))
+    assert f"Tracking *{result.module_title}* as `isp`" in text_of(dm[-1])
+
+
+async def test_a_key_refused_after_slacks_deadline_brings_the_form_back_as_typed(stack: DevStack) -> None:
+    assert stack.driver is not None
+    await stack.driver.command(GRACE, "connect ispring")
+    modal = await wait_for(lambda: stack.slack.top_modal(GRACE))
+    stack.sandbox.state.inject_fault("ispring-token", status=401, delay=2.5)  # past the 2 s the ack may wait
+    bad = {"ispring_client_id": {"value": "typed-client"}, "ispring_client_secret": {"value": "wrong"}}
+    response = await stack.driver.view_submission(GRACE, modal, bad)
+    assert response.json()["response_action"] == "update"  # "Checking the key…" while iSpring thinks
+    assert await stack.work.wait_idle()
+    form = stack.slack.top_modal(GRACE)
+    assert form is not None and form["callback_id"] == "connect_ispring" and form.get("submit")
+    assert form["blocks"][1]["element"]["initial_value"] == "typed-client"
+    assert "did not accept this API key" in text_of(form)

@@ -1,0 +1,119 @@
+"""The weekly digest's "Nudge them": one friendly DM to each overdue learner of the manager's team, once a week.
+
+"Once" is the sent log's unique key (learner, `nudge:<ISO week>`): a second click, another manager's click or
+two clicks at once all find the claim taken, so a learner hears it at most once a week whoever asks.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+
+from bot.config import Settings
+from bot.lms.ispring_models import ModuleResult, ResultsFilter
+from bot.services.learning import LearningService
+from bot.services.people import PeopleService
+from bot.services.roles import RoleService
+from bot.services.slack_gateway import SlackGateway
+from storage.repositories.reminders import SentReminderRepository
+
+NUDGE_STALE_AFTER = timedelta(minutes=10)
+# bot.reminders.delivery.REMINDER_EVENT (not imported: bot.reminders needs the container, which needs this)
+REMINDER_EVENT = "lmsbot_reminder"
+
+
+def reminder_metadata(item_key: str, period: str) -> dict[str, object]:
+    return {"event_type": REMINDER_EVENT, "event_payload": {"item_key": item_key, "period": period}}
+
+
+@dataclass(frozen=True, slots=True)
+class NudgeOutcome:
+    nudged: int = 0
+    already: int = 0  # nudged earlier this week (by anyone)
+    failed: int = 0
+    unreachable: int = 0  # overdue learners with no Slack user to write to
+
+
+def nudge_period(today: date) -> tuple[str, str]:
+    """(item key, period) in the sent log: `nudge:2026-W49`, the ISO week in the LMS's zone."""
+    year, week, _ = today.isocalendar()
+    period = f"{year}-W{week:02d}"
+    return f"nudge:{period}", period
+
+
+def nudge_text(manager: str, modules: list[ModuleResult]) -> str:
+    lines = []
+    for r in sorted(modules, key=lambda m: (m.due_date is None, m.due_date, m.module_title)):
+        due = f" (was due {r.due_date:%a %d %b})" if r.due_date else ""
+        lines.append(f"• *{_esc(r.module_title or 'Untitled module')}*{due}")
+    them = "this iSpring module is" if len(modules) == 1 else "these iSpring modules are"
+    return (
+        f":wave: A friendly nudge from <@{manager}>: {them} past due —\n"
+        + "\n".join(lines)
+        + "\nWhen you have a moment, finish them in iSpring Learn. Thanks!"
+    )
+
+
+def _esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class NudgeService:
+    def __init__(
+        self,
+        settings: Settings,
+        roles: RoleService,
+        people: PeopleService,
+        learning: LearningService,
+        slack: SlackGateway,
+        sent_log: SentReminderRepository,
+    ) -> None:
+        self.settings = settings
+        self.roles = roles
+        self.people = people
+        self.learning = learning
+        self.slack = slack
+        self.sent_log = sent_log
+
+    async def nudge_overdue(self, team_id: str, manager: str) -> NudgeOutcome:
+        roles = await self.roles.require_manager(team_id, manager, "nudge learners")
+        scope = await self.people.scope(team_id, manager, admin=roles.admin)
+        flt = ResultsFilter(department_ids=scope.department_ids or ())
+        report = await self.learning.results(team_id, flt, overdue_only=True)
+        directory = await self.people.directory(team_id)
+        slack_ids = {**directory.slack_ids(), **report.names}
+        by_person: dict[str, list[ModuleResult]] = defaultdict(list)
+        unreachable: set[str] = set()
+        for result in report.results:
+            slack_user = slack_ids.get(result.user_id)
+            if slack_user is None:
+                unreachable.add(result.user_id)
+            else:
+                by_person[slack_user].append(result)
+        outcome = NudgeOutcome(unreachable=len(unreachable))
+        key, period = nudge_period(self.settings.lms_now().date())
+        for learner, modules in sorted(by_person.items()):
+            if learner == manager:
+                continue
+            claim = await self.sent_log.claim(team_id, learner, key, period, stale_after=NUDGE_STALE_AFTER)
+            if claim is None:
+                outcome = replace(outcome, already=outcome.already + 1)
+                continue
+            text = nudge_text(manager, modules)
+            try:
+                channel = await self.slack.dm_channel(team_id, learner)
+                ts = await self.slack.post(
+                    team_id,
+                    channel,
+                    text,
+                    [{"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}],
+                    reminder_metadata(key, period),
+                )
+            except Exception:  # noqa: BLE001 - counted and retried on the next click
+                await self.sent_log.mark_failed(claim)
+                outcome = replace(outcome, failed=outcome.failed + 1)
+                continue
+            await self.sent_log.confirm(claim, channel, ts)
+            outcome = replace(outcome, nudged=outcome.nudged + 1)
+        return outcome

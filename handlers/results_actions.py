@@ -1,0 +1,116 @@
+"""`/lms results` buttons (‹ Previous, Next 40 ›, Export CSV) and the weekly digest's "Nudge them".
+
+Paging replaces the list in place (response_url, replace_original); each button carries the filter words and
+the offset, so a click re-reads the same (cached) list. The CSV goes to the manager's DM with the bot: a list
+of people's results is not something to share into the channel the command was typed in.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.container import Services
+from handlers.commands import Invocation, results_report, split_args
+from handlers.context import reply, reply_error, team_of, user_of
+from handlers.views.digest import NUDGE_ACTION, nudged_message, nudged_note
+from handlers.views.kit import message, section
+from handlers.views.reports import (
+    RESULTS_CSV_ACTION,
+    RESULTS_NEXT_ACTION,
+    RESULTS_PREV_ACTION,
+    read_page_value,
+    results_csv,
+    results_message,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _value(body: dict[str, Any]) -> str:
+    return str((body.get("actions") or [{}])[0].get("value") or "")
+
+
+def _invocation(body: dict[str, Any], query: str) -> Invocation:
+    return Invocation(team_of(body), user_of(body), split_args(query), str(body.get("trigger_id") or ""), body)
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    async def page(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        query, offset = read_page_value(_value(body))
+        try:
+            report, title = await results_report(services, _invocation(body, query))
+        except Exception as exc:  # noqa: BLE001 - a clear ephemeral message, as for the command itself
+            await reply_error(respond, exc)
+            return
+        shown = results_message(report, title=title, offset=offset, query=query)
+        await respond(text=shown["text"], blocks=shown["blocks"], replace_original=True)
+
+    @app.action(RESULTS_NEXT_ACTION)
+    async def next_page(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await page(ack, body, respond)
+
+    @app.action(RESULTS_PREV_ACTION)
+    async def previous_page(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await page(ack, body, respond)
+
+    @app.action(RESULTS_CSV_ACTION)
+    async def export_csv(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient) -> None:
+        await ack()
+        query, _offset = read_page_value(_value(body))
+        inv = _invocation(body, query)
+        try:
+            report, title = await results_report(services, inv)
+            if not report.results:
+                await reply(respond, message("No results match.", [section("No results match those filters.")]))
+                return
+            channel = await services.slack.dm_channel(inv.team_id, inv.user_id)
+            stamp = datetime.now(UTC).strftime("%Y-%m-%d")
+            rows = len(report.results)
+            await client.files_upload_v2(
+                channel=channel,
+                content=results_csv(report),
+                filename=f"lms-results-{stamp}.csv",
+                title=f"{title} ({report.scope or 'all'}, {stamp})",
+                initial_comment=f"{title}: {rows} rows" + (f" for `{query}`" if query else "") + ".",
+            )
+        except SlackApiError as exc:
+            if exc.response.get("error") not in ("missing_scope", "not_allowed_token_type"):
+                await reply_error(respond, exc)
+                return
+            # Installed before CSV exports existed: Slack refuses until the app is reinstalled with files:write.
+            text = (
+                ":warning: I can't upload files in this workspace yet: an admin needs to reinstall lmsbot so it gets "
+                "Slack's `files:write` permission."
+            )
+            await reply(respond, message(text, [section(text)]))
+            return
+        except Exception as exc:  # noqa: BLE001 - a clear ephemeral message instead of a silent failure
+            await reply_error(respond, exc)
+            return
+        done = f":page_facing_up: Sent the CSV ({rows} rows) to your DM with me."
+        await reply(respond, message(done, [section(done)]))
+
+    @app.action(NUDGE_ACTION)
+    async def nudge(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        try:
+            outcome = await services.nudges.nudge_overdue(team_of(body), user_of(body))
+        except Exception as exc:  # noqa: BLE001 - a clear ephemeral message
+            await reply_error(respond, exc)
+            return
+        note = nudged_note(outcome.nudged, outcome.already, outcome.unreachable, outcome.failed)
+        original = body.get("message")
+        if original:  # the digest shows what was done, in place of the button
+            shown = nudged_message(original, note)
+            await respond(text=shown["text"], blocks=shown["blocks"], replace_original=True)
+        else:
+            await reply(respond, message(note, [section(note)]))
