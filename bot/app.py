@@ -14,6 +14,7 @@ import handlers
 from bot.container import Services
 from bot.lms.ispring_models import ModuleResult
 from bot.reminders.engine import ReminderEngine
+from bot.slack_http import use_shared_session
 from storage.slack_stores import oauth_state_store
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ def build_app(services: Services) -> AsyncApp:
         raise SlackConfigError(
             "Set SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (install in many)"
         )
+    use_shared_session(app, services.slack.http)
     handlers.register(app, services)
     # Commands and Home that read fresher LMS data tick finished items off the learner's recent digests.
     from bot.scheduler import build_engine

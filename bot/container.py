@@ -43,6 +43,7 @@ from storage.repositories.cache import LmsCacheRepository
 from storage.repositories.connect_states import ConnectStateRepository
 from storage.repositories.connections import ConnectionRepository
 from storage.repositories.deliveries import DeliveryRepository
+from storage.repositories.dm_channels import DmChannelRepository
 from storage.repositories.leases import LeaseRepository
 from storage.repositories.links import LinkRepository
 from storage.repositories.modules import TrackedModuleRepository
@@ -95,6 +96,7 @@ class Services:
 
     async def aclose(self) -> None:
         await self.http.aclose()
+        await self.slack.aclose()
         await self.db.dispose()
 
 
@@ -131,7 +133,7 @@ def build_services(
 
     registry = LmsRegistry(settings, connections_repo, limiter, http, token_store=token_store, retry=retry)
     cache = LmsCache(LmsCacheRepository(db, clock=stamp), clock=clock.now if clock else time.time)
-    slack = SlackGateway(settings, installation_store)
+    slack = SlackGateway(settings, installation_store, dm_channels=DmChannelRepository(db, clock=stamp))
     tickoff = TickOff(links_repo)  # the reminder engine becomes its updater where one is built (bot.app)
     cache.on_stored(tickoff.stored)
     links = LinkService(

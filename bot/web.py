@@ -128,10 +128,9 @@ async def _tell_admin(services: Services, team_id: str, user_id: str) -> None:
     if user_id == "cli":
         return
     try:
-        channel = await services.slack.dm_channel(team_id, user_id)
         text = ":white_check_mark: Zoho People is connected. Try `/lms progress` or `/lms status`."
-        await services.slack.post(
-            team_id, channel, text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+        await services.slack.post_dm(
+            team_id, user_id, text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
         )
     except Exception as exc:  # noqa: BLE001 - the connection is saved; the DM is a courtesy
         log.warning("could not tell %s that Zoho is connected: %s", user_id, exc)

@@ -26,9 +26,10 @@ from bot.services.learning import NeedsSetup
 from bot.services.links import provider_name, slack_user_ref
 from bot.services.types import Provider, ResultsReport
 from handlers import modals
-from handlers.context import reply, reply_error
+from handlers.context import reply, reply_error, team_of, user_of
 from handlers.reminder_settings import remind_command
 from handlers.views import (
+    PROGRESS_MORE_ACTION,
     bad_arguments_message,
     help_message,
     plans_message,
@@ -74,18 +75,27 @@ async def _help(s: Services, inv: Invocation, respond: AsyncRespond, client: Asy
 
 async def _progress(s: Services, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
     ref = inv.args[0] if inv.args else None
-    ispring = await s.learning.ispring_progress(inv.team_id, inv.user_id, ref)
+    await _progress_page(s, inv.team_id, inv.user_id, respond, ref)
+
+
+async def _progress_page(
+    s: Services, team_id: str, user_id: str, respond: AsyncRespond, ref: str | None = None, start: int = 0
+) -> None:
+    """A capped page of modules (each from the shared cache when fresh) and a button for the next page; the
+    learner's own iSpring modules follow on the first page (alone for an iSpring-only learner)."""
+    ispring = await s.learning.ispring_progress(team_id, user_id, ref) if start == 0 else None
     if ref and ispring is not None and not ispring.results and ispring.error is None:
         ispring = None  # `progress <module>` names no iSpring module: only the Zoho answer
+    page = None
     try:
-        statuses = await s.learning.progress(inv.team_id, inv.user_id, ref)
+        page = await s.learning.progress_page(team_id, user_id, ref, start=start)
     except NeedsSetup:
         # Not linked to Zoho (or nothing tracked there): an iSpring learner still gets their iSpring modules.
         if ispring is None:
             raise
-        statuses = []
-    roles = await s.roles.roles(inv.team_id, inv.user_id)
-    await reply(respond, progress_message(statuses, can_edit=roles.can_edit_modules, ispring=ispring))
+    roles = await s.roles.roles(team_id, user_id)
+    statuses = page.statuses if page is not None else []
+    await reply(respond, progress_message(statuses, can_edit=roles.can_edit_modules, ispring=ispring, page=page))
 
 
 async def _plans(s: Services, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
@@ -363,5 +373,16 @@ def register(app: AsyncApp, services: Services) -> None:
             return
         try:
             await handler(services, invocation, respond, client)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a clear ephemeral message
+            await reply_error(respond, exc)
+
+    @app.action(PROGRESS_MORE_ACTION)
+    async def progress_more(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        value = str((body.get("actions") or [{}])[0].get("value") or "0")
+        try:
+            await _progress_page(
+                services, team_of(body), user_of(body), respond, start=int(value) if value.isdigit() else 0
+            )
         except Exception as exc:  # noqa: BLE001 - every failure becomes a clear ephemeral message
             await reply_error(respond, exc)

@@ -63,13 +63,16 @@ async def publish_home(
     max_age = REFRESH_MAX_AGE if refresh else HOME_MAX_AGE
     fetch = type(fetch)(priority=fetch.priority, max_wait=fetch.max_wait, max_age=max_age)
     modules: list[ModuleStatus] = []
+    tracked_total: int | None = None
     sessions: SessionsReport | None = None
     plans: PlansReport | None = None
     ispring = await s.learning.ispring_progress(team_id, user_id, fetch=fetch)  # None: no iSpring link
     linked = zoho_linked or ispring is not None
     if zoho_linked:
         try:
-            modules = await s.learning.progress(team_id, user_id, fetch=fetch)
+            # Cached answers first; at most a page of LMS calls, the rest on the next open or Refresh.
+            overview = await s.learning.overview(team_id, user_id, fetch)
+            modules, tracked_total = overview.statuses, overview.total
         except NeedsSetup:
             modules = []
         try:
@@ -91,6 +94,7 @@ async def publish_home(
         admin=admin,
         linked=linked,
         manager=roles.can_see_others,
+        tracked_total=tracked_total,
         welcome=welcome,
         note=note,
         ispring=ispring,

@@ -285,6 +285,18 @@ class SlackDeliveryRow(Base):
     seen_at: Mapped[datetime] = mapped_column(index=True)
 
 
+class SlackDmChannelRow(Base):
+    """The bot's DM channel with a person, as chat.postMessage to their user id answered it: kept so reading the
+    DM's history (reconciling an unsure send) and editing a reminder need no conversations.open (Tier 3)."""
+
+    __tablename__ = "slack_dm_channels"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    slack_user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(32))
+    updated_at: Mapped[datetime]
+
+
 metadata = Base.metadata
 
 # APScheduler's SQLAlchemyJobStore table, column for column as the job store defines it, so our migrations

@@ -7,10 +7,13 @@ from aiohttp import ServerDisconnectedError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.state import RetryState
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
-from bot.services.slack_gateway import SlackGateway
+from bot.lms.clock import VirtualClock
+from bot.services.slack_gateway import Pacer, SlackGateway
 from bot.slackstub.server import SlackStubServer
+from bot.slackstub.state import SlackStub
 
 
 async def test_people_exclude_bots_and_a_revoked_token_is_looked_up_again() -> None:
@@ -60,3 +63,43 @@ async def test_history_pages_with_metadata_and_a_dropped_post_is_never_retried_b
 
         assert await retries("users.info") and await retries("conversations.history")
         assert not await retries("chat.postMessage")
+
+
+async def test_a_method_over_its_tier_waits_for_the_minute_instead_of_meeting_ratelimited() -> None:
+    clock = VirtualClock(1000.0)
+    pacer = Pacer({"chat.update": 2}, clock=clock.now, sleep=clock.sleep)
+    [times] = await clock.drive([_paced(pacer, clock, 5)])
+    assert times == [1000.0, 1000.0, 1060.0, 1060.0, 1120.0]  # two a minute, per workspace
+    other = await clock.drive([_paced(pacer, clock, 2, team="T2")])
+    assert other == [[1120.0, 1120.0]]  # another workspace has its own budget
+
+
+async def _paced(pacer: Pacer, clock: VirtualClock, n: int, team: str = "T1") -> list[float]:
+    times = []
+    for _ in range(n):
+        await pacer.wait("chat.update", team)
+        times.append(clock.now())
+    return times
+
+
+async def test_the_stand_in_enforces_tiers_when_asked_and_dms_to_a_user_id_name_the_channel() -> None:
+    with SlackStubServer(SlackStub(tiers={"conversations.open": 2})) as slack:
+        settings = Settings(  # type: ignore[call-arg]
+            _env_file=None, slack_bot_token=slack.stub.workspace.bot_token, slack_api_url=slack.url
+        )
+        client = AsyncWebClient(token=slack.stub.workspace.bot_token, base_url=slack.url)
+        for _ in range(2):
+            await client.conversations_open(users="U0ADA")
+        with pytest.raises(SlackApiError) as refused:
+            await client.conversations_open(users="U0ADA")
+        assert refused.value.response.status_code == 429 and refused.value.response["error"] == "ratelimited"
+        assert int(refused.value.response.headers["retry-after"]) >= 1
+
+        gateway = SlackGateway(settings)
+        team = slack.stub.workspace.team_id
+        slack.stub.clear()
+        posted = await gateway.post_dm(team, "U0ADA", "hello", [])
+        assert posted.channel == slack.stub.workspace.dm_channel("U0ADA")
+        assert await gateway.dm_channel(team, "U0ADA") == posted.channel  # known: no conversations.open
+        assert slack.stub.calls_for("conversations.open") == []
+        await gateway.aclose()

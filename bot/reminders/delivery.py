@@ -78,7 +78,6 @@ class Delivery:
         self.sent_log = sent_log
         self.state = state
         self.stale_after = stale_after
-        self._dm: dict[tuple[str, str], str] = {}  # (team, user) -> DM channel: conversations.open once
 
     async def send(self, out: Outgoing, report: SweepReport, *, dry_run: bool) -> bool:
         """Claim, post and confirm one reminder. False when it was not sent now (already sent, or failed)."""
@@ -102,20 +101,19 @@ class Delivery:
                 log.info("reminder %s for %s was already in Slack (%s): confirmed", out.item_key, out.user_id, ts)
                 return True
         try:
-            channel = await self.dm_channel(out.team_id, out.user_id, report)
-        except Exception as exc:  # noqa: BLE001 - no DM, nothing posted: a later sweep takes the failed claim over
-            return await self._failed(out, claim, exc, report, may_be_in_slack=False)
-        try:
             report.slack_calls += 1
-            ts = await self.slack.post(
+            # To the user id: Slack puts it in the app's DM with them and names that channel in its answer (kept
+            # for history checks and edits), so no conversations.open (Tier 3) per learner.
+            posted = await self.slack.post_dm(
                 out.team_id,
-                channel,
+                out.user_id,
                 str(out.message["text"]),
                 list(out.message["blocks"]),
                 reminder_metadata(out.item_key, out.period),
             )
         except Exception as exc:  # noqa: BLE001 - Slack refused, is down, or its answer was lost
             return await self._failed(out, claim, exc, report, may_be_in_slack=may_have_posted(exc))
+        channel, ts = posted.channel, posted.ts
         if not await self.sent_log.confirm(claim, channel, ts, out.payload):
             # Our claim went stale mid-send and another worker took it over: it finds this message in the
             # DM's history and confirms it rather than sending it again.
@@ -209,11 +207,12 @@ class Delivery:
         return True
 
     async def dm_channel(self, team_id: str, user_id: str, report: SweepReport) -> str:
-        key = (team_id, user_id)
-        if key not in self._dm:
-            report.slack_calls += 1
-            self._dm[key] = await self.slack.dm_channel(team_id, user_id)
-        return self._dm[key]
+        """The DM's channel: kept from an earlier post; conversations.open only for someone never posted to."""
+        known = await self.slack.known_dm_channel(team_id, user_id)
+        if known is not None:
+            return known
+        report.slack_calls += 1
+        return await self.slack.dm_channel(team_id, user_id)
 
     async def profiles(self, team_id: str, user_ids: set[str], report: SweepReport) -> dict[str, SlackUser]:
         """Slack profiles (name, time zone) of these people; those Slack would not give are missing."""

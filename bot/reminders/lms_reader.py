@@ -38,15 +38,24 @@ from bot.reminders.report import SweepReport
 from bot.reminders.settings import ReminderConfig
 from bot.services.bulk_reads import BulkReads, CachedRead, Prefilter, Skip
 from bot.services.cache import CacheStore, Codec, LmsCache, plain_reason
-from bot.services.learning import MODULE, PROGRESS, RESULTS, SESSIONS, module_key, progress_key, sessions_key
+from bot.services.learning import (
+    ABSENT_MAX_AGE,
+    FLAG,
+    MODULE,
+    PROGRESS,
+    RESULTS,
+    SESSIONS,
+    absent_key,
+    module_key,
+    progress_key,
+    sessions_key,
+)
 from bot.services.types import TrackedModuleRef
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 MODULES = Codec[list[Module]](list[Module])
 COURSE_MODULES = Codec[list[CourseModule]](list[CourseModule])
-FLAG = Codec[bool](bool)
-ABSENT_MAX_AGE = 86400.0  # "not enrolled" is asked again after a day
 
 
 class SnapshotStore:
@@ -191,7 +200,7 @@ class LmsReader:
 
     async def not_enrolled(self, tracked: TrackedModuleRef, learner_id: str) -> bool:
         """The LMS said (recently) this learner is not in the module's course or batch."""
-        cached = await self.cache.peek(_absent_key(self.team_id, tracked, learner_id), FLAG)
+        cached = await self.cache.peek(absent_key(self.team_id, tracked, learner_id), FLAG)
         return cached is not None and self._age(cached[1].fetched_at) < ABSENT_MAX_AGE
 
     async def progress(
@@ -225,7 +234,7 @@ class LmsReader:
                 max_stale=max_stale,
             )
         except NotFoundError:
-            await self.cache.put(_absent_key(self.team_id, tracked, learner_id), True, FLAG)
+            await self.cache.put(absent_key(self.team_id, tracked, learner_id), True, FLAG)
             return None
         return Progress(value, fetched_at)
 
@@ -397,7 +406,3 @@ class LmsReader:
 
     def _age(self, fetched_at: datetime) -> float:
         return (self.now() - fetched_at.astimezone(UTC)).total_seconds()
-
-
-def _absent_key(team_id: str, tracked: TrackedModuleRef, learner_id: str) -> str:
-    return progress_key(team_id, tracked, learner_id) + ":absent"

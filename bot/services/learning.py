@@ -32,6 +32,7 @@ from bot.services.types import (
     IspringProgress,
     ModuleStatus,
     PlansReport,
+    ProgressPage,
     Provider,
     ResultsReport,
     SessionItem,
@@ -47,7 +48,13 @@ SESSIONS = Codec[list[Session]](list[Session])
 PLANS = Codec[list[LearningPlanProgress]](list[LearningPlanProgress])
 RESULTS = Codec[list[ModuleResult]](list[ModuleResult])
 PENDING_MAX_AGE = 60.0  # `/lms progress`: work to do is re-read after a minute (done work after LMS_CACHE_SECONDS)
+FLAG = Codec[bool](bool)
 _PARALLEL = 4  # concurrent LMS calls per request: fast, and gentle on the 30-a-minute budget
+# Modules one reply reads at most (one module-progress call each when not cached): 500 tracked modules must not
+# cost 500 calls, 17 minutes of the endpoint's 30-a-minute budget, for one person. Buttons offer the rest.
+PROGRESS_PAGE = 10
+ABSENT_MAX_AGE = 86400.0  # "not enrolled" (a 404) is asked again after a day, by sweeps, commands and Home alike
+NOT_ENROLLED = "You are not enrolled in this module (or in its batch)."
 
 
 class NeedsSetup(Exception):
@@ -76,6 +83,11 @@ def progress_key_learner(key: str) -> tuple[str, str] | None:
     if len(parts) == 7 and parts[1:3] == ["zoho", "progress"]:
         return parts[0], parts[6]
     return None
+
+
+def absent_key(team_id: str, t: TrackedModuleRef, learner_id: str) -> str:
+    """Where "the LMS said this learner is not enrolled" is cached (a 404 carries no payload to cache)."""
+    return progress_key(team_id, t, learner_id) + ":absent"
 
 
 def module_key(team_id: str, t: TrackedModuleRef) -> str:
@@ -132,16 +144,89 @@ class LearningService:
     async def progress(
         self, team_id: str, user_id: str, ref: str | None = None, fetch: Fetch | None = None
     ) -> list[ModuleStatus]:
+        """The first page of the caller's modules (see `progress_page`)."""
+        return (await self.progress_page(team_id, user_id, ref, fetch)).statuses
+
+    async def progress_page(
+        self,
+        team_id: str,
+        user_id: str,
+        ref: str | None = None,
+        fetch: Fetch | None = None,
+        *,
+        start: int = 0,
+        limit: int = PROGRESS_PAGE,
+    ) -> ProgressPage:
+        """Tracked modules `start` to `start + limit` for the caller, each from the shared cache when fresh:
+        never more than `limit` modules (so LMS calls) a reply, however many are tracked."""
         learner = await self.learner_id(team_id, user_id)
         modules = await self.tracked(team_id, ref)
         lms = await self._lms(team_id)
         fetch = fetch or self.interactive()
-        return await _bounded([partial(self.module_status, lms, team_id, t, learner, fetch) for t in modules])
+        start = max(0, min(start, len(modules) - 1))
+        page = modules[start : start + limit]
+        statuses = await _bounded([partial(self.module_status, lms, team_id, t, learner, fetch) for t in page])
+        return ProgressPage(statuses=statuses, start=start, total=len(modules))
+
+    async def overview(self, team_id: str, user_id: str, fetch: Fetch, *, limit: int = PROGRESS_PAGE) -> ProgressPage:
+        """Every tracked module with a fresh cached answer (free), plus at most `limit` others read from the
+        LMS (App Home: opening the tab again, or Refresh, reads the next ones). `total` counts them all."""
+        learner = await self.learner_id(team_id, user_id)
+        modules = await self.tracked(team_id)
+        lms = await self._lms(team_id)
+        fresh: dict[int, ModuleStatus] = {}
+        stale: list[tuple[float, int, TrackedModuleRef]] = []  # (cached copy's time, 0 when none; order; module)
+        for i, t in enumerate(modules):
+            cached = await self.cached_status(team_id, t, learner, max_age=fetch.max_age)
+            if cached is not None:
+                fresh[t.id] = cached
+                continue
+            copy = await self.cache.peek(progress_key(team_id, t, learner_id=learner), PROGRESS)
+            stale.append((copy[1].fetched_at.timestamp() if copy is not None else 0.0, i, t))
+        # Never read first, then the oldest copies: Refresh (which wants everything fresh) works through them all.
+        missing = [t for _, _, t in sorted(stale)][:limit]
+        loaded = await _bounded([partial(self.module_status, lms, team_id, t, learner, fetch) for t in missing])
+        got = fresh | {s.tracked.id: s for s in loaded}
+        for _, _, t in stale:  # not read this time: their older copy, if any, marked with its age
+            if t.id not in got and (old := await self.cached_status(team_id, t, learner, max_age=float("inf"))):
+                got[t.id] = old
+        return ProgressPage(statuses=[got[t.id] for t in modules if t.id in got], start=0, total=len(modules))
+
+    async def cached_status(
+        self, team_id: str, tracked: TrackedModuleRef, learner_id: str, *, max_age: float
+    ) -> ModuleStatus | None:
+        """The module's status from the shared cache alone (no LMS call); None when no fresh copy is there."""
+        if await self._not_enrolled(team_id, tracked, learner_id):
+            return ModuleStatus(tracked=tracked, error=NOT_ENROLLED)
+        cached = await self.cache.peek(progress_key(team_id, tracked, learner_id), PROGRESS)
+        if cached is None or self._age(cached[1]) > max_age:
+            return None
+        progress, freshness = cached
+        module = None
+        if progress.is_locked:
+            settings = await self.cache.peek(module_key(team_id, tracked), MODULE)
+            module = settings[0] if settings is not None else None
+        return ModuleStatus(
+            tracked=tracked, progress=progress, module=module, freshness=freshness, now=self.settings.lms_now()
+        )
+
+    async def _not_enrolled(self, team_id: str, tracked: TrackedModuleRef, learner_id: str) -> bool:
+        """The LMS said within a day that this learner is not enrolled (and no progress was read since)."""
+        absent = await self.cache.peek(absent_key(team_id, tracked, learner_id), FLAG)
+        if absent is None or not absent[0] or self._age(absent[1]) >= ABSENT_MAX_AGE:
+            return False
+        progress = await self.cache.peek(progress_key(team_id, tracked, learner_id), PROGRESS)
+        return progress is None or progress[1].fetched_at <= absent[1].fetched_at
+
+    def _age(self, freshness: Freshness) -> float:
+        return self.cache.clock() - freshness.fetched_at.timestamp()
 
     async def module_status(
         self, lms: LmsClients, team_id: str, tracked: TrackedModuleRef, learner_id: str, fetch: Fetch
     ) -> ModuleStatus:
         """One module for one learner; a failure becomes a plain-words error on that module only."""
+        if await self._not_enrolled(team_id, tracked, learner_id):
+            return ModuleStatus(tracked=tracked, error=NOT_ENROLLED)
         key = progress_key(team_id, tracked, learner_id)
         max_age = fetch.max_age
         if fetch.pending_max_age is not None and fetch.pending_max_age < max_age:
@@ -163,8 +248,10 @@ class LearningService:
                 max_age=max_age,
             )
         except NotFoundError:
-            # Zoho answers 404 for a learner outside the module's course or batch.
-            return ModuleStatus(tracked=tracked, error="You are not enrolled in this module (or in its batch).")
+            # Zoho answers 404 for a learner outside the module's course or batch: remembered for a day, as the
+            # sweep does (same key), so neither asks again on every command.
+            await self.cache.put(absent_key(team_id, tracked, learner_id), True, FLAG)
+            return ModuleStatus(tracked=tracked, error=NOT_ENROLLED)
         except LMSError as exc:
             return ModuleStatus(tracked=tracked, error=exc.message)
         module: Module | None = None

@@ -7,11 +7,15 @@ own (reminders, auto-linking) come through here, with the workspace's bot token 
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+import weakref
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 from slack_sdk.http_retry.request import HttpRequest
@@ -27,6 +31,95 @@ _USER_TTL_SECONDS = 600.0
 _CLIENT_TTL_SECONDS = 600.0
 _TOKEN_ERRORS = frozenset({"invalid_auth", "token_revoked", "account_inactive", "not_authed", "token_expired"})
 HISTORY_PAGE = 100  # Slack recommends no more than 200 messages a page
+POOL_CONNECTIONS = 32  # open connections to Slack at most, shared by every Web API call and respond()
+
+# Slack's per-method limits, "per API method per app per workspace", calls a minute (Tier 2: 20, Tier 3: 50,
+# Tier 4: 100; see Slack's rate-limits page). The lower bound of each tier: Slack allows bursts above it but
+# promises nothing more. chat.postMessage is limited per channel (about 1 a second) instead: see POST_PER_MINUTE.
+TIER_PER_MINUTE: dict[str, int] = {
+    "conversations.open": 50,
+    "conversations.history": 50,
+    "chat.update": 50,
+    "users.list": 20,
+    "users.info": 100,
+    "users.lookupByEmail": 100,
+    "views.publish": 100,
+}
+POST_PER_MINUTE = 60  # chat.postMessage: "1 per second" per channel, short bursts allowed
+
+
+class SlackHttp:
+    """One aiohttp session — one pool of kept-alive connections — for all of a process's Web API calls and
+    response-URL posts. (Without it slack_sdk opens a session, so a TCP and TLS connection, per call.)
+
+    aiohttp sessions belong to the event loop they were made in: one per loop, made on first use.
+    """
+
+    def __init__(self, *, limit: int = POOL_CONNECTIONS) -> None:
+        self.limit = limit
+        self._sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.ClientSession] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def session(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        session = self._sessions.get(loop)
+        if session is None or session.closed:
+            session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self.limit))
+            self._sessions[loop] = session
+        return session
+
+    async def aclose(self) -> None:
+        """Close this loop's session (sessions of loops that have ended went with them)."""
+        loop = asyncio.get_running_loop()
+        session = self._sessions.pop(loop, None)
+        if session is not None and not session.closed:
+            await session.close()
+
+
+class Pacer:
+    """Keeps each (workspace, method) within its calls-a-minute limit: a call over it waits until the oldest
+    call of the last minute is a minute old, so a sweep to thousands of people never meets `ratelimited`."""
+
+    def __init__(
+        self,
+        limits: dict[str, int],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        window: float = 60.0,
+    ) -> None:
+        self.limits = limits
+        self.clock = clock
+        self.sleep = sleep
+        self.window = window
+        self._calls: dict[tuple[str, ...], deque[float]] = {}
+
+    async def wait(self, method: str, *scope: str, limit: int | None = None) -> None:
+        allowed = limit if limit is not None else self.limits.get(method)
+        if allowed is None:
+            return
+        calls = self._calls.setdefault((method, *scope), deque())
+        while True:
+            now = self.clock()
+            while calls and now - calls[0] >= self.window:
+                calls.popleft()
+            if len(calls) < allowed:
+                calls.append(now)
+                return
+            await self.sleep(calls[0] + self.window - now)
+
+
+class DmChannelStore(Protocol):
+    async def get(self, team_id: str, user_id: str) -> str | None: ...
+
+    async def put(self, team_id: str, user_id: str, channel_id: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Posted:
+    channel: str
+    ts: str
 
 
 class _RetryDroppedConnectionsExceptPosts(AsyncConnectionErrorRetryHandler):
@@ -87,16 +180,25 @@ class SlackGateway:
         settings: Settings,
         installation_store: AsyncInstallationStore | None = None,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        http: SlackHttp | None = None,
+        dm_channels: DmChannelStore | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         self.settings = settings
         self.installation_store = installation_store
+        self.http = http or SlackHttp()
+        self.dm_channels = dm_channels
+        self.pacer = pacer or Pacer(TIER_PER_MINUTE)
         self._clock = clock
         self._clients: dict[str, tuple[AsyncWebClient, float]] = {}
         self._users: dict[tuple[str, str], tuple[SlackUser, float]] = {}
+        self._dms: dict[tuple[str, str], str] = {}  # (team, user) -> DM channel, in front of `dm_channels`
 
     async def client(self, team_id: str) -> AsyncWebClient:
         cached = self._clients.get(team_id)
         if cached and self._clock() - cached[1] < _CLIENT_TTL_SECONDS:
+            cached[0].session = self.http.session()  # this loop's session (the same one, within a loop)
             return cached[0]
         token: str | None = None
         if self.installation_store is not None:
@@ -110,6 +212,7 @@ class SlackGateway:
             token=token,
             base_url=self.settings.slack_api_url,
             retry_handlers=[_RetryDroppedConnectionsExceptPosts()],
+            session=self.http.session(),
         )
         self._clients[team_id] = (client, self._clock())
         return client
@@ -123,6 +226,7 @@ class SlackGateway:
         cached = self._users.get((team_id, user_id))
         if cached and self._clock() - cached[1] < _USER_TTL_SECONDS:
             return cached[0]
+        await self.pacer.wait("users.info", team_id)
         response = await (await self.client(team_id)).users_info(user=user_id)
         user = SlackUser.from_api(response["user"])
         self._users[(team_id, user_id)] = (user, self._clock())
@@ -134,6 +238,7 @@ class SlackGateway:
         people: list[SlackUser] = []
         cursor: str | None = None
         while True:
+            await self.pacer.wait("users.list", team_id)
             response = await client.users_list(limit=200, cursor=cursor)
             members: list[dict[str, Any]] = response.get("members") or []
             for raw in members:
@@ -147,6 +252,7 @@ class SlackGateway:
 
     async def user_by_email(self, team_id: str, email: str) -> SlackUser | None:
         try:
+            await self.pacer.wait("users.lookupByEmail", team_id)
             response = await (await self.client(team_id)).users_lookupByEmail(email=email)
         except SlackApiError as exc:
             if exc.response.get("error") == "users_not_found":
@@ -163,8 +269,56 @@ class SlackGateway:
         return None
 
     async def dm_channel(self, team_id: str, user_id: str) -> str:
+        """The bot's DM channel with this person: known from an earlier post (kept in the database), else
+        conversations.open (Tier 3) once."""
+        channel = await self.known_dm_channel(team_id, user_id)
+        if channel is not None:
+            return channel
+        await self.pacer.wait("conversations.open", team_id)
         response = await (await self.client(team_id)).conversations_open(users=user_id)
-        return str(response["channel"]["id"])
+        channel = str(response["channel"]["id"])
+        await self._remember_dm(team_id, user_id, channel)
+        return channel
+
+    async def known_dm_channel(self, team_id: str, user_id: str) -> str | None:
+        channel = self._dms.get((team_id, user_id))
+        if channel is None and self.dm_channels is not None:
+            channel = await self.dm_channels.get(team_id, user_id)
+            if channel is not None:
+                self._dms[(team_id, user_id)] = channel
+        return channel
+
+    async def _remember_dm(self, team_id: str, user_id: str, channel: str) -> None:
+        if self._dms.get((team_id, user_id)) == channel:
+            return
+        self._dms[(team_id, user_id)] = channel
+        if self.dm_channels is not None:
+            await self.dm_channels.put(team_id, user_id, channel)
+
+    async def post_dm(
+        self,
+        team_id: str,
+        user_id: str,
+        text: str,
+        blocks: list[dict[str, Any]],
+        metadata: dict[str, Any] | None = None,
+    ) -> Posted:
+        """A DM without conversations.open: chat.postMessage to the user id lands in the app's DM with them, and
+        the answer names that DM's channel, which is kept (for conversations.history and chat.update)."""
+        await self.pacer.wait("chat.postMessage", team_id, user_id, limit=POST_PER_MINUTE)
+        try:
+            response = await (await self.client(team_id)).chat_postMessage(
+                channel=user_id, text=text, blocks=blocks, metadata=metadata
+            )
+        except SlackApiError as exc:
+            self.forget_token(team_id, exc)
+            raise
+        posted = Posted(channel=str(response["channel"]), ts=str(response["ts"]))
+        try:
+            await self._remember_dm(team_id, user_id, posted.channel)
+        except Exception:  # noqa: BLE001 - the message is out; without the id a later edit opens the DM once
+            self._dms[(team_id, user_id)] = posted.channel
+        return posted
 
     async def post(
         self,
@@ -175,6 +329,7 @@ class SlackGateway:
         metadata: dict[str, Any] | None = None,
     ) -> str:
         """chat.postMessage; `metadata` is Slack message metadata ({"event_type", "event_payload"})."""
+        await self.pacer.wait("chat.postMessage", team_id, channel, limit=POST_PER_MINUTE)
         try:
             response = await (await self.client(team_id)).chat_postMessage(
                 channel=channel, text=text, blocks=blocks, metadata=metadata
@@ -194,6 +349,7 @@ class SlackGateway:
         metadata: dict[str, Any] | None = None,
     ) -> None:
         """chat.update; without `metadata` the message keeps the metadata it had (as Slack documents)."""
+        await self.pacer.wait("chat.update", team_id)
         try:
             await (await self.client(team_id)).chat_update(
                 channel=channel, ts=ts, text=text, blocks=blocks, metadata=metadata
@@ -210,6 +366,7 @@ class SlackGateway:
         client = await self.client(team_id)
         cursor: str | None = None
         while True:
+            await self.pacer.wait("conversations.history", team_id)
             try:
                 response = await client.conversations_history(
                     channel=channel,
@@ -227,4 +384,8 @@ class SlackGateway:
                 return
 
     async def publish_home(self, team_id: str, user_id: str, view: dict[str, Any]) -> None:
+        await self.pacer.wait("views.publish", team_id)
         await (await self.client(team_id)).views_publish(user_id=user_id, view=view)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()

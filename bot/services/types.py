@@ -56,6 +56,24 @@ class ModuleStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class ProgressPage:
+    """Some of the tracked modules (a reply reads a capped number): `start` is the first one's position among
+    all `total` tracked modules."""
+
+    statuses: list[ModuleStatus]
+    start: int
+    total: int
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.statuses)
+
+    @property
+    def next_start(self) -> int | None:
+        return self.end if self.end < self.total else None
+
+
+@dataclass(frozen=True, slots=True)
 class SessionItem:
     tracked: TrackedModuleRef
     session: Session

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import math
 import secrets
 import threading
 import time
@@ -24,6 +25,27 @@ MODAL_STACK_LIMIT = 3  # "After you open a modal, you may only push two addition
 MESSAGE_BLOCK_LIMIT = 50  # "up to 50 blocks in each message, and 100 blocks in modals or Home tabs"
 VIEW_BLOCK_LIMIT = 100
 CONTENT_FIELDS = ("text", "blocks", "attachments", "thread_ts", "metadata")  # what a message is made of
+# Slack's per-method tiers, calls a minute per workspace (Tier 2: 20, Tier 3: 50, Tier 4: 100; the lower bound
+# of each, which is all Slack promises), for `SlackStub(tiers=SLACK_TIERS)`. chat.postMessage is limited per
+# channel instead (about one a second, short bursts allowed): POST_PER_CHANNEL a minute.
+SLACK_TIERS: dict[str, int] = {
+    "conversations.open": 50,
+    "conversations.history": 50,
+    "chat.update": 50,
+    "chat.delete": 50,
+    "chat.getPermalink": 100,
+    "users.list": 20,
+    "users.info": 100,
+    "users.lookupByEmail": 100,
+    "views.publish": 100,
+    "views.open": 100,
+    "views.update": 100,
+    "views.push": 100,
+    "team.info": 20,
+    "auth.test": 100,
+}
+POST_PER_CHANNEL = 60
+RATE_WINDOW = 60.0
 
 
 class SlackError(Exception):
@@ -137,8 +159,18 @@ class SlackStub:
         trigger_ttl: float = 3.0,
         response_url_ttl: float = 30 * 60,
         response_url_uses: int = 5,
+        tiers: dict[str, int] | None = None,
+        post_per_channel: int | None = None,
     ) -> None:
+        """`tiers` (e.g. SLACK_TIERS): calls a minute per method, answered `ratelimited` (429, Retry-After)
+        beyond; `post_per_channel`: chat.postMessage calls a minute per channel (POST_PER_CHANNEL). Both kept
+        across `reset()`; None: no limit."""
         self.lock = threading.RLock()
+        self.tiers = tiers
+        self.post_per_channel = post_per_channel
+        # The clock rate windows are counted on (default: the stub's own); a test running days of sweeps on a
+        # virtual clock sets that one, so a day in a second of real time is not a burst.
+        self.rate_clock: Callable[[], float] | None = None
         self.clock = clock
         self.trigger_ttl = trigger_ttl
         self.response_url_ttl = response_url_ttl
@@ -164,6 +196,8 @@ class SlackStub:
         self._last_ts = 0.0
         self.holds: dict[str, list[Hold]] = {}
         self.held = 0  # answers being held back right now
+        self._windows: dict[tuple[str, ...], list[float]] = {}  # (method[, channel]) -> times of accepted calls
+        self.peers: set[tuple[str, int]] = set()  # (host, port) of every TCP connection a call came in on
         self.files: dict[str, UploadedFile] = {}  # file id -> an external upload (files.getUploadURLExternal)
 
     def reset(self, workspace: Workspace | None = None) -> None:
@@ -189,9 +223,41 @@ class SlackStub:
             return [c for c in self.calls if c.method == method]
 
     def clear(self) -> None:
-        """Forget the call log (the world stays)."""
+        """Forget the call log and the connections seen (the world stays)."""
         with self.lock:
             self.calls.clear()
+            self.peers.clear()
+
+    def note_peer(self, peer: tuple[str, int] | None) -> None:
+        if peer is not None:
+            with self.lock:
+                self.peers.add((peer[0], peer[1]))
+
+    @property
+    def connections(self) -> int:
+        """Distinct client connections the calls since the last `clear()` came in on."""
+        with self.lock:
+            return len(self.peers)
+
+    def take_rate_limit(self, method: str, args: Json) -> int | None:
+        """Seconds to wait when this call is over its method's limit (Slack's Retry-After); None: go ahead,
+        and the call counts."""
+        key: tuple[str, ...] = (method,)
+        if method == "chat.postMessage":
+            limit, key = self.post_per_channel, (method, str(args.get("channel") or ""))
+        else:
+            limit = (self.tiers or {}).get(method)
+        if limit is None:
+            return None
+        with self.lock:
+            now = self.rate_clock() if self.rate_clock is not None else self.now()
+            window = [t for t in self._windows.get(key, []) if now - t < RATE_WINDOW]
+            if len(window) >= limit:
+                self._windows[key] = window
+                return max(1, math.ceil(window[0] + RATE_WINDOW - now))
+            window.append(now)
+            self._windows[key] = window
+            return None
 
     def fail_next(
         self,

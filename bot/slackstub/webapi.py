@@ -4,7 +4,8 @@ Arguments are read the ways slack_sdk sends them: query string (GET methods, and
 `params`), form-encoded bodies (where structured fields such as `blocks` or `view` are JSON strings) and JSON
 bodies. The token comes from `Authorization: Bearer …` (or a legacy `token` argument).
 
-Guard order: unknown method -> token (not_authed / invalid_auth) -> injected fault -> handler. Every call,
+Guard order: unknown method -> token (not_authed / invalid_auth) -> the method's rate tier, when the stub
+enforces them (`ratelimited`, 429 with Retry-After) -> injected fault -> handler. Every call,
 refused or not, lands in the call log the moment it takes effect; a held answer (`hold_answer`) is sent only
 later. Response URLs are POST /response/<id>.
 """
@@ -409,6 +410,7 @@ async def api_endpoint(request: Request) -> Response:
     args: Json = {}
     caller: str | None = None
     status, headers = 200, {}
+    stub.note_peer(request.client)
     try:
         args = await read_args(request)
         if method == "oauth.v2.access":  # the one method authenticated by the app, not a token
@@ -421,6 +423,9 @@ async def api_endpoint(request: Request) -> Response:
         if handler is None:
             raise SlackError("unknown_method")
         caller = _caller(stub, request, args)
+        wait = stub.take_rate_limit(method, args)
+        if wait is not None:
+            raise SlackError("ratelimited", status=429, headers={"Retry-After": str(wait)})
         fault = stub.take_fault(method)
         if fault is not None:
             if fault.delay > 0:
@@ -450,6 +455,7 @@ async def response_url_endpoint(request: Request) -> Response:
     arrived = stub.now()
     body: Json = {}
     status = 200
+    stub.note_peer(request.client)
     try:
         raw = await request.body()
         try:

@@ -53,7 +53,7 @@ from handlers.views.module_edit import (
     module_picker_modal,
 )
 from handlers.views.notices import error_message, module_updated_message
-from handlers.views.progress import EDIT_MODULE_ACTION, progress_message
+from handlers.views.progress import EDIT_MODULE_ACTION, PROGRESS_MORE_ACTION, progress_message
 from handlers.views.reports import plans_message, results_message, sessions_message
 from handlers.views.status import reminder_settings_message, status_message
 from handlers.views.tracking import (
@@ -82,6 +82,7 @@ __all__ = [
     "MODULE_PICK_ACTION",
     "MUTE_ACTION",
     "OPEN_ACTION",
+    "PROGRESS_MORE_ACTION",
     "REMIND_DIGEST_OFF_ACTION",
     "REMIND_DIGEST_ON_ACTION",
     "REMIND_OFF_ACTION",

@@ -250,6 +250,7 @@ def home_view(
     admin: StatusReport | None = None,
     linked: bool = True,
     manager: bool = False,
+    tracked_total: int | None = None,
     welcome: bool = False,
     note: str | None = None,
     ispring: IspringProgress | None = None,
@@ -259,6 +260,7 @@ def home_view(
 
     `now` splits upcoming from past sessions and hides a snooze that has run out; `welcome` (a first visit)
     adds what the bot does and, when not linked, a "Link me" button; `note` says what the last change did.
+    `tracked_total`: how many modules are tracked, when `modules` holds only some of them.
     """
     fresh = freshness_line(
         oldest([s.freshness for s in modules] + [r.freshness for r in (sessions, plans, ispring) if r is not None])
@@ -275,6 +277,14 @@ def home_view(
         blocks.append(kit.section(f"*{' · '.join(summaries)}*", accessory=refresh))
         if fresh:
             blocks.append(kit.context(fresh))
+        if tracked_total is not None and tracked_total > len(modules):
+            # Home reads a capped number of modules from the LMS each time it is built.
+            blocks.append(
+                kit.context(
+                    f"Showing {len(modules)} of {tracked_total} tracked modules: the others are read a few at a "
+                    "time — press Refresh for more, or use `/lms progress`."
+                )
+            )
         if zoho_linked:
             blocks += _learner_blocks(modules, sessions, plans, now)
         if ispring is not None:

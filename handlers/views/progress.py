@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from bot.lms.zoho_models import Entity, SessionEntity
 from bot.services import agenda
-from bot.services.types import IspringProgress, ModuleStatus
+from bot.services.types import IspringProgress, ModuleStatus, ProgressPage
 from handlers.views import kit, limits
 from handlers.views.formatting import (
     LOCKED,
@@ -26,6 +26,8 @@ from handlers.views.kit import SlackMessage
 from handlers.views.limits import Block
 
 EDIT_MODULE_ACTION = "module_edit_open"  # value: the tracked module's id
+PROGRESS_MORE_ACTION = "progress_more"  # value: the position of the first module of the next page
+PROGRESS_MORE_BLOCK = "progress_more"
 
 
 def module_name(status: ModuleStatus) -> str | None:
@@ -140,13 +142,28 @@ def progress_summary(statuses: Sequence[ModuleStatus]) -> str:
     return " · ".join(parts)
 
 
+def _more_block(page: ProgressPage) -> Block | None:
+    """A button for the next page of modules (a reply reads a capped number of them)."""
+    if page.next_start is None:
+        return None
+    upto = min(page.total, page.next_start + len(page.statuses))
+    label = f"Show modules {page.next_start + 1}–{upto} of {page.total}"
+    return kit.actions(
+        [kit.button(label, PROGRESS_MORE_ACTION, value=str(page.next_start))], block_id=PROGRESS_MORE_BLOCK
+    )
+
+
 def progress_message(
-    statuses: Sequence[ModuleStatus], *, can_edit: bool = False, ispring: IspringProgress | None = None
+    statuses: Sequence[ModuleStatus],
+    *,
+    can_edit: bool = False,
+    ispring: IspringProgress | None = None,
+    page: ProgressPage | None = None,
 ) -> SlackMessage:
     """One group of blocks per module; "Edit module" buttons (value = tracked id) only when `can_edit`.
 
     `ispring`: the learner's own iSpring modules, shown after the Zoho ones (alone for an iSpring-only learner).
-    """
+    With `page` (some of many tracked modules), which ones these are and a button for the next ones."""
     if not statuses and ispring is None:
         blocks = [
             kit.section("No modules are tracked yet, so there is no progress to show."),
@@ -159,8 +176,13 @@ def progress_message(
         summaries.append(ispring_summary(ispring))
     summary = " · ".join(summaries)
     head: list[Block] = [kit.header("Your LMS progress"), kit.section(f"*{summary}*")]
+    if page is not None and (page.start > 0 or page.next_start is not None):
+        head.append(kit.context(f"Modules {page.start + 1}–{page.end} of {page.total} tracked."))
     fresh = freshness_line(oldest([s.freshness for s in statuses] + [ispring.freshness if ispring else None]))
     tail: list[Block] = [*extra, kit.context(fresh)] if fresh else extra
+    more = _more_block(page) if page is not None else None
+    if more is not None:
+        tail.append(more)
     if not statuses:
         return kit.message(f"LMS progress: {summary}", [*head, *tail])
     budget_chars = limits.MESSAGE_TEXT_BUDGET - limits.text_size(head + tail)

@@ -25,8 +25,10 @@ from bot.sandbox import seed
 from bot.sandbox.server import SandboxServer
 from bot.sandbox.state import SandboxState
 from bot.scheduler import build_engine
+from bot.services.slack_gateway import TIER_PER_MINUTE, Pacer
 from bot.services.types import Provider, TrackedModuleRef
 from bot.slackstub import SlackDriver, SlackStub, SlackStubServer, ThreadedServer
+from bot.slackstub.state import POST_PER_CHANNEL, SLACK_TIERS
 from bot.web import build_web
 from storage.crypto import Keyring
 from storage.db import Database
@@ -69,7 +71,8 @@ PEOPLE = {
 
 @pytest.fixture(scope="session")
 def _slack_server() -> Iterator[SlackStubServer]:
-    with SlackStubServer() as server:
+    # Slack's per-method tiers enforced, as Slack does: a sweep that exceeds one meets `ratelimited`.
+    with SlackStubServer(SlackStub(tiers=SLACK_TIERS, post_per_channel=POST_PER_CHANNEL)) as server:
         yield server
 
 
@@ -164,7 +167,8 @@ MakeWorld = Callable[..., Awaitable[World]]
 
 @pytest.fixture
 async def make_world(sandbox: SandboxServer, _slack_server: SlackStubServer, tmp_path: Any) -> AsyncIterator[MakeWorld]:
-    """`await make_world(start=MONDAY, people=[...], database_url=..., **config)`: a fresh world."""
+    """`await make_world(start=MONDAY, people=[...], database_url=..., **config)`: a fresh world
+    (`learners`: that many generated sandbox learners besides the named ones)."""
     made: list[World] = []
 
     async def make(
@@ -176,13 +180,14 @@ async def make_world(sandbox: SandboxServer, _slack_server: SlackStubServer, tmp
         ispring: bool = False,
         sandbox_server: SandboxServer | None = None,
         settings: dict[str, Any] | None = None,
+        learners: int = 0,
         **config: Any,
     ) -> World:
         from storage import migrate
 
         clock = VirtualClock(start.timestamp())
         server = sandbox_server or sandbox
-        server.reset(seed.build_state("demo", clock=clock))
+        server.reset(seed.build_state("demo", learners, clock=clock))
         _slack_server.reset()
         url = database_url or f"sqlite:///{tmp_path / f'world{len(made)}.db'}"
         if database_url is None:
@@ -195,6 +200,10 @@ async def make_world(sandbox: SandboxServer, _slack_server: SlackStubServer, tmp
             retry=RetryPolicy(max_retries=1, initial_wait=0.01, max_wait=0.05),
         )
         world = World(clock, server, _slack_server.stub, services, quiet_config(**config))
+        # Slack's tiers on the world's clock, on both sides: the stand-in counts calls a virtual minute, and the
+        # gateway's pacer waits virtual time (a week of sweeps runs in seconds, which is no burst).
+        _slack_server.stub.rate_clock = clock.now
+        services.slack.pacer = Pacer(TIER_PER_MINUTE, clock=clock.now, sleep=clock.sleep)
         # build_services gives the clock to the cache's reader but not to the repositories that stamp rows:
         # give them the virtual clock too, so "fetched an hour ago" and "claimed 10 min ago" mean virtual time.
         services.cache.store = LmsCacheRepository(services.db, clock=world.now)
