@@ -271,12 +271,13 @@ async def _status(s: Services) -> int:
     if not accounts:
         print("no Zoho account is connected or configured", file=sys.stderr)
         return 0
-    print("account\tused by\tcalls in the last 24 h\tdaily budget\tleft\ttoday so far\tprojected today")
+    # A fixed number of columns (the note may be empty) so scripts can split every line the same way.
+    print("account\tused by\tcalls in the last 24 h\tdaily budget\tleft\ttoday so far\tprojected today\tnote")
     for a in accounts:
         d = a.daily
         print(
             f"{a.account}\t{','.join(a.used_by)}\t{d.used}\t{d.limit}\t{d.remaining}\t"
-            f"{d.used_today} ({d.zone})\t{d.projected_today}" + ("\tover budget" if d.projected_today > d.limit else "")
+            f"{d.used_today} ({d.zone})\t{d.projected_today}\t" + ("over budget" if d.projected_today > d.limit else "")
         )
     return 0
 

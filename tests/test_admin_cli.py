@@ -398,6 +398,7 @@ def test_status_shows_each_zoho_accounts_daily_budget(
         "left",
         "today so far",
         "projected today",
+        "note",
     ]
     assert line.split("\t")[1:5] == ["environment", "0", "3", "3"]
     for _ in range(3):  # `lmsbot lms` spends the same budget as the bot
@@ -405,9 +406,12 @@ def test_status_shows_each_zoho_accounts_daily_budget(
     code, _, err = run(capsys, "lms", "plans", "--learner", learner)
     assert code == 1 and "daily API budget for this workspace is used up; try again after" in err
     assert len(sandbox.state.calls_for("learning-plans-progress")) == 3  # the fourth was never sent
-    account, used_by, used, budget, left, today, projected = run(capsys, "status")[1].splitlines()[1].split("\t")
+    fields = run(capsys, "status")[1].splitlines()[1].split("\t")
+    account, used_by, used, budget, left, today, projected, note = fields
     assert account.startswith("zoho:") and (used_by, used, budget, left) == ("environment", "3", "3", "0")
+    # The projection extrapolates by the time of day, so early in the day 3 calls project past the budget.
     assert today == "3 (UTC)" and int(projected) >= 3
+    assert note == ("over budget" if int(projected) > 3 else "")
 
 
 def test_status_warns_that_a_private_budget_shows_nothing(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
