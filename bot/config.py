@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -239,8 +238,3 @@ class Settings(BaseSettings):
         if self.lms_interactive_reserve >= self.lms_rate_limit:
             raise ValueError("LMS_INTERACTIVE_RESERVE must be smaller than LMS_RATE_LIMIT")
         return self
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return Settings()

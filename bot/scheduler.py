@@ -111,6 +111,9 @@ async def prune_job() -> None:
     removed = await runtime.services.reminders.prune(before)
     runtime.out(f"prune: {removed} sent-log rows older than {runtime.config.prune_days} days removed")
     await runtime.services.deliveries.purge()  # Slack deliveries kept for replay checks
+    states = await runtime.services.connections.purge_expired_states()
+    if states:
+        runtime.out(f"prune: {states} expired connect links removed")
 
 
 class ReminderScheduler:

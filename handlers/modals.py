@@ -379,6 +379,5 @@ def register(app: AsyncApp, services: Services) -> None:
         await _submit_connect_ispring(services, ack, body, client)
 
     @app.action("connect_zoho_open")
-    @app.action("reminder_open_lms")
     async def url_button(ack: AsyncAck) -> None:
         await ack()  # Slack sends block_actions for link buttons too; the browser does the rest

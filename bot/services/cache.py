@@ -39,20 +39,6 @@ class CacheStore(Protocol):
     async def put(self, key: str, payload: Any) -> None: ...
 
 
-class MemoryCacheStore:
-    """For tests and the CLI: the same interface as the database-backed store."""
-
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self._items: dict[str, tuple[Any, datetime]] = {}
-        self._clock = clock
-
-    async def get(self, key: str) -> tuple[Any, datetime] | None:
-        return self._items.get(key)
-
-    async def put(self, key: str, payload: Any) -> None:
-        self._items[key] = (payload, datetime.fromtimestamp(self._clock(), UTC))
-
-
 class Codec(Generic[T]):
     """How a typed LMS answer goes into the cache and comes back (JSON with the LMS's own field names)."""
 

@@ -185,6 +185,10 @@ class ConnectionService:
         self.registry.forget(team_id)
         return connection
 
+    async def purge_expired_states(self) -> int:
+        """Forget connect links that expired or were used over a day ago (they can never be used again)."""
+        return await self.states.purge()
+
     async def disconnect(self, team_id: str, slack_user_id: str, provider: Provider) -> bool:
         removed = await self.connections.delete(team_id, provider)
         if removed:
