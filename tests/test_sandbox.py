@@ -1,4 +1,4 @@
-"""The LMS sandbox over real HTTP (plain httpx), checked against the doc samples in shared/reference."""
+"""The LMS sandbox over real HTTP (plain httpx), checked against the vendor doc samples (docs/references.md)."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ BL = f"/api/v1/courses/{BLENDED_COURSE}/batches/{BATCH_SPRING}"
 DOC_PROGRESS = f"{BL}/modules/{BL_KICKOFF}/learners/{SAMPLE_LEARNER}/progress"  # the doc's sample request
 RESULTS = "/ispring/learners/modules/results"
 
-# ---- doc samples (copied from /work/shared/reference) ----------------------------------------------------
+# ---- doc samples (copied from the vendor pages in docs/references.md) ----------------------------------------------------
 ONLINE_TEST = {
     "duration": "0 minutes",
     "userMark": "",

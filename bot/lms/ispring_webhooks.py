@@ -1,6 +1,6 @@
 """iSpring Learn's webhook management API: register a subscriber, confirm it, subscribe it to events.
 
-What the reference (/work/shared/reference/more/ispring-webhooks.md) documents, and so what is used here:
+What the reference (iSpring's webhook help pages; docs/references.md) documents, and so what is used here:
 the endpoints (`POST /webhook/register`, `/webhook/code/send`, `/webhook/confirm`, `/webhook/subscribe`,
 `/webhook/remove`, `GET /webhook/subscriber/info`, `/webhook/subscription/list`), that a subscriber "can only be
 subscribed to one type of event", that the callback receives a confirmation code to post back, and that these

@@ -1,4 +1,4 @@
-"""Zoho People LMS endpoints, shaped field for field like the doc samples in /work/shared/reference.
+"""Zoho People LMS endpoints, shaped field for field like the vendor doc samples (docs/references.md).
 
 Documented shapes: module progress, learning-plan progress, module sessions, update module.
 

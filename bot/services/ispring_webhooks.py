@@ -1,7 +1,7 @@
 """iSpring Learn webhooks in: a completion ticks the learner's sent digest off within seconds.
 
 iSpring signs each delivery with `X-Hub-Signature` = sha256(body + secret) (not an HMAC; its own words in
-/work/shared/reference/more/ispring-webhooks.md), resends anything not answered 200 for a day, and may drop
+iSpring's webhook help pages, docs/references.md), resends anything not answered 200 for a day, and may drop
 events after that, so the daily sweep stays the reconciliation. The route answers 200 as soon as the signature
 is checked and the delivery recorded; the work (one iSpring read per learner, then the tick-off) runs in the
 background. A redelivered body is recognised by its hash (the delivery ledger) and not processed again; the

@@ -1,7 +1,7 @@
 """Slack's Block Kit limits, and the one place that cuts text and lists to fit them.
 
-The numbers are Slack's documented limits (slack_sdk's model validators mirror them; see
-shared/reference/more/slack-limits.md). Builders in `kit.py` clip every text through here, and list views
+The numbers are Slack's documented limits (slack_sdk's model validators mirror them;
+the sources are in docs/references.md). Builders in `kit.py` clip every text through here, and list views
 cut long lists here with a visible "…and N more" line — nothing is ever dropped silently.
 """
 
