@@ -43,7 +43,7 @@ BL = f"/api/v1/courses/{BLENDED_COURSE}/batches/{BATCH_SPRING}"
 DOC_PROGRESS = f"{BL}/modules/{BL_KICKOFF}/learners/{SAMPLE_LEARNER}/progress"  # the doc's sample request
 RESULTS = "/ispring/learners/modules/results"
 
-# ---- doc samples (copied from the vendor pages in docs/references.md) ----------------------------------------------------
+# ---- doc samples (copied from the vendor pages in docs/references.md) ---------------------------------------
 ONLINE_TEST = {
     "duration": "0 minutes",
     "userMark": "",
