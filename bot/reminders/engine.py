@@ -216,6 +216,9 @@ class ReminderEngine:
         only_user: str | None,
     ) -> None:
         s = self.services
+        if not await s.workspaces.can_remind(team_id):  # uninstalled, or its bot token revoked: no LMS or Slack call
+            log.info("reminder sweep: skipped %s (the app is not installed there any more)", team_id)
+            return
         force = forced is not None
         now = self.clock()
         lms = await s.registry.for_team(team_id)
