@@ -96,6 +96,9 @@ class WorkspaceService:
     async def uninstall_mark(self, team_id: str) -> UninstallMark | None:
         return await self.repo.uninstall_mark(team_id)
 
+    async def installed_teams(self) -> list[str]:
+        return await self.repo.installed_teams()
+
     async def inventory(self, team_id: str) -> dict[str, int]:
         return await self.repo.inventory(team_id)
 

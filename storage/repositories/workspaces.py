@@ -105,6 +105,14 @@ class WorkspaceRepository(Repository):
         async with self.db.transaction() as session:
             return rowcount(await session.execute(statement))
 
+    async def installed_teams(self) -> list[str]:
+        """Workspaces with a bot token stored (multi-workspace installs)."""
+        async with self.db.transaction(write=False) as session:
+            found = await session.execute(
+                select(slack_bots.c.team_id).where(slack_bots.c.bot_token.is_not(None)).distinct()
+            )
+            return sorted(str(team) for team in found.scalars() if team)
+
     async def inventory(self, team_id: str) -> dict[str, int]:
         """Rows the workspace has in each table that holds any (what a purge would delete)."""
         counts: dict[str, int] = {}
