@@ -336,7 +336,8 @@ def _slack_error(exc: BaseException) -> str:
 
 
 async def _lms(report: Report, s: Settings, keyring: Keyring | None, migrated: bool) -> None:
-    from bot.lms.factory import ispring_credentials, zoho_credentials
+    from bot.container import build_services
+    from bot.lms.factory import build_rate_limiter, ispring_credentials, zoho_credentials
 
     zoho, ispring = zoho_credentials(s), ispring_credentials(s)
     partial_zoho = [n for n, v in _zoho_env(s).items() if v] if zoho is None else []
@@ -345,36 +346,37 @@ async def _lms(report: Report, s: Settings, keyring: Keyring | None, migrated: b
         report.fail("Zoho (environment)", f"{', '.join(partial_zoho)} set but not {', '.join(missing)}")
     if bool(s.ispring_client_id) != bool(s.ispring_client_secret):
         report.fail("iSpring (environment)", "set both ISPRING_CLIENT_ID and ISPRING_CLIENT_SECRET")
-    if zoho is not None or ispring is not None:
-        async with LmsClients(s, zoho=zoho, ispring=ispring) as clients:
-            if zoho is not None:
-                await _read(report, "Zoho (environment)", s.zoho_people_url, clients, "zoho")
-            if ispring is not None:
-                await _read(report, "iSpring (environment)", s.ispring_api_url, clients, "ispring")
-    if keyring is None or not migrated:
-        if zoho is None and ispring is None:
-            report.warn("LMS", "no LMS checked: none configured in the environment, and stored ones unreadable")
-        return
-    await _stored_connections(report, s, keyring, env=zoho is not None or ispring is not None)
-
-
-async def _stored_connections(report: Report, s: Settings, keyring: Keyring, *, env: bool) -> None:
-    from bot.container import build_services
-
-    services = build_services(s, keyring=keyring)
+    # With a usable database the calls count in the shared LMS budget, as the bot's own do.
+    services = build_services(s, keyring=keyring) if keyring is not None and migrated else None
     try:
+        if zoho is not None or ispring is not None:
+            private = s.model_copy(update={"rate_limit_backend": "memory"})
+            limiter = services.limiter if services is not None else build_rate_limiter(private)
+            async with LmsClients(s, limiter=limiter, zoho=zoho, ispring=ispring) as clients:
+                if zoho is not None:
+                    fix = "check ZOHO_DATA_CENTER / ZOHO_PEOPLE_URL / ZOHO_ACCOUNTS_URL and the ZOHO_* credentials"
+                    await _read(report, "Zoho (environment)", s.zoho_people_url, clients, "zoho", fix)
+                if ispring is not None:
+                    fix = "check ISPRING_API_URL and ISPRING_CLIENT_ID / ISPRING_CLIENT_SECRET"
+                    await _read(report, "iSpring (environment)", s.ispring_api_url, clients, "ispring", fix)
+        if services is None:
+            if zoho is None and ispring is None:
+                report.warn("LMS", "none checked: none in the environment, and the stored ones cannot be read")
+            return
         connections = await services.connections_repo.list()
-        if not connections and not env:
+        if not connections and zoho is None and ispring is None:
             report.warn("LMS", "none connected yet: an admin runs `/lms connect zoho` or `/lms connect ispring`")
         for conn in connections:
             clients = await services.registry.for_team(conn.team_id)
             name = f"{'Zoho' if conn.provider == 'zoho' else 'iSpring'} of {conn.team_id}"
-            await _read(report, name, conn.api_url, clients, conn.provider)
+            fix = f"an admin of {conn.team_id} reconnects it with `/lms connect {conn.provider}`"
+            await _read(report, name, conn.api_url, clients, conn.provider, fix)
     finally:
-        await services.aclose()
+        if services is not None:
+            await services.aclose()
 
 
-async def _read(report: Report, name: str, where: str, clients: LmsClients, provider: str) -> None:
+async def _read(report: Report, name: str, where: str, clients: LmsClients, provider: str, fix: str) -> None:
     """One cheap read: Zoho's own courses (GET /api/v1/courses/mycourses), iSpring's departments."""
     from bot.lms.errors import LMSError
 
@@ -384,7 +386,8 @@ async def _read(report: Report, name: str, where: str, clients: LmsClients, prov
         else:
             await clients.ispring.departments()
     except LMSError as exc:
-        report.fail(name, f"{where}: {exc.message} (status {exc.status})" if exc.status else f"{where}: {exc.message}")
+        status = f" (status {exc.status})" if exc.status else ""
+        report.fail(name, f"{where}: {exc.message}{status}: {fix}")
         return
     report.ok(name, f"{where} answered (credentials accepted)")
 

@@ -29,8 +29,8 @@ def add_arguments(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     purge.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
 
-def run(args: argparse.Namespace, settings: Settings, ask: Ask = input) -> int:
-    return asyncio.run(_purge(settings, args.team.strip(), yes=args.yes, ask=ask))
+def run(args: argparse.Namespace, settings: Settings, ask: Ask | None = None) -> int:
+    return asyncio.run(_purge(settings, args.team.strip(), yes=args.yes, ask=ask or input))
 
 
 async def _purge(settings: Settings, team: str, *, yes: bool, ask: Ask) -> int:
