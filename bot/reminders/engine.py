@@ -538,7 +538,7 @@ class ReminderEngine:
         report = SweepReport(started_at=now)
         since = now - timedelta(days=self.config.recent_days + 1)
         recent = await self.state.recent(team_id, [DIGEST_KEY], since, slack_user_id=user_id)
-        if not recent:
+        if not recent or not await s.workspaces.can_remind(team_id):  # no token there: nothing to edit
             report.finished_at = self.clock()
             return report
         lms = await s.registry.for_team(team_id)

@@ -80,6 +80,24 @@ async def test_app_uninstalled_stops_the_reminders_keeps_the_data_and_a_new_toke
     assert len(_posts(stack)) == 1
 
 
+async def test_after_an_uninstall_an_ispring_completion_edits_no_digest(stack: DevStack) -> None:
+    assert stack.driver is not None and stack.settings is not None
+    report = await sweep_now(stack.settings, user=ALAN, force=True)
+    assert [o.user_id for o in report.sent] == [ALAN], report.summary()
+    await stack.driver.app_uninstalled()
+    await wait_for(lambda: _mark(stack.settings.database_url) if stack.settings else None)
+    stack.slack.clear()
+    stack.sandbox.state.clear_calls()
+
+    async with httpx.AsyncClient(base_url=stack.sandbox.url) as client:
+        done = (await client.post("/_sandbox/complete", json={"learner": "Alan Turing", "item": "Anti-Bribery"})).json()
+
+    assert [d["status"] for d in done["webhooks"]] == [200, 200, 200]
+    assert await stack.work.wait_idle()
+    assert stack.sandbox.state.calls_for("ispring-results")  # the webhook was taken in and read …
+    assert stack.slack.calls == []  # … but nothing goes to a workspace without a token
+
+
 async def test_app_uninstalled_reaches_a_process_that_never_learned_its_workspace(stack: DevStack) -> None:
     """The web process has not called auth.test yet, and now cannot (the token is revoked): the event still counts."""
     assert stack.driver is not None and stack.settings is not None
