@@ -174,3 +174,23 @@ def test_a_database_that_is_not_migrated(
     assert code == 1
     assert line(lines, "database").startswith("ok")
     assert "run `lmsbot db upgrade`" in line(lines, "migrations")
+
+
+def test_multi_workspace_checks_each_installed_workspace(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from tests.slack.test_lifecycle import _install
+
+    with DevStack(seed_demo=False, multi_workspace=True) as multi:
+        asyncio.run(_install(multi))
+        code, lines = doctor(multi.settings, monkeypatch, capsys, tmp_path)
+        assert code == 0, "\n".join(lines)
+        assert "answers api.test" in line(lines, "Slack")
+        assert "workspace T0DEMO, bot @lmsbot" in line(lines, "Slack workspace T0DEMO")
+
+        assert multi.driver is not None
+        asyncio.run(multi.driver.app_uninstalled())
+        assert asyncio.run(multi.work.wait_idle())
+        code, lines = doctor(multi.settings, monkeypatch, capsys, tmp_path)
+        assert line(lines, "Slack workspaces").startswith("warn")
+        assert not any(entry.startswith("ok    Slack workspace T0DEMO") for entry in lines)
