@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from bot import admin_cli, ispring_cli, lms_cli, preflight, reminders_cli
+from bot import admin_cli, doctor, ispring_cli, lms_cli, preflight, reminders_cli, workspace_cli
 from bot.config import Settings
 from bot.logsetup import configure_logging
 from storage.errors import ConfigurationError, DatabaseUnavailable, DecryptionError
@@ -29,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     admin_cli.add_arguments(sub)
     reminders_cli.add_arguments(sub)
     ispring_cli.add_arguments(sub)
+    workspace_cli.add_arguments(sub)
+    doctor.add_arguments(sub)
 
     sub.add_parser("demo", help="the whole bot locally: sandbox LMS, Slack stand-in, scripted tour, then the shell")
     sub.add_parser("shell", help="talk to the bot as a demo user in the terminal (console stand-in for Slack)")
@@ -59,6 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.demo import run_shell
 
         return run_shell()
+    if args.command == "doctor":  # it checks (and reports) what the preflight below would stop at
+        return doctor.run()
 
     try:
         settings = preflight.settings_or_error()
@@ -82,6 +86,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return reminders_cli.run(args, settings)
     if args.command in ispring_cli.COMMANDS:
         return ispring_cli.run(args, settings)
+    if args.command in workspace_cli.COMMANDS:
+        return workspace_cli.run(args, settings)
     if args.command in admin_cli.COMMANDS:
         return admin_cli.run(args, settings)
     return lms_cli.run(args, settings)

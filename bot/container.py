@@ -35,6 +35,7 @@ from bot.services.status import StatusService
 from bot.services.tickoff import TickOff
 from bot.services.tracking import TrackingService
 from bot.services.types import Provider
+from bot.services.workspaces import WorkspaceService
 from storage.crypto import Keyring, load_keyring
 from storage.db import Database, parse_url
 from storage.ratelimit import SqlRateLimitBackend
@@ -49,6 +50,7 @@ from storage.repositories.links import LinkRepository
 from storage.repositories.modules import TrackedModuleRepository
 from storage.repositories.preferences import PreferenceRepository
 from storage.repositories.reminders import SentReminderRepository
+from storage.repositories.workspaces import WorkspaceRepository
 from storage.slack_stores import encrypted_installation_store
 from storage.token_store import DatabaseTokenStore
 
@@ -93,6 +95,7 @@ class Services:
     bulk_reads: BulkReads
     tickoff: TickOff
     ispring_webhooks: ISpringWebhooks
+    workspaces: WorkspaceService
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -190,4 +193,5 @@ def build_services(
         bulk_reads=bulk_reads,
         tickoff=tickoff,
         ispring_webhooks=ISpringWebhooks(registry, links_repo, cache, tickoff, deliveries),
+        workspaces=WorkspaceService(settings, WorkspaceRepository(db, clock=stamp), slack),
     )

@@ -33,6 +33,7 @@ NEEDS_DATABASE = {
     "remind",
     "scheduler",
     "status",
+    "workspace",
 }
 # Commands that read stored credentials on behalf of every workspace: a key that cannot read them stops them.
 CHECKS_STORED_SECRETS = {"serve", "socket", "scheduler", "remind"}

@@ -11,7 +11,7 @@ from bot.container import Services
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    from handlers import commands, home, inbound, linking, modals, reminder_actions, results_actions
+    from handlers import commands, home, inbound, lifecycle, linking, modals, reminder_actions, results_actions
 
     inbound.register(app, services)  # global middleware: the configured workspace only, each event once
     commands.register(app, services)
@@ -20,3 +20,4 @@ def register(app: AsyncApp, services: Services) -> None:
     reminder_actions.register(app, services)
     results_actions.register(app, services)
     linking.register(app, services)
+    lifecycle.register(app, services)

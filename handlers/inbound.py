@@ -17,6 +17,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.container import Services
@@ -27,6 +28,13 @@ log = logging.getLogger(__name__)
 
 NOT_INSTALLED = "This app is not installed in this workspace."
 Next = Callable[[], Awaitable[None]]
+LIFECYCLE_EVENTS = frozenset({"app_uninstalled", "tokens_revoked"})
+REVOKED = frozenset({"token_revoked", "invalid_auth", "account_inactive"})
+
+
+def _is_lifecycle_event(body: dict[str, Any]) -> bool:
+    event = body.get("event")
+    return body.get("type") == "event_callback" and isinstance(event, dict) and event.get("type") in LIFECYCLE_EVENTS
 
 
 class ConfiguredWorkspace:
@@ -59,7 +67,16 @@ def register(app: AsyncApp, services: Services) -> None:
             if context.authorize_result is None:  # url_verification, ssl_check: nothing to run for a team
                 await next()
                 return None
-            configured = await workspace.get(context, client)
+            try:
+                configured = await workspace.get(context, client)
+            except SlackApiError as exc:
+                if not _is_lifecycle_event(body) or exc.response.get("error") not in REVOKED:
+                    raise
+                # app_uninstalled / tokens_revoked before this process learned its workspace: the token is
+                # already revoked, so auth.test cannot say which workspace it served. The event is signed by
+                # Slack and its listeners only act on the workspace it names: let it through.
+                await next()
+                return None
             team = team_of(body)
             if team == configured:
                 await next()

@@ -297,6 +297,24 @@ class SlackDmChannelRow(Base):
     updated_at: Mapped[datetime]
 
 
+class WorkspaceUninstallRow(Base):
+    """A workspace that removed the app (`app_uninstalled`) or whose bot token Slack revoked (`tokens_revoked`):
+    its Slack tokens are deleted and the reminder sweep skips it. Its other data is kept until
+    `lmsbot workspace purge` (README, "Workspace lifecycle").
+
+    `token_fingerprint` (single-workspace mode) is a SHA-256 prefix of the SLACK_BOT_TOKEN that was revoked, never
+    the token: once the operator configures the token of a new install, the workspace counts as installed again.
+    In multi-workspace mode a new install saves a new bot token, and that is what counts."""
+
+    __tablename__ = "workspace_uninstalls"
+
+    team_id: Mapped[str] = mapped_column(SlackId, primary_key=True)
+    enterprise_id: Mapped[str | None] = mapped_column(SlackId)
+    reason: Mapped[str] = mapped_column(String(32))
+    token_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    uninstalled_at: Mapped[datetime]
+
+
 metadata = Base.metadata
 
 # APScheduler's SQLAlchemyJobStore table, column for column as the job store defines it, so our migrations

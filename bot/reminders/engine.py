@@ -216,6 +216,9 @@ class ReminderEngine:
         only_user: str | None,
     ) -> None:
         s = self.services
+        if not await s.workspaces.can_remind(team_id):  # uninstalled, or its bot token revoked: no LMS or Slack call
+            log.info("reminder sweep: skipped %s (the app is not installed there any more)", team_id)
+            return
         force = forced is not None
         now = self.clock()
         lms = await s.registry.for_team(team_id)
@@ -535,7 +538,7 @@ class ReminderEngine:
         report = SweepReport(started_at=now)
         since = now - timedelta(days=self.config.recent_days + 1)
         recent = await self.state.recent(team_id, [DIGEST_KEY], since, slack_user_id=user_id)
-        if not recent:
+        if not recent or not await s.workspaces.can_remind(team_id):  # no token there: nothing to edit
             report.finished_at = self.clock()
             return report
         lms = await s.registry.for_team(team_id)

@@ -222,6 +222,14 @@ class SlackGateway:
         if isinstance(exc, SlackApiError) and exc.response.get("error") in _TOKEN_ERRORS:
             self._clients.pop(team_id, None)
 
+    def forget_workspace(self, team_id: str) -> None:
+        """The workspace uninstalled the app (or was purged): drop its client, people and DM channels here."""
+        self._clients.pop(team_id, None)
+        for user_key in [key for key in self._users if key[0] == team_id]:
+            del self._users[user_key]
+        for dm_key in [key for key in self._dms if key[0] == team_id]:
+            del self._dms[dm_key]
+
     async def user(self, team_id: str, user_id: str) -> SlackUser:
         cached = self._users.get((team_id, user_id))
         if cached and self._clock() - cached[1] < _USER_TTL_SECONDS:

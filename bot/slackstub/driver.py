@@ -456,6 +456,27 @@ class SlackDriver:
             headers["X-Slack-Retry-Reason"] = retry_reason or "http_timeout"
         return await self.signed_post(json.dumps(envelope).encode(), "application/json", headers=headers)
 
+    async def app_uninstalled(self) -> httpx.Response:
+        """Someone removed the app from the workspace: Slack revokes every token it issued, then says so."""
+        ws = self.stub.workspace
+        with self.stub.lock:
+            ws.revoked_tokens.update([ws.bot_token, *ws.user_tokens])
+        return await self.event({"type": "app_uninstalled"})
+
+    async def tokens_revoked(self, *, users: list[str] | None = None, bot: bool = False) -> httpx.Response:
+        """Slack revoked some tokens (the users' tokens, and/or the bot's) and tells the app which, by user id."""
+        ws = self.stub.workspace
+        with self.stub.lock:
+            ws.revoked_tokens.update(token for token, user in ws.user_tokens.items() if user in (users or []))
+            if bot:
+                ws.revoked_tokens.add(ws.bot_token)
+        tokens: Json = {}
+        if users:
+            tokens["oauth"] = list(users)
+        if bot:
+            tokens["bot"] = [ws.bot_user_id]
+        return await self.event({"type": "tokens_revoked", "tokens": tokens})
+
     async def app_home_opened(self, user_id: str, tab: str = "home") -> httpx.Response:
         with self.stub.lock:
             channel = self.stub.workspace.dm_channel(user_id)

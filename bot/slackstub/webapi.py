@@ -334,6 +334,8 @@ def oauth_v2_access(stub: SlackStub, args: Json, client_auth: tuple[str, str]) -
         raise SlackError("invalid_code")
     if args.get("redirect_uri") and args["redirect_uri"] != grant["redirect_uri"]:
         raise SlackError("bad_redirect_uri")
+    if ws.bot_token in ws.revoked_tokens:  # installed again after an uninstall: Slack issues a new token
+        ws.bot_token = f"{ws.bot_token.split('~')[0]}~{len(ws.revoked_tokens)}"
     return {
         "ok": True,
         "access_token": ws.bot_token,
@@ -391,6 +393,8 @@ def _caller(stub: SlackStub, request: Request, args: Json) -> str:
     if not token:
         raise SlackError("not_authed")
     ws = stub.workspace
+    if token in ws.revoked_tokens:
+        raise SlackError("token_revoked")
     if token == ws.bot_token:
         return ws.bot_user_id
     user_id = ws.user_tokens.get(token)
@@ -413,6 +417,10 @@ async def api_endpoint(request: Request) -> Response:
     stub.note_peer(request.client)
     try:
         args = await read_args(request)
+        if method == "api.test":  # Slack's reachability check: no token needed
+            body = {"ok": True, "args": {k: v for k, v in args.items() if k != "token"}}
+            stub.record(ApiCall(method, {}, arrived, body, status, None))
+            return _answer(body)
         if method == "oauth.v2.access":  # the one method authenticated by the app, not a token
             with stub.lock:
                 body = oauth_v2_access(stub, args, _client_auth(request, args))

@@ -123,6 +123,8 @@ class Workspace:
     channels: dict[str, Channel] = field(default_factory=dict)
     dms: dict[str, str] = field(default_factory=dict)  # user id -> DM channel id (the bot's IM with them)
     user_tokens: dict[str, str] = field(default_factory=dict)  # xoxp token -> user id
+    # Tokens Slack revoked (the app was uninstalled, or tokens_revoked): calls with them answer token_revoked.
+    revoked_tokens: set[str] = field(default_factory=set)
     # The Slack app's OAuth credentials, for the multi-workspace install flow (oauth.v2.access).
     client_id: str = "0000000000.0000000001"
     client_secret: str = "demo-client-secret"
