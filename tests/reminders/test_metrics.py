@@ -62,7 +62,9 @@ async def test_sweeps_move_the_reminder_slack_and_lms_counters_by_what_happened(
     first = await world.sweep()
     assert first.sent == [] and len(first.failed) == 1, (first, first.summary())
     after_first = await scrape(world)
-    assert after_first.minus(before, "lmsbot_slack_api_calls_total", method="chat.postMessage", outcome="ratelimited") == 1
+    assert (
+        after_first.minus(before, "lmsbot_slack_api_calls_total", method="chat.postMessage", outcome="ratelimited") == 1
+    )
     assert after_first.minus(before, "lmsbot_digests_sent_total") == 0
 
     world.set_time(NINE_TEN + timedelta(minutes=5))  # 09:15: the next sweep sends it, 15 minutes late
@@ -74,9 +76,11 @@ async def test_sweeps_move_the_reminder_slack_and_lms_counters_by_what_happened(
     after = await scrape(world)
 
     posts = [c for c in world.slack.calls_for("chat.postMessage")]
-    assert after.minus(before, "lmsbot_slack_api_calls_total", method="chat.postMessage", outcome="ok") == sum(
-        1 for c in posts if c.ok
-    ) == 1
+    assert (
+        after.minus(before, "lmsbot_slack_api_calls_total", method="chat.postMessage", outcome="ok")
+        == sum(1 for c in posts if c.ok)
+        == 1
+    )
     assert after.minus(before, "lmsbot_slack_api_calls_total", method="chat.postMessage") == len(posts) == 2
     assert after.minus(before, "lmsbot_digests_sent_total", kind="digest") == 1 == world.posts_to(ADA)
     # Held past the send time, once per sweep that held them: three sweeps each.
