@@ -8,7 +8,7 @@ logger and every handler, including the ones uvicorn installs from its own log c
 The same factory puts the log context (`bot.logcontext`: request id, workspace, Slack user, job id) on every
 record. `LOG_FORMAT=text` (the default, for a terminal) writes one readable line with the context after the
 message; `LOG_FORMAT=json` one JSON object per line (python-json-logger: extras, exceptions and odd values
-serialised the way log pipelines expect), the finished line scrubbed once more.
+serialised the way log pipelines expect), its traceback and extra fields scrubbed too.
 """
 
 from __future__ import annotations
@@ -145,9 +145,23 @@ class JsonLineFormatter(JsonFormatter):
         super().add_fields(log_data, record, message_dict)
         log_data["context"] = dict(context_of(record))
 
-    def format(self, record: logging.LogRecord) -> str:
-        # Messages and tracebacks are scrubbed already; extras (and their JSON forms) are scrubbed here.
-        return redact(super().format(record))
+    def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        # Messages are scrubbed when records are made; tracebacks (formatted anew here) and extras are scrubbed
+        # here, value by value, so the line stays valid JSON.
+        return {key: _scrub_value(key, value) for key, value in log_data.items()}
+
+
+_SECRET_KEYS = frozenset({"access_token", "refresh_token", "client_secret", "code", "bot_token", "signing_secret"})
+
+
+def _scrub_value(key: object, value: Any) -> Any:
+    if isinstance(value, str):
+        return "[redacted]" if isinstance(key, str) and key.lower() in _SECRET_KEYS else redact(value)
+    if isinstance(value, dict):
+        return {k: _scrub_value(k, v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub_value(None, v) for v in value]
+    return value
 
 
 def formatter_for(log_format: LogFormat) -> logging.Formatter:
