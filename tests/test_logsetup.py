@@ -132,7 +132,7 @@ def test_json_lines_carry_time_level_logger_message_and_context_with_secrets_scr
     assert first["message"] == "answered U1 with token [redacted]"
     assert datetime.fromisoformat(first["time"]).utcoffset() == timedelta(0)
     assert first["context"] == {"request_id": "r-1", "workspace": "T1", "slack_user": "U1"}
-    assert extras["detail"] == {"client_secret": "[redacted]", "code": 7209, "note": "Bearer [redacted]\"1"}
+    assert extras["detail"] == {"client_secret": "[redacted]", "code": 7209, "note": 'Bearer [redacted]"1'}
     assert "RuntimeError" in failure["exc_info"] and "in-a-traceback" not in written.getvalue()
     assert outside["context"] == {}
     assert "s3cr3t-value" not in written.getvalue() and "xoxb-1-2-secret" not in written.getvalue()
