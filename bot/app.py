@@ -13,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 import handlers
 from bot.container import Services
 from bot.lms.ispring_models import ModuleResult
+from bot.observability import install_request_middleware
 from bot.reminders.engine import ReminderEngine
 from bot.slack_http import use_shared_session
 from storage.slack_stores import oauth_state_store
@@ -58,6 +59,7 @@ def build_app(services: Services) -> AsyncApp:
         raise SlackConfigError(
             "Set SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (install in many)"
         )
+    install_request_middleware(app)  # first: every later line of the request names it, its workspace and user
     use_shared_session(app, services.slack.http)
     handlers.register(app, services)
     # Commands and Home that read fresher LMS data tick finished items off the learner's recent digests.

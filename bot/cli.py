@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
 from bot import admin_cli, doctor, ispring_cli, lms_cli, preflight, reminders_cli, workspace_cli
 from bot.config import Settings
-from bot.logsetup import configure_logging
+from bot.logsetup import configure_logging, parse_log_format
 from storage.errors import ConfigurationError, DatabaseUnavailable, DecryptionError
 
 
@@ -48,7 +49,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # `lms` prints JSON or one error line; its warnings would only get in the way of scripts.
     quiet = logging.ERROR if args.command == "lms" else logging.WARNING
-    configure_logging(logging.DEBUG if args.verbose else quiet)
+    level = logging.DEBUG if args.verbose else quiet
+    try:
+        log_format = parse_log_format(os.environ.get("LOG_FORMAT"))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(level, log_format)
     if args.command == "sandbox":
         from bot.sandbox import cli as sandbox_cli
 
@@ -66,6 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         settings = preflight.settings_or_error()
+        if settings.log_format != log_format:  # LOG_FORMAT given in .env rather than the environment
+            configure_logging(level, settings.log_format)
         preflight.check(args, settings)
         return _dispatch(args, settings)
     except preflight.OperatorError as exc:

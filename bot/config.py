@@ -142,6 +142,9 @@ class Settings(BaseSettings):
     rate_limit_backend: Literal["memory", "redis", "database"] = "memory"
     redis_url: str = "redis://127.0.0.1:6379/0"
 
+    # Logs: text (one readable line, the default) or json (one JSON object per line, for log pipelines).
+    log_format: Literal["text", "json"] = "text"
+
     # Storage
     database_url: str = "sqlite:///lmsbot.db"
     # Fernet keys for secrets at rest, comma-separated, newest first (`lmsbot keys generate` makes one).
@@ -175,6 +178,11 @@ class Settings(BaseSettings):
     lms_timezone: str = "UTC"
     # How long cached LMS answers count as fresh (seconds) for interactive commands.
     lms_cache_seconds: float = Field(default=300.0, ge=0)
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _log_format(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("zoho_plan", mode="before")
     @classmethod

@@ -38,10 +38,17 @@ def add_arguments(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--dry-run", action="store_true", help="print what would be sent; send, claim and store nothing")
     p.add_argument("--user", help="only this Slack user id (U…)")
     p.add_argument("--team", help="only this Slack workspace id (T…)")
-    sub.add_parser(
+    p = sub.add_parser(
         "scheduler",
         help="run the reminder scheduler (the Procfile worker); a second one waits as a hot standby",
     )
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="P",
+        help="also serve /metrics (Prometheus), /healthz and /readyz on this port",
+    )
+    p.add_argument("--metrics-host", default="0.0.0.0", help="the address for --metrics-port (default 0.0.0.0)")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -54,7 +61,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         from bot.runtime import warn_if_budget_is_private
 
         warn_if_budget_is_private(settings)
-        return asyncio.run(_scheduler(settings, config))
+        return asyncio.run(_scheduler(settings, config, args.metrics_port, args.metrics_host))
     report = asyncio.run(
         sweep_now(settings, dry_run=args.dry_run, user=args.user, team=args.team, config=config, force=args.force)
     )
@@ -84,9 +91,16 @@ async def sweep_now(
         await services.aclose()
 
 
-async def _scheduler(settings: Settings, config: ReminderConfig) -> int:
+async def _scheduler(settings: Settings, config: ReminderConfig, metrics_port: int | None, metrics_host: str) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    return await ReminderScheduler(settings, config, out=lambda line: print(line, flush=True)).run(stop)
+    scheduler = ReminderScheduler(
+        settings,
+        config,
+        out=lambda line: print(line, flush=True),
+        metrics_port=metrics_port,
+        metrics_host=metrics_host,
+    )
+    return await scheduler.run(stop)

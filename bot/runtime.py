@@ -10,6 +10,7 @@ import uvicorn
 from bot.app import build_app
 from bot.config import Settings
 from bot.container import build_services
+from bot.logsetup import uvicorn_log_config
 from bot.web import build_web
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,15 @@ def serve(settings: Settings, *, host: str, port: int) -> None:
     services = build_services(settings)
     web = build_web(build_app(services), services)
     log.warning("lmsbot listening on http://%s:%s (Slack request URL: <public url>/slack/events)", host, port)
-    uvicorn.run(web, host=host, port=port, log_level="info", proxy_headers=True, forwarded_allow_ips="*")
+    uvicorn.run(
+        web,
+        host=host,
+        port=port,
+        log_level="info",
+        log_config=uvicorn_log_config(),  # LOG_FORMAT=json: uvicorn's lines are JSON too
+        proxy_headers=True,
+        forwarded_allow_ips="*",
+    )
 
 
 def socket(settings: Settings, *, host: str, port: int | None) -> None:
@@ -48,7 +57,10 @@ def socket(settings: Settings, *, host: str, port: int | None) -> None:
     async def main() -> None:
         tasks = [handler.start_async()]  # type: ignore[no-untyped-call]
         if port is not None:
-            server = uvicorn.Server(uvicorn.Config(build_web(app, services), host=host, port=port, log_level="info"))
+            config = uvicorn.Config(
+                build_web(app, services), host=host, port=port, log_level="info", log_config=uvicorn_log_config()
+            )
+            server = uvicorn.Server(config)
             tasks.append(server.serve())
         await asyncio.gather(*tasks)
 

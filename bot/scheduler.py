@@ -29,8 +29,10 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot import logcontext
 from bot.config import Settings
 from bot.container import Services, build_services
+from bot.observability import OpsServer, ops_app, ops_server
 from bot.reminders.engine import ReminderEngine, utc_now
 from bot.reminders.settings import ReminderConfig
 from storage import migrate
@@ -84,6 +86,7 @@ async def sweep_job() -> None:
     task = asyncio.current_task()
     if task is not None:
         runtime.running.add(task)
+    logcontext.bind(job_id=f"{SWEEP_JOB_ID}:{logcontext.new_id()}")  # APScheduler runs each job in a task of its own
     try:
         try:
             report = await runtime.engine.sweep()
@@ -107,6 +110,7 @@ async def prune_job() -> None:
     runtime = _runtime
     if runtime is None:
         return
+    logcontext.bind(job_id=f"{PRUNE_JOB_ID}:{logcontext.new_id()}")
     before = utc_now() - timedelta(days=runtime.config.prune_days)
     removed = await runtime.services.reminders.prune(before)
     runtime.out(f"prune: {removed} sent-log rows older than {runtime.config.prune_days} days removed")
@@ -124,11 +128,16 @@ class ReminderScheduler:
         *,
         holder: str | None = None,
         out: Out = print,
+        metrics_port: int | None = None,
+        metrics_host: str = "0.0.0.0",
     ) -> None:
         self.settings = settings
         self.config = config or ReminderConfig()
         self.holder = holder or holder_id()
         self.out = out
+        self.metrics_port = metrics_port
+        self.metrics_host = metrics_host
+        self.role = "starting"  # what /healthz on the metrics port says: standby, active, paused
         self._outage: _Outage | None = None
         self._beat = self.config.lease_seconds / 3  # renew three times per lease period
 
@@ -146,6 +155,7 @@ class ReminderScheduler:
         leases = LeaseRepository(services.db)
         ttl = timedelta(seconds=self.config.lease_seconds)
         beat = self._beat
+        ops = await self._start_ops(services)
         try:
             while not stop.is_set():
                 if not await self._wait_for_lease(leases, ttl, beat, stop):
@@ -154,7 +164,25 @@ class ReminderScheduler:
             self.out("scheduler: stopped")
             return 0
         finally:
+            if ops is not None:
+                ops[0].should_exit = True
+                await ops[1]
             await services.aclose()
+
+    async def _start_ops(self, services: Services) -> tuple[OpsServer, asyncio.Task[None]] | None:
+        """`--metrics-port`: /metrics, /healthz and /readyz on this worker's loop, beside the sweeps."""
+        if self.metrics_port is None:
+            return None
+        server = ops_server(ops_app(services, lambda: {"role": self.role}), self.metrics_host, self.metrics_port)
+        task = asyncio.create_task(server.serve())
+        while not server.started and not task.done():
+            await asyncio.sleep(0.01)
+        if task.done():  # the port is taken, or the host unknown: uvicorn said why
+            await task
+            raise SystemExit(f"error: cannot serve metrics on {self.metrics_host}:{self.metrics_port}")
+        port = server.servers[0].sockets[0].getsockname()[1]
+        self.out(f"scheduler: metrics, /healthz and /readyz on http://{self.metrics_host}:{port}")
+        return server, task
 
     def _unavailable(self, exc: BaseException) -> float:
         """Note an outage (said once, with the real cause, and again when the cause changes); the next wait.
@@ -164,6 +192,7 @@ class ReminderScheduler:
         cause = unavailable_cause(exc)
         if cause is None:
             raise exc
+        self.role = "paused"
         if self._outage is None:
             self._outage = _Outage(started=time.monotonic(), cause=cause, max_delay=max(1.0, self._beat))
             self.out(f"scheduler: the database is unavailable ({cause}); sending nothing until it is back")
@@ -193,6 +222,7 @@ class ReminderScheduler:
                 continue
             self._back()
             who = lease.holder if lease else "another worker"
+            self.role = "standby"
             if announced != who:
                 self.out(f"scheduler: standby ({self.holder}); {who} is active, waiting to take over")
                 announced = who
@@ -215,6 +245,7 @@ class ReminderScheduler:
             await self._shutdown(scheduler, engine, leases, release=False)
             await _sleep_until(stop, self._unavailable(exc))
             return
+        self.role = "active"
         self.out(f"scheduler: active ({self.holder}); sweeping every {self.config.sweep_minutes:g} min")
         release = True
         try:

@@ -1,4 +1,4 @@
-"""The bot's HTTP surface (`lmsbot serve`): Slack requests, the install and connect flows, and a health check.
+"""The bot's HTTP surface (`lmsbot serve`): Slack requests, the install and connect flows, health and metrics.
 
 Starlette under uvicorn: Slack's events, commands, interactions and options all arrive at /slack/events, and
 pass `bot.slack_guard` (size, signature, shape, replays) before Bolt sees them. iSpring's webhooks arrive at
@@ -22,6 +22,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 
 from bot.container import Services
+from bot.observability import instrument_web
 from bot.services import ispring_webhooks
 from bot.services.connections import CALLBACK_PATH, START_PATH, ConnectError
 from bot.slack_guard import Refused, SlackGuard, read_body
@@ -120,7 +121,7 @@ def build_web(app: AsyncApp, services: Services) -> Starlette:
             Route("/slack/install", slack_install, methods=["GET"]),
             Route("/slack/oauth_redirect", slack_install, methods=["GET"]),
         ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return instrument_web(Starlette(routes=routes, lifespan=lifespan), services)  # /metrics, /readyz, request ids
 
 
 async def _tell_admin(services: Services, team_id: str, user_id: str) -> None:

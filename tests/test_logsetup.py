@@ -1,12 +1,16 @@
 import io
+import json
 import logging
 import logging.config
 from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from uvicorn.config import LOGGING_CONFIG
 
-from bot.logsetup import RedactingFilter, configure_logging, redact
+from bot import logcontext
+from bot.logsetup import LogFormat, RedactingFilter, configure_logging, parse_log_format, redact
 
 
 @pytest.mark.parametrize(
@@ -86,3 +90,76 @@ def test_every_logger_is_scrubbed_whichever_handler_writes_it(logging_as_serve_s
         assert secret not in written, secret
     assert '"GET /connect/zoho/callback?code=[redacted]&state=[redacted]&location=us HTTP/1.1" 200' in written
     assert "while calling Slack" in written and "RuntimeError" in written
+
+
+@pytest.fixture
+def captured_as() -> Iterator[Any]:
+    """`captured_as("json")`: the root logger writing LOG_FORMAT's lines into a buffer; undone after."""
+    root = logging.getLogger()
+    state = (root.handlers[:], root.level, logging.getLogRecordFactory())
+
+    def capture(log_format: LogFormat) -> io.StringIO:
+        configure_logging(logging.INFO, log_format)
+        [ours] = [h for h in root.handlers if getattr(h, "lmsbot_handler", False)]
+        written = io.StringIO()
+        assert isinstance(ours, logging.StreamHandler)
+        ours.setStream(written)
+        return written
+
+    yield capture
+    root.handlers[:] = state[0]
+    root.setLevel(state[1])
+    logging.setLogRecordFactory(state[2])
+
+
+def test_json_lines_carry_time_level_logger_message_and_context_with_secrets_scrubbed(captured_as: Any) -> None:
+    written = captured_as("json")
+    log = logging.getLogger("bot.test.json")
+    with logcontext.bound(request_id="r-1", workspace="T1", slack_user="U1"):
+        log.warning("answered %s with token %s", "U1", "xoxb-1-2-secret")
+        log.info(
+            "extras too", extra={"detail": {"client_secret": "s3cr3t-value", "code": 7209, "note": 'Bearer abc"1'}}
+        )
+        try:
+            raise RuntimeError("refused xoxb-3-4-in-a-traceback")
+        except RuntimeError:
+            log.exception("while calling Slack")
+    log.info("outside any request")
+    lines = written.getvalue().splitlines()
+    assert len(lines) == 4  # one object per line, tracebacks included
+    first, extras, failure, outside = (json.loads(line) for line in lines)
+    assert first["level"] == "WARNING" and first["logger"] == "bot.test.json"
+    assert first["message"] == "answered U1 with token [redacted]"
+    assert datetime.fromisoformat(first["time"]).utcoffset() == timedelta(0)
+    assert first["context"] == {"request_id": "r-1", "workspace": "T1", "slack_user": "U1"}
+    assert extras["detail"] == {"client_secret": "[redacted]", "code": 7209, "note": 'Bearer [redacted]"1'}
+    assert "RuntimeError" in failure["exc_info"] and "in-a-traceback" not in written.getvalue()
+    assert outside["context"] == {}
+    assert "s3cr3t-value" not in written.getvalue() and "xoxb-1-2-secret" not in written.getvalue()
+
+
+def test_text_lines_stay_plain_with_the_context_after_the_message(captured_as: Any) -> None:
+    written = captured_as("text")
+    log = logging.getLogger("bot.test.text")
+    log.warning("no context here")
+    with logcontext.bound(request_id="r-2", job_id="reminders-sweep:1"):
+        log.warning("refresh_token=1000.aaaaaaaaaa.bbbbbbbbbb in a sweep")
+    plain, tagged = written.getvalue().splitlines()
+    assert plain.endswith(" WARNING bot.test.text: no context here")
+    assert tagged.endswith(
+        " WARNING bot.test.text: refresh_token=[redacted] in a sweep [request_id=r-2 job_id=reminders-sweep:1]"
+    )
+
+
+def test_log_format_values() -> None:
+    assert parse_log_format(None) == "text" and parse_log_format(" JSON ") == "json"
+    with pytest.raises(ValueError, match="LOG_FORMAT must be one of: text, json"):
+        parse_log_format("xml")
+
+
+def test_an_unknown_log_format_is_refused_in_plain_words(capsys: pytest.CaptureFixture[str], monkeypatch: Any) -> None:
+    from bot.cli import main
+
+    monkeypatch.setenv("LOG_FORMAT", "xml")
+    assert main(["keys", "generate"]) == 2
+    assert "error: LOG_FORMAT must be one of: text, json (got 'xml')" in capsys.readouterr().err

@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
+from bot import metrics
 from bot.lms.errors import DailyBudgetExhaustedError, RateLimitedError
 
 if TYPE_CHECKING:
@@ -375,6 +376,8 @@ class RateLimiter:
         limit = self.policy.limit_for(priority)
         window = self.policy.effective_window
         quota = DailyQuota(daily.key, self.policy.daily_limit_for(priority, daily.limit)) if daily else None
+        if daily is not None:
+            metrics.saw_daily(self, daily)
         start = self.clock.now()
         while True:
             now = self.clock.now()
@@ -384,19 +387,23 @@ class RateLimiter:
             wait, waited = decision.wait, now - start
             if decision.verdict is Verdict.DAILY:
                 if max_wait is None or waited + wait > max_wait:
+                    metrics.ratelimit_refused(key, decision.verdict.value)
                     raise DailyBudgetExhaustedError(retry_after=wait, try_again_after=self._clock_time(now + wait, now))
             elif max_wait is not None and waited + wait > max_wait:
+                metrics.ratelimit_refused(key, decision.verdict.value)
                 reason = (
                     "the LMS has locked this endpoint"
                     if decision.verdict is Verdict.LOCKED
                     else f"{limit} calls a minute are already used"
                 )
                 raise RateLimitedError(f"Rate limit: {reason}; retry in {math.ceil(wait)} s", retry_after=wait)
+            metrics.ratelimit_wait(key, decision.verdict.value, wait)
             await self.clock.sleep(wait)
 
     async def report_lock(self, key: str, seconds: float | None = None) -> float:
         """The LMS said it is locked: send nothing to `key` for `seconds` (default: the lock period)."""
         duration = self.policy.lock_seconds if seconds is None else seconds
+        metrics.lms_lock(key)
         now = self.clock.now()
         await self.backend.set_lock(key, now + duration, now)
         return duration

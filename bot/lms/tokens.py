@@ -14,8 +14,9 @@ from typing import Any, Protocol
 
 import httpx
 
+from bot import metrics
 from bot.lms.content import read_json
-from bot.lms.errors import InvalidResponseError, UnauthorizedError, error_for_status
+from bot.lms.errors import InvalidResponseError, LMSError, UnauthorizedError, error_for_status
 from bot.lms.exchange import HttpLimits, exchange
 from bot.lms.ratelimit import Clock, SystemClock
 
@@ -130,16 +131,21 @@ async def post_token_request(
     limits: HttpLimits | None = None,
 ) -> dict[str, Any]:
     """POST to an OAuth token endpoint; any refusal becomes a clear error that names no secret."""
-    response = await exchange(
-        http,
-        "POST",
-        url,
-        limits=limits or HttpLimits(),
-        provider=provider,
-        endpoint=TOKEN_ENDPOINT,
-        data=form,
-        headers={"Accept": "application/json"},
-    )
+    try:
+        response = await exchange(
+            http,
+            "POST",
+            url,
+            limits=limits or HttpLimits(),
+            provider=provider,
+            endpoint=TOKEN_ENDPOINT,
+            data=form,
+            headers={"Accept": "application/json"},
+        )
+    except LMSError as exc:
+        metrics.lms_request(provider, TOKEN_ENDPOINT, metrics.lms_outcome_for_error(exc))
+        raise
+    metrics.lms_request(provider, TOKEN_ENDPOINT, metrics.lms_outcome_for_status(response.status_code))
     try:
         payload = read_json(response.content, provider=provider, endpoint=TOKEN_ENDPOINT)
     except InvalidResponseError as exc:

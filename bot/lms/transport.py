@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from bot import metrics
 from bot.lms.content import read_json, read_xml
 from bot.lms.errors import (
     DeadlineExceededError,
@@ -175,27 +176,38 @@ class LmsTransport:
             authorization = await self.auth.authorization()  # after any wait, so it is still fresh
         all_headers = {"Authorization": authorization, **(headers or {})}
         self.calls[endpoint] += 1
-        async with budget.spend(endpoint):
-            response = await exchange(
-                self.http,
-                method,
-                self.base_url + path,
-                limits=HttpLimits(budget.left, self.limits.max_bytes),
-                provider=self.provider,
-                endpoint=endpoint,
-                params=params,
-                data=data,
-                json=json_body,
-                headers=all_headers,
-            )
+        try:
+            async with budget.spend(endpoint):
+                response = await exchange(
+                    self.http,
+                    method,
+                    self.base_url + path,
+                    limits=HttpLimits(budget.left, self.limits.max_bytes),
+                    provider=self.provider,
+                    endpoint=endpoint,
+                    params=params,
+                    data=data,
+                    json=json_body,
+                    headers=all_headers,
+                )
+        except LMSError as exc:
+            metrics.lms_request(self.provider, endpoint, metrics.lms_outcome_for_error(exc))
+            raise
         log.debug("%s %s %s -> %s", self.provider, method, endpoint, response.status_code)
         if response.status_code == 401:
+            metrics.lms_request(self.provider, endpoint, "unauthorized")
             return response
         status = effective_status(response)
+        metrics.lms_request(self.provider, endpoint, self._outcome(status))
         if status < 400:
             return response
         await self._raise_for(response, status, endpoint)
         return response  # pragma: no cover - _raise_for always raises
+
+    def _outcome(self, status: int) -> str:
+        if status == ZOHO_LOCK_CODE or (status == 429 and self.lock_on_429) or (status == 422 and self.lock_on_422):
+            return "rate_limited"
+        return metrics.lms_outcome_for_status(status)
 
     async def _raise_for(self, response: httpx.Response, status: int, endpoint: str) -> None:
         message = error_message(response)

@@ -12,6 +12,7 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
+from bot import metrics
 from bot.reminders.report import SweepReport
 from bot.reminders.types import Outgoing, Rendered
 from bot.services.slack_gateway import HISTORY_PAGE, SlackGateway, SlackNotInstalled, SlackUser
@@ -89,6 +90,7 @@ class Delivery:
         )
         if claim is None:
             report.already += 1  # sent earlier in this period, or another worker is sending it right now
+            metrics.duplicate_prevented("claimed")
             return False
         if claim.unsure_since is not None:
             found = await self._find_in_slack(out, claim.unsure_since, report)
@@ -98,6 +100,7 @@ class Delivery:
                 channel, ts = found
                 await self.sent_log.confirm(claim, channel, ts, out.payload)
                 report.recovered.append(out.summary)
+                metrics.duplicate_prevented("found_in_slack")
                 log.info("reminder %s for %s was already in Slack (%s): confirmed", out.item_key, out.user_id, ts)
                 return True
         try:
@@ -119,6 +122,7 @@ class Delivery:
             # DM's history and confirms it rather than sending it again.
             log.warning("reminder %s for %s: claim lost before confirming", out.item_key, out.user_id)
         report.sent.append(out)
+        metrics.reminder_sent(out.item_key)
         return True
 
     async def _failed(
@@ -204,6 +208,7 @@ class Delivery:
             log.warning("could not update reminder %s of %s: %s", row.item_key, row.slack_user_id, exc)
             return False
         await self.state.set_payload(row.id, payload)
+        metrics.reminder_updated(row.item_key)
         return True
 
     async def dm_channel(self, team_id: str, user_id: str, report: SweepReport) -> str:

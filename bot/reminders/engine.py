@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
+from bot import logcontext, metrics
 from bot.container import Services
 from bot.lms.ispring_models import ModuleResult
 from bot.lms.ratelimit import Priority
@@ -193,6 +194,7 @@ class ReminderEngine:
             async with gate:
                 if self._stopping:
                     return
+                logcontext.bind(workspace=team)  # this task's log lines (and its learners') name the workspace
                 try:
                     await self._sweep_team(team, links, report, forced=forced, dry_run=dry_run, only_user=only_user)
                 except Exception as exc:
@@ -201,6 +203,8 @@ class ReminderEngine:
 
         await asyncio.gather(*(one(team, links) for team, links in sorted(links_by_team.items())))
         report.finished_at = self.clock()
+        if not dry_run:
+            metrics.SWEEP_SECONDS.observe((report.finished_at - report.started_at).total_seconds())
         return report
 
     # --- one workspace ----------------------------------------------------------------------------------------
@@ -337,6 +341,8 @@ class ReminderEngine:
                 if force or schedule.digest_due(prefs, learner.tz, now):
                     report.already += 1
                 continue
+            if not force and not dry_run:  # past the send time but held: counted at each sweep that holds it
+                metrics.digest_skipped(schedule.held_reason(prefs, learner.tz, now))
             if force and team.forced is not None and team.forced.allows(prefs, learner.tz, now):
                 due.append((now, learner, period))
             elif schedule.digest_due(prefs, learner.tz, now):
@@ -383,6 +389,7 @@ class ReminderEngine:
         report: SweepReport,
         dry_run: bool,
     ) -> None:
+        logcontext.bind(slack_user=learner.user_id)  # a task of its own (`_run`): the context ends with it
         ispring = await team.ispring() if learner.ispring_id else None
         now = self.clock()
         if team.forced is None:
@@ -416,6 +423,7 @@ class ReminderEngine:
         if not digest.pending and not digest.missed and not digest.unchecked:
             report.nothing += 1
             if not dry_run:
+                metrics.digest_skipped("nothing_due")
                 await self.delivery.record_nothing(team.team_id, learner.user_id, DIGEST_KEY, period)
             return
         # One message, not three: the session reminders due now are told in the digest.
@@ -431,6 +439,8 @@ class ReminderEngine:
             digest.to_payload(),
         )
         if await self.delivery.send(out, report, dry_run=dry_run):
+            if team.forced is None and not dry_run:
+                self._observe_lateness(team, learner, period)
             for info, lead in folded:
                 key, session_period = session_key("session", info, lead), session_period_of(info)
                 team.folded.add((learner.user_id, key, session_period))
@@ -441,6 +451,11 @@ class ReminderEngine:
             if not dry_run:
                 for told in digest.missed:  # told once: the next digests leave it out
                     await self.delivery.record_nothing(team.team_id, learner.user_id, told.key, MISSED_PERIOD)
+
+    def _observe_lateness(self, team: _Team, learner: Learner, period: str) -> None:
+        moment = schedule.send_moment(team.pref(learner.user_id), learner.tz, date.fromisoformat(period))
+        if moment is not None:
+            metrics.DIGEST_LATENESS.observe(max(0.0, (self.clock() - moment).total_seconds()))
 
     async def _due_session_reminders(
         self, team: _Team, learner: Learner, sessions: Sequence[SessionInfo], now: datetime

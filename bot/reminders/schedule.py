@@ -89,6 +89,21 @@ def digest_due(prefs: ReminderPreferences, tz: tzinfo, now: datetime) -> bool:
     return moment is not None and now >= moment
 
 
+def held_reason(prefs: ReminderPreferences, tz: tzinfo, now: datetime) -> str | None:
+    """Why a digest past today's send time is held back now ("snoozed", "quiet_hours"); None when it is not held
+    (due, not a send day, before the send time, or reminders off)."""
+    if not prefs.enabled:
+        return None
+    moment = send_moment(prefs, tz, local(now, tz).date())
+    if moment is None or now < moment:
+        return None
+    if snoozed(prefs, now):
+        return "snoozed"
+    if in_quiet_hours(prefs, local(now, tz).time()):
+        return "quiet_hours"
+    return None
+
+
 def next_digest_at(prefs: ReminderPreferences, tz: tzinfo, now: datetime, *, horizon_days: int = 8) -> datetime | None:
     """The next moment at or after `now` the digest may become due (for prefetching data ahead of it)."""
     if not prefs.enabled:

@@ -14,6 +14,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, TypeAdapter
 
+from bot import metrics
 from bot.lms.errors import (
     DailyBudgetExhaustedError,
     LMSError,
@@ -88,15 +89,20 @@ class LmsCache:
             payload, fetched_at = cached
             if (now - fetched_at).total_seconds() <= max_age:
                 try:
-                    return codec.load(payload), Freshness(fetched_at=fetched_at)
+                    loaded = codec.load(payload)
                 except ValueError:
                     log.warning("dropping an unreadable cache entry for %s", key)
                     cached = None
+                else:
+                    metrics.cache_lookup("hit")
+                    return loaded, Freshness(fetched_at=fetched_at)
+        metrics.cache_lookup("miss")
         try:
             value = await loader()
         except TRANSIENT as exc:
             if cached is None:
                 raise
+            metrics.cache_lookup("stale")
             payload, fetched_at = cached
             log.info("serving cached %s: %s", key, exc)
             return codec.load(payload), Freshness(fetched_at=fetched_at, stale=True, reason=plain_reason(exc))

@@ -24,6 +24,7 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import metrics
 from bot.config import Settings
 
 _USER_TTL_SECONDS = 600.0
@@ -65,7 +66,10 @@ class SlackHttp:
         loop = asyncio.get_running_loop()
         session = self._sessions.get(loop)
         if session is None or session.closed:
-            session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self.limit))
+            session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.limit),
+                trace_configs=[metrics.slack_trace()],  # every Web API call counted by method and outcome
+            )
             self._sessions[loop] = session
         return session
 
