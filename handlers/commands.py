@@ -6,6 +6,7 @@ never counts against Slack's 3-second limit.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import shlex
@@ -24,7 +25,7 @@ from bot.lms.errors import ValidationError
 from bot.lms.ispring_models import CompletionStatus, ResultsFilter
 from bot.services.learning import NeedsSetup
 from bot.services.links import provider_name, slack_user_ref
-from bot.services.types import Provider, ResultsReport
+from bot.services.types import IspringProgress, ProgressPage, Provider, ResultsReport
 from handlers import modals
 from handlers.context import reply, reply_error, team_of, user_of
 from handlers.reminder_settings import remind_command
@@ -82,17 +83,29 @@ async def _progress_page(
     s: Services, team_id: str, user_id: str, respond: AsyncRespond, ref: str | None = None, start: int = 0
 ) -> None:
     """A capped page of modules (each from the shared cache when fresh) and a button for the next page; the
-    learner's own iSpring modules follow on the first page (alone for an iSpring-only learner)."""
-    ispring = await s.learning.ispring_progress(team_id, user_id, ref) if start == 0 else None
+    learner's own iSpring modules follow on the first page (alone for an iSpring-only learner).
+
+    The iSpring read and the Zoho page run side by side: a reply waits for the slower LMS, not for both."""
+
+    async def zoho_page() -> ProgressPage | NeedsSetup:
+        try:
+            return await s.learning.progress_page(team_id, user_id, ref, start=start)
+        except NeedsSetup as exc:  # decided below, once the iSpring part is known
+            return exc
+
+    async def ispring_part() -> IspringProgress | None:
+        return await s.learning.ispring_progress(team_id, user_id, ref) if start == 0 else None
+
+    ispring, zoho = await asyncio.gather(ispring_part(), zoho_page())
     if ref and ispring is not None and not ispring.results and ispring.error is None:
         ispring = None  # `progress <module>` names no iSpring module: only the Zoho answer
     page = None
-    try:
-        page = await s.learning.progress_page(team_id, user_id, ref, start=start)
-    except NeedsSetup:
+    if isinstance(zoho, NeedsSetup):
         # Not linked to Zoho (or nothing tracked there): an iSpring learner still gets their iSpring modules.
         if ispring is None:
-            raise
+            raise zoho
+    else:
+        page = zoho
     roles = await s.roles.roles(team_id, user_id)
     statuses = page.statuses if page is not None else []
     await reply(respond, progress_message(statuses, can_edit=roles.can_edit_modules, ispring=ispring, page=page))

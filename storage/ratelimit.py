@@ -1,6 +1,7 @@
 """A rate-limit budget in the database, shared by every process using it (no Redis needed).
 
-Implements bot.lms.ratelimit.RateLimitBackend. Each acquire is one short transaction serialised per account:
+Implements bot.lms.ratelimit.RateLimitBackend. Each acquire is one short transaction serialised per account (or
+shares one with the acquires that arrived together, decided in their order):
 PostgreSQL takes `pg_advisory_xact_lock(hashtext(key))` (of the daily key when there is one, which covers every
 endpoint of the account, else of the endpoint key), SQLite takes its write lock with BEGIN IMMEDIATE. In it,
 one SELECT reads the lock, the window count and the daily count; a granted call adds its row and bumps its
@@ -9,7 +10,11 @@ minute's bucket; rows that left the window (or the day) are pruned only when the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
 from sqlalchemy import Double, String, bindparam, delete, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.lms.ratelimit import (
     DAILY_BUCKET_SECONDS,
@@ -21,6 +26,7 @@ from bot.lms.ratelimit import (
     decide,
     window_wait,
 )
+from storage.batching import Coalescer
 from storage.db import Database
 from storage.models import RateLimitCallRow, RateLimitDailyRow, RateLimitLockRow
 from storage.repositories._common import upsert
@@ -46,42 +52,128 @@ _PRUNE_CALLS = delete(Calls).where(Calls.key == _KEY, Calls.at <= _SINCE)
 _PRUNE_DAILY = delete(Daily).where(Daily.key == _DAILY_KEY, Daily.bucket <= _DAY_SINCE)
 
 
+@dataclass(frozen=True, slots=True)
+class _Acquire:
+    key: str
+    now: float
+    limit: int
+    window: float
+    daily: DailyQuota | None
+
+
+@dataclass(slots=True)
+class _Window:
+    """One endpoint key's state in a batch: as read, plus the calls granted so far in the batch."""
+
+    locked: float
+    since: float  # `count` and `times` hold the calls after this moment
+    count: int
+    oldest: float | None
+    granted: list[float] = field(default_factory=list)
+    times: list[float] | None = None  # read only once the window is full (to say how long to wait)
+
+    def used(self, since: float) -> int:
+        if self.times is None:  # counted from an earlier `since`: never fewer than the true count
+            return self.count + len(self.granted)
+        return sum(1 for t in self.times if t > since) + sum(1 for t in self.granted if t > since)
+
+
+@dataclass(slots=True)
+class _Day:
+    """One account's daily buckets in a batch: the live total as read, plus the calls granted in the batch."""
+
+    since: float
+    total: int
+    oldest: float | None
+    granted: dict[int, int] = field(default_factory=dict)
+    buckets: list[tuple[float, int]] | None = None
+
+    def used(self) -> int:
+        return self.total + sum(self.granted.values())
+
+
 class SqlRateLimitBackend:
+    """Acquires that arrive together (a burst of commands) share one transaction (storage.batching): their
+    decisions are taken in arrival order on the state read once, as if each had its own transaction."""
+
     def __init__(self, db: Database) -> None:
         self.db = db
-        bump = upsert(db, Daily).values(key=bindparam("key"), bucket=bindparam("bucket"), calls=1)
-        self._bump = bump.on_conflict_do_update(index_elements=["key", "bucket"], set_={"calls": Daily.calls + 1})
+        bump = upsert(db, Daily).values(key=bindparam("key"), bucket=bindparam("bucket"), calls=bindparam("calls"))
+        self._bump = bump.on_conflict_do_update(
+            index_elements=["key", "bucket"], set_={"calls": Daily.calls + bump.excluded.calls}
+        )
+        self._acquire = Coalescer[_Acquire, Decision](self._acquire_many)
 
     async def acquire(
         self, key: str, now: float, limit: int, window: float, daily: DailyQuota | None = None
     ) -> Decision:
-        since = now - window
-        day_since = now - DAY_SECONDS - DAILY_BUCKET_SECONDS  # buckets starting after this may still count
-        daily_key = daily.key if daily else ""
-        params = {"key": key, "daily_key": daily_key, "since": since, "day_since": day_since}
-        async with self.db.transaction(locks=[f"ratelimit:{daily_key or key}"]) as session:
-            state = (await session.execute(_STATE, params)).one()
-            locked, used, oldest_call, used_today, oldest_bucket = state
-            lock_wait = max(0.0, float(locked) - now) if locked is not None else 0.0
-            wait = 0.0
-            if used >= limit:  # rare: only now read the calls that say how long to wait
-                times = [float(t) for t in await session.scalars(_WINDOW, params)]
-                wait = max(0.001, window_wait(times, now, limit, window))
-            day_wait = 0.0
-            if daily is not None and int(used_today) >= daily.limit:
-                rows = await session.execute(_BUCKETS, params)
-                day_wait = daily_wait(((float(b), int(c)) for b, c in rows), now, daily.limit)
-            decision = decide(lock_wait, wait, day_wait)
-            if not decision.granted:
-                return decision
-            await session.execute(_RECORD, {"key": key, "now": now})
-            if daily is not None:
-                await session.execute(self._bump, {"key": daily_key, "bucket": bucket_start(now)})
-                if oldest_bucket is not None and oldest_bucket <= day_since:
-                    await session.execute(_PRUNE_DAILY, params)
-            if oldest_call is not None and oldest_call <= since:
-                await session.execute(_PRUNE_CALLS, params)
-            return decision
+        return await self._acquire(_Acquire(key, now, limit, window, daily))
+
+    async def _acquire_many(self, requests: Sequence[_Acquire]) -> list[Decision]:
+        locks = {f"ratelimit:{r.daily.key if r.daily else r.key}" for r in requests}
+        windows: dict[str, _Window] = {}
+        days: dict[str, _Day] = {}
+        decisions: list[Decision] = []
+        async with self.db.transaction(locks=locks) as session:
+            for r in requests:
+                decisions.append(await self._decide(session, r, windows, days))
+            await self._record(session, windows, days)
+        return decisions
+
+    async def _decide(
+        self, session: AsyncSession, r: _Acquire, windows: dict[str, _Window], days: dict[str, _Day]
+    ) -> Decision:
+        since = r.now - r.window
+        day_since = r.now - DAY_SECONDS - DAILY_BUCKET_SECONDS  # buckets starting after this may still count
+        daily_key = r.daily.key if r.daily else ""
+        if r.key not in windows or (r.daily is not None and daily_key not in days):
+            params = {"key": r.key, "daily_key": daily_key, "since": since, "day_since": day_since}
+            locked, used, oldest_call, used_today, oldest_bucket = (await session.execute(_STATE, params)).one()
+            lock_until = float(locked) if locked is not None else 0.0
+            windows.setdefault(r.key, _Window(lock_until, since, int(used), oldest_call))
+            if r.daily is not None:
+                days.setdefault(daily_key, _Day(day_since, int(used_today), oldest_bucket))
+        w = windows[r.key]
+        wait = 0.0
+        if w.used(since) >= r.limit:  # rare: only now read the calls that say how long to wait
+            if w.times is None:
+                params = {"key": r.key, "since": w.since}
+                w.times = [float(t) for t in await session.scalars(_WINDOW, params)]
+            if w.used(since) >= r.limit:
+                live = sorted(t for t in [*w.times, *w.granted] if t > since)
+                wait = max(0.001, window_wait(live, r.now, r.limit, r.window))
+        day_wait = 0.0
+        d = days.get(daily_key) if r.daily is not None else None
+        if r.daily is not None and d is not None and d.used() >= r.daily.limit:
+            if d.buckets is None:
+                rows = await session.execute(_BUCKETS, {"daily_key": daily_key, "day_since": d.since})
+                d.buckets = [(float(b), int(c)) for b, c in rows]
+            merged: dict[float, int] = dict(d.buckets)
+            for start, calls in d.granted.items():
+                merged[float(start)] = merged.get(float(start), 0) + calls
+            day_wait = daily_wait(merged.items(), r.now, r.daily.limit)
+        decision = decide(max(0.0, w.locked - r.now), wait, day_wait)
+        if decision.granted:
+            w.granted.append(r.now)
+            if d is not None:
+                start = bucket_start(r.now)
+                d.granted[start] = d.granted.get(start, 0) + 1
+        return decision
+
+    async def _record(self, session: AsyncSession, windows: dict[str, _Window], days: dict[str, _Day]) -> None:
+        """The granted calls and their buckets; rows that left the window (or the day), when some were seen."""
+        calls = [{"key": key, "now": at} for key, w in windows.items() for at in w.granted]
+        if calls:
+            await session.execute(_RECORD, calls)
+        bumps = [{"key": key, "bucket": b, "calls": n} for key, d in days.items() for b, n in d.granted.items()]
+        if bumps:
+            await session.execute(self._bump, bumps)
+        for key, d in days.items():
+            if d.granted and d.oldest is not None and d.oldest <= d.since:
+                await session.execute(_PRUNE_DAILY, {"daily_key": key, "day_since": d.since})
+        for key, w in windows.items():
+            if w.granted and w.oldest is not None and w.oldest <= w.since:
+                await session.execute(_PRUNE_CALLS, {"key": key, "since": w.since})
 
     async def count(self, key: str, now: float, window: float) -> int:
         async with self.db.transaction(write=False) as session:

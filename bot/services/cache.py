@@ -6,6 +6,7 @@ A fresh copy is served without calling the LMS; an older one is refreshed; and w
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -28,6 +29,7 @@ from bot.services.types import Freshness
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+Entry = tuple[Any, datetime]  # a stored payload and when it was fetched
 
 # Failures after which a cached copy is better than nothing (an unreadable answer included: a maintenance
 # page, a stalled or oversized answer says nothing about the data we already have).
@@ -83,7 +85,22 @@ class LmsCache:
 
         When loading fails transiently and a copy exists, the copy is returned marked stale with the reason.
         """
-        cached = await self.store.get(key)
+        return await self.fetch_read(key, await self.store.get(key), loader, codec, max_age=max_age)
+
+    async def entries(self, *keys: str) -> list[Entry | None]:
+        """The stored entries of `keys`, read together (one query), for `decode` and `fetch_read`."""
+        return list(await asyncio.gather(*(self.store.get(key) for key in keys)))
+
+    async def fetch_read(
+        self,
+        key: str,
+        cached: Entry | None,
+        loader: Callable[[], Awaitable[T]],
+        codec: Codec[T],
+        *,
+        max_age: float,
+    ) -> tuple[T, Freshness]:
+        """`fetch`, with `key`'s entry already read (by `entries`)."""
         now = datetime.fromtimestamp(self.clock(), UTC)
         if cached is not None:
             payload, fetched_at = cached
@@ -116,17 +133,21 @@ class LmsCache:
 
     async def peek(self, key: str, codec: Codec[T]) -> tuple[T, Freshness] | None:
         """The cached copy, however old, without calling the LMS (for planning and App Home)."""
-        cached = await self.store.get(key)
-        if cached is None:
-            return None
-        payload, fetched_at = cached
-        try:
-            return codec.load(payload), Freshness(fetched_at=fetched_at)
-        except ValueError:
-            return None
+        return decode(await self.store.get(key), codec)
 
     async def put(self, key: str, value: T, codec: Codec[T]) -> None:
         await self.store.put(key, codec.dump(value))
+
+
+def decode(cached: Entry | None, codec: Codec[T]) -> tuple[T, Freshness] | None:
+    """A stored entry as `peek` returns it (None when missing or unreadable)."""
+    if cached is None:
+        return None
+    payload, fetched_at = cached
+    try:
+        return codec.load(payload), Freshness(fetched_at=fetched_at)
+    except ValueError:
+        return None
 
 
 def plain_reason(exc: LMSError) -> str:

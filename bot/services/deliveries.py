@@ -28,7 +28,8 @@ class DeliveryLedger:
         self._repo = repo
 
     async def first_time(self, *, signature: str | None = None, event_id: str | None = None) -> bool:
-        """Record the delivery (one short transaction); False if the request or the event was seen before."""
+        """Record the delivery (one short transaction, shared with the claims that arrive together); False if the
+        request or the event was seen before."""
         keys = [_key("request", signature)] if signature else []
         if event_id:
             keys.append(_key("event", event_id))

@@ -20,7 +20,7 @@ from bot.lms.ispring_models import ModuleResult, ResultsFilter
 from bot.lms.ratelimit import Priority
 from bot.lms.zoho import Endpoint as ZohoEndpoint
 from bot.lms.zoho_models import LearningPlanProgress, Module, ModuleProgress, Session
-from bot.services.cache import Codec, LmsCache
+from bot.services.cache import Codec, LmsCache, decode
 from bot.services.links import LinkService, provider_name
 from bot.services.registry import LmsRegistry
 from bot.services.tracking import TrackError, TrackingService
@@ -215,7 +215,11 @@ class LearningService:
         absent = await self.cache.peek(absent_key(team_id, tracked, learner_id), FLAG)
         if absent is None or not absent[0] or self._age(absent[1]) >= ABSENT_MAX_AGE:
             return False
-        progress = await self.cache.peek(progress_key(team_id, tracked, learner_id), PROGRESS)
+        return self._absent(absent, await self.cache.peek(progress_key(team_id, tracked, learner_id), PROGRESS))
+
+    def _absent(self, absent: tuple[bool, Freshness] | None, progress: tuple[ModuleProgress, Freshness] | None) -> bool:
+        if absent is None or not absent[0] or self._age(absent[1]) >= ABSENT_MAX_AGE:
+            return False
         return progress is None or progress[1].fetched_at <= absent[1].fetched_at
 
     def _age(self, freshness: Freshness) -> float:
@@ -224,18 +228,23 @@ class LearningService:
     async def module_status(
         self, lms: LmsClients, team_id: str, tracked: TrackedModuleRef, learner_id: str, fetch: Fetch
     ) -> ModuleStatus:
-        """One module for one learner; a failure becomes a plain-words error on that module only."""
-        if await self._not_enrolled(team_id, tracked, learner_id):
-            return ModuleStatus(tracked=tracked, error=NOT_ENROLLED)
+        """One module for one learner; a failure becomes a plain-words error on that module only.
+
+        Its "not enrolled" mark and its cached progress are read together, once (one query with the other
+        modules' and the other requests' reads that arrive meanwhile)."""
         key = progress_key(team_id, tracked, learner_id)
+        absent_entry, entry = await self.cache.entries(absent_key(team_id, tracked, learner_id), key)
+        cached = decode(entry, PROGRESS)
+        if self._absent(decode(absent_entry, FLAG), cached):
+            return ModuleStatus(tracked=tracked, error=NOT_ENROLLED)
         max_age = fetch.max_age
-        if fetch.pending_max_age is not None and fetch.pending_max_age < max_age:
-            cached = await self.cache.peek(key, PROGRESS)
-            if cached is not None and (cached[0].is_locked or cached[0].pending_mandatory):
-                max_age = fetch.pending_max_age
+        pending = cached is not None and (cached[0].is_locked or cached[0].pending_mandatory)
+        if pending and fetch.pending_max_age is not None and fetch.pending_max_age < max_age:
+            max_age = fetch.pending_max_age
         try:
-            progress, freshness = await self.cache.fetch(
+            progress, freshness = await self.cache.fetch_read(
                 key,
+                entry,
                 lambda: lms.zoho.module_progress(
                     tracked.course_id,
                     tracked.module_id,

@@ -31,6 +31,7 @@ class TickOff:
         self._running: dict[_Key, asyncio.Task[None]] = {}
         self._again: dict[_Key, list[ModuleResult] | None] = {}
         self._tasks: set[asyncio.Task[None]] = set()  # strong references: the loop keeps only weak ones
+        self._looking_up: set[tuple[str, str]] = set()  # (team, Zoho learner) whose Slack user is being looked up
 
     def set_updater(self, updater: Updater) -> None:
         self._updater = updater
@@ -40,8 +41,10 @@ class TickOff:
         found = progress_key_learner(key)
         if found is None or self._updater is None:
             return
-        team_id, learner_id = found
-        self._spawn(self._zoho_learner(team_id, learner_id))
+        if found in self._looking_up:  # the lookup under way ends in a tick-off that reads this answer too
+            return
+        self._looking_up.add(found)
+        self._spawn(self._zoho_learner(*found))
 
     def learner(self, team_id: str, user_id: str, ispring: list[ModuleResult] | None = None) -> None:
         """Fresher data for this Slack user arrived: tick off their recent digests in the background."""
@@ -65,7 +68,10 @@ class TickOff:
         return task
 
     async def _zoho_learner(self, team_id: str, learner_id: str) -> None:
-        link = await self.links.by_learner(team_id, "zoho", learner_id)
+        try:
+            link = await self.links.by_learner(team_id, "zoho", learner_id)
+        finally:
+            self._looking_up.discard((team_id, learner_id))
         if link is not None:
             self.learner(team_id, link.slack_user_id)
 

@@ -11,25 +11,43 @@ from datetime import timedelta
 
 from sqlalchemy import delete
 
+from storage.batching import Coalescer
+from storage.db import Database
 from storage.models import SlackDeliveryRow
-from storage.repositories._common import Repository, rowcount, upsert
+from storage.repositories._common import Clock, Repository, rowcount, upsert
 
 
 class DeliveryRepository(Repository):
+    """Claims that arrive together share one transaction and one INSERT (storage.batching): the delivery check
+    sits before the ack, and a burst of requests must not queue for the write lock one by one."""
+
+    def __init__(self, db: Database, *, clock: Clock | None = None) -> None:
+        super().__init__(db, clock=clock)
+        self._claim = Coalescer[tuple[str, ...], bool](self._claim_many)
+
     async def claim(self, keys: Sequence[str]) -> bool:
         """Record every key, in one short transaction. True when none of them had been recorded before."""
+        return await self._claim(tuple(keys))
+
+    async def _claim_many(self, claims: Sequence[tuple[str, ...]]) -> list[bool]:
         now = self.now()
-        fresh = True
+        wanted = list(dict.fromkeys(key for keys in claims for key in keys))
+        if not wanted:
+            return [True] * len(claims)
+        statement = (
+            upsert(self.db, SlackDeliveryRow)
+            .values([{"key": key, "seen_at": now} for key in wanted])
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(SlackDeliveryRow.key)  # rowcount is not reliable here on psycopg
+        )
         async with self.db.transaction() as session:
-            for key in keys:
-                inserted = await session.execute(
-                    upsert(self.db, SlackDeliveryRow)
-                    .values(key=key, seen_at=now)
-                    .on_conflict_do_nothing(index_elements=["key"])
-                    .returning(SlackDeliveryRow.key)  # rowcount is not reliable here on psycopg
-                )
-                fresh = inserted.scalar_one_or_none() is not None and fresh
-        return fresh
+            inserted = set((await session.scalars(statement)).all())
+        results: list[bool] = []
+        taken: set[str] = set()  # of two claims of one key in a batch, the first wins
+        for keys in claims:
+            results.append(all(key in inserted and key not in taken for key in keys))
+            taken.update(keys)
+        return results
 
     async def purge(self, *, older_than: timedelta) -> int:
         """Forget deliveries seen more than `older_than` ago (Slack rejects requests older than 5 minutes)."""

@@ -219,3 +219,16 @@ async def test_self_link_by_id_when_enabled_needs_the_lms_to_confirm_the_e_mail(
     again = text_of(await command(stack, KATHERINE, f"link {colleague}"))  # a failed link keeps the working one
     assert "ask an admin" in again
     assert own in text_of(await command(stack, KATHERINE, "status"))
+
+
+async def test_progress_reads_ispring_beside_zoho_not_after_it(make_stack) -> None:  # type: ignore[no-untyped-def]
+    """A reply waits for the slower LMS, not for both in turn: the iSpring read and the Zoho module reads are in
+    flight together (read one after the other, they would reach the LMS at least its latency apart)."""
+    latency = 2.0
+    stack = make_stack(SandboxConfig(latency=latency))
+    reply = text_of(await command(stack, ADA, "progress", timeout=30))
+    assert "Phishing Basics" in reply
+    (ispring,) = stack.sandbox.state.calls_for("ispring-results")
+    zoho = stack.sandbox.state.calls_for("module-progress")
+    assert len(zoho) == 4
+    assert max(abs(c.at - ispring.at) for c in zoho) < latency

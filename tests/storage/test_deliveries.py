@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from bot.services.deliveries import DeliveryLedger
 from storage.db import Database
@@ -55,3 +56,24 @@ async def test_without_a_database_deliveries_are_served_and_one_line_logged(
     (record,) = [r for r in caplog.records if r.name == "bot.services.deliveries"]
     assert record.levelno == logging.WARNING and record.exc_info is None
     assert "without the replay check" in record.getMessage()
+
+
+async def test_claims_arriving_together_share_a_transaction_and_still_have_one_winner(db: Database) -> None:
+    """A burst of requests is recorded in one INSERT, not one transaction each; a replay inside the same burst
+    (the same signature twice) still runs once."""
+    repo = DeliveryRepository(db)
+    assert await repo.claim(["request:warm-up"])
+    begun: list[str] = []
+
+    def on_begin(conn: object) -> None:
+        begun.append("BEGIN")
+
+    event.listen(db.engine.sync_engine, "begin", on_begin)
+    try:
+        keys = [[f"request:{i}"] for i in range(20)] + [["request:3"], ["request:new", "event:E1"], ["event:E1"]]
+        results = await asyncio.gather(*(repo.claim(k) for k in keys))
+    finally:
+        event.remove(db.engine.sync_engine, "begin", on_begin)
+    assert results == [True] * 20 + [False, True, False]
+    assert len(begun) <= 2
+    assert not await repo.claim(["request:19"]) and not await repo.claim(["request:new"])

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from pathlib import Path
 
 from pydantic import SecretStr
+from sqlalchemy import event
 
 from storage.db import Database
 from storage.repositories import AuditRepository, ConnectStateRepository, LmsCacheRepository
@@ -82,3 +84,28 @@ async def test_lms_cache_put_get_replace_delete(db: Database) -> None:
     assert await cache.get("zoho:T1:progress:L1") == ([1, 2], when)
     assert await cache.delete("zoho:T1:progress:L1") is True
     assert await cache.delete("zoho:T1:progress:L1") is False
+
+
+async def test_lms_cache_reads_and_writes_arriving_together_share_a_transaction(db: Database) -> None:
+    """A burst of commands reads and stores its answers in a few transactions, each caller getting its own entry;
+    of two writes of one key in a batch, the later wins, as one by one."""
+    cache = LmsCacheRepository(db)
+    when = datetime(2026, 2, 2, tzinfo=UTC)
+    await cache.put("warm-up", 0, fetched_at=when)
+    begun: list[str] = []
+
+    def on_begin(conn: object) -> None:
+        begun.append("BEGIN")
+
+    event.listen(db.engine.sync_engine, "begin", on_begin)
+    try:
+        await asyncio.gather(
+            *(cache.put(f"k{i}", {"n": i}, fetched_at=when) for i in range(20)),
+            cache.put("k0", "last", fetched_at=when),
+        )
+        writes = len(begun)
+        got = await asyncio.gather(*(cache.get(f"k{i}") for i in range(20)), cache.get("missing"))
+    finally:
+        event.remove(db.engine.sync_engine, "begin", on_begin)
+    assert got == [("last", when)] + [({"n": i}, when) for i in range(1, 20)] + [None]
+    assert writes <= 2 and len(begun) - writes <= 2  # the first call's own, then everything that queued

@@ -1,8 +1,9 @@
 """SqlRateLimitBackend behaves like the in-memory backend, works with the RateLimiter, and costs one
-transaction per acquire."""
+transaction per acquire (or per burst of concurrent acquires)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -12,7 +13,7 @@ from sqlalchemy import event, text
 
 from bot.lms.clock import VirtualClock
 from bot.lms.errors import DailyBudgetExhaustedError, RateLimitedError
-from bot.lms.ratelimit import DailyQuota, MemoryBackend, RateLimiter, RateLimitPolicy
+from bot.lms.ratelimit import DailyQuota, MemoryBackend, RateLimiter, RateLimitPolicy, Verdict, bucket_start
 from storage.db import Database
 from storage.ratelimit import SqlRateLimitBackend
 from tests.support.ratelimit import DAY, T0, decisions
@@ -105,3 +106,26 @@ async def test_one_transaction_per_acquire(db: Database) -> None:
     print(db.dialect, "per acquire:", seen["statements"][:4])
     assert len(seen["transactions"]) == 10
     assert len(seen["statements"]) == 40
+
+
+async def test_concurrent_acquires_share_a_transaction_and_decide_as_one_by_one(db: Database) -> None:
+    """A burst of acquires (50 commands at once) is one transaction per batch, not one each; the decisions are
+    those of the same acquires taken one at a time, in arrival order: the window, the lock and the day hold."""
+    sql, memory = SqlRateLimitBackend(db), MemoryBackend()
+    quota = DailyQuota("zoho:acct", 8)
+    await sql.set_lock("zoho:acct:locked", T0 + 30, T0)
+    await memory.set_lock("zoho:acct:locked", T0 + 30, T0)
+    # Three endpoints of one account, 3 a minute each, 8 a day together; one endpoint is locked.
+    burst = [(f"zoho:acct:{name}", T0 + i * 0.01) for i, name in enumerate(["a", "b", "locked"] * 5)]
+    expected = [await memory.acquire(key, now, 3, 60.0, quota) for key, now in burst]
+    await sql.acquire("warm-up", T0, 3, 60.0)  # the first call of a pool opens its connection
+    with counted(db) as seen:
+        got = await asyncio.gather(*(sql.acquire(key, now, 3, 60.0, quota) for key, now in burst))
+    assert [(d.verdict, round(d.wait, 6)) for d in got] == [(d.verdict, round(d.wait, 6)) for d in expected]
+    assert sum(d.granted for d in got) == 6  # a and b: 3 each; locked: none
+    assert len(seen["transactions"]) <= 2  # the first acquire's own, then everything that queued meanwhile
+    assert await sql.count("zoho:acct:a", T0 + 1, 60.0) == 3
+    assert await sql.daily_buckets("zoho:acct", T0 + 1) == [(bucket_start(T0), 6)]
+    # The next minute's calls still see the burst's: the day is spent after 2 more.
+    later = await asyncio.gather(*(sql.acquire("zoho:acct:c", T0 + 70 + i, 3, 60.0, quota) for i in range(3)))
+    assert [d.verdict for d in later] == [Verdict.GRANTED, Verdict.GRANTED, Verdict.DAILY]

@@ -1,0 +1,86 @@
+"""The LMS connection pool, split into a few smaller pools.
+
+httpcore's pool walks every one of its connections (polling each idle socket) on every request it starts and
+every response it closes, and counts them once more per idle connection: with the 256 connections a burst of
+commands needs, that bookkeeping was a fifth of the web process's CPU (encode/httpcore#1035, still open). The
+same connections in eight pools of 32 cost an eighth as much per request. Each request goes to the pool with
+the fewest requests in flight (the first when all are equal), so a quiet bot keeps reusing one pool's
+kept-alive connections.
+
+With a proxy configured in the environment (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY), the client keeps httpx's own
+pool, which honours it (a client given a transport of its own ignores the environment's proxies).
+"""
+
+from __future__ import annotations
+
+import urllib.request
+from collections.abc import AsyncIterator, Callable
+
+import httpx
+
+SHARDS = 8
+
+
+class _Released(httpx.AsyncByteStream):
+    """A response body that tells its pool's counter when it is closed (the request is done only then)."""
+
+    def __init__(self, inner: httpx.AsyncByteStream, release: Callable[[], None]) -> None:
+        self._inner = inner
+        self._release = release
+        self._released = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._inner:
+            yield chunk
+
+    async def aclose(self) -> None:
+        try:
+            await self._inner.aclose()
+        finally:
+            if not self._released:
+                self._released = True
+                self._release()
+
+
+class ShardedTransport(httpx.AsyncBaseTransport):
+    def __init__(self, limits: httpx.Limits, shards: int = SHARDS) -> None:
+        def share(total: int | None) -> int | None:
+            return None if total is None else max(1, -(-total // shards))
+
+        each = httpx.Limits(
+            max_connections=share(limits.max_connections),
+            max_keepalive_connections=share(limits.max_keepalive_connections),
+            keepalive_expiry=limits.keepalive_expiry,
+        )
+        tls = httpx.create_ssl_context()  # one for all: building one costs ~45 ms of CPU
+        self._pools = [httpx.AsyncHTTPTransport(verify=tls, limits=each) for _ in range(shards)]
+        self._in_flight = [0] * shards
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        index = min(range(len(self._pools)), key=self._in_flight.__getitem__)
+        self._in_flight[index] += 1
+
+        def release() -> None:
+            self._in_flight[index] -= 1
+
+        try:
+            response = await self._pools[index].handle_async_request(request)
+        except BaseException:
+            release()
+            raise
+        assert isinstance(response.stream, httpx.AsyncByteStream)
+        return httpx.Response(
+            status_code=response.status_code,
+            headers=response.headers,
+            stream=_Released(response.stream, release),
+            extensions=response.extensions,
+        )
+
+    async def aclose(self) -> None:
+        for pool in self._pools:
+            await pool.aclose()
+
+
+def environment_proxies() -> bool:
+    """Whether the environment names a proxy (as httpx reads it: urllib's rules)."""
+    return any(scheme in ("http", "https", "all") for scheme in urllib.request.getproxies())
