@@ -64,7 +64,7 @@ class Proc:
         for line in self.popen.stdout:
             self.lines.put(line.rstrip("\n"))
 
-    async def wait_line(self, pattern: str, timeout: float = 30.0) -> str:
+    async def wait_line(self, pattern: str, timeout: float = 60.0) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
