@@ -231,10 +231,11 @@ class DevStack:
         return self
 
     def stop(self) -> None:
-        if self.web is not None:
-            self.web.stop()
-        self.slack_server.stop()
-        self.sandbox.stop()
+        servers = [s for s in (self.web, self.slack_server, self.sandbox) if s is not None]
+        for server in servers:  # all at once: each takes a uvicorn tick to notice
+            server.request_stop()
+        for server in servers:
+            server.stop()
         if self._tmp is not None:
             self._tmp.cleanup()
 

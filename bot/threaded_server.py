@@ -48,6 +48,12 @@ class ThreadedServer:
             time.sleep(0.01)
         self.port = int(self._server.servers[0].sockets[0].getsockname()[1])
 
+    def request_stop(self) -> None:
+        """Ask the server to exit without waiting (uvicorn notices within a tick, 0.1 s): stopping several servers
+        at once, then `stop()` each, costs one tick instead of one per server."""
+        if self._server is not None:
+            self._server.should_exit = True
+
     def stop(self) -> None:
         if self._server is not None and self._thread is not None:
             self._server.should_exit = True

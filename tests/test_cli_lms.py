@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -151,23 +150,28 @@ def sandbox_process() -> Iterator[str]:
         proc.wait(timeout=10)
 
 
-def test_sandbox_command_serves_the_cli(sandbox_process: str, tmp_path: Path) -> None:
+def test_sandbox_command_serves_the_cli(
+    sandbox_process: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     env = {
-        **os.environ,
         "ZOHO_PEOPLE_URL": sandbox_process,
         "ZOHO_ACCOUNTS_URL": sandbox_process,
         "ZOHO_CLIENT_ID": "sandbox-zoho-client",
         "ZOHO_CLIENT_SECRET": "sandbox-zoho-secret",
         "ZOHO_REFRESH_TOKEN": "sandbox-zoho-refresh",
     }
-    command = [sys.executable, "-m", "bot", "lms", "plans", "--learner", str(seed.PLANS_LEARNER)]
-    outputs = [subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True) for _ in range(7)]
-    assert outputs[0].returncode == 0, outputs[0].stderr
-    assert any(p["plan_id"] == str(seed.PLAN_L1) for p in json.loads(outputs[0].stdout))
-    # --rate-limit 5: each CLI run is a new process with its own budget, so the sandbox's lock shows up
-    # as a clear error line rather than a traceback.
-    failed = [o for o in outputs if o.returncode != 0]
-    assert failed and all(o.stderr.startswith("error: ") and "Traceback" not in o.stderr for o in failed)
+    monkeypatch.chdir(tmp_path)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    # `lmsbot sandbox` is the process under test; the CLI runs in this process (each main() builds its own
+    # clients and rate budget, as each `lmsbot lms` process does), which saves seven interpreter start-ups.
+    outputs = [run_cli(capsys, "lms", "plans", "--learner", str(seed.PLANS_LEARNER)) for _ in range(7)]
+    assert outputs[0][0] == 0, outputs[0][2]
+    assert any(p["plan_id"] == str(seed.PLAN_L1) for p in json.loads(outputs[0][1]))
+    # --rate-limit 5: each CLI run has its own budget, so the sandbox's lock shows up as a clear error line
+    # rather than a traceback (an uncaught exception would fail this test itself).
+    failed = [(code, err) for code, _, err in outputs if code != 0]
+    assert failed and all(err.startswith("error: ") and "Traceback" not in err for _, err in failed)
     log = httpx.get(sandbox_process + "/_sandbox/calls", params={"endpoint": "learning-plans-progress"}).json()
     assert len(log) == 7
 

@@ -6,7 +6,7 @@ import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import pytest
 
+from bot.cli import main
 from bot.config import Settings
 from bot.devstack import seed_demo
 from bot.sandbox.server import SandboxServer
@@ -98,39 +99,49 @@ async def test_serve_answers_signed_slack_requests(served: tuple[str, SlackStubS
     assert forged.status_code == 401
 
 
-def test_serve_without_signing_secret_explains(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "LMSBOT_"))}
-    env.update({"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "LMSBOT_ENCRYPTION_KEYS": Keyring.generate_key()})
-    migrate.upgrade(env["DATABASE_URL"])
-    done = subprocess.run(
-        [sys.executable, "-m", "bot", "serve", "--port", str(free_port())],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 2
-    assert done.stderr.strip().splitlines()[-1].startswith("error: missing settings: SLACK_SIGNING_SECRET (")
-    assert "SLACK_BOT_TOKEN" in done.stderr  # listed with it, not after it is fixed
+def cli_without_slack_settings(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path, env: dict[str, str]
+) -> Callable[..., tuple[int, str]]:
+    """`lmsbot …` run in this process (what these tests check happens before anything is served) with no SLACK_
+    or LMSBOT_ variables but `env`, in `tmp_path` (no stray .env): its exit code and what it wrote to stderr."""
+    monkeypatch.chdir(tmp_path)
+    for name in list(os.environ):
+        if name.startswith(("SLACK_", "LMSBOT_")):
+            monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+    def run(*args: str) -> tuple[int, str]:
+        code = main(list(args))
+        return code, capsys.readouterr().err
+
+    return run
 
 
-def test_socket_mode_without_app_token_explains(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "LMSBOT_"))}
-    env.update(
-        {
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
-            "LMSBOT_ENCRYPTION_KEYS": Keyring.generate_key(),
-            "SLACK_SIGNING_SECRET": SECRET,
-            "SLACK_BOT_TOKEN": "xoxb-test",
-        }
-    )
+def test_serve_without_signing_secret_explains(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "LMSBOT_ENCRYPTION_KEYS": Keyring.generate_key()}
     migrate.upgrade(env["DATABASE_URL"])
-    done = subprocess.run(
-        [sys.executable, "-m", "bot", "socket"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 2
-    assert done.stderr.strip().splitlines()[-1] == "error: missing setting: SLACK_APP_TOKEN (xapp-…, for Socket Mode)"
+    code, stderr = cli_without_slack_settings(monkeypatch, capsys, tmp_path, env)("serve", "--port", str(free_port()))
+    assert code == 2
+    assert stderr.strip().splitlines()[-1].startswith("error: missing settings: SLACK_SIGNING_SECRET (")
+    assert "SLACK_BOT_TOKEN" in stderr  # listed with it, not after it is fixed
+
+
+def test_socket_mode_without_app_token_explains(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+        "LMSBOT_ENCRYPTION_KEYS": Keyring.generate_key(),
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_BOT_TOKEN": "xoxb-test",
+    }
+    migrate.upgrade(env["DATABASE_URL"])
+    code, stderr = cli_without_slack_settings(monkeypatch, capsys, tmp_path, env)("socket")
+    assert code == 2
+    assert stderr.strip().splitlines()[-1] == "error: missing setting: SLACK_APP_TOKEN (xapp-…, for Socket Mode)"
 
 
 @pytest.fixture

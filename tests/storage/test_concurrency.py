@@ -17,7 +17,10 @@ from tests.storage import workers
 
 
 def run_in_two_processes(scenario: str, url: str) -> dict[int, Any]:
-    ctx = multiprocessing.get_context("spawn")
+    # Not fork: the children must not inherit this process's engines, threads or event loop. A fork server is a
+    # fresh process that imports the workers module once; spawning would import it again for every child.
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["tests.storage.workers"])
     barrier = ctx.Barrier(2)
     results: Any = ctx.Queue()
     processes = [ctx.Process(target=workers.run, args=(scenario, url, n, barrier, results)) for n in (1, 2)]

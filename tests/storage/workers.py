@@ -1,4 +1,5 @@
-"""Code run in separate OS processes (spawned, so each builds its own engine) by test_concurrency."""
+"""Code run in separate OS processes (forked from a fresh fork server: each builds its own engine) by
+test_concurrency."""
 
 from __future__ import annotations
 

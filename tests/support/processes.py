@@ -15,8 +15,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_until_serving(proc: subprocess.Popen[str], url: str, timeout: float = 30.0) -> None:
-    """Poll `url` until it answers 200; fail with the process's output if it dies or never answers."""
+def wait_until_serving(proc: subprocess.Popen[str], url: str, timeout: float = 90.0) -> None:
+    """Poll `url` until it answers 200; fail with the process's output if it dies or never answers.
+
+    The bound is generous: on a loaded 2-core machine an `lmsbot` start-up (its imports) has taken over 30 s."""
     deadline = time.monotonic() + timeout
     while True:
         try:
