@@ -1,0 +1,266 @@
+"""REMINDER_EXECUTOR=procrastinate for real: `lmsbot worker` processes on one PostgreSQL database, 30 workspaces
+each with its own Zoho organisation in the sandbox, everyone due. Every digest reaches Slack exactly once
+(counted per person at the Slack stand-in), no workspace is swept by two workers at once (procrastinate's own
+record of when each job started and ended), and a worker SIGKILLed mid-sweep leaves nothing undone."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import signal
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from bot.container import build_services
+from bot.reminders.settings import ReminderConfig
+from bot.sandbox import seed
+from bot.sandbox.server import SandboxServer
+from bot.scheduler import build_engine
+from bot.slackstub import SlackStub, SlackStubServer
+from storage.db import Database
+from tests.reminders.conftest import empty_tables, world_settings
+from tests.support.fleet import Fleet, Proc, build_fleet, clear_job_queue, digests_per_user, lmsbot_command
+
+pytestmark = [pytest.mark.postgres, pytest.mark.timeout(180)]
+
+WORKSPACES = 30
+PEOPLE = 3  # per workspace
+WORKERS = 3
+TIMING = {
+    "REMINDER_EXECUTOR": "procrastinate",
+    "REMINDER_SWEEP_MINUTES": "0.05",  # a sweep period of 3 s
+    "REMINDER_WORKER_HEARTBEAT_SECONDS": "0.5",
+    "REMINDER_WORKER_STALLED_SECONDS": "4",
+    "REMINDER_CLAIM_STALE_SECONDS": "3",
+    "REMINDER_SHUTDOWN_GRACE_SECONDS": "5",
+}
+
+
+@dataclass
+class Floor:
+    """The stage: sandbox, Slack stand-in, the fleet in PostgreSQL, and the workers started on it."""
+
+    sandbox: SandboxServer
+    slack: SlackStub
+    database_url: str
+    fleet: Fleet
+    env: dict[str, str]
+    cwd: Path
+    procs: list[Proc]
+
+    def start_worker(self, *args: str) -> Proc:
+        proc = Proc(lmsbot_command("worker", *args), self.env, self.cwd)
+        self.procs.append(proc)
+        return proc
+
+    def digests(self) -> Any:
+        return digests_per_user(self.slack)
+
+    async def expected(self) -> set[str]:
+        """Who a sweep would send a digest to now (an in-process dry run), leaving no cache behind."""
+        settings = world_settings(self.sandbox, self.env["SLACK_API_URL"], self.database_url, lms_rate_limit=10_000)
+        services = build_services(settings)
+        try:
+            config = ReminderConfig(_env_file=None, manager_digest=False)  # type: ignore[call-arg]
+            report = await build_engine(services, config).sweep(force=True, dry_run=True)
+        finally:
+            await services.aclose()
+        db = Database(self.database_url)
+        async with db.engine.begin() as conn:
+            await conn.execute(text("DELETE FROM lms_cache"))
+        await db.dispose()
+        self.slack.clear()
+        return {o.user_id for o in report.sent}
+
+
+MakeFloor = Callable[..., Any]
+
+
+@pytest.fixture
+async def make_floor(
+    sandbox_factory: Any, _slack_server: SlackStubServer, postgres_url: str, tmp_path: Path
+) -> AsyncIterator[MakeFloor]:
+    procs: list[Proc] = []
+
+    async def make(latency: float = 0.0) -> Floor:
+        sandbox = sandbox_factory(rate_limit=10_000, latency=latency, state=seed.build_state("demo"))
+        _slack_server.reset()
+        await empty_tables(Database(postgres_url))
+        await clear_job_queue(postgres_url)
+        settings = world_settings(sandbox, _slack_server.url, postgres_url, lms_rate_limit=10_000)
+        services = build_services(settings)
+        try:
+            learners = [learner_id for learner_id, *_ in seed.NAMED]
+            fleet = await build_fleet(
+                services, sandbox, _slack_server.stub, workspaces=WORKSPACES, people=PEOPLE, learners=learners
+            )
+        finally:
+            await services.aclose()
+        assert settings.lmsbot_encryption_keys is not None
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "PYTHONUNBUFFERED": "1",
+            "DATABASE_URL": postgres_url,
+            "LMSBOT_ENV": "development",
+            "LMSBOT_ENCRYPTION_KEYS": settings.lmsbot_encryption_keys.get_secret_value(),
+            "SLACK_BOT_TOKEN": _slack_server.stub.workspace.bot_token,
+            "SLACK_API_URL": _slack_server.url,
+            "ZOHO_CLIENT_ID": sandbox.config.zoho_client_id,
+            "ZOHO_CLIENT_SECRET": sandbox.config.zoho_client_secret,
+            "LMS_RATE_LIMIT": "10000",
+            "REMINDER_MANAGER_DIGEST": "false",
+            # one message each: no session reminders beside the digests
+            "REMINDER_SESSION_DAY_BEFORE_HOURS": "0",
+            "REMINDER_SESSION_SOON_MINUTES": "0",
+            **TIMING,
+        }
+        return Floor(sandbox, _slack_server.stub, postgres_url, fleet, env, tmp_path, procs)
+
+    yield make
+    for proc in procs:
+        proc.kill()
+        proc.popen.wait(timeout=10)
+
+
+async def wait_for(predicate: Callable[[], Any], what: str, procs: list[Proc], timeout: float = 90.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for proc in procs:
+            proc.drain()
+        value = predicate()
+        if value:
+            return value
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}:\n" + "\n".join(line for p in procs for line in p.output[-30:]))
+
+
+def finished_sweeps(procs: list[Proc], since: float = 0.0) -> dict[str, int]:
+    """Workspace -> how many of its sweeps ended (after `since`), as the workers said."""
+    done: dict[str, int] = {}
+    for proc in procs:
+        for line in proc.seen:
+            if line.at >= since and line.text.startswith("sweep ") and ", job " in line.text:
+                team = line.text.split()[1].rstrip(":")
+                done[team] = done.get(team, 0) + 1
+    return done
+
+
+async def sweep_intervals(database_url: str) -> dict[str, list[tuple[datetime, datetime | None, int]]]:
+    """Per workspace lock, when each run of a sweep job began and ended (procrastinate's event log)."""
+    db = Database(database_url)
+    try:
+        async with db.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    text(
+                        "SELECT j.lock, e.job_id, e.type::text, e.at FROM procrastinate_events e "
+                        "JOIN procrastinate_jobs j ON j.id = e.job_id "
+                        "WHERE j.task_name = 'lmsbot.reminders.sweep_workspace' ORDER BY e.at, e.id"
+                    )
+                )
+            ).all()
+    finally:
+        await db.dispose()
+    open_runs: dict[int, datetime] = {}
+    runs: dict[str, list[tuple[datetime, datetime | None, int]]] = {}
+    for lock, job_id, kind, at in rows:
+        if kind == "started":
+            open_runs[job_id] = at
+        elif job_id in open_runs and kind in ("succeeded", "failed", "deferred_for_retry", "aborted", "cancelled"):
+            runs.setdefault(lock, []).append((open_runs.pop(job_id), at, job_id))
+    for job_id, began in open_runs.items():  # still running when we looked
+        lock = next(lk for lk, j, _, _ in rows if j == job_id)
+        runs.setdefault(lock, []).append((began, None, job_id))
+    return runs
+
+
+def overlapping(runs: dict[str, list[tuple[datetime, datetime | None, int]]]) -> list[str]:
+    clashes: list[str] = []
+    for lock, spans in runs.items():
+        spans.sort(key=lambda s: s[0])
+        for (_, end, a), (start, _, b) in itertools.pairwise(spans):
+            if end is None or start < end:
+                clashes.append(f"{lock}: job {b} started while job {a} ran")
+    return clashes
+
+
+async def test_three_workers_send_every_digest_once_and_sweep_each_workspace_on_one_worker_at_a_time(
+    make_floor: MakeFloor,
+) -> None:
+    floor = await make_floor(latency=0.03)
+    expected = await floor.expected()
+    assert expected == floor.fleet.users and len(expected) == WORKSPACES * PEOPLE
+    workers = [floor.start_worker("--concurrency", "2") for _ in range(WORKERS)]
+    for worker in workers:
+        await worker.wait_line(r"^worker: ready")
+    began = time.monotonic()
+
+    await wait_for(lambda: set(floor.digests()) == expected, "every digest", workers)
+    everyone_at = time.monotonic()
+    # Two more sweeps of every workspace after the last digest went out: they find everything sent.
+    await wait_for(
+        lambda: all(finished_sweeps(workers, everyone_at).get(t, 0) >= 2 for t in floor.fleet.teams),
+        "two more sweeps of every workspace",
+        workers,
+    )
+    digests = floor.digests()
+    assert set(digests) == expected and all(n == 1 for n in digests.values()), digests
+
+    runs = await sweep_intervals(floor.database_url)
+    assert set(runs) == {f"reminders-sweep:{t}" for t in floor.fleet.teams}
+    assert overlapping(runs) == []
+    by_worker = [sum(finished_sweeps([w]).values()) for w in workers]
+    assert all(n > 0 for n in by_worker), by_worker  # the work was shared
+    # One deferring job per 3-second period, whichever worker ran it (not one per worker and period).
+    deferrals = [line for w in workers for line in w.output if line.startswith("sweeps: ")]
+    assert 0 < len(deferrals) <= (time.monotonic() - began) / 3 + 2, deferrals
+    for worker in workers:
+        assert worker.stop() == 0
+        worker.drain()
+        assert "worker: stopped" in worker.output
+
+
+async def test_a_worker_killed_mid_sweep_leaves_its_workspaces_to_the_others_still_exactly_once(
+    make_floor: MakeFloor,
+) -> None:
+    floor = await make_floor(latency=0.08)
+    expected = await floor.expected()
+    victim, *others = [floor.start_worker("--concurrency", "2") for _ in range(WORKERS)]
+    for worker in (victim, *others):
+        await worker.wait_line(r"^worker: ready")
+    workers = [victim, *others]
+
+    def victim_mid_sweep() -> list[str]:
+        started = {ln.text.split()[1].rstrip(":") for ln in victim.seen if ": started (job " in ln.text}
+        ended = {ln.text.split()[1].rstrip(":") for ln in victim.seen if ", job " in ln.text}
+        running = sorted(started - ended)
+        return running if running and sum(floor.digests().values()) >= 3 else []
+
+    running = await wait_for(victim_mid_sweep, "the first worker in the middle of a sweep", workers)
+    victim.kill(signal.SIGKILL)
+    victim.popen.wait(timeout=10)
+    killed_at = time.monotonic()
+
+    await wait_for(lambda: set(floor.digests()) == expected, "every digest", others, timeout=120)
+    everyone_at = time.monotonic()
+    await wait_for(
+        lambda: all(finished_sweeps(others, everyone_at).get(t, 0) >= 1 for t in floor.fleet.teams),
+        "another sweep of every workspace",
+        others,
+    )
+    digests = floor.digests()
+    assert set(digests) == expected and all(n == 1 for n in digests.values()), digests
+    # The workspaces it was sweeping were swept to the end by the others, its stalled jobs run again.
+    assert all(finished_sweeps(others, killed_at).get(team, 0) >= 1 for team in running)
+    rescued = [line for w in others for line in w.output if line.startswith("stalled: job ")]
+    assert any(f"sweep of {team}" in line for team in running for line in rescued), rescued
+    assert overlapping(await sweep_intervals(floor.database_url)) == []
+    for worker in others:
+        assert worker.stop() == 0
