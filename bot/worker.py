@@ -224,6 +224,8 @@ class ReminderWorker:
                         update_heartbeat_interval=self.config.worker_heartbeat_seconds,
                         stalled_worker_timeout=self.config.worker_stalled_seconds,
                         shutdown_graceful_timeout=self.config.shutdown_grace_seconds,
+                        # LISTEN/NOTIFY wakes workers for new jobs; polling is the fallback, within a sweep period
+                        fetch_job_polling_interval=min(5.0, self.config.sweep_minutes * 20),
                     )
                 )
                 self.out(

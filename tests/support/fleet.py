@@ -83,37 +83,45 @@ async def build_fleet(
     workspaces: int,
     people: int,
     learners: Sequence[int],
+    tracks: Sequence[tuple[str, int, int | None, int]] = TRACKS,
 ) -> Fleet:
     """`workspaces` workspaces of `people` Slack users each, linked in turn to `learners` (sandbox learner ids);
     every digest due now (a send time of 00:00 every day, in a zone where it is midday)."""
     cfg = sandbox.config
     zone = midday_zone()
     fleet = Fleet([team_id(n) for n in range(workspaces)])
-    for n, team in enumerate(fleet.teams):
-        refresh = sandbox.state.add_zoho_account(f"org-{team}")
-        await services.connections_repo.save_zoho(
-            team,
-            data_center=None,
-            api_url=sandbox.url,
-            accounts_url=sandbox.url,
-            client_id=cfg.zoho_client_id,
-            client_secret=cfg.zoho_client_secret,
-            refresh_token=refresh,
-            scopes=None,
-            connected_by="fleet",
-        )
-        for alias, course, batch, module in TRACKS:
-            await services.modules_repo.track(
-                team, "zoho", str(course), str(batch) if batch else None, str(module), alias=alias, created_by="t"
+    gate = asyncio.Semaphore(4)  # a few workspaces written at once (the database pool's size)
+
+    async def one(n: int, team: str) -> None:
+        async with gate:
+            refresh = sandbox.state.add_zoho_account(f"org-{team}")
+            await services.connections_repo.save_zoho(
+                team,
+                data_center=None,
+                api_url=sandbox.url,
+                accounts_url=sandbox.url,
+                client_id=cfg.zoho_client_id,
+                client_secret=cfg.zoho_client_secret,
+                refresh_token=refresh,
+                scopes=None,
+                connected_by="fleet",
             )
-        users = fleet.people.setdefault(team, [])
-        for p in range(people):
-            user = user_id(n, p)
-            learner = learners[(n * people + p) % len(learners)]
-            slack.workspace.add_user(user, user.lower(), f"Person {p} of {team}", None, zone)
-            await services.links_repo.link(team, user, "zoho", str(learner), email=None, method="admin", linked_by="t")
-            await services.preferences.update(team, user, send_time="00:00", weekdays=EVERY_DAY, timezone=zone)
-            users.append(user)
+            for alias, course, batch, module in tracks:
+                await services.modules_repo.track(
+                    team, "zoho", str(course), str(batch) if batch else None, str(module), alias=alias, created_by="t"
+                )
+            users = fleet.people.setdefault(team, [])
+            for p in range(people):
+                user = user_id(n, p)
+                learner = learners[(n * people + p) % len(learners)]
+                slack.workspace.add_user(user, user.lower(), f"Person {p} of {team}", None, zone)
+                await services.links_repo.link(
+                    team, user, "zoho", str(learner), email=None, method="admin", linked_by="t"
+                )
+                await services.preferences.update(team, user, send_time="00:00", weekdays=EVERY_DAY, timezone=zone)
+                users.append(user)
+
+    await asyncio.gather(*(one(n, team) for n, team in enumerate(fleet.teams)))
     return fleet
 
 
