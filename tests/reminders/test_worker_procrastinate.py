@@ -27,8 +27,6 @@ from storage.db import Database
 from tests.reminders.conftest import empty_tables, world_settings
 from tests.support.fleet import TRACKS, Fleet, Proc, build_fleet, clear_job_queue, digests_per_user, lmsbot_command
 
-pytestmark = [pytest.mark.postgres, pytest.mark.timeout(420)]
-
 WORKSPACES = 30
 PEOPLE = 3  # per workspace
 WORKERS = 3
@@ -78,7 +76,7 @@ async def make_floor(
     async def make(latency: float = 0.0) -> Floor:
         sandbox = sandbox_factory(rate_limit=10_000, latency=latency, state=seed.build_state("demo"))
         _slack_server.reset()
-        await empty_tables(Database(postgres_url))
+        await _empty(postgres_url)
         await clear_job_queue(postgres_url)
         settings = world_settings(sandbox, _slack_server.url, postgres_url, lms_rate_limit=10_000)
         services = build_services(settings)
@@ -190,6 +188,8 @@ async def stop_all(workers: list[Proc]) -> list[int]:
     return [await asyncio.to_thread(worker.stop, 60.0) for worker in workers]
 
 
+@pytest.mark.postgres
+@pytest.mark.timeout(420)
 async def test_three_workers_send_every_digest_once_one_workspace_on_one_worker_at_a_time_even_when_one_is_killed(
     make_floor: MakeFloor,
 ) -> None:
@@ -242,3 +242,94 @@ async def test_three_workers_send_every_digest_once_one_workspace_on_one_worker_
     for worker in others:
         worker.drain()
         assert "worker: stopped" in worker.output
+
+
+# --- choosing the executor: what an operator sees (no worker starts) -------------------------------------------
+
+
+@pytest.fixture
+def sqlite_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    from storage import migrate
+    from storage.crypto import Keyring
+
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{tmp_path / 'lmsbot.db'}"
+    migrate.upgrade(url)
+    for name, value in {
+        "DATABASE_URL": url,
+        "LMSBOT_ENCRYPTION_KEYS": Keyring.generate_key(),
+        "SLACK_BOT_TOKEN": "xoxb-0000-demo-lmsbot",
+    }.items():
+        monkeypatch.setenv(name, value)
+    return url
+
+
+@pytest.mark.parametrize(
+    ("executor", "command", "says"),
+    [
+        ("procrastinate", "worker", "REMINDER_EXECUTOR=procrastinate needs PostgreSQL"),
+        ("procrastinate", "scheduler", "REMINDER_EXECUTOR=procrastinate needs PostgreSQL"),
+        ("apscheduler", "worker", "REMINDER_EXECUTOR=apscheduler: the reminder sweeps run in `lmsbot scheduler`"),
+    ],
+)
+def test_a_worker_that_cannot_run_as_configured_says_what_to_change(
+    sqlite_env: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    executor: str,
+    command: str,
+    says: str,
+) -> None:
+    from bot.cli import main
+
+    monkeypatch.setenv("REMINDER_EXECUTOR", executor)
+    assert main([command]) == 2
+    out, err = capsys.readouterr()
+    assert err.startswith(f"error: {says}") and len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in out + err
+
+
+@pytest.mark.postgres
+def test_the_scheduler_refuses_to_run_beside_procrastinate_workers(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], postgres_url: str
+) -> None:
+    from bot.cli import main
+    from storage.crypto import Keyring
+
+    for name, value in {
+        "DATABASE_URL": postgres_url,
+        "LMSBOT_ENCRYPTION_KEYS": Keyring.generate_key(),
+        "SLACK_BOT_TOKEN": "xoxb-0000-demo-lmsbot",
+        "REMINDER_EXECUTOR": "procrastinate",
+    }.items():
+        monkeypatch.setenv(name, value)
+    asyncio.run(_empty(postgres_url))  # no stored secrets another test's key wrote
+    assert main(["scheduler"]) == 2
+    assert "the reminder sweeps run in `lmsbot worker`, not `lmsbot scheduler`" in capsys.readouterr().err
+
+
+async def _empty(url: str) -> None:
+    db = Database(url)
+    try:
+        await empty_tables(db)
+    finally:
+        await db.dispose()
+
+
+def test_sweep_periods_become_cron_lines_or_a_clear_error() -> None:
+    from bot.worker import ExecutorError, sweep_cron
+
+    assert sweep_cron(5) == "*/5 * * * *"
+    assert sweep_cron(0.5) == "* * * * * */30"
+    assert sweep_cron(120) == "0 */2 * * *"
+    with pytest.raises(ExecutorError, match="REMINDER_SWEEP_MINUTES=7 is not a period"):
+        sweep_cron(7)
+
+
+def test_worker_takes_processes_and_concurrency() -> None:
+    from bot.cli import build_parser
+
+    args = build_parser().parse_args(["worker", "--processes", "3", "--concurrency", "2"])
+    assert (args.command, args.processes, args.concurrency) == ("worker", 3, 2)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["worker", "--processes", "0"])
