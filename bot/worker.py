@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from procrastinate import App, JobContext, PsycopgConnector
-from procrastinate.exceptions import AlreadyEnqueued, UniqueViolation
+from procrastinate.exceptions import AlreadyEnqueued, ConnectorException, UniqueViolation
 from procrastinate.jobs import Status
 
 from bot.config import Settings
@@ -235,8 +235,12 @@ class ReminderWorker:
                 stopping = asyncio.create_task(stop.wait())
                 await asyncio.wait({worker, stopping}, return_when=asyncio.FIRST_COMPLETED)
                 stopping.cancel()
-                if worker.done():
-                    worker.result()  # it ended by itself: raise what ended it
+                if worker.done():  # it ended by itself: the database went away, or a bug (raised)
+                    trouble = worker.exception()
+                    if trouble is not None and not isinstance(trouble, ConnectorException | OSError):
+                        raise trouble
+                    why = " ".join(str(trouble).split())[:300] or type(trouble).__name__
+                    self.out(f"worker: stopped by the database ({why}); exiting so that it is restarted")
                     return 1
                 engine.stop()  # running sweeps finish the learner in hand and start no other
                 worker.cancel()  # procrastinate's graceful stop: no new job, running ones may finish
