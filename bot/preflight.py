@@ -32,12 +32,13 @@ NEEDS_DATABASE = {
     "connect",
     "remind",
     "scheduler",
+    "worker",
     "status",
     "workspace",
 }
 # Commands that read stored credentials on behalf of every workspace: a key that cannot read them stops them.
-CHECKS_STORED_SECRETS = {"serve", "socket", "scheduler", "remind"}
-SENDS_TO_SLACK = {"serve", "socket", "scheduler", "remind"}
+CHECKS_STORED_SECRETS = {"serve", "socket", "scheduler", "worker", "remind"}
+SENDS_TO_SLACK = {"serve", "socket", "scheduler", "worker", "remind"}
 ISPRING_LMS_COMMANDS = {"results"}
 SLACK_TOKEN = "SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (install in many)"
 

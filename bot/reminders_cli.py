@@ -1,4 +1,4 @@
-"""`lmsbot remind --now [--force] [--dry-run] [--user U]` and `lmsbot scheduler`.
+"""`lmsbot remind --now [--force] [--dry-run] [--user U]`, `lmsbot scheduler` and `lmsbot worker`.
 
 Also runnable as `python -m bot.reminders_cli …` with the same arguments.
 """
@@ -17,7 +17,7 @@ from bot.reminders.report import SweepReport
 from bot.reminders.settings import ReminderConfig
 from bot.scheduler import ReminderScheduler, build_engine
 
-COMMANDS = {"remind", "scheduler"}
+COMMANDS = {"remind", "scheduler", "worker"}
 
 
 def add_arguments(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -40,7 +40,8 @@ def add_arguments(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--team", help="only this Slack workspace id (T…)")
     p = sub.add_parser(
         "scheduler",
-        help="run the reminder scheduler (the Procfile worker); a second one waits as a hot standby",
+        help="run the reminder scheduler (REMINDER_EXECUTOR=apscheduler, the default); a second one waits as a hot "
+        "standby",
     )
     p.add_argument(
         "--metrics-port",
@@ -49,6 +50,35 @@ def add_arguments(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="also serve /metrics (Prometheus), /healthz and /readyz on this port",
     )
     p.add_argument("--metrics-host", default="0.0.0.0", help="the address for --metrics-port (default 0.0.0.0)")
+    p = sub.add_parser(
+        "worker",
+        help="run procrastinate workers for the reminder sweeps (REMINDER_EXECUTOR=procrastinate, PostgreSQL): "
+        "one sweep job per workspace and period, shared by every worker",
+    )
+    p.add_argument(
+        "--processes",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="worker processes to run (sweeps are CPU-bound: about one per core; default 1)",
+    )
+    p.add_argument(
+        "--concurrency",
+        type=_positive,
+        default=None,
+        metavar="C",
+        help="workspace sweeps each process runs at once (default REMINDER_WORKSPACE_CONCURRENCY, 4)",
+    )
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -57,10 +87,26 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError as exc:
         print(f"error: reminder configuration: {exc}", file=sys.stderr)
         return 2
-    if args.command == "scheduler":
+    if args.command in ("scheduler", "worker"):
         from bot.runtime import warn_if_budget_is_private
+        from bot.worker import ExecutorError, check_executor
 
+        try:
+            check_executor(settings, config)
+        except ExecutorError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        wanted = "worker" if config.executor == "procrastinate" else "scheduler"
+        if args.command != wanted:
+            print(
+                f"error: REMINDER_EXECUTOR={config.executor}: the reminder sweeps run in `lmsbot {wanted}`, not "
+                f"`lmsbot {args.command}`",
+                file=sys.stderr,
+            )
+            return 2
         warn_if_budget_is_private(settings)
+        if args.command == "worker":
+            return _workers(settings, config, args.processes, args.concurrency or config.workspace_concurrency)
         return asyncio.run(_scheduler(settings, config, args.metrics_port, args.metrics_host))
     report = asyncio.run(
         sweep_now(settings, dry_run=args.dry_run, user=args.user, team=args.team, config=config, force=args.force)
@@ -91,7 +137,25 @@ async def sweep_now(
         await services.aclose()
 
 
+def _workers(settings: Settings, config: ReminderConfig, processes: int, concurrency: int) -> int:
+    from bot.worker import ReminderWorker, run_processes
+
+    if processes > 1:
+        return run_processes(processes, concurrency)
+
+    async def one() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        worker = ReminderWorker(settings, config, concurrency=concurrency, out=lambda line: print(line, flush=True))
+        return await worker.run(stop)
+
+    return asyncio.run(one())
+
+
 async def _scheduler(settings: Settings, config: ReminderConfig, metrics_port: int | None, metrics_host: str) -> int:
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -20,6 +20,15 @@ from storage.models import metadata
 SCRIPT_LOCATION = "storage:migrations"
 
 
+# Tables that are not ours to model: procrastinate's job queue (revision 0007 creates it with procrastinate's SQL).
+FOREIGN_TABLE_PREFIXES = ("procrastinate_",)
+
+
+def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    """Autogenerate and drift checks look only at lmsbot's own tables."""
+    return not (type_ == "table" and name is not None and name.startswith(FOREIGN_TABLE_PREFIXES))
+
+
 def alembic_config(url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", SCRIPT_LOCATION)
@@ -59,7 +68,7 @@ def pending_diff(url: str) -> list[Any]:
     engine = create_engine(sync_url_for(url), poolclass=pool.NullPool)
     try:
         with engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            context = MigrationContext.configure(connection, opts={"compare_type": True, "include_name": include_name})
             return list(compare_metadata(context, metadata))
     finally:
         engine.dispose()

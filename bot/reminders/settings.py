@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationInfo, field_validator
@@ -13,6 +14,15 @@ from storage.repositories.preferences import WEEKDAYS
 
 class ReminderConfig(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="REMINDER_", env_file=".env", extra="ignore")
+
+    # --- who runs the sweeps: `apscheduler` (`lmsbot scheduler`: one active process, a hot standby; SQLite or
+    # PostgreSQL) or `procrastinate` (`lmsbot worker`: jobs in PostgreSQL, one sweep job per workspace and period,
+    # run by any number of workers; bot/worker.py)
+    executor: Literal["apscheduler", "procrastinate"] = "apscheduler"
+    # procrastinate workers say they are alive this often; one silent for `worker_stalled_seconds` is taken to
+    # be dead and its jobs are run again by the others.
+    worker_heartbeat_seconds: float = Field(default=10.0, gt=0)
+    worker_stalled_seconds: float = Field(default=30.0, gt=0)
 
     # --- the scheduler (`lmsbot scheduler`)
     sweep_minutes: float = Field(default=5.0, gt=0)  # how often a sweep looks for due reminders

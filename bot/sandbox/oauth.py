@@ -47,9 +47,8 @@ def _refresh_scope(token: str | None, state: SandboxState, config: SandboxConfig
 
 
 def _issue(state: SandboxState, config: SandboxConfig, scope: str, refresh: str) -> AccessToken:
-    token = AccessToken(
-        _zoho_secret(), "zoho", config.zoho_client_id, scope, state.now() + config.zoho_token_ttl, refresh
-    )
+    account = state.zoho_accounts.get(refresh, config.zoho_client_id)  # rate limits are kept per account
+    token = AccessToken(_zoho_secret(), "zoho", account, scope, state.now() + config.zoho_token_ttl, refresh)
     state.tokens[token.token] = token
     return token
 

@@ -6,6 +6,7 @@ thread while tests read and mutate the state from the main thread.
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections import deque
@@ -289,6 +290,9 @@ class SandboxState:
         self.tokens: dict[str, AccessToken] = {}
         self.auth_codes: dict[str, AuthCode] = {}
         self.minted_refresh: dict[str, tuple[str, str]] = {}  # refresh token -> (client_id, scope)
+        # Extra Zoho organisations (`add_zoho_account`): refresh token -> account name. Their access tokens count
+        # against that account's own rate limit, as separate Zoho organisations' do.
+        self.zoho_accounts: dict[str, str] = {}
         self.revoked: set[str] = set()
         self.windows: dict[tuple[str, str], deque[float]] = {}
         self.locked_until: dict[tuple[str, str], float] = {}
@@ -327,6 +331,15 @@ class SandboxState:
             self._calls.append(call)
 
     # -- faults
+    def add_zoho_account(self, name: str, scope: str = "ZOHOPEOPLE.training.ALL") -> str:
+        """Another Zoho organisation (same data, its own rate limit): a refresh token that connects to it, as
+        the OAuth flow would have minted for its admin."""
+        with self.lock:
+            refresh = f"1000.{secrets.token_hex(16)}.{secrets.token_hex(16)}"
+            self.minted_refresh[refresh] = ("", scope)
+            self.zoho_accounts[refresh] = name
+            return refresh
+
     def inject_fault(self, endpoint: str | None, status: int = 500, count: int = 1, delay: float = 0.0) -> None:
         """Make the next `count` calls to `endpoint` (None: any LMS endpoint) answer `status` after `delay` s.
 

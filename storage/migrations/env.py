@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, pool
 from sqlalchemy.engine import Connection
 
 from storage.db import sync_url_for
+from storage.migrate import include_name
 from storage.models import metadata
 from storage.types import UTCDateTime
 
@@ -41,6 +42,7 @@ def _configure(connection: Connection) -> None:
         connection=connection,
         target_metadata=metadata,
         compare_type=True,
+        include_name=include_name,
         render_item=_render_item,
         # SQLite can only ALTER by copying the table; batch mode does that for us.
         render_as_batch=connection.dialect.name == "sqlite",

@@ -223,6 +223,12 @@ class LinkRepository(Repository):
         async with self.db.transaction(write=False) as session:
             return [_record(row) for row in (await session.scalars(query)).all()]
 
+    async def team_ids(self) -> builtins.list[str]:
+        """Every workspace with someone linked: the workspaces a reminder sweep looks at."""
+        query = select(LearnerLinkRow.team_id).distinct().order_by(LearnerLinkRow.team_id)
+        async with self.db.transaction(write=False) as session:
+            return [str(team) for team in (await session.scalars(query)).all()]
+
     @staticmethod
     async def _one(session: AsyncSession, *conditions: ColumnElement[bool]) -> LearnerLinkRow | None:
         row: LearnerLinkRow | None = (await session.scalars(select(LearnerLinkRow).where(*conditions))).one_or_none()
