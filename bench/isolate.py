@@ -166,9 +166,7 @@ def run_scheduler(
 ) -> Measured:
     """Run `drive` in a spawned child against these servers (whose sandbox reads the clock from `now`), serving
     its questions about them until it is done; `cell` then holds the child's results."""
-    users = {
-        u.id: Person(u.id, u.real_name, u.tz or "UTC", u.is_bot) for u in slack.workspace.users.values()
-    }
+    users = {u.id: Person(u.id, u.real_name, u.tz or "UTC", u.is_bot) for u in slack.workspace.users.values()}
     start = _Start(
         drive,
         cell,
@@ -194,7 +192,9 @@ def run_scheduler(
             try:
                 what, payload = ours.recv()
             except EOFError:
-                raise RuntimeError(f"the scheduler process ended without a result (exit code {process.exitcode})")
+                raise RuntimeError(
+                    f"the scheduler process ended without a result (exit code {process.exitcode})"
+                ) from None
             if what == "done":
                 measured: Measured = payload
                 for name, value in measured.results.items():

@@ -34,6 +34,8 @@ from datetime import time as clock_time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from isolate import run_scheduler, shared_time
+
 import bot.reminders.engine as engine_module
 from bot.config import Settings
 from bot.container import build_services
@@ -45,7 +47,6 @@ from bot.sandbox.config import SandboxConfig
 from bot.sandbox.server import SandboxServer
 from bot.scheduler import build_engine
 from bot.slackstub import SlackStub, SlackStubServer, Workspace
-from isolate import run_scheduler, shared_time
 from storage import migrate
 from storage.crypto import Keyring
 from storage.repositories.cache import LmsCacheRepository
