@@ -17,7 +17,7 @@ from storage.models import LearnerLinkRow, LmsCacheRow, ReminderPreferenceRow, S
 from tests.reminders.conftest import MONDAY, PEOPLE, TEAM, MakeWorld, World
 
 TEMPLATE_USER = "U0ADA"  # whose real answers and digest the extra learners get copies of
-SMALL, LARGE = 60, 240
+SMALL, LARGE = 20, 80
 PER_EXTRA_LEARNER = 8 * 1024  # bytes of sweep memory allowed per extra learner (links, preferences, plans)
 SWEEP_AT = MONDAY + timedelta(hours=1)
 
@@ -25,7 +25,7 @@ SWEEP_AT = MONDAY + timedelta(hours=1)
 async def _steady_world(make_world: MakeWorld, extra: int) -> World:
     """The demo world after a forced sweep, plus `extra` learners whose answers are cached (fresh) and who got a
     digest on each of the last 7 days; their next digest is due later today, so the sweep sends nothing."""
-    world = await make_world(MONDAY, sweep_batch=20, session_day_before_hours=0, session_soon_minutes=0)
+    world = await make_world(MONDAY, sweep_batch=10, session_day_before_hours=0, session_soon_minutes=0)
     await world.sweep(force=True)
     store = world.services.cache.store
     learner = str(PEOPLE[TEMPLATE_USER])
