@@ -18,7 +18,9 @@ from tests.reminders.conftest import MONDAY, PEOPLE, TEAM, MakeWorld, World
 
 TEMPLATE_USER = "U0ADA"  # whose real answers and digest the extra learners get copies of
 SMALL, LARGE = 20, 80
-PER_EXTRA_LEARNER = 8 * 1024  # bytes of sweep memory allowed per extra learner (links, preferences, plans)
+# Sweep memory allowed per extra learner: what a sweep keeps per learner (link, preferences, the planner's memo)
+# comes to about 8 KiB; reading every learner's answers and digests at once costs over 140 KiB.
+PER_EXTRA_LEARNER = 16 * 1024
 SWEEP_AT = MONDAY + timedelta(hours=1)
 
 
