@@ -1,6 +1,7 @@
 """The reminder sweep: who is due, what they must still do, and one message each, exactly once.
 
-A sweep, per workspace:
+A sweep, per workspace, works through its learners a batch at a time (`sweep_batch`): their cached LMS
+answers and sent digests are read per batch and let go after it, so memory stays flat in the number of learners.
 1. digests — learners whose local send time has come (all of them with `force`), soonest first, built from the
    cache without waiting for the LMS; then the planner (bot/reminders/planner.py) refreshes, paced over the
    day, the data of those due within `plan_hours`;
@@ -14,11 +15,13 @@ One learner's trouble (LMS down, Slack refusing) never stops the others: it is r
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from bot import logcontext, metrics
@@ -30,7 +33,7 @@ from bot.reminders import schedule
 from bot.reminders.collect import Collector, Learner, ispring_key, pending_ids, session_info
 from bot.reminders.delivery import Delivery
 from bot.reminders.lms_reader import LmsReader, Progress, SnapshotStore, Unavailable
-from bot.reminders.planner import Planner
+from bot.reminders.planner import Pair, Planner
 from bot.reminders.report import SweepReport
 from bot.reminders.settings import ReminderConfig
 from bot.reminders.types import (
@@ -54,13 +57,17 @@ from bot.reminders.types import (
 )
 from bot.services import agenda
 from bot.services.cache import LmsCache
+from bot.services.learning import absent_key, progress_key
 from bot.services.people import NoTeam
 from bot.services.slack_gateway import SlackUser
 from bot.services.types import Provider, TrackedModuleRef
 from storage.repositories.links import LearnerLink
 from storage.repositories.preferences import ReminderPreferences
-from storage.repositories.reminder_state import ReminderStateRepository
+from storage.repositories.reminder_state import ClaimState, ReminderStateRepository
 from storage.repositories.reminders import SentReminder
+
+T = TypeVar("T")
+Batches = Callable[[], AsyncIterator[list[SentReminder]]]  # sent digests, a batch of learners' at a time
 
 log = logging.getLogger(__name__)
 MANAGERS_TTL = timedelta(minutes=30)
@@ -89,7 +96,21 @@ class _Team:
     names: dict[str, str] = field(default_factory=dict)  # Slack user -> first name
     # (Slack user, item key, period) of session reminders told in this sweep's digests: no DM of their own.
     folded: set[tuple[str, str, str]] = field(default_factory=set)
+    snapshot: SnapshotStore | None = None  # the sweep's batch of cached answers (None: read one at a time)
     _ispring: asyncio.Future[list[ModuleResult] | None] | None = None
+
+    async def focus(self, learners: Iterable[Learner]) -> None:
+        """Read these learners' cached answers (every tracked module) in one go, letting the last batch's go."""
+        if self.snapshot is None or not self.tracked:
+            return
+        ids = sorted({learner.zoho_id for learner in learners if learner.zoho_id})
+        keys = [
+            k
+            for i in ids
+            for t in self.tracked
+            for k in (progress_key(self.team_id, t, i), absent_key(self.team_id, t, i))
+        ]
+        await self.snapshot.load(keys)
 
     def pref(self, user_id: str) -> ReminderPreferences:
         return self.prefs.get(user_id) or ReminderPreferences(self.team_id, user_id)
@@ -226,7 +247,7 @@ class ReminderEngine:
         force = forced is not None
         now = self.clock()
         lms = await s.registry.for_team(team_id)
-        snapshot = SnapshotStore(s.cache.store, await self.state.cached_answers(f"{team_id}:"), self.clock)
+        snapshot = SnapshotStore(s.cache.store, self.state.cached_answers, self.clock)
         reader = LmsReader(team_id, lms, LmsCache(snapshot, clock=s.cache.clock), self.config, report, self.clock)
         tracked = await s.tracking.list(team_id, Provider.ZOHO) if lms.has_zoho else []
         zoho_url = lms.zoho.transport.base_url if lms.has_zoho else None  # this workspace's own data center
@@ -251,19 +272,25 @@ class ReminderEngine:
             has_ispring=lms.has_ispring,
             only_user=only_user,
             forced=forced,
+            snapshot=snapshot,
         )
         if tracked:  # ZOHO_BULK_READS: a verified bulk answer may spare module-progress calls
             zoho_learners = {ids["zoho"]: frozenset(mutes.get(u, ())) for u, ids in by_user.items() if "zoho" in ids}
             reader.use_bulk(s.bulk_reads, zoho_learners, tracked)
         wanted = [u for u in sorted(by_user) if only_user is None or u == only_user]
         report.learners += len(wanted)
-        recent = await self.state.recent(
-            team_id,
-            [DIGEST_KEY],
-            now - timedelta(days=self.config.recent_days + 1),
-            statuses=("sent", "claimed", "failed"),
-        )
-        await self._resolve_people(team, wanted, recent, report, force=force, dry_run=dry_run, now=now)
+        since = now - timedelta(days=self.config.recent_days + 1)
+        # Whether each learner's digest of today (or of their next send day) is taken: the claims of the periods
+        # a sweep can look at, without their payloads.
+        last = (now + timedelta(hours=self.config.plan_hours, days=2)).date()
+        periods = [d.isoformat() for d in _days((now - timedelta(days=2)).date(), last)]
+        statuses = ("sent", "claimed", "failed")
+        claims = await self.state.claim_states(team_id, DIGEST_KEY, periods, since, statuses=statuses)
+        # The digests already out when this sweep began are the ones it updates in place (not those it sends).
+        up_to = await self.state.last_id(team_id)
+        taken = {(c.slack_user_id, c.period): c for c in claims}
+        del claims
+        await self._resolve_people(team, wanted, taken, report, force=force, dry_run=dry_run, now=now)
         for user_id in wanted:
             ids = by_user[user_id]
             team.learners[user_id] = Learner(
@@ -275,10 +302,16 @@ class ReminderEngine:
                 frozenset(mutes.get(user_id, ())),
             )
         try:
-            await self._digests(team, recent, report, force=force, dry_run=dry_run, now=now)
+            await self._digests(team, taken, report, force=force, dry_run=dry_run, now=now)
             if self._stopping:
                 return
-            await self._update_sent(team, recent, report, dry_run=dry_run, now=self.clock())
+            del taken
+
+            async def batches() -> AsyncIterator[list[SentReminder]]:  # each learner's rows in one batch
+                for users in _chunks(sorted(team.learners), self.config.sweep_batch):
+                    yield await self.state.recent(team_id, [DIGEST_KEY], since, slack_user_ids=users, up_to_id=up_to)
+
+            await self._update_sent(team, batches, report, dry_run=dry_run, now=self.clock())
             await self._session_reminders(team, report, dry_run=dry_run, now=self.clock())
             await self._manager_digests(
                 team, report, force=force, dry_run=dry_run, only_user=only_user, now=self.clock()
@@ -292,7 +325,7 @@ class ReminderEngine:
         self,
         team: _Team,
         users: list[str],
-        recent: list[SentReminder],
+        sent: dict[tuple[str, str], ClaimState],
         report: SweepReport,
         *,
         force: bool,
@@ -301,7 +334,6 @@ class ReminderEngine:
     ) -> None:
         """Slack profiles for the people we need them for: anyone whose time zone we do not know yet, and
         anyone who may get a digest now (for their name, and to notice a changed time zone)."""
-        sent = {(r.slack_user_id, r.period) for r in recent}
         wanted: set[str] = set()
         for user_id in users:
             prefs = team.pref(user_id)
@@ -325,9 +357,15 @@ class ReminderEngine:
     # --- 1. daily digests -------------------------------------------------------------------------------------
 
     async def _digests(
-        self, team: _Team, recent: list[SentReminder], report: SweepReport, *, force: bool, dry_run: bool, now: datetime
+        self,
+        team: _Team,
+        taken: dict[tuple[str, str], ClaimState],
+        report: SweepReport,
+        *,
+        force: bool,
+        dry_run: bool,
+        now: datetime,
     ) -> None:
-        taken = {(r.slack_user_id, r.period): r for r in recent}
         stale = timedelta(seconds=self.config.claim_stale_seconds)
         due: list[tuple[datetime, Learner, str]] = []
         soon: list[tuple[datetime, Learner]] = []
@@ -360,13 +398,17 @@ class ReminderEngine:
         report.due += len(due)
         if any(learner.ispring_id for _, learner, _ in due):
             team.start_ispring()  # in the background: only learners with an iSpring link wait for it
-        jobs: list[Callable[[], Awaitable[None]]] = [
-            _bind(self._digest_for, team, learner, period, report, dry_run) for _, learner, period in due
-        ]
-        # Whoever needs iSpring waits for its answer before taking a slot, so a slow iSpring holds no slot
-        # that a Zoho-only learner could use.
-        ready = [team.ispring if lr.ispring_id else None for lr in [d[1] for d in due]]
-        await self._run(jobs, report, ready)
+        for batch in _chunks(due, self.config.sweep_batch):
+            if self._stopping:
+                return
+            await team.focus(learner for _, learner, _ in batch)
+            jobs: list[Callable[[], Awaitable[None]]] = [
+                _bind(self._digest_for, team, learner, period, report, dry_run) for _, learner, period in batch
+            ]
+            # Whoever needs iSpring waits for its answer before taking a slot, so a slow iSpring holds no slot
+            # that a Zoho-only learner could use.
+            ready = [team.ispring if learner.ispring_id else None for _, learner, _ in batch]
+            await self._run(jobs, report, ready)
         if soon and team.tracked and not self._stopping:
             await self._plan(team, soon, report, self.clock())
 
@@ -374,10 +416,16 @@ class ReminderEngine:
         self, team: _Team, soon: list[tuple[datetime, Learner]], report: SweepReport, now: datetime
     ) -> None:
         """Refresh, paced over the day, the answers of learners due within `plan_hours` (bot/reminders/planner.py)."""
-        pairs = await self.planner.plan(team.reader, team.tracked, soon, now)
+        pairs: list[Pair] = []
+        for batch in _chunks(soon, self.config.sweep_batch):
+            await team.focus(learner for _, learner in batch)
+            pairs += await self.planner.plan(team.reader, team.tracked, batch, now)
+        pairs.sort(key=Pair.order)
         report.planned += len(pairs)
         chosen = pairs[: await self.planner.allowance(team.reader, pairs, now)]
+        del pairs
         if chosen:
+            await team.focus(pair.learner for pair in chosen)
             await self.planner.refresh(team.reader, chosen, report)
             report.prefetched += len({p.learner.user_id for p in chosen})
 
@@ -588,8 +636,12 @@ class ReminderEngine:
         )
         if ispring is not None:
             team.preset_ispring(ispring)
+
+        async def batches() -> AsyncIterator[list[SentReminder]]:
+            yield recent
+
         try:
-            await self._update_sent(team, recent, report, dry_run=False, now=now, refresh=False)
+            await self._update_sent(team, batches, report, dry_run=False, now=now, refresh=False)
         finally:
             team.close()
         report.finished_at = self.clock()
@@ -598,43 +650,53 @@ class ReminderEngine:
     async def _update_sent(
         self,
         team: _Team,
-        recent: list[SentReminder],
+        batches: Batches,
         report: SweepReport,
         *,
         dry_run: bool,
         now: datetime,
         refresh: bool = True,
     ) -> None:
+        """Tick done items off the sent digests in place and tell about unlocked modules, a batch of learners at a
+        time (`batches` gives each learner's rows in one batch)."""
+        if refresh and not dry_run:
+            await self._refresh(team, batches, now)
+        async for rows in batches():
+            sent = self._sent_digests(team, rows)
+            if not sent:
+                continue
+            await team.focus(team.learners[row.slack_user_id] for row, _ in sent)
+            pending = (e for _, d in sent for e in d.pending)
+            ispring = await team.ispring() if any(e.kind is EntryKind.ISPRING for e in pending) else None
+            latest: dict[str, tuple[SentReminder, Digest]] = {}
+            for row, digest in sent:
+                learner = team.learners[row.slack_user_id]
+                done, unlocked = await self._progress_since(team, learner, digest, row, ispring, now)
+                if done or unlocked:
+                    digest = digest.with_done(done, unlocked)
+                    line = f"{learner.user_id} digest of {digest.period}: {len(done)} done, {len(unlocked)} unlocked"
+                    message = self.renderer.digest(digest)
+                    if dry_run or await self.delivery.update(row, message, digest.to_payload(), report):
+                        report.updated.append(line)
+                if row.slack_user_id not in latest or latest[row.slack_user_id][1].period <= digest.period:
+                    latest[row.slack_user_id] = (row, digest)
+            for row, digest in latest.values():
+                await self._unlocked_notices(
+                    team, team.learners[row.slack_user_id], digest, report, dry_run=dry_run, now=now
+                )
+
+    def _sent_digests(self, team: _Team, rows: Iterable[SentReminder]) -> list[tuple[SentReminder, Digest]]:
+        """The digests among these rows that went out to learners of this sweep whose reminders are on."""
         sent: list[tuple[SentReminder, Digest]] = []
-        for row in recent:
+        for row in rows:
             digest = Digest.from_payload(row.payload) if row.status == "sent" else None
             learner = team.learners.get(row.slack_user_id)
             if digest is None or learner is None or digest.stopped or not team.pref(learner.user_id).enabled:
                 continue
             sent.append((row, digest))
-        if not sent:
-            return
-        if refresh and not dry_run:
-            await self._refresh(team, sent, now)
-        ispring = await team.ispring() if any(e.kind is EntryKind.ISPRING for _, d in sent for e in d.pending) else None
-        latest: dict[str, tuple[SentReminder, Digest]] = {}
-        for row, digest in sent:
-            learner = team.learners[row.slack_user_id]
-            done, unlocked = await self._progress_since(team, learner, digest, row, ispring, now)
-            if done or unlocked:
-                digest = digest.with_done(done, unlocked)
-                line = f"{learner.user_id} digest of {digest.period}: {len(done)} done, {len(unlocked)} unlocked"
-                message = self.renderer.digest(digest)
-                if dry_run or await self.delivery.update(row, message, digest.to_payload(), report):
-                    report.updated.append(line)
-            if row.slack_user_id not in latest or latest[row.slack_user_id][1].period <= digest.period:
-                latest[row.slack_user_id] = (row, digest)
-        for row, digest in latest.values():
-            await self._unlocked_notices(
-                team, team.learners[row.slack_user_id], digest, report, dry_run=dry_run, now=now
-            )
+        return sent
 
-    async def _refresh(self, team: _Team, sent: list[tuple[SentReminder, Digest]], now: datetime) -> None:
+    async def _refresh(self, team: _Team, batches: Batches, now: datetime) -> None:
         """Re-read, within a small budget and oldest data first, the modules sent digests still show pending."""
         budget = self.config.refresh_calls_per_sweep
         spare = await self.planner.spare(team.reader)  # what the daily budget leaves beside the planner's reads
@@ -645,25 +707,37 @@ class ReminderEngine:
         after = self.config.refresh_after_seconds
         if team.forced is not None:
             after = min(after, FORCED_REFRESH_AFTER)
-        wanted: dict[tuple[int, str], TrackedModuleRef] = {}
-        for row, digest in sent:
-            learner = team.learners[row.slack_user_id]
-            if not learner.zoho_id:
+        # The `budget` oldest, kept while the batches stream by: ordered by the copy's time, then where the pair
+        # first appears among the sent digests (oldest digest first), as one sorted list of them all would be.
+        oldest: list[tuple[_Desc, TrackedModuleRef, str]] = []
+        async for rows in batches():
+            wanted: dict[tuple[int, str], tuple[tuple[datetime, int, int], TrackedModuleRef]] = {}
+            for row, digest in self._sent_digests(team, rows):
+                learner = team.learners[row.slack_user_id]
+                if not learner.zoho_id:
+                    continue
+                today = schedule.local(now, learner.tz).date()
+                for index, entry in enumerate([*digest.pending, *digest.locked]):
+                    if entry.lock_until is not None and entry.lock_until > today:
+                        continue  # locked until a later date: no answer can change before then
+                    if entry.tracked is not None and entry.tracked.id not in digest.unlocked:
+                        first = wanted.get((entry.tracked.id, learner.zoho_id))
+                        place = first[0] if first else (row.claimed_at, row.id, index)
+                        wanted[(entry.tracked.id, learner.zoho_id)] = (place, entry.tracked)
+            if not wanted:
                 continue
-            today = schedule.local(now, learner.tz).date()
-            for entry in [*digest.pending, *digest.locked]:
-                if entry.lock_until is not None and entry.lock_until > today:
-                    continue  # locked until a later date: no answer can change before then
-                if entry.tracked is not None and entry.tracked.id not in digest.unlocked:
-                    wanted[(entry.tracked.id, learner.zoho_id)] = entry.tracked
-        aged: list[tuple[datetime, TrackedModuleRef, str]] = []
-        for (_, learner_id), tracked in wanted.items():
-            cached = await team.reader.peek_progress(tracked, learner_id)
-            fetched = cached.fetched_at if cached else datetime.min.replace(tzinfo=UTC)
-            if (now - fetched).total_seconds() >= after:
-                aged.append((fetched, tracked, learner_id))
-        aged.sort(key=lambda a: a[0])
-        for _, tracked, learner_id in aged[:budget]:
+            await team.focus(team.learners[row.slack_user_id] for row in rows if row.slack_user_id in team.learners)
+            for (_, learner_id), (place, tracked) in wanted.items():
+                cached = await team.reader.peek_progress(tracked, learner_id)
+                fetched = cached.fetched_at if cached else datetime.min.replace(tzinfo=UTC)
+                if (now - fetched).total_seconds() >= after:
+                    item = (_Desc((fetched, *place)), tracked, learner_id)
+                    if len(oldest) < budget:
+                        heapq.heappush(oldest, item)
+                    elif item[0] > oldest[0][0]:  # older than the newest kept: it takes that one's place
+                        heapq.heapreplace(oldest, item)
+        aged = sorted(oldest, key=lambda a: a[0], reverse=True)
+        for _, tracked, learner_id in aged:
             if self._stopping:
                 return
             try:
@@ -754,12 +828,16 @@ class ReminderEngine:
                 if info is None or lead is None:
                     continue
                 period = session_period_of(info)
-                for learner in team.learners.values():
-                    if not learner.zoho_id or tracked.id in learner.muted:
-                        continue
-                    if await self._attends(team, tracked, learner.zoho_id, session.session_id):
-                        notice = SessionReminder(info, lead, False, team.names.get(learner.user_id))
-                        await self._session_one(team, learner.user_id, learner.tz, notice, period, report, dry_run, now)
+                for batch in _chunks(list(team.learners.values()), self.config.sweep_batch):
+                    await team.focus(batch)
+                    for learner in batch:
+                        if not learner.zoho_id or tracked.id in learner.muted:
+                            continue
+                        if await self._attends(team, tracked, learner.zoho_id, session.session_id):
+                            notice = SessionReminder(info, lead, False, team.names.get(learner.user_id))
+                            await self._session_one(
+                                team, learner.user_id, learner.tz, notice, period, report, dry_run, now
+                            )
                 trainer = team.zoho_users.get(session.trainer_erecno or "")
                 if trainer is None and session.trainer:
                     if members is None:
@@ -896,14 +974,16 @@ class ReminderEngine:
         for tracked in team.tracked:
             behind: list[LearnerBacklog] = []
             name: str | None = None
-            for learner in team.learners.values():
-                if not learner.zoho_id:
-                    continue
-                cached = await team.reader.peek_progress(tracked, learner.zoho_id)
-                if cached is None or cached.value.is_locked or not cached.value.pending_mandatory:
-                    continue
-                name = name or cached.value.module_name or None
-                behind.append(LearnerBacklog(learner.user_id, len(cached.value.pending_mandatory)))
+            for batch in _chunks(list(team.learners.values()), self.config.sweep_batch):
+                await team.focus(batch)
+                for learner in batch:
+                    if not learner.zoho_id:
+                        continue
+                    cached = await team.reader.peek_progress(tracked, learner.zoho_id)
+                    if cached is None or cached.value.is_locked or not cached.value.pending_mandatory:
+                        continue
+                    name = name or cached.value.module_name or None
+                    behind.append(LearnerBacklog(learner.user_id, len(cached.value.pending_mandatory)))
             if behind:
                 behind.sort(key=lambda b: (-b.pending, b.slack_user_id))
                 modules.append(ModuleBacklog(tracked, name, tuple(behind)))
@@ -958,6 +1038,31 @@ def session_key(role: str, info: SessionInfo, lead: SessionLead) -> str:
 def session_period_of(info: SessionInfo) -> str:
     """A session reminder's period: the session's date in the LMS's zone."""
     return info.starts_at.date().isoformat()
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _days(first: date, last: date) -> Iterator[date]:
+    day = first
+    while day <= last:
+        yield day
+        day += timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class _Desc:
+    """A sort key in reverse (a heap of these keeps the largest on top)."""
+
+    key: tuple[datetime, datetime, int, int]
+
+    def __lt__(self, other: _Desc) -> bool:
+        return self.key > other.key
+
+    def __gt__(self, other: _Desc) -> bool:
+        return self.key < other.key
 
 
 def _bind(func: Callable[..., Awaitable[None]], *args: object) -> Callable[[], Awaitable[None]]:

@@ -59,22 +59,42 @@ COURSE_MODULES = Codec[list[CourseModule]](list[CourseModule])
 
 
 class SnapshotStore:
-    """A workspace's cached answers, read in one query when its sweep starts (a sweep reads thousands).
+    """A workspace's cached answers for the learners in hand, read a batch at a time (`load`: one query for a
+    batch's keys), so a sweep over 10,000 learners holds one batch's answers, never the whole workspace's.
 
-    Writes go through to the shared store, so `/lms progress` and App Home see them at once.
+    A key outside the loaded batch (a workspace-wide answer: module settings, sessions) is read from the store
+    on its own. Writes go through to the shared store, so `/lms progress` and App Home see them at once.
     """
 
-    def __init__(self, store: CacheStore, rows: dict[str, tuple[Any, datetime]], clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        store: CacheStore,
+        read_many: Callable[[Sequence[str]], Awaitable[dict[str, tuple[Any, datetime]]]],
+        clock: Callable[[], datetime],
+    ) -> None:
         self.store = store
-        self.rows = rows
+        self.read_many = read_many
         self.clock = clock
+        self.rows: dict[str, tuple[Any, datetime]] = {}
+        self._loaded: frozenset[str] = frozenset()
+
+    async def load(self, keys: Sequence[str]) -> None:
+        """Hold these keys' answers (and forget the previous batch's)."""
+        self.rows, self._loaded = {}, frozenset()  # the previous batch is let go before the next is read
+        self.rows = await self.read_many(keys)
+        self._loaded = frozenset(keys)
 
     async def get(self, key: str) -> tuple[Any, datetime] | None:
-        return self.rows.get(key)
+        if key in self.rows:
+            return self.rows[key]
+        if key in self._loaded:
+            return None  # read with the batch: nothing cached
+        return await self.store.get(key)
 
     async def put(self, key: str, payload: Any) -> None:
         await self.store.put(key, payload)
-        self.rows[key] = (payload, self.clock())
+        if key in self._loaded:
+            self.rows[key] = (payload, self.clock())
 
 
 class Unavailable(Exception):

@@ -39,6 +39,9 @@ class ReminderConfig(BaseSettings):
     # --- planning LMS calls
     concurrency: int = Field(default=4, ge=1)  # learners worked on at once (per workspace)
     workspace_concurrency: int = Field(default=4, ge=1)  # workspaces swept at once
+    # Learners a sweep works through at a time: their cached LMS answers and sent digests are read per batch,
+    # so the scheduler's memory does not grow with the number of learners.
+    sweep_batch: int = Field(default=200, ge=1)
     # A workspace's LMS reads in one sweep stop after this long (real seconds); learners whose data is still
     # missing wait for the next sweep. Under the sweep interval, so one LMS never delays the next sweep.
     workspace_lms_seconds: float = Field(default=240.0, gt=0)

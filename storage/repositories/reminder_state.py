@@ -4,22 +4,35 @@
 - the sent reminder behind a Slack message (for its buttons),
 - the stored content of a sent reminder (what it says now),
 - every learner's muted modules in one query (instead of one per learner per sweep),
-- a workspace's cached LMS answers in one query (a sweep reads thousands of them).
+- cached LMS answers by key, a batch of learners' at a time (a sweep reads thousands of them).
 """
 
 from __future__ import annotations
 
 import builtins
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from storage.models import LmsCacheRow, ReminderMuteRow, SentReminderRow
 from storage.repositories._common import Repository, rowcount
 from storage.repositories.reminders import SentReminder, sent_record
+
+KEYS_PER_QUERY = 500  # bound parameters per IN (...) list, well inside every backend's limit
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimState:
+    """A sent-log row without its payload: who, which period, and how far sending got."""
+
+    slack_user_id: str
+    period: str
+    status: str
+    claimed_at: datetime
 
 
 class ReminderStateRepository(Repository):
@@ -31,8 +44,11 @@ class ReminderStateRepository(Repository):
         *,
         statuses: Collection[str] = ("sent",),
         slack_user_id: str | None = None,
+        slack_user_ids: Collection[str] | None = None,
+        up_to_id: int | None = None,
     ) -> builtins.list[SentReminder]:
-        """Reminders of these kinds claimed since `since` (to one person, if given), oldest first."""
+        """Reminders of these kinds claimed since `since` (to one person, or to these people, if given; rows no
+        newer than `up_to_id`, if given), oldest first."""
         query = (
             select(SentReminderRow)
             .where(
@@ -45,8 +61,42 @@ class ReminderStateRepository(Repository):
         )
         if slack_user_id is not None:
             query = query.where(SentReminderRow.slack_user_id == slack_user_id)
+        if slack_user_ids is not None:
+            query = query.where(SentReminderRow.slack_user_id.in_(sorted(slack_user_ids)))
+        if up_to_id is not None:
+            query = query.where(SentReminderRow.id <= up_to_id)
         async with self.db.transaction(write=False) as session:
             return [sent_record(row) for row in (await session.scalars(query)).all()]
+
+    async def last_id(self, team_id: str) -> int:
+        """The newest sent-log row of the workspace (0: none): rows claimed later have higher ids."""
+        query = select(func.max(SentReminderRow.id)).where(SentReminderRow.team_id == team_id)
+        async with self.db.transaction(write=False) as session:
+            return (await session.scalar(query)) or 0
+
+    async def claim_states(
+        self,
+        team_id: str,
+        item_key: str,
+        periods: Collection[str],
+        since: datetime,
+        *,
+        statuses: Collection[str],
+    ) -> builtins.list[ClaimState]:
+        """The claims of this kind for these periods since `since`, without their payloads (a sweep looks at
+        every learner's, and needs only whether the period's reminder is taken)."""
+        query = select(
+            SentReminderRow.slack_user_id, SentReminderRow.period, SentReminderRow.status, SentReminderRow.claimed_at
+        ).where(
+            SentReminderRow.team_id == team_id,
+            SentReminderRow.item_key == item_key,
+            SentReminderRow.period.in_(sorted(periods)),
+            SentReminderRow.claimed_at >= since,
+            SentReminderRow.status.in_(list(statuses)),
+        )
+        query = query.order_by(SentReminderRow.claimed_at, SentReminderRow.id)
+        async with self.db.transaction(write=False) as session:
+            return [ClaimState(*row) for row in (await session.execute(query)).all()]
 
     async def by_message(
         self, team_id: str, slack_user_id: str, channel_id: str, message_ts: str
@@ -82,9 +132,12 @@ class ReminderStateRepository(Repository):
                 muted[user_id].add(tracked_id)
         return dict(muted)
 
-    async def cached_answers(self, key_prefix: str) -> dict[str, tuple[Any, datetime]]:
-        """Every cached LMS answer whose key starts with `key_prefix`: key -> (payload, fetched_at)."""
-        escaped = key_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        query = select(LmsCacheRow).where(LmsCacheRow.key.like(escaped + "%", escape="\\"))
+    async def cached_answers(self, keys: Sequence[str]) -> dict[str, tuple[Any, datetime]]:
+        """The cached LMS answers stored under these keys (missing keys are left out): key -> (payload, fetched_at)."""
+        found: dict[str, tuple[Any, datetime]] = {}
         async with self.db.transaction(write=False) as session:
-            return {row.key: (row.payload, row.fetched_at) for row in (await session.scalars(query)).all()}
+            for start in range(0, len(keys), KEYS_PER_QUERY):
+                query = select(LmsCacheRow).where(LmsCacheRow.key.in_(keys[start : start + KEYS_PER_QUERY]))
+                for row in (await session.scalars(query)).all():
+                    found[row.key] = (row.payload, row.fetched_at)
+        return found
