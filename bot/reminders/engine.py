@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
@@ -26,7 +26,7 @@ from bot.lms.ispring_models import ModuleResult
 from bot.lms.ratelimit import Priority
 from bot.lms.zoho_models import LockType, ModuleProgress, SessionEntity
 from bot.reminders import schedule
-from bot.reminders.collect import Collector, Learner, ispring_key, pending_ids, session_info
+from bot.reminders.collect import Collector, Learner, future_only, ispring_key, pending_ids, session_info
 from bot.reminders.delivery import Delivery
 from bot.reminders.lms_reader import LmsReader, Progress, SnapshotStore, Unavailable
 from bot.reminders.planner import Planner
@@ -52,6 +52,7 @@ from bot.reminders.types import (
     UnlockedNotice,
 )
 from bot.services import agenda
+from bot.services.bulk_reads import Skip
 from bot.services.cache import LmsCache
 from bot.services.people import NoTeam
 from bot.services.slack_gateway import SlackUser
@@ -367,7 +368,11 @@ class ReminderEngine:
         """Refresh, paced over the day, the answers of learners due within `plan_hours` (bot/reminders/planner.py)."""
         pairs = await self.planner.plan(team.reader, team.tracked, soon, now)
         report.planned += len(pairs)
-        chosen = pairs[: await self.planner.allowance(team.reader, pairs, now)]
+        allowed = await self.planner.allowance(team.reader, pairs, now)
+        if allowed:  # something must be read now: first settle all it can from one bulk answer (no calls each)
+            pairs = await self.planner.settle(team.reader, pairs, report)
+            allowed = min(allowed, await self.planner.allowance(team.reader, pairs, now))
+        chosen = pairs[:allowed]
         if chosen:
             await self.planner.refresh(team.reader, chosen, report)
             report.prefetched += len({p.learner.user_id for p in chosen})
@@ -639,11 +644,23 @@ class ReminderEngine:
                 if entry.tracked is not None and entry.tracked.id not in digest.unlocked:
                     wanted[(entry.tracked.id, learner.zoho_id)] = entry.tracked
         aged: list[tuple[datetime, TrackedModuleRef, str]] = []
+        bulk_age = self.config.refresh_bulk_hours * 3600.0
         for (_, learner_id), tracked in wanted.items():
             cached = await team.reader.peek_progress(tracked, learner_id)
             fetched = cached.fetched_at if cached else datetime.min.replace(tzinfo=UTC)
-            if (now - fetched).total_seconds() >= after:
-                aged.append((fetched, tracked, learner_id))
+            if (now - fetched).total_seconds() < after:
+                continue
+            if await self._cannot_change(team, tracked, learner_id, cached, now, wanted):
+                continue
+            if team.reader.bulk_on:  # re-read only what the bulk answer shows changed since the cached read
+                settings = await team.reader.module(tracked)
+                date_lock = settings is None or settings.lock_type is LockType.UNTIL_DATE
+                skip = await team.reader.bulk_skip(
+                    tracked, learner_id, cached, max_age=after, bulk_age=bulk_age, locked_ok=not date_lock
+                )
+                if skip is Skip.UNCHANGED or skip is Skip.NOT_ENROLLED:
+                    continue
+            aged.append((fetched, tracked, learner_id))
         aged.sort(key=lambda a: a[0])
         for _, tracked, learner_id in aged[:budget]:
             if self._stopping:
@@ -653,6 +670,30 @@ class ReminderEngine:
             except Unavailable as exc:
                 log.info("refresh of %s for %s skipped: %s", tracked.label, learner_id, exc)
                 return  # the LMS is struggling: no more refreshes this sweep
+
+    async def _cannot_change(
+        self,
+        team: _Team,
+        tracked: TrackedModuleRef,
+        learner_id: str,
+        cached: Progress | None,
+        now: datetime,
+        wanted: Mapping[tuple[int, str], TrackedModuleRef],
+    ) -> bool:
+        """Whether a re-read could show anything new: not while every pending item is a session yet to start,
+        nor while the module stays locked until the one before it is done and that one is not (as last read; it
+        is re-checked here too, and once it reads done this one is re-read; the digest may have told the lock
+        without reading this module at all)."""
+        if cached is not None and not cached.value.is_locked:
+            return future_only(cached.value, now) is not None
+        settings = await team.reader.module(tracked)
+        if settings is None or settings.lock_type is not LockType.UNTIL_PREVIOUS_COMPLETED:
+            return False
+        before = await team.collector.previous(tracked)
+        if not isinstance(before, TrackedModuleRef) or (before.id, learner_id) not in wanted:
+            return False
+        prior = await team.reader.peek_progress(before, learner_id)
+        return prior is not None and not prior.complete
 
     async def _progress_since(
         self,

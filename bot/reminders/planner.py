@@ -180,6 +180,35 @@ class Planner:
             return None
         return math.ceil(daily * (1 - self.config.plan_rate_share) * self.config.sweep_minutes * 60 / DAY)
 
+    async def settle(self, reader: LmsReader, pairs: Sequence[Pair], report: SweepReport) -> list[Pair]:
+        """Settle from the bulk answer (ZOHO_BULK_READS, verified) every pair it can: complete, not enrolled, or
+        unchanged since its cached read, all at once, whichever sweep it falls in; one bulk answer read after
+        their windows opened serves them all. Returns the pairs left to read module by module, in order."""
+        if not pairs or not await reader.bulk_ready(min(p.max_age for p in pairs)):
+            return list(pairs)
+        left: list[Pair] = []
+        for pair in pairs:
+            learner_id = pair.learner.zoho_id
+            assert learner_id is not None
+            cached = await reader.peek_progress(pair.tracked, learner_id)
+            skip = await reader.bulk_skip(pair.tracked, learner_id, cached, max_age=pair.max_age)
+            if skip is None:
+                left.append(pair)
+                continue
+            memo = self._memo.setdefault((pair.learner.team_id, learner_id, pair.tracked.id), _Memo())
+            self._settled(memo, skip, reader, pair.tracked)
+            report.refreshed += 1
+        return left
+
+    def _settled(self, memo: _Memo, skip: Skip, reader: LmsReader, tracked: TrackedModuleRef) -> None:
+        now = reader.now()
+        if skip is Skip.NOT_ENROLLED:
+            memo.absent, memo.read_at = True, now
+        elif skip is Skip.COMPLETE:
+            memo.quiet_until = now + timedelta(seconds=self.config.complete_recheck_seconds)
+        elif skip is Skip.UNCHANGED:  # as current as the bulk answer that vouches for it
+            memo.read_at = reader.bulk_as_of(tracked) or now
+
     async def refresh(self, reader: LmsReader, pairs: Sequence[Pair], report: SweepReport) -> int:
         """Re-read these pairs (a few at a time); stops at the first the LMS cannot answer. Returns how many."""
         gate = asyncio.Semaphore(self.config.concurrency)
@@ -196,13 +225,9 @@ class Planner:
                 memo = self._memo.setdefault((pair.learner.team_id, learner_id, pair.tracked.id), _Memo())
                 cached = await reader.peek_progress(pair.tracked, learner_id)
                 try:
-                    skip = await reader.bulk_skip(pair.tracked, learner_id, cached)
-                    if skip is Skip.NOT_ENROLLED:
-                        memo.absent, memo.read_at = True, reader.now()
-                    elif skip is Skip.COMPLETE:
-                        memo.quiet_until = reader.now() + timedelta(seconds=self.config.complete_recheck_seconds)
-                    elif skip is Skip.UNCHANGED:
-                        memo.read_at = reader.now()
+                    skip = await reader.bulk_skip(pair.tracked, learner_id, cached, max_age=pair.max_age)
+                    if skip is not None:
+                        self._settled(memo, skip, reader, pair.tracked)
                     else:
                         got = await reader.progress(pair.tracked, learner_id, max_age=pair.max_age)
                         memo.read_at = got.fetched_at if got is not None else reader.now()

@@ -57,6 +57,10 @@ class ReminderConfig(BaseSettings):
     # LMS budget bounded however many digests are out).
     refresh_calls_per_sweep: int = Field(default=20, ge=0)
     refresh_after_seconds: float = Field(default=600.0, ge=0)
+    # With bulk reads on (ZOHO_BULK_READS, verified), those re-checks re-read only the modules whose bulk record
+    # changed since the cached read, from a bulk answer at most this many hours old (read again when older: the
+    # answer costs a call per 25 learners of a course, so this sets how soon a change shows without a command).
+    refresh_bulk_hours: float = Field(default=12.0, gt=0)
     recent_days: int = Field(default=7, ge=1)  # digests this recent are updated in place
 
     # --- what is reminded
