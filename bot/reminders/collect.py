@@ -143,7 +143,9 @@ class Collector:
                 out.entries.append(self._locked(tracked, name, settings, before, status[before.id]))
                 continue
             # None unless bulk reads are on; a bulk answer as old as the copies this digest may use will do.
-            skip = await self.reader.bulk_skip(tracked, learner_id, cached, max_age=max_age)
+            skip = await self.reader.bulk_skip(
+                tracked, learner_id, cached, max_age=max_age, at_send=max_wait is not None
+            )
             if skip is Skip.NOT_ENROLLED:
                 self.report.known_skips += 1
                 absent.add(where)

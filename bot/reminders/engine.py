@@ -624,7 +624,7 @@ class ReminderEngine:
     async def _refresh(self, team: _Team, sent: list[tuple[SentReminder, Digest]], now: datetime) -> None:
         """Re-read, within a small budget and oldest data first, the modules sent digests still show pending."""
         budget = self.config.refresh_calls_per_sweep
-        spare = await self.planner.spare(team.reader)  # what the daily budget leaves beside the planner's reads
+        spare = self.planner.spare(team.reader)  # what the daily budget leaves beside the planner's reads
         budget = budget if spare is None else min(budget, spare)
         if budget <= 0:
             return
@@ -662,14 +662,19 @@ class ReminderEngine:
                     continue
             aged.append((fetched, tracked, learner_id))
         aged.sort(key=lambda a: a[0])
-        for _, tracked, learner_id in aged[:budget]:
-            if self._stopping:
-                return
-            try:
-                await team.reader.progress(tracked, learner_id, max_age=after)
-            except Unavailable as exc:
-                log.info("refresh of %s for %s skipped: %s", tracked.label, learner_id, exc)
-                return  # the LMS is struggling: no more refreshes this sweep
+        made = 0
+        try:
+            for _, tracked, learner_id in aged[:budget]:
+                if self._stopping:
+                    return
+                try:
+                    made += 1
+                    await team.reader.progress(tracked, learner_id, max_age=after)
+                except Unavailable as exc:
+                    log.info("refresh of %s for %s skipped: %s", tracked.label, learner_id, exc)
+                    return  # the LMS is struggling: no more refreshes this sweep
+        finally:
+            self.planner.spent(team.reader, made)
 
     async def _cannot_change(
         self,

@@ -306,26 +306,39 @@ class BulkReads:
     # --- the prefilter ---------------------------------------------------------------------------------------
 
     async def prefilter(
-        self, team_id: str, zoho: ZohoClient, tracked: Sequence[TrackedModuleRef], *, max_age: float = 0.0
+        self,
+        team_id: str,
+        zoho: ZohoClient,
+        tracked: Sequence[TrackedModuleRef],
+        *,
+        max_age: float = 0.0,
+        cached_only: bool = False,
     ) -> Prefilter | None:
         """This sweep's bulk answers as skip decisions, or None while bulk reads are off for the account.
 
         `max_age`: a bulk answer read this recently (by the check, or an earlier sweep) is used as it is, like
         any cached LMS answer, so frequent sweeps do not re-read every page. An answer that cannot be read turns
-        bulk reads off (status says why) and returns None: read module by module.
+        bulk reads off (status says why) and returns None: read module by module. `cached_only`: no LMS call;
+        None unless every answer is at hand, at most `max_age` old.
         """
         verdict = await self.verdict(team_id)
         if verdict is None or not verdict.on:
             return None
         groups = _groups([t for t in tracked if t.module_id])
-        try:
-            read = {group: await self._read(team_id, zoho, group, max_age) for group in groups}
-        except ProtocolError as exc:  # a bulk shape we cannot read, or an answer refused at the edge (HTML, …)
-            await self.disagreed(team_id, "unreadable", f"answer could not be read ({exc.message})")
-            return None
-        except LMSError as exc:
-            log.info("bulk progress unavailable for %s: %s", team_id, exc)
-            return None  # this sweep reads module by module; the verdict stands
+        if cached_only:
+            at_hand = {group: await self._at_hand(team_id, group, max_age) for group in groups}
+            if any(v is None for v in at_hand.values()):
+                return None
+            read = {group: v for group, v in at_hand.items() if v is not None}
+        else:
+            try:
+                read = {group: await self._read(team_id, zoho, group, max_age) for group in groups}
+            except ProtocolError as exc:  # a bulk shape we cannot read, or an answer refused at the edge (HTML, …)
+                await self.disagreed(team_id, "unreadable", f"answer could not be read ({exc.message})")
+                return None
+            except LMSError as exc:
+                log.info("bulk progress unavailable for %s: %s", team_id, exc)
+                return None  # this sweep reads module by module; the verdict stands
         bulk = {group: answer for group, (answer, _) in read.items()}
         seen = {group: await self._seen(team_id, group) for group in groups}
         return Prefilter(verdict, bulk, seen, {group: at for group, (_, at) in read.items()})
@@ -366,6 +379,14 @@ class BulkReads:
                 seen[learner_id] = [fingerprint, (kept[1] if kept and kept[0] == fingerprint else now).isoformat()]
             await self.cache.store.put(_reads_key(team_id, group), seen)
         return answer, freshness.fetched_at.astimezone(UTC)
+
+    async def _at_hand(self, team_id: str, group: Group, max_age: float) -> tuple[BulkProgress, datetime] | None:
+        cached = await self.cache.peek(_answer_key(team_id, group), ANSWER)
+        if cached is None:
+            return None
+        answer, freshness = cached
+        fetched_at = freshness.fetched_at.astimezone(UTC)
+        return (answer, fetched_at) if (self.now() - fetched_at).total_seconds() <= max_age else None
 
     async def _seen(self, team_id: str, group: Group) -> dict[str, tuple[str, datetime]]:
         stored = await self.cache.store.get(_reads_key(team_id, group))
