@@ -16,18 +16,22 @@ over the budget), locks, digests later than 5 minutes (count, worst; a digest ne
 age of the data digests were built from (p50, max), peak RSS, CPU per learner per day, Slack calls by method.
 Peak RSS and CPU are the scheduler's own: it runs alone in a child process (bench/isolate.py), the sandbox and the
 Slack stand-in in the bench process. `BENCH_ISOLATE=0` runs everything in one process as before (figures then
-the whole bench process's).
+the whole bench process's). `BENCH_JOBS` (default 1) runs that many cells at once, each in its own process: the
+issue's matrix (12 cells, 7 days, 5-minute sweeps) takes hours in one process; cells side by side share the cores,
+so their times (not their counts) are then upper bounds.
 `make bench` runs it; it is not part of `make test`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
 import resource
 import tempfile
 import time
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock_time
@@ -284,11 +288,17 @@ def main() -> None:
     bulk = [v == "on" for v in env_list("BENCH_BULK", "on,off")]
     days = int(os.environ.get("BENCH_DAYS", "3"))
     minutes = float(os.environ.get("BENCH_SWEEP_MINUTES", "15"))
-    for size in sizes:
-        for budget in budgets:
-            for on in bulk:
-                cell = run_cell(Cell(size, budget, on, days, minutes))
-                print("\n".join(report(cell)), flush=True)
+    cells = [Cell(size, budget, on, days, minutes) for size in sizes for budget in budgets for on in bulk]
+    jobs = int(os.environ.get("BENCH_JOBS", "1"))
+    if jobs <= 1:
+        for cell in cells:
+            print("\n".join(report(run_cell(cell))), flush=True)
+        return
+    # Cells side by side, one process each (each its own sandbox, Slack stand-in and database; RSS and CPU
+    # are then each cell's own process's), printed in matrix order as they finish.
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for done in pool.map(run_cell, cells):
+            print("\n".join(report(done)), flush=True)
 
 
 if __name__ == "__main__":

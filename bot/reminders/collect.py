@@ -130,7 +130,7 @@ class Collector:
                 self.report.known_skips += 1
                 status[tracked.id] = cached.value
                 continue
-            before = await self._previous(tracked)
+            before = await self.previous(tracked)
             if (
                 settings is not None
                 and settings.lock_type is LockType.UNTIL_PREVIOUS_COMPLETED
@@ -142,7 +142,10 @@ class Collector:
                 self.report.known_skips += 1
                 out.entries.append(self._locked(tracked, name, settings, before, status[before.id]))
                 continue
-            skip = await self.reader.bulk_skip(tracked, learner_id, cached)  # None unless bulk reads are on
+            # None unless bulk reads are on; a bulk answer as old as the copies this digest may use will do.
+            skip = await self.reader.bulk_skip(
+                tracked, learner_id, cached, max_age=max_age, at_send=max_wait is not None
+            )
             if skip is Skip.NOT_ENROLLED:
                 self.report.known_skips += 1
                 absent.add(where)
@@ -179,9 +182,10 @@ class Collector:
                 continue
             progress = got.value
             status[tracked.id] = progress
-            vouched = skip is Skip.UNCHANGED  # the bulk answer says the copy is still current
-            if not got.complete and not vouched and (out.oldest is None or got.fetched_at < out.oldest):
-                out.oldest = got.fetched_at
+            # Vouched for by the bulk answer (unchanged since the copy was read): the data is as old as that answer.
+            seen_at = (self.reader.bulk_as_of(tracked) or got.fetched_at) if skip is Skip.UNCHANGED else got.fetched_at
+            if not got.complete and (out.oldest is None or seen_at < out.oldest):
+                out.oldest = seen_at
             name = progress.module_name or name
             if progress.is_locked:
                 prior = status.get(before.id) if isinstance(before, TrackedModuleRef) else None
@@ -276,7 +280,7 @@ class Collector:
             rank[tracked.id] = (tracked.course_id, tracked.batch_id or "", index)
         return sorted(modules, key=lambda t: rank[t.id])
 
-    async def _previous(self, tracked: TrackedModuleRef) -> TrackedModuleRef | str | None:
+    async def previous(self, tracked: TrackedModuleRef) -> TrackedModuleRef | str | None:
         """The module before this one in its course: the tracked one if tracked, else its name."""
         order = await self.reader.course_modules(tracked)
         ids = [m.module_id for m in order or []]

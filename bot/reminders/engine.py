@@ -18,7 +18,7 @@ import asyncio
 import heapq
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import TypeVar
@@ -30,7 +30,7 @@ from bot.lms.ispring_models import ModuleResult
 from bot.lms.ratelimit import Priority
 from bot.lms.zoho_models import LockType, ModuleProgress, SessionEntity
 from bot.reminders import schedule
-from bot.reminders.collect import Collector, Learner, ispring_key, pending_ids, session_info
+from bot.reminders.collect import Collector, Learner, future_only, ispring_key, pending_ids, session_info
 from bot.reminders.delivery import Delivery
 from bot.reminders.lms_reader import LmsReader, Progress, SnapshotStore, Unavailable
 from bot.reminders.planner import Pair, Planner
@@ -56,6 +56,7 @@ from bot.reminders.types import (
     UnlockedNotice,
 )
 from bot.services import agenda
+from bot.services.bulk_reads import Skip
 from bot.services.cache import LmsCache
 from bot.services.learning import absent_key, progress_key
 from bot.services.people import NoTeam
@@ -422,7 +423,11 @@ class ReminderEngine:
             pairs += await self.planner.plan(team.reader, team.tracked, batch, now)
         pairs.sort(key=Pair.order)
         report.planned += len(pairs)
-        chosen = pairs[: await self.planner.allowance(team.reader, pairs, now)]
+        allowed = await self.planner.allowance(team.reader, pairs, now)
+        if allowed:  # something must be read now: first settle all it can from one bulk answer (no calls each)
+            pairs = await self.planner.settle(team.reader, pairs, report)
+            allowed = min(allowed, await self.planner.allowance(team.reader, pairs, now))
+        chosen = pairs[:allowed]
         del pairs
         if chosen:
             await team.focus(pair.learner for pair in chosen)
@@ -699,7 +704,7 @@ class ReminderEngine:
     async def _refresh(self, team: _Team, batches: Batches, now: datetime) -> None:
         """Re-read, within a small budget and oldest data first, the modules sent digests still show pending."""
         budget = self.config.refresh_calls_per_sweep
-        spare = await self.planner.spare(team.reader)  # what the daily budget leaves beside the planner's reads
+        spare = self.planner.spare(team.reader)  # what the daily budget leaves beside the planner's reads
         budget = budget if spare is None else min(budget, spare)
         if budget <= 0:
             return
@@ -710,6 +715,7 @@ class ReminderEngine:
         # The `budget` oldest, kept while the batches stream by: ordered by the copy's time, then where the pair
         # first appears among the sent digests (oldest digest first), as one sorted list of them all would be.
         oldest: list[tuple[_Desc, TrackedModuleRef, str]] = []
+        bulk_age = self.config.refresh_bulk_hours * 3600.0
         async for rows in batches():
             wanted: dict[tuple[int, str], tuple[tuple[datetime, int, int], TrackedModuleRef]] = {}
             for row, digest in self._sent_digests(team, rows):
@@ -730,21 +736,61 @@ class ReminderEngine:
             for (_, learner_id), (place, tracked) in wanted.items():
                 cached = await team.reader.peek_progress(tracked, learner_id)
                 fetched = cached.fetched_at if cached else datetime.min.replace(tzinfo=UTC)
-                if (now - fetched).total_seconds() >= after:
-                    item = (_Desc((fetched, *place)), tracked, learner_id)
-                    if len(oldest) < budget:
-                        heapq.heappush(oldest, item)
-                    elif item[0] > oldest[0][0]:  # older than the newest kept: it takes that one's place
-                        heapq.heapreplace(oldest, item)
+                if (now - fetched).total_seconds() < after:
+                    continue
+                if await self._cannot_change(team, tracked, learner_id, cached, now, wanted):
+                    continue
+                if team.reader.bulk_on:  # re-read only what the bulk answer shows changed since the cached read
+                    settings = await team.reader.module(tracked)
+                    date_lock = settings is None or settings.lock_type is LockType.UNTIL_DATE
+                    skip = await team.reader.bulk_skip(
+                        tracked, learner_id, cached, max_age=after, bulk_age=bulk_age, locked_ok=not date_lock
+                    )
+                    if skip is Skip.UNCHANGED or skip is Skip.NOT_ENROLLED:
+                        continue
+                item = (_Desc((fetched, *place)), tracked, learner_id)
+                if len(oldest) < budget:
+                    heapq.heappush(oldest, item)
+                elif item[0] > oldest[0][0]:  # older than the newest kept: it takes that one's place
+                    heapq.heapreplace(oldest, item)
         aged = sorted(oldest, key=lambda a: a[0], reverse=True)
-        for _, tracked, learner_id in aged:
-            if self._stopping:
-                return
-            try:
-                await team.reader.progress(tracked, learner_id, max_age=after)
-            except Unavailable as exc:
-                log.info("refresh of %s for %s skipped: %s", tracked.label, learner_id, exc)
-                return  # the LMS is struggling: no more refreshes this sweep
+        made = 0
+        try:
+            for _, tracked, learner_id in aged:
+                if self._stopping:
+                    return
+                try:
+                    made += 1
+                    await team.reader.progress(tracked, learner_id, max_age=after)
+                except Unavailable as exc:
+                    log.info("refresh of %s for %s skipped: %s", tracked.label, learner_id, exc)
+                    return  # the LMS is struggling: no more refreshes this sweep
+        finally:
+            self.planner.spent(team.reader, made)
+
+    async def _cannot_change(
+        self,
+        team: _Team,
+        tracked: TrackedModuleRef,
+        learner_id: str,
+        cached: Progress | None,
+        now: datetime,
+        wanted: Mapping[tuple[int, str], object],
+    ) -> bool:
+        """Whether a re-read could show anything new: not while every pending item is a session yet to start,
+        nor while the module stays locked until the one before it is done and that one is not (as last read; it
+        is re-checked here too, and once it reads done this one is re-read; the digest may have told the lock
+        without reading this module at all)."""
+        if cached is not None and not cached.value.is_locked:
+            return future_only(cached.value, now) is not None
+        settings = await team.reader.module(tracked)
+        if settings is None or settings.lock_type is not LockType.UNTIL_PREVIOUS_COMPLETED:
+            return False
+        before = await team.collector.previous(tracked)
+        if not isinstance(before, TrackedModuleRef) or (before.id, learner_id) not in wanted:
+            return False
+        prior = await team.reader.peek_progress(before, learner_id)
+        return prior is not None and not prior.complete
 
     async def _progress_since(
         self,

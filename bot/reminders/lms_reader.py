@@ -138,6 +138,8 @@ class LmsReader:
         self._reads_end = asyncio.get_running_loop().time() + config.workspace_lms_seconds
         self._bulk: tuple[BulkReads, dict[str, frozenset[int]], list[TrackedModuleRef]] | None = None
         self._prefilter: asyncio.Task[Prefilter | None] | None = None
+        self._prefilter_age: float | None = None  # the bulk age the prefilter in hand was read for
+        self._at_hand: asyncio.Task[Prefilter | None] | None = None  # digests at send time: no check, no read
 
     # --- bulk reads (ZOHO_BULK_READS): skip module-progress calls a verified bulk answer settles -------------
 
@@ -148,15 +150,32 @@ class LmsReader:
         nothing is read until a learner actually needs a module-progress call."""
         self._bulk = (service, dict(learners), list(tracked))
 
-    async def bulk_skip(self, tracked: TrackedModuleRef, learner_id: str, cached: Progress | None) -> Skip | None:
-        """Why the module-progress call for this learner and module is not needed; None: make it."""
+    async def bulk_skip(
+        self,
+        tracked: TrackedModuleRef,
+        learner_id: str,
+        cached: Progress | None,
+        *,
+        max_age: float | None = None,
+        bulk_age: float | None = None,
+        locked_ok: bool = False,
+        at_send: bool = False,
+    ) -> Skip | None:
+        """Why the module-progress call for this learner and module is not needed; None: make it.
+
+        `max_age`: a cached copy this young is used as it is (default `fresh_seconds`), exactly as the
+        module-by-module path would, so no bulk answer is consulted for it. `bulk_age`: how old the bulk
+        answer may be (default `max_age`); an older one is read again, at most once per sweep and caller need.
+        `locked_ok`: the module has no date lock (see `Prefilter.decision`). `at_send`: a digest at its send time,
+        which does not wait for the LMS: no check and no bulk read then (the check's module-progress calls would
+        hold the endpoint the digest's own reads need), only a current verdict and a bulk answer already at hand."""
         if self._bulk is None:
             return None
-        if cached is not None and self._age(cached.fetched_at) <= self.config.fresh_seconds:
+        fresh = self.config.fresh_seconds if max_age is None else max_age
+        if cached is not None and self._age(cached.fetched_at) <= fresh:
             return None  # a fresh copy costs no call, and is exactly what the module-by-module path would use
-        if self._prefilter is None:
-            self._prefilter = asyncio.ensure_future(self._load_prefilter())
-        prefilter = await asyncio.shield(self._prefilter)
+        wanted = fresh if bulk_age is None else bulk_age
+        prefilter = await (self._at_hand_for(wanted) if at_send else self._prefilter_for(wanted))
         if prefilter is None:
             return None
         return prefilter.decision(
@@ -164,15 +183,75 @@ class LmsReader:
             learner_id,
             cached=CachedRead(cached.value, cached.fetched_at) if cached is not None else None,
             sessions_soon=await self._sessions_soon(tracked),
+            locked_ok=locked_ok,
         )
 
+    @property
+    def bulk_on(self) -> bool:
+        """Bulk reads may settle pairs in this sweep (allowed, and not found off or unavailable yet)."""
+        if self._bulk is None:
+            return False
+        return not (self._prefilter is not None and self._prefilter.done() and self._prefilter.result() is None)
+
+    async def bulk_ready(self, bulk_age: float) -> bool:
+        """Have this sweep's bulk answers at most `bulk_age` old (read now if need be); False: bulk reads are off
+        or unavailable, read module by module."""
+        return self.bulk_on and await self._prefilter_for(bulk_age) is not None
+
+    def bulk_as_of(self, tracked: TrackedModuleRef) -> datetime | None:
+        """When the bulk answer this sweep's decisions for the module rest on was read (None: none in use)."""
+        for task in (self._prefilter, self._at_hand):
+            prefilter = task.result() if task is not None and task.done() else None
+            if prefilter is not None and prefilter.as_of(tracked) is not None:
+                return prefilter.as_of(tracked)
+        return None
+
+    async def _prefilter_for(self, bulk_age: float) -> Prefilter | None:
+        """This sweep's prefilter, its answers at most `bulk_age` old: read again when the one in hand is older
+        (an unavailable or refused one is not asked for again this sweep)."""
+        if self._prefilter is not None:
+            prefilter = await asyncio.shield(self._prefilter)
+            oldest = prefilter.oldest if prefilter is not None else None
+            if prefilter is None or oldest is None or self._age(oldest) <= bulk_age:
+                return prefilter
+            if self._prefilter_age is not None and self._prefilter_age <= bulk_age:
+                return prefilter  # read for a need at least this strict already
+        if self._prefilter is None or self._prefilter.done():
+            self._prefilter_age = bulk_age
+            self._prefilter = asyncio.ensure_future(self._load_prefilter(bulk_age))
+        return await asyncio.shield(self._prefilter)
+
+    async def _at_hand_for(self, bulk_age: float) -> Prefilter | None:
+        if self._prefilter is not None and self._prefilter.done():
+            prefilter = self._prefilter.result()
+            oldest = prefilter.oldest if prefilter is not None else None
+            if prefilter is None or (oldest is not None and self._age(oldest) <= bulk_age):
+                return prefilter
+        if self._at_hand is None:
+            self._at_hand = asyncio.ensure_future(self._load_at_hand(bulk_age))
+        return await asyncio.shield(self._at_hand)
+
+    async def _load_at_hand(self, bulk_age: float) -> Prefilter | None:
+        assert self._bulk is not None
+        service, _, tracked = self._bulk
+        try:
+            verdict = await service.verdict(self.team_id)
+            if verdict is None or not verdict.on or service.due(verdict):
+                return None
+            return await service.prefilter(self.team_id, self.lms.zoho, tracked, max_age=bulk_age, cached_only=True)
+        except Exception as exc:  # noqa: BLE001 - bulk reads are an optimisation: module by module instead
+            log.warning("bulk reads unavailable for %s this sweep: %s", self.team_id, exc)
+            return None
+
     def bulk_module_name(self, tracked: TrackedModuleRef, learner_id: str) -> str | None:
-        prefilter = self._prefilter.result() if self._prefilter is not None and self._prefilter.done() else None
-        record = prefilter.record(tracked, learner_id) if prefilter is not None else None
+        record = None
+        for task in (self._prefilter, self._at_hand):
+            prefilter = task.result() if task is not None and task.done() else None
+            record = record or (prefilter.record(tracked, learner_id) if prefilter is not None else None)
         status = record.module(tracked.module_id) if record is not None else None
         return status.name if status is not None else None
 
-    async def _load_prefilter(self) -> Prefilter | None:
+    async def _load_prefilter(self, bulk_age: float) -> Prefilter | None:
         assert self._bulk is not None
         service, learners, tracked = self._bulk
         try:
@@ -186,7 +265,7 @@ class LmsReader:
             )
             if verdict is None or not verdict.on:
                 return None
-            return await service.prefilter(self.team_id, self.lms.zoho, tracked, max_age=self.config.fresh_seconds)
+            return await service.prefilter(self.team_id, self.lms.zoho, tracked, max_age=bulk_age)
         except Exception as exc:  # noqa: BLE001 - bulk reads are an optimisation: module by module instead
             log.warning("bulk reads unavailable for %s this sweep: %s", self.team_id, exc)
             return None

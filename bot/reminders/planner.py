@@ -95,6 +95,7 @@ class Planner:
         self.config = config
         self.policy = policy or RateLimitPolicy()
         self._memo: dict[tuple[str, str, int], _Memo] = {}
+        self._spare: dict[str, tuple[float, datetime]] = {}  # per workspace: in-place refresh calls left, as of
 
     def forget(self, team_id: str) -> None:
         for key in [k for k in self._memo if k[0] == team_id]:
@@ -168,17 +169,56 @@ class Planner:
         per_sweep = max(1, int(per_second * self.config.plan_rate_share * self.config.sweep_minutes * 60))
         return int(min(math.ceil(required), per_sweep, headroom, len(pairs)))
 
-    async def spare(self, reader: LmsReader) -> int | None:
-        """Calls a sweep may spend on reads the planner does not plan (in-place updates of sent digests). While
-        under half the daily budget is used: no limit of its own; past that, the part of the budget the planner
-        leaves, per sweep interval. None: no limit (no daily budget, or little of it used)."""
+    def spare(self, reader: LmsReader) -> int | None:
+        """Calls this sweep may spend on reads the planner does not plan (in-place updates of sent digests): the
+        part of the daily budget the planner leaves, as a bucket that refills over the day and holds at most one
+        sweep's `refresh_calls_per_sweep` (so a quiet workspace ticks work off at once, and a busy one never
+        spends more than that share however many digests are out). None: no daily budget, no limit of its own.
+        Tell it what was spent with `spent`."""
         transport = reader.lms.zoho.transport
         if transport.daily is None or transport.limiter is None:
             return None
         daily = self.policy.daily_limit_for(Priority.BACKGROUND, transport.daily.limit)
-        if (await transport.limiter.daily_usage(transport.daily)).used < daily / 2:
-            return None
-        return math.ceil(daily * (1 - self.config.plan_rate_share) * self.config.sweep_minutes * 60 / DAY)
+        rate = daily * (1 - self.config.plan_rate_share) / DAY
+        cap = float(self.config.refresh_calls_per_sweep)
+        now = reader.now()
+        level, since = self._spare.get(reader.team_id, (cap, now))
+        level = min(cap, level + rate * max(0.0, (now - since).total_seconds()))
+        self._spare[reader.team_id] = (level, now)
+        return int(level)
+
+    def spent(self, reader: LmsReader, calls: int) -> None:
+        level, since = self._spare.get(reader.team_id, (0.0, reader.now()))
+        self._spare[reader.team_id] = (max(0.0, level - calls), since)
+
+    async def settle(self, reader: LmsReader, pairs: Sequence[Pair], report: SweepReport) -> list[Pair]:
+        """Settle from the bulk answer (ZOHO_BULK_READS, verified) every pair it can: complete, not enrolled, or
+        unchanged since its cached read, all at once, whichever sweep it falls in; one bulk answer read after
+        their windows opened serves them all. Returns the pairs left to read module by module, in order."""
+        if not pairs or not await reader.bulk_ready(min(p.max_age for p in pairs)):
+            return list(pairs)
+        left: list[Pair] = []
+        for pair in pairs:
+            learner_id = pair.learner.zoho_id
+            assert learner_id is not None
+            cached = await reader.peek_progress(pair.tracked, learner_id)
+            skip = await reader.bulk_skip(pair.tracked, learner_id, cached, max_age=pair.max_age)
+            if skip is None:
+                left.append(pair)
+                continue
+            memo = self._memo.setdefault((pair.learner.team_id, learner_id, pair.tracked.id), _Memo())
+            self._settled(memo, skip, reader, pair.tracked)
+            report.refreshed += 1
+        return left
+
+    def _settled(self, memo: _Memo, skip: Skip, reader: LmsReader, tracked: TrackedModuleRef) -> None:
+        now = reader.now()
+        if skip is Skip.NOT_ENROLLED:
+            memo.absent, memo.read_at = True, now
+        elif skip is Skip.COMPLETE:
+            memo.quiet_until = now + timedelta(seconds=self.config.complete_recheck_seconds)
+        elif skip is Skip.UNCHANGED:  # as current as the bulk answer that vouches for it
+            memo.read_at = reader.bulk_as_of(tracked) or now
 
     async def refresh(self, reader: LmsReader, pairs: Sequence[Pair], report: SweepReport) -> int:
         """Re-read these pairs (a few at a time); stops at the first the LMS cannot answer. Returns how many."""
@@ -196,13 +236,9 @@ class Planner:
                 memo = self._memo.setdefault((pair.learner.team_id, learner_id, pair.tracked.id), _Memo())
                 cached = await reader.peek_progress(pair.tracked, learner_id)
                 try:
-                    skip = await reader.bulk_skip(pair.tracked, learner_id, cached)
-                    if skip is Skip.NOT_ENROLLED:
-                        memo.absent, memo.read_at = True, reader.now()
-                    elif skip is Skip.COMPLETE:
-                        memo.quiet_until = reader.now() + timedelta(seconds=self.config.complete_recheck_seconds)
-                    elif skip is Skip.UNCHANGED:
-                        memo.read_at = reader.now()
+                    skip = await reader.bulk_skip(pair.tracked, learner_id, cached, max_age=pair.max_age)
+                    if skip is not None:
+                        self._settled(memo, skip, reader, pair.tracked)
                     else:
                         got = await reader.progress(pair.tracked, learner_id, max_age=pair.max_age)
                         memo.read_at = got.fetched_at if got is not None else reader.now()

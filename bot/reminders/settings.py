@@ -70,6 +70,12 @@ class ReminderConfig(BaseSettings):
     # LMS budget bounded however many digests are out).
     refresh_calls_per_sweep: int = Field(default=20, ge=0)
     refresh_after_seconds: float = Field(default=600.0, ge=0)
+    # With bulk reads on (ZOHO_BULK_READS, verified), those re-checks re-read only the modules whose bulk record
+    # changed since the cached read, from a bulk answer at most this many hours old (read again when older). The
+    # answer costs a call per 25 learners of each tracked course, so the default leaves it to the planner's daily
+    # read; lower it for changes to show sooner without a command (each read more: about 0.04 calls per
+    # (learner, module) a day at 1,000 learners).
+    refresh_bulk_hours: float = Field(default=24.0, gt=0)
     recent_days: int = Field(default=7, ge=1)  # digests this recent are updated in place
 
     # --- what is reminded

@@ -114,6 +114,17 @@ class Prefilter:
     bulk: dict[Group, BulkProgress]
     # Per learner: the record's fingerprint and since when the bulk answers have shown it unchanged.
     unchanged_since: dict[Group, dict[str, tuple[str, datetime]]] = field(default_factory=dict)
+    # When each group's answer was read from the LMS: what an UNCHANGED decision vouches for.
+    read_at: dict[Group, datetime] = field(default_factory=dict)
+
+    def as_of(self, tracked: TrackedModuleRef) -> datetime | None:
+        """When the answer this module's decisions rest on was read (None: not known)."""
+        return self.read_at.get((tracked.course_id, tracked.batch_id))
+
+    @property
+    def oldest(self) -> datetime | None:
+        """The read time of the oldest answer in it (None: no read time known)."""
+        return min(self.read_at.values()) if self.read_at and len(self.read_at) == len(self.bulk) else None
 
     def record(self, tracked: TrackedModuleRef, learner_id: str) -> LearnerBulkProgress | None:
         answer = self.bulk.get((tracked.course_id, tracked.batch_id))
@@ -126,13 +137,15 @@ class Prefilter:
         *,
         cached: CachedRead | None = None,
         sessions_soon: bool = False,
+        locked_ok: bool = False,
     ) -> Skip | None:
         """Skip the module-progress call, and why; None: read it.
 
         `sessions_soon`: the module has sessions in the coming days in this batch. A complete module can still
         hold optional sessions the digest lists, which only module-progress shows, so it is then read.
         `cached`: a cached module-progress; reused when the bulk record has not changed since it was read
-        (never a locked one: a date lock opens without any progress changing).
+        (never a locked one: a date lock opens without any progress changing; `locked_ok`: the caller knows the
+        module has no date lock, so a locked copy under an unchanged record is still current).
         """
         group = (tracked.course_id, tracked.batch_id)
         answer = self.bulk.get(group)
@@ -144,7 +157,7 @@ class Prefilter:
         if record.module_complete(tracked.module_id) and not sessions_soon:
             return Skip.COMPLETE
         seen = self.unchanged_since.get(group, {}).get(learner_id)
-        if cached is not None and not cached.value.is_locked and seen is not None:
+        if cached is not None and (locked_ok or not cached.value.is_locked) and seen is not None:
             fingerprint, since = seen
             if fingerprint == record.fingerprint and cached.fetched_at.astimezone(UTC) >= since:
                 return Skip.UNCHANGED
@@ -235,7 +248,7 @@ class BulkReads:
         modules = [t for t in tracked if t.module_id]
         groups = _groups(modules)
         try:
-            bulk = {group: await self._read(team_id, zoho, group) for group in groups}
+            bulk = {group: (await self._read(team_id, zoho, group))[0] for group in groups}
         except ProtocolError as exc:  # a bulk shape we cannot read, or an answer refused at the edge (HTML, …)
             return await self._store(team_id, _off("unreadable", f"answer could not be read ({exc.message})", now))
         except LMSError as exc:
@@ -293,31 +306,48 @@ class BulkReads:
     # --- the prefilter ---------------------------------------------------------------------------------------
 
     async def prefilter(
-        self, team_id: str, zoho: ZohoClient, tracked: Sequence[TrackedModuleRef], *, max_age: float = 0.0
+        self,
+        team_id: str,
+        zoho: ZohoClient,
+        tracked: Sequence[TrackedModuleRef],
+        *,
+        max_age: float = 0.0,
+        cached_only: bool = False,
     ) -> Prefilter | None:
         """This sweep's bulk answers as skip decisions, or None while bulk reads are off for the account.
 
         `max_age`: a bulk answer read this recently (by the check, or an earlier sweep) is used as it is, like
         any cached LMS answer, so frequent sweeps do not re-read every page. An answer that cannot be read turns
-        bulk reads off (status says why) and returns None: read module by module.
+        bulk reads off (status says why) and returns None: read module by module. `cached_only`: no LMS call;
+        None unless every answer is at hand, at most `max_age` old.
         """
         verdict = await self.verdict(team_id)
         if verdict is None or not verdict.on:
             return None
         groups = _groups([t for t in tracked if t.module_id])
-        try:
-            bulk = {group: await self._read(team_id, zoho, group, max_age) for group in groups}
-        except ProtocolError as exc:  # a bulk shape we cannot read, or an answer refused at the edge (HTML, …)
-            await self.disagreed(team_id, "unreadable", f"answer could not be read ({exc.message})")
-            return None
-        except LMSError as exc:
-            log.info("bulk progress unavailable for %s: %s", team_id, exc)
-            return None  # this sweep reads module by module; the verdict stands
-        return Prefilter(verdict, bulk, {group: await self._seen(team_id, group) for group in groups})
+        if cached_only:
+            at_hand = {group: await self._at_hand(team_id, group, max_age) for group in groups}
+            if any(v is None for v in at_hand.values()):
+                return None
+            read = {group: v for group, v in at_hand.items() if v is not None}
+        else:
+            try:
+                read = {group: await self._read(team_id, zoho, group, max_age) for group in groups}
+            except ProtocolError as exc:  # a bulk shape we cannot read, or an answer refused at the edge (HTML, …)
+                await self.disagreed(team_id, "unreadable", f"answer could not be read ({exc.message})")
+                return None
+            except LMSError as exc:
+                log.info("bulk progress unavailable for %s: %s", team_id, exc)
+                return None  # this sweep reads module by module; the verdict stands
+        bulk = {group: answer for group, (answer, _) in read.items()}
+        seen = {group: await self._seen(team_id, group) for group in groups}
+        return Prefilter(verdict, bulk, seen, {group: at for group, (_, at) in read.items()})
 
     # --- plumbing --------------------------------------------------------------------------------------------
 
-    async def _read(self, team_id: str, zoho: ZohoClient, group: Group, max_age: float = 0.0) -> BulkProgress:
+    async def _read(
+        self, team_id: str, zoho: ZohoClient, group: Group, max_age: float = 0.0
+    ) -> tuple[BulkProgress, datetime]:
         loaded = False
         unreadable: ProtocolError | None = None
 
@@ -348,7 +378,15 @@ class BulkReads:
                 kept = before.get(learner_id)
                 seen[learner_id] = [fingerprint, (kept[1] if kept and kept[0] == fingerprint else now).isoformat()]
             await self.cache.store.put(_reads_key(team_id, group), seen)
-        return answer
+        return answer, freshness.fetched_at.astimezone(UTC)
+
+    async def _at_hand(self, team_id: str, group: Group, max_age: float) -> tuple[BulkProgress, datetime] | None:
+        cached = await self.cache.peek(_answer_key(team_id, group), ANSWER)
+        if cached is None:
+            return None
+        answer, freshness = cached
+        fetched_at = freshness.fetched_at.astimezone(UTC)
+        return (answer, fetched_at) if (self.now() - fetched_at).total_seconds() <= max_age else None
 
     async def _seen(self, team_id: str, group: Group) -> dict[str, tuple[str, datetime]]:
         stored = await self.cache.store.get(_reads_key(team_id, group))

@@ -214,7 +214,9 @@ def reminder_digest(
     hello = f"Hi {esc(learner_name)}" if learner_name else "Hi"
     told = _reminder_blocks(reminded, now)
     if not items and not ispring and not locked:
-        blocks = [kit.section(f"{hello} — nothing is due. :tada:"), *told, *_missed_blocks(missed, now)]
+        # A note (modules not checked yet, data as of) is told here too: "nothing is due" alone would mislead.
+        top = [kit.section(f"{hello} — nothing is due. :tada:"), *([kit.context(note)] if note else [])]
+        blocks = [*top, *told, *_missed_blocks(missed, now)]
         if missed or told:
             blocks.append(kit.context(SETTINGS_HINT))
         return kit.message(_with_reminders("Nothing is waiting for you in the LMS.", reminded, now), blocks)

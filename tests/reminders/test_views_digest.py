@@ -143,3 +143,9 @@ def test_session_unlocked_and_manager_messages() -> None:
     )
     weekly = check_message(manager_digest_message(ManagerDigest("2026-W14", (backlog,) * 30, overdue, "Margaret")))
     assert "Weekly LMS overdue digest · 2026-W14" in everything(weekly) and "and 25 more" in everything(weekly)
+
+
+def test_a_digest_with_only_unchecked_modules_says_so_instead_of_nothing_due() -> None:
+    digest = Digest("2026-03-30", (), "Claude", unchecked=("Password Hygiene",))
+    text = everything(check_message(digest_message(digest)))
+    assert "Not checked yet (the LMS's budget is spent): *Password Hygiene*" in text, text

@@ -1,0 +1,128 @@
+"""What the sweep re-reads once digests are out (issue 10, "fewer calls per answer"): in-place updates and planned
+refreshes re-read only what can have changed, counted at the sandbox; the messages stay those of the per-module
+path. The per-module path is pinned by the shared fixture; `bulk` worlds run ZOHO_BULK_READS=auto."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from bot.lms.zoho import Endpoint
+from bot.sandbox import seed
+from bot.sandbox.state import EntityProgress
+from bot.services.learning import PROGRESS, progress_key
+from tests.reminders.conftest import MONDAY, PEOPLE, TEAM, MakeWorld, World
+from tests.support.slack import text_of
+
+PRE_READING = 100004000000049021  # a pending link in Ada's Kick-off
+ADA = str(seed.SAMPLE_LEARNER)
+BULK = {"zoho_bulk_reads": "auto", "zoho_bulk_recheck_hours": 48}
+
+
+def progress_reads(world: World) -> Counter[str]:
+    """module-progress calls since the last clear, by learner id."""
+    return Counter(c.path.split("/learners/")[1].split("/")[0] for c in world.state.calls_for(Endpoint.MODULE_PROGRESS))
+
+
+def updates(world: World) -> list[dict[str, Any]]:
+    return [c.args for c in world.slack.calls_for("chat.update") if c.ok]
+
+
+def ada_does_pre_reading(world: World) -> None:
+    with world.state.lock:
+        world.state.progress[(seed.SAMPLE_LEARNER, PRE_READING)] = EntityProgress(completed=True)
+
+
+async def after_the_digests(make_world: MakeWorld, **settings: Any) -> World:
+    world = await make_world(MONDAY, settings=settings, refresh_bulk_hours=1, refresh_calls_per_sweep=50)
+    report = await world.sweep(force=True)
+    assert len([s for s in report.sent if s.item_key == "digest"]) == len(PEOPLE)
+    return world
+
+
+async def test_in_place_updates_with_bulk_reads_re_read_only_the_learners_whose_record_changed(
+    make_world: MakeWorld,
+) -> None:
+    world = await after_the_digests(make_world, **BULK)
+    ada_does_pre_reading(world)
+    world.state.clear_calls()
+    world.set_time(MONDAY + timedelta(minutes=15))
+    report = await world.sweep()
+    # The bulk answer read at the digests (under REMINDER_REFRESH_BULK_HOURS old) shows nobody changed since:
+    # nothing is re-read, nothing is edited yet.
+    assert progress_reads(world) == Counter(), [c.path for c in world.state.calls_for(Endpoint.MODULE_PROGRESS)]
+    assert world.state.calls_for(Endpoint.COURSE_PROGRESS) == []
+    assert report.updated == [] and updates(world) == []
+    world.state.clear_calls()
+    world.set_time(MONDAY + timedelta(minutes=75))
+    report = await world.sweep()
+    # Older than that now: read again (a page per tracked course), and only Ada's changed record is re-read,
+    # module by module (her blended-course modules), before her digest is ticked off in place.
+    assert len(world.state.calls_for(Endpoint.COURSE_PROGRESS)) == 2
+    reads = progress_reads(world)
+    assert set(reads) == {ADA} and reads[ADA] <= 3, reads
+    [update] = updates(world)
+    assert "~Pre-reading~" in text_of(world.dms("U0ADA")[0]) and "1 done already" in text_of(world.dms("U0ADA")[0])
+    assert update["ts"] == world.dms("U0ADA")[0]["ts"]
+
+
+async def test_the_per_module_path_re_reads_in_place_but_not_a_module_locked_behind_a_pending_one(
+    make_world: MakeWorld,
+) -> None:
+    world = await after_the_digests(make_world)
+    ada_does_pre_reading(world)
+    world.state.clear_calls()
+    world.set_time(MONDAY + timedelta(minutes=15))
+    report = await world.sweep()
+    # Module by module: the pending modules are re-read and Ada's completion is ticked off at once ...
+    reads = progress_reads(world)
+    assert ADA in reads and sum(reads.values()) >= len(PEOPLE), reads
+    assert len(report.updated) == 1 and "1 done already" in text_of(world.dms("U0ADA")[0])
+    # ... but Password Hygiene, locked until Phishing Basics is done, is not while that one still reads pending.
+    locked = [lid for lid in map(str, PEOPLE.values()) if await locked_behind(world, lid)]
+    assert locked
+    hygiene = [c.path for c in world.state.calls_for(Endpoint.MODULE_PROGRESS) if f"/{seed.SP_MODULE_2}/" in c.path]
+    assert not any(f"/learners/{lid}/" in p for lid in locked for p in hygiene), hygiene
+    phishing = [c.path for c in world.state.calls_for(Endpoint.MODULE_PROGRESS) if f"/{seed.SP_MODULE_1}/" in c.path]
+    assert all(any(f"/learners/{lid}/" in p for p in phishing) for lid in locked), phishing
+
+
+async def locked_behind(world: World, learner_id: str) -> bool:
+    """Phishing Basics, the module before Password Hygiene, reads pending (as cached), so Password Hygiene stays
+    locked (the digest told the lock without reading it)."""
+    first = await world.services.cache.peek(progress_key(TEAM, world.tracked["security-1"], learner_id), PROGRESS)
+    return first is not None and not first[0].is_locked and bool(first[0].pending_mandatory)
+
+
+async def day_of_sweeps(make_world: MakeWorld, **settings: Any) -> tuple[list[str], Counter[str], World]:
+    """Sunday noon to Tuesday noon, a sweep every 30 minutes: every DM's text, and the calls of the second day."""
+    start = datetime(2026, 3, 29, 12, 0, tzinfo=UTC)
+    world = await make_world(start, settings={"zoho_daily_call_budget": 2000, **settings})
+    second: Counter[str] = Counter()
+    moment = start
+    while moment < start + timedelta(days=2):
+        world.set_time(moment)
+        world.state.clear_calls()
+        await world.sweep()
+        if moment >= start + timedelta(days=1):
+            second.update(c.endpoint for c in world.state.calls if "token" not in c.endpoint)
+        moment += timedelta(minutes=30)
+    texts = sorted(f"{user}: {text_of(m)}" for user in PEOPLE for m in world.dms(user))
+    return texts, second, world
+
+
+@pytest.mark.timeout(600)  # four simulated days of sweeps; a loaded machine runs them slowly
+async def test_with_bulk_reads_one_answer_settles_the_day_and_the_digests_stay_the_same(
+    make_world: MakeWorld,
+) -> None:
+    reference, per_module, _ = await day_of_sweeps(make_world)
+    sent, bulk, _ = await day_of_sweeps(make_world, **BULK)
+    assert sent == reference and len(sent) >= 2 * len(PEOPLE) - 2
+    # Nothing changed in the LMS: the second day's digests rest on a bulk answer or two, not on re-reads (a few
+    # answers read before the first bulk answer cannot be vouched for by it, and are read once more).
+    assert bulk[Endpoint.MODULE_PROGRESS] * 4 <= per_module[Endpoint.MODULE_PROGRESS], (bulk, per_module)
+    assert bulk[Endpoint.COURSE_PROGRESS] <= 2 * 2, bulk  # at most two reads of the two tracked courses
+    assert sum(bulk.values()) < sum(per_module.values()) / 2, (bulk, per_module)
