@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml requirements.lock
 demo: $(STAMP)
 	$(BIN)/lmsbot demo
 
+# Two workers (pytest-xdist) on the 2 cores CI has; the process tests wait on I/O as much as on CPU.
 test: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist worksteal
 
 lint: $(STAMP)
 	$(BIN)/ruff check bot handlers storage tests bench
