@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 
 from bot import cli
 from bot.container import build_services
@@ -79,6 +80,8 @@ def test_missing_owner_login_is_one_line(
     migrate.upgrade(url)
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("LMSBOT_ENV", "development")
+    # A key of its own: else the first run in a fresh folder warns that it made a development key file.
+    monkeypatch.setenv("LMSBOT_ENCRYPTION_KEYS", Fernet.generate_key().decode())
     monkeypatch.chdir(tmp_path)  # no .env
     for name in ("ISPRING_WEBHOOK_SECRET", "ISPRING_ACCOUNT_URL", "ISPRING_ADMIN_EMAIL", "ISPRING_ADMIN_PASSWORD"):
         monkeypatch.delenv(name, raising=False)

@@ -185,7 +185,7 @@ async def stop_all(workers: list[Proc]) -> list[int]:
     """SIGTERM to all at once, then their exit codes."""
     for worker in workers:
         worker.kill(signal.SIGTERM)
-    return [await asyncio.to_thread(worker.stop, 60.0) for worker in workers]
+    return [await asyncio.to_thread(worker.stop, 60.0, signalled=True) for worker in workers]
 
 
 @pytest.mark.postgres

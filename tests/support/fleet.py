@@ -205,9 +205,11 @@ class Proc:
         if self.popen.poll() is None:
             self.popen.send_signal(sig)
 
-    def stop(self, timeout: float = 20.0) -> int:
-        """SIGTERM, then SIGKILL if it does not end in time; its exit code."""
-        self.kill(signal.SIGTERM)
+    def stop(self, timeout: float = 20.0, *, signalled: bool = False) -> int:
+        """SIGTERM (unless `signalled`: one was sent already; a second, arriving while the first's clean exit runs,
+        would find Python's default handler back and end it with -15), then SIGKILL if it does not end in time."""
+        if not signalled:
+            self.kill(signal.SIGTERM)
         try:
             return self.popen.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
