@@ -24,18 +24,11 @@ from pathlib import Path
 from sqlalchemy import text
 
 from bot.container import Services
-from bot.sandbox import seed
 from bot.sandbox.server import SandboxServer
 from bot.slackstub import SlackStub
 from storage.db import Database
+from tests.reminders.conftest import TRACKS  # the same five tracked modules as the reminder tests
 
-TRACKS = (
-    ("security-1", seed.SELF_PACED_COURSE, None, seed.SP_MODULE_1),
-    ("security-2", seed.SELF_PACED_COURSE, None, seed.SP_MODULE_2),
-    ("kickoff", seed.BLENDED_COURSE, seed.BATCH_SPRING, seed.BL_KICKOFF),
-    ("feedback", seed.BLENDED_COURSE, seed.BATCH_SPRING, seed.BL_FEEDBACK),
-    ("coaching", seed.BLENDED_COURSE, seed.BATCH_SPRING, seed.BL_COACHING),
-)
 EVERY_DAY = "mon,tue,wed,thu,fri,sat,sun"
 PROCRASTINATE_TABLES = (
     "procrastinate_events",
