@@ -1,73 +1,201 @@
-"""Ack latency of `/lms progress` while the LMS takes 2 s to answer, next to a bare Bolt app; and lmsbot's own
-share of the reply latency.
+"""Ack and reply latency of `/lms progress` at 50 concurrent commands while the LMS takes 2 s a call: lmsbot next to
+a bare Bolt app, each in its own process, each alone.
 
-50 concurrent signed slash-command requests go to a bare Bolt app that only acks; then, once it is idle, the same
-50 go to lmsbot's real web app (the one `lmsbot serve` runs), whose LMS (the sandbox) answers every call after
-2 s. Each is measured alone, in its own phase (the other has no work in flight: every reply of the phase before
-has arrived), in this process on 127.0.0.1, in the same run, so the ratio compares like with like. The driver
-(Slack's side) sends every request over one kept-alive connection pool. Slack's limit is 3 s.
+How it measures
+- Four processes. This one is the driver (Slack's side) and nothing else. A spawned child runs the stand-ins: the
+  LMS sandbox (every LMS call answered after `LMS_LATENCY` s) and the Slack stand-in (response URLs, Web API,
+  call log), and seeds the demo database. lmsbot runs as `python -m bot serve`, exactly as the Procfile's web
+  line runs it (uvicorn, its own settings, its access log to a file). The bare Bolt app (an AsyncApp whose one
+  listener only acks, under `uvicorn.run` with the same log level) runs as `python bench/ack.py --bare`.
+- Each app is alone in its own phase: the bare app is started, measured and stopped before lmsbot is started;
+  nothing else sends it work. Both phases are in the same run, so their ratio compares like with like under the
+  same machine load (`uptime` is printed with every phase: the machine may be shared).
+- A phase is one warm-up round (first `auth.test`, imports, pools on both sides; not counted) and `BENCH_ROUNDS`
+  measured rounds. A round sends `BENCH_REQUESTS` signed slash commands at once and, for lmsbot, waits until
+  every reply has reached its response URL before the next round. The driver sends over one httpx client with
+  keep-alive connections (a pool as large as a round); just before each round it touches every connection
+  (a GET that 404s) so uvicorn's 5 s keep-alive timeout has not closed them. Commands are minted (response URL,
+  trigger id) in the stand-ins before the round and signed here as they are sent.
+- Ack latency: request sent -> HTTP 200 back, at the driver. Reply latency: the ack's arrival -> the reply's
+  arrival at its response URL (stamped by the stand-in, same wall clock), minus one LMS latency: a reply's Zoho
+  module calls and its iSpring call run side by side, so one LMS wait is on its critical path; the rest is
+  lmsbot's own time (database, rate limiter, HTTP pools, rendering). Target: p50 <= 150 ms.
+- CPU per command: the app process's user + system CPU over the measured rounds (/proc), divided by the commands.
+  Slack calls, their connections and LMS calls are counted at the stand-ins over the measured rounds.
 
-Reply latency is from the ack to the reply arriving at the response URL, minus the LMS's latency (a reply's
-four Zoho module calls and its iSpring call run side by side, so one LMS latency is on its critical path): the
-time lmsbot itself spends (database, rate limiter, HTTP pool, rendering). Target: p50 <= 150 ms.
+- lmsbot is measured on each database of BENCH_DATABASES (default "sqlite,postgresql"): a fresh SQLite file (the
+  default DATABASE_URL), and a throw-away PostgreSQL database (what production uses) created next to
+  BENCH_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/test) and dropped after.
 
-Everything (the stand-ins, the driver, both apps) shares this one process, so whatever the driver or the
-stand-ins spend is taken from the app measured: the driver polls cheap counters, and its pools are per server.
-On a loaded machine the figures are upper bounds; `uptime` is printed with them.
+Run: `.venv/bin/python bench/ack.py` (also BENCH_REQUESTS, BENCH_ROUNDS; BENCH_LOGS=DIR keeps the apps' output;
+BENCH_PROFILE=FILE records lmsbot's measured rounds with py-spy into FILE.<database>, when py-spy is installed).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import multiprocessing
 import os
+import shutil
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 import httpx
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
-from slack_bolt.async_app import AsyncApp
-from slack_sdk.web.async_client import AsyncWebClient
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
+from slack_sdk.signature import SignatureVerifier
 
-from bot.devstack import SIGNING_SECRET, DevStack
-from bot.sandbox.config import SandboxConfig
-from bot.slackstub.driver import SlackDriver
-from bot.slackstub.server import ThreadedServer
-from bot.slackstub.state import RESPONSE_URL_METHOD
-
-REQUESTS = 50
+REQUESTS = int(os.environ.get("BENCH_REQUESTS", "50"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 LMS_LATENCY = 2.0
+REPLY_TARGET_MS = 150.0
+REPLY_TIMEOUT = 60.0
+KEEPALIVE_PATH = "/bench/keep-alive"
 USERS = ["U0ADA", "U0GRACE", "U0ALAN", "U0KATHERINE", "U0EDSGER", "U0MARGARET", "U0BARBARA", "U0CLAUDE"]
+SIGNING_SECRET = "bench-ack-signing-secret"  # local only: the driver's and the apps' shared secret
+SPAWN = multiprocessing.get_context("spawn")
+ROOT = Path(__file__).resolve().parent.parent
 
 
-class SharedTransport(httpx.AsyncBaseTransport):
-    """One connection pool for every request the stand-in Slack sends to one server: SlackDriver opens a client
-    per request, and a client of its own builds an SSL context (~45 ms of CPU), which would charge Slack's side
-    of the burst to whichever server is being measured. Closing a client leaves the pool open. One pool per
-    server: httpcore's pool does work in the number of its connections on every request, so one shared pool
-    for both servers cost the driver twice as much CPU per request (CPU lmsbot then lacks, in this process)."""
-
-    def __init__(self) -> None:
-        # Room for a whole burst: every request of it finds a kept-alive connection from the warm-up.
-        limits = httpx.Limits(max_connections=REQUESTS, max_keepalive_connections=REQUESTS)
-        self.inner = httpx.AsyncHTTPTransport(limits=limits)
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        return await self.inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        pass
+# -- the stand-ins' process ---------------------------------------------------------------------------------------
+def _env_of(settings: Any) -> dict[str, str]:
+    """The environment an operator would export for these settings (only the ones set explicitly)."""
+    env: dict[str, str] = {}
+    for name in settings.model_fields_set:
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        if hasattr(value, "get_secret_value"):
+            value = value.get_secret_value()
+        env[name.upper()] = str(getattr(value, "value", value))
+    return env
 
 
-def bare_bolt(stack: DevStack) -> ThreadedServer:
+def _standins(conn: Connection, database_url: str | None) -> None:
+    """The LMS sandbox and the Slack stand-in in this (spawned) process, answering the driver over `conn`."""
+    import resource
+
+    from bot.devstack import DevStack, seed_demo
+    from bot.sandbox.config import SandboxConfig
+    from bot.slackstub import RESPONSE_URL_METHOD, SlackDriver
+    from storage import migrate
+
+    class Minting(SlackDriver):
+        """Builds a slash command's form body as the driver would send it, and keeps it instead of sending."""
+
+        body = b""
+
+        async def signed_post(self, body: bytes, content_type: str, *args: Any, **kwargs: Any) -> httpx.Response:
+            self.body = body
+            return httpx.Response(200)
+
+    # A generous LMS budget on both sides: this measures request handling, not the 30-a-minute limit.
+    stack = DevStack(
+        database_url=database_url,
+        sandbox_config=SandboxConfig(latency=LMS_LATENCY, rate_limit=100_000),
+        settings_overrides={"lms_rate_limit": 100_000, "lms_cache_seconds": 0, "slack_signing_secret": SIGNING_SECRET},
+    )
+    stack.sandbox.start()
+    stack.slack_server.start()
+    try:
+        settings = stack.build_settings()
+        migrate.upgrade(settings.database_url)
+        asyncio.run(seed_demo(settings, stack.sandbox, stack.slack))
+        stub = stack.slack
+        conn.send(_env_of(settings))
+
+        async def minted(n: int) -> list[tuple[bytes, str]]:
+            out = []
+            for i in range(n):
+                driver = Minting("", SIGNING_SECRET, stub)
+                await driver.command(USERS[i % len(USERS)], "progress")
+                assert driver.last_response_url is not None
+                out.append((driver.body, driver.last_response_url.split("/response/", 1)[1]))
+            return out
+
+        def mint(n: int) -> list[tuple[bytes, str]]:
+            return asyncio.run(minted(n))
+
+        def replies() -> dict[str, float]:
+            first: dict[str, float] = {}
+            for call in stub.calls_for(RESPONSE_URL_METHOD):
+                if call.target is not None:
+                    first.setdefault(call.target, call.at)
+            return first
+
+        def counts() -> dict[str, Any]:
+            usage = resource.getrusage(resource.RUSAGE_SELF)
+            return {
+                "slack": Counter(c.method for c in stub.calls),
+                "slack_connections": stub.connections,
+                "lms": Counter(c.endpoint for c in stack.sandbox.state.calls),
+                "cpu": usage.ru_utime + usage.ru_stime,
+            }
+
+        def clear() -> None:
+            stub.clear()
+            stack.sandbox.state.clear_calls()
+
+        answers = {"mint": mint, "replies": replies, "counts": counts, "clear": clear}
+        while True:
+            what, arg = conn.recv()
+            if what == "stop":
+                return
+            conn.send(answers[what](*arg))
+    finally:
+        stack.stop()
+        conn.close()
+
+
+class Standins:
+    """The driver's handle on the stand-ins' process."""
+
+    def __init__(self, database_url: str | None) -> None:
+        self._conn, theirs = SPAWN.Pipe()
+        self._process = SPAWN.Process(target=_standins, args=(theirs, database_url), name="ack-standins", daemon=True)
+        self._process.start()
+        theirs.close()
+        if not self._conn.poll(120):
+            raise RuntimeError("the stand-ins did not start")
+        self.env: dict[str, str] = self._conn.recv()
+
+    def ask(self, what: str, *arg: Any) -> Any:
+        self._conn.send((what, arg))
+        return self._conn.recv()
+
+    def stop(self) -> None:
+        try:
+            self._conn.send(("stop", ()))
+        except OSError:
+            pass
+        self._process.join(timeout=15)
+        if self._process.is_alive():
+            self._process.kill()
+
+
+# -- the bare Bolt app (its own process) --------------------------------------------------------------------------
+def run_bare(port: int) -> None:
+    import uvicorn
+    from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+    from slack_bolt.async_app import AsyncApp
+    from slack_sdk.web.async_client import AsyncWebClient
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
     app = AsyncApp(
-        signing_secret=SIGNING_SECRET,
-        client=AsyncWebClient(token=stack.slack.workspace.bot_token, base_url=stack.slack_server.url),
+        signing_secret=os.environ["SLACK_SIGNING_SECRET"],
+        client=AsyncWebClient(token=os.environ["SLACK_BOT_TOKEN"], base_url=os.environ["SLACK_API_URL"]),
     )
 
     @app.command("/lms")
@@ -79,129 +207,256 @@ def bare_bolt(stack: DevStack) -> ThreadedServer:
     async def events(request: Request) -> Response:
         return await handler.handle(request)
 
-    server = ThreadedServer(Starlette(routes=[Route("/slack/events", events, methods=["POST"])]), name="bare-bolt")
-    server.start()
-    return server
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"ok": True})
+
+    web = Starlette(routes=[Route("/slack/events", events, methods=["POST"]), Route("/healthz", healthz)])
+    uvicorn.run(web, host="127.0.0.1", port=port, log_level="info")  # as `lmsbot serve` runs uvicorn
 
 
-REPLY_TARGET_MS = 150.0
+# -- the driver ---------------------------------------------------------------------------------------------------
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def uptime() -> str:
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "load average: " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class App:
+    name: str
+    proc: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    @property
+    def events_url(self) -> str:
+        return self.url + "/slack/events"
+
+
+@contextmanager
+def started(name: str, argv: list[str], env: dict[str, str], port: int, logdir: Path) -> Iterator[App]:
+    log = logdir / f"{name.replace(' ', '-')}.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(argv, env={**os.environ, **env}, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    app = App(name, proc, f"http://127.0.0.1:{port}", log)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(app.url + "/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not start serving: {log.read_text()[-3000:]}")
+            time.sleep(0.1)
+        yield app
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 @dataclass(frozen=True)
 class Ack:
     ms: float  # request sent -> ack received
-    at: float  # when the ack arrived (wall clock, as the Slack stand-in stamps the reply)
-    response_url: str  # where this command's reply goes
+    at: float  # when the ack arrived (wall clock, as the stand-in stamps the reply)
+    url_id: str  # this command's response URL
 
 
-async def burst(driver: SlackDriver) -> list[Ack]:
-    async def one(i: int) -> Ack:
-        # A driver per request, so each knows its own response URL (the reply is matched to its ack).
-        own = SlackDriver(driver.events_url, SIGNING_SECRET, driver.stub, transport=driver.transport)
+async def burst(client: httpx.AsyncClient, app: App, commands: list[tuple[bytes, str]]) -> list[Ack]:
+    verifier = SignatureVerifier(SIGNING_SECRET)
+    # Every kept-alive connection touched just before the round (a path neither app serves: a 404 costs the app
+    # next to nothing), so none has hit uvicorn's 5 s keep-alive timeout when the round starts.
+    await asyncio.gather(*(client.get(app.url + KEEPALIVE_PATH) for _ in commands))
+
+    async def one(body: bytes, url_id: str) -> Ack:
+        ts = str(int(time.time()))
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": verifier.generate_signature(timestamp=ts, body=body),
+        }
         start = time.perf_counter()
-        response = await own.command(USERS[i % len(USERS)], "progress")
+        response = await client.post(app.events_url, content=body, headers=headers)
         acked = time.time()
         assert response.status_code == 200, response.text
-        assert own.last_response_url is not None
-        return Ack((time.perf_counter() - start) * 1000, acked, own.last_response_url)
+        return Ack((time.perf_counter() - start) * 1000, acked, url_id)
 
-    return list(await asyncio.gather(*(one(i) for i in range(REQUESTS))))
-
-
-def reply_overhead_ms(stack: DevStack, acks: list[Ack]) -> list[float]:
-    """Per reply: ack -> reply posted to its response URL, minus the LMS's latency (ms)."""
-    posted: dict[str, float] = {}
-    for call in stack.slack.calls_for(RESPONSE_URL_METHOD):
-        if call.target is not None:
-            posted.setdefault(call.target, call.at)
-    out = []
-    for ack in acks:
-        url_id = ack.response_url.split("/response/", 1)[1]
-        if url_id in posted:
-            out.append((posted[url_id] - ack.at - LMS_LATENCY) * 1000)
-    return out
+    return list(await asyncio.gather(*(one(body, url_id) for body, url_id in commands)))
 
 
-def replies_in(stack: DevStack) -> int:
-    """Replies posted to response URLs so far. Counted from the call log: reading the posted messages themselves
-    deep-copies every one of them, which (polled) took a third as much CPU as lmsbot's whole phase, and this
-    process's CPU is lmsbot's CPU."""
-    return len({call.target for call in stack.slack.calls_for(RESPONSE_URL_METHOD)})
+@dataclass
+class Measured:
+    name: str
+    acks: list[Ack]
+    replies: dict[str, float]  # response URL id -> the first reply's arrival
+    cpu: float  # the app process's CPU seconds over the measured rounds
+    seconds: float
+    counts: dict[str, Any]
+    load: str
 
 
-async def delivered(stack: DevStack, wanted: int, timeout: float = 60.0) -> int:
-    """Wait until `wanted` replies have arrived (or the timeout); how many did."""
-    deadline = time.monotonic() + timeout
-    while replies_in(stack) < wanted and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-    return replies_in(stack)
+async def measure(standins: Standins, app: App, *, replies: bool, profile: str | None = None) -> Measured:
+    limits = httpx.Limits(max_connections=REQUESTS, max_keepalive_connections=REQUESTS, keepalive_expiry=60)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+
+        async def round_() -> list[Ack]:
+            acks = await burst(client, app, standins.ask("mint", REQUESTS))
+            if replies:
+                wanted = {a.url_id for a in acks}
+                deadline = time.monotonic() + REPLY_TIMEOUT
+                while not wanted <= standins.ask("replies").keys() and time.monotonic() < deadline:
+                    await asyncio.sleep(0.05)
+            return acks
+
+        await round_()  # warm-up, not counted
+        await asyncio.sleep(0.5 if replies else 0.1)  # stragglers of the warm-up (cache writes) finish first
+        standins.ask("clear")
+        spy = _py_spy(app, profile) if profile else None
+        cpu0, started_at = cpu_seconds(app.proc.pid), time.perf_counter()
+        acks: list[Ack] = []
+        for _ in range(ROUNDS):
+            acks += await round_()
+        cpu, seconds = cpu_seconds(app.proc.pid) - cpu0, time.perf_counter() - started_at
+        if spy is not None:
+            spy.send_signal(2)
+            spy.wait(timeout=60)
+        got = standins.ask("replies") if replies else {}
+        return Measured(app.name, acks, got, cpu, seconds, standins.ask("counts"), uptime())
+
+
+def _py_spy(app: App, out: str) -> subprocess.Popen[bytes] | None:
+    exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(exe).exists():
+        print("BENCH_PROFILE: py-spy is not installed; not profiling", file=sys.stderr)
+        return None
+    argv = [exe, "record", "--pid", str(app.proc.pid), "--output", out, "--format", "raw", "--rate", "250", "--nonblocking"]
+    spy = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)  # attached before the first round
+    return spy
 
 
 def quantiles(samples: list[float]) -> tuple[float, float]:
+    if len(samples) < 2:
+        return (samples[0], samples[0]) if samples else (float("nan"), float("nan"))
     q = statistics.quantiles(samples, n=100, method="inclusive")
     return q[49], q[98]
 
 
-@dataclass(frozen=True)
-class Phase:
-    name: str
-    acks: list[Ack]
-    replies: int  # lmsbot: replies posted to their response URLs; bare Bolt: none expected
-    seconds: float  # first request sent -> last reply (or ack) in
+def reply_overhead_ms(m: Measured) -> list[float]:
+    return [(m.replies[a.url_id] - a.at - LMS_LATENCY) * 1000 for a in m.acks if a.url_id in m.replies]
 
 
-async def phase(stack: DevStack, name: str, driver: SlackDriver, *, replies: bool) -> Phase:
-    """One burst, alone: returns once every reply it causes has arrived, so nothing of it runs in the next."""
-    already = replies_in(stack)
-    started = time.perf_counter()
-    acks = await burst(driver)
-    got = (await delivered(stack, already + REQUESTS) - already) if replies else 0
-    return Phase(name, acks, got, time.perf_counter() - started)
-
-
-async def measure(stack: DevStack, bare: ThreadedServer) -> None:
-    assert stack.driver is not None
-    lmsbot = SlackDriver(stack.events_url, SIGNING_SECRET, stack.slack, transport=SharedTransport())
-    baseline = SlackDriver(bare.base_url + "/slack/events", SIGNING_SECRET, stack.slack, transport=SharedTransport())
-    # Warm-up, each alone too (first auth.test, imports, connection pools on both sides).
-    await phase(stack, "warm-up bare", baseline, replies=False)
-    await phase(stack, "warm-up lmsbot", lmsbot, replies=True)
-    bare_phase = await phase(stack, "bare Bolt", baseline, replies=False)
-    stack.slack.clear()  # the call log and connections from here on are lmsbot's phase only
-    ours_phase = await phase(stack, "lmsbot", lmsbot, replies=True)
-    ours, bare_ms = [a.ms for a in ours_phase.acks], [a.ms for a in bare_phase.acks]
-    p50, p99 = quantiles(ours)
-    b50, b99 = quantiles(bare_ms)
-    print(f"requests: {REQUESTS} concurrent /lms progress, LMS latency {LMS_LATENCY:.0f} s per call; each app alone")
-    print(f"load average (1, 5, 15 min): {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
-    print(f"bare Bolt ack p50 {b50:7.1f} ms   p99 {b99:7.1f} ms   max {max(bare_ms):7.1f} ms")
-    print(f"lmsbot    ack p50 {p50:7.1f} ms   p99 {p99:7.1f} ms   max {max(ours):7.1f} ms")
-    print(f"ratio lmsbot/bare: p50 {p50 / b50:.2f}x   p99 {p99 / b99:.2f}x   (Slack's limit: 3000 ms)")
-    print(f"replies delivered after the ack: {ours_phase.replies}/{REQUESTS} within {ours_phase.seconds:.1f} s")
-    calls, connections = len(stack.slack.calls), stack.slack.connections
-    print(f"lmsbot's calls to Slack (Web API and response URLs): {calls} on {connections} connections")
-    overhead = reply_overhead_ms(stack, ours_phase.acks)
-    if len(overhead) >= 2:
-        r50, r99 = quantiles(overhead)
-        verdict = "meets" if r50 <= REPLY_TARGET_MS else "misses"
+def report(bare: Measured, ours: list[Measured], load_at_start: str) -> None:
+    print()
+    print(f"bench/ack.py: {REQUESTS} concurrent signed `/lms progress` x {ROUNDS} measured rounds per app, the LMS")
+    print(f"answering every call after {LMS_LATENCY:.0f} s; each app in its own process, alone in its phase")
+    print(f"({os.cpu_count()} CPUs). `uptime` after each phase:")
+    print(f"  {'start':22}{load_at_start}")
+    for m in (bare, *ours):
+        print(f"  {m.name:22}{m.load}")
+    print()
+    print(f"  {'':22}{'ack p50':>10}{'ack p99':>10}{'ack max':>10}{'p50 ratio':>10}{'p99 ratio':>10}{'CPU/cmd':>10}")
+    b50, b99 = quantiles([a.ms for a in bare.acks])
+    for m in (bare, *ours):
+        ms = [a.ms for a in m.acks]
+        p50, p99 = quantiles(ms)
         print(
-            f"reply latency minus LMS latency: p50 {r50:7.1f} ms   p99 {r99:7.1f} ms   max {max(overhead):7.1f} ms"
-            f"   ({verdict} the {REPLY_TARGET_MS:.0f} ms p50 target; {len(overhead)} replies)"
+            f"  {m.name:22}{p50:8.1f}ms{p99:8.1f}ms{max(ms):8.1f}ms{p50 / b50:9.2f}x{p99 / b99:9.2f}x"
+            f"{m.cpu / len(m.acks) * 1000:8.1f}ms"
         )
-    await asyncio.sleep(LMS_LATENCY * 3)  # let stragglers (cache writes, lock lookups) finish before shutdown
+    print("  (ratio: to the bare Bolt app; Slack's limit for an ack: 3000 ms)")
+    print()
+    print(f"  reply latency: ack -> reply at the response URL, minus {LMS_LATENCY:.0f} s of LMS (target p50 <= "
+          f"{REPLY_TARGET_MS:.0f} ms)")
+    print(f"  {'':22}{'p50':>10}{'p99':>10}{'max':>10}{'replies':>10}  target")
+    for m in ours:
+        overhead = reply_overhead_ms(m)
+        r50, r99 = quantiles(overhead)
+        verdict = "met" if r50 <= REPLY_TARGET_MS else "missed"
+        top = max(overhead, default=float("nan"))
+        print(f"  {m.name:22}{r50:8.1f}ms{r99:8.1f}ms{top:8.1f}ms{len(overhead):>6}/{len(m.acks):<3}  {verdict}")
+    print()
+    for m in ours:
+        slack, lms = m.counts["slack"], m.counts["lms"]
+        print(f"  {m.name}: Slack calls {sum(slack.values())} on {m.counts['slack_connections']} connections "
+              f"({', '.join(f'{k} {v}' for k, v in sorted(slack.items()))}); LMS calls {sum(lms.values())} "
+              f"({', '.join(f'{k} {v}' for k, v in sorted(lms.items()))})")
+
+
+@contextmanager
+def database(kind: str) -> Iterator[str | None]:
+    """None: a fresh SQLite file (the stand-ins make it); "postgresql": a throw-away database, dropped after."""
+    if kind == "sqlite":
+        yield None
+        return
+    import psycopg
+    from psycopg import sql
+
+    admin = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    name = f"lmsbot_ack_{os.getpid()}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield admin.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def main() -> None:
-    # A generous LMS budget on both sides: this measures acking, not the 30-a-minute limit.
-    config = SandboxConfig(latency=LMS_LATENCY, rate_limit=100_000)
-    with DevStack(
-        sandbox_config=config, settings_overrides={"lms_rate_limit": 100_000, "lms_cache_seconds": 0}
-    ) as stack:
-        bare = bare_bolt(stack)
-        try:
-            asyncio.run(measure(stack, bare))
-        finally:
-            bare.stop()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--bare", type=int, metavar="PORT", help="(internal) serve the bare Bolt app on PORT")
+    args = parser.parse_args()
+    if args.bare is not None:
+        run_bare(args.bare)
+        return
+    kinds = [k.strip() for k in os.environ.get("BENCH_DATABASES", "sqlite,postgresql").split(",") if k.strip()]
+    load_at_start = uptime()
+    bare: Measured | None = None
+    ours: list[Measured] = []
+    with tempfile.TemporaryDirectory(prefix="lmsbot-ack-") as tmp:
+        logdir = Path(os.environ.get("BENCH_LOGS") or tmp)  # the apps' own output (uvicorn, lmsbot's log)
+        logdir.mkdir(parents=True, exist_ok=True)
+        for kind in kinds:
+            with database(kind) as url:
+                standins = Standins(url)
+                try:
+                    env = standins.env
+                    if bare is None:
+                        bare_env = {k: env[k] for k in ("SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN", "SLACK_API_URL")}
+                        port = free_port()
+                        argv = [sys.executable, __file__, "--bare", str(port)]
+                        with started("bare Bolt", argv, bare_env, port, logdir) as app:
+                            bare = asyncio.run(measure(standins, app, replies=False))
+                    port = free_port()
+                    argv = [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)]
+                    with started(f"lmsbot ({kind})", argv, env, port, logdir) as app:
+                        profile = os.environ.get("BENCH_PROFILE")
+                        profile = f"{profile}.{kind}" if profile else None
+                        ours.append(asyncio.run(measure(standins, app, replies=True, profile=profile)))
+                finally:
+                    standins.stop()
+    assert bare is not None
+    report(bare, ours, load_at_start)
 
 
 if __name__ == "__main__":
