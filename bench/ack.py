@@ -44,8 +44,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -145,7 +145,7 @@ def _standins(conn: Connection, database_url: str | None) -> None:
             stub.clear()
             stack.sandbox.state.clear_calls()
 
-        answers = {"mint": mint, "replies": replies, "counts": counts, "clear": clear}
+        answers: dict[str, Callable[..., Any]] = {"mint": mint, "replies": replies, "counts": counts, "clear": clear}
         while True:
             what, arg = conn.recv()
             if what == "stop":
@@ -173,10 +173,8 @@ class Standins:
         return self._conn.recv()
 
     def stop(self) -> None:
-        try:
+        with suppress(OSError):
             self._conn.send(("stop", ()))
-        except OSError:
-            pass
         self._process.join(timeout=15)
         if self._process.is_alive():
             self._process.kill()
@@ -289,10 +287,10 @@ async def burst(client: httpx.AsyncClient, app: App, commands: list[tuple[bytes,
 
     async def one(body: bytes, url_id: str) -> Ack:
         ts = str(int(time.time()))
-        headers = {
+        headers: dict[str, str] = {
             "Content-Type": "application/x-www-form-urlencoded",
             "X-Slack-Request-Timestamp": ts,
-            "X-Slack-Signature": verifier.generate_signature(timestamp=ts, body=body),
+            "X-Slack-Signature": verifier.generate_signature(timestamp=ts, body=body) or "",
         }
         start = time.perf_counter()
         response = await client.post(app.events_url, content=body, headers=headers)
@@ -348,7 +346,8 @@ def _py_spy(app: App, out: str) -> subprocess.Popen[bytes] | None:
     if not Path(exe).exists():
         print("BENCH_PROFILE: py-spy is not installed; not profiling", file=sys.stderr)
         return None
-    argv = [exe, "record", "--pid", str(app.proc.pid), "--output", out, "--format", "raw", "--rate", "250", "--nonblocking"]
+    argv = [exe, "record", "--pid", str(app.proc.pid), "--output", out, "--format", "raw", "--rate", "250"]
+    argv.append("--nonblocking")  # samples without stopping the process (its timing stays its own)
     spy = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1.0)  # attached before the first round
     return spy
@@ -385,8 +384,10 @@ def report(bare: Measured, ours: list[Measured], load_at_start: str) -> None:
         )
     print("  (ratio: to the bare Bolt app; Slack's limit for an ack: 3000 ms)")
     print()
-    print(f"  reply latency: ack -> reply at the response URL, minus {LMS_LATENCY:.0f} s of LMS (target p50 <= "
-          f"{REPLY_TARGET_MS:.0f} ms)")
+    print(
+        f"  reply latency: ack -> reply at the response URL, minus {LMS_LATENCY:.0f} s of LMS (target p50 <= "
+        f"{REPLY_TARGET_MS:.0f} ms)"
+    )
     print(f"  {'':22}{'p50':>10}{'p99':>10}{'max':>10}{'replies':>10}  target")
     for m in ours:
         overhead = reply_overhead_ms(m)
@@ -397,9 +398,11 @@ def report(bare: Measured, ours: list[Measured], load_at_start: str) -> None:
     print()
     for m in ours:
         slack, lms = m.counts["slack"], m.counts["lms"]
-        print(f"  {m.name}: Slack calls {sum(slack.values())} on {m.counts['slack_connections']} connections "
-              f"({', '.join(f'{k} {v}' for k, v in sorted(slack.items()))}); LMS calls {sum(lms.values())} "
-              f"({', '.join(f'{k} {v}' for k, v in sorted(lms.items()))})")
+        print(
+            f"  {m.name}: Slack calls {sum(slack.values())} on {m.counts['slack_connections']} connections "
+            f"({', '.join(f'{k} {v}' for k, v in sorted(slack.items()))}); LMS calls {sum(lms.values())} "
+            f"({', '.join(f'{k} {v}' for k, v in sorted(lms.items()))})"
+        )
 
 
 @contextmanager

@@ -2,10 +2,11 @@
 
 httpcore's pool walks every one of its connections (polling each idle socket) on every request it starts and
 every response it closes, and counts them once more per idle connection: with the 256 connections a burst of
-commands needs, that bookkeeping was a fifth of the web process's CPU (encode/httpcore#1035, still open). The
-same connections in eight pools of 32 cost an eighth as much per request. Each request goes to the pool with
-the fewest requests in flight (the first when all are equal), so a quiet bot keeps reusing one pool's
-kept-alive connections.
+commands needs, that bookkeeping was a fifth of the web process's CPU (encode/httpcore#1035, still open). Part
+of it grows with the square of a pool's connections, so the pools are small: 4 connections each (64 pools for
+256). Eight pools of 32 still cost a quarter of the CPU of 50 concurrent `/lms progress` once the database
+work around them had shrunk. Each request goes to the pool with the fewest requests in flight (the first when
+all are equal), so a quiet bot keeps reusing one pool's kept-alive connections.
 
 With a proxy configured in the environment (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY), the client keeps httpx's own
 pool, which honours it (a client given a transport of its own ignores the environment's proxies).
@@ -18,7 +19,7 @@ from collections.abc import AsyncIterator, Callable
 
 import httpx
 
-SHARDS = 8
+CONNECTIONS_PER_SHARD = 4
 
 
 class _Released(httpx.AsyncByteStream):
@@ -43,7 +44,10 @@ class _Released(httpx.AsyncByteStream):
 
 
 class ShardedTransport(httpx.AsyncBaseTransport):
-    def __init__(self, limits: httpx.Limits, shards: int = SHARDS) -> None:
+    def __init__(self, limits: httpx.Limits, shards: int | None = None) -> None:
+        if shards is None:  # pools of CONNECTIONS_PER_SHARD (one pool when there is no limit)
+            shards = max(1, -(-(limits.max_connections or 1) // CONNECTIONS_PER_SHARD))
+
         def share(total: int | None) -> int | None:
             return None if total is None else max(1, -(-total // shards))
 

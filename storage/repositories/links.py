@@ -11,9 +11,11 @@ from typing import Any, Literal, TypeAlias, cast
 from sqlalchemy import ColumnElement, Table, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.batching import Coalescer
+from storage.db import Database
 from storage.errors import LinkConflict
 from storage.models import LINK_METHODS, AuditLogRow, LearnerLinkRow
-from storage.repositories._common import Provider, Repository, check_provider
+from storage.repositories._common import Clock, Provider, Repository, check_provider
 from storage.repositories.audit import scrub
 
 # Rows per statement in bulk writes: keeps every statement well inside both databases' parameter limits.
@@ -22,6 +24,8 @@ _LINKS = cast(Table, LearnerLinkRow.__table__)
 _AUDIT = cast(Table, AuditLogRow.__table__)
 
 LinkMethod: TypeAlias = Literal["self", "admin", "auto", "csv"]
+_ByUser: TypeAlias = tuple[str, str, Provider]  # (team, Slack user, provider)
+_ByLearner: TypeAlias = tuple[str, Provider, str]  # (team, provider, learner)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +65,14 @@ def link_audit(result: LinkResult) -> tuple[str, dict[str, Any] | None, dict[str
 
 
 class LinkRepository(Repository):
+    """Lookups that arrive together share one transaction and one SELECT (storage.batching): a burst of commands
+    asks for every caller's Zoho and iSpring link at once."""
+
+    def __init__(self, db: Database, *, clock: Clock | None = None) -> None:
+        super().__init__(db, clock=clock)
+        self._get = Coalescer[_ByUser, LearnerLink | None](self._get_many)
+        self._by_learner = Coalescer[_ByLearner, LearnerLink | None](self._by_learner_many)
+
     async def link(
         self,
         team_id: str,
@@ -193,24 +205,32 @@ class LinkRepository(Repository):
             return sorted((_record(row) for row in rows), key=lambda link: link.provider)
 
     async def get(self, team_id: str, slack_user_id: str, provider: str) -> LearnerLink | None:
-        async with self.db.transaction(write=False) as session:
-            row = await self._one(
-                session,
-                LearnerLinkRow.team_id == team_id,
-                LearnerLinkRow.slack_user_id == slack_user_id,
-                LearnerLinkRow.provider == check_provider(provider),
-            )
-            return _record(row) if row else None
+        return await self._get((team_id, slack_user_id, check_provider(provider)))
 
     async def by_learner(self, team_id: str, provider: str, learner_id: str) -> LearnerLink | None:
+        return await self._by_learner((team_id, check_provider(provider), learner_id.strip()))
+
+    async def _get_many(self, keys: Sequence[_ByUser]) -> builtins.list[LearnerLink | None]:
+        query = select(LearnerLinkRow).where(
+            LearnerLinkRow.team_id.in_({team for team, _, _ in keys}),
+            LearnerLinkRow.slack_user_id.in_({user for _, user, _ in keys}),
+            LearnerLinkRow.provider.in_({provider for _, _, provider in keys}),
+        )
         async with self.db.transaction(write=False) as session:
-            row = await self._one(
-                session,
-                LearnerLinkRow.team_id == team_id,
-                LearnerLinkRow.provider == check_provider(provider),
-                LearnerLinkRow.learner_id == learner_id.strip(),
-            )
-            return _record(row) if row else None
+            links = [_record(row) for row in (await session.scalars(query)).all()]
+        found = {(link.team_id, link.slack_user_id, link.provider): link for link in links}
+        return [found.get(key) for key in keys]
+
+    async def _by_learner_many(self, keys: Sequence[_ByLearner]) -> builtins.list[LearnerLink | None]:
+        query = select(LearnerLinkRow).where(
+            LearnerLinkRow.team_id.in_({team for team, _, _ in keys}),
+            LearnerLinkRow.provider.in_({provider for _, provider, _ in keys}),
+            LearnerLinkRow.learner_id.in_({learner for _, _, learner in keys}),
+        )
+        async with self.db.transaction(write=False) as session:
+            links = [_record(row) for row in (await session.scalars(query)).all()]
+        found = {(link.team_id, link.provider, link.learner_id): link for link in links}
+        return [found.get(key) for key in keys]
 
     async def list(self, team_id: str | None = None, provider: str | None = None) -> builtins.list[LearnerLink]:
         query = select(LearnerLinkRow).order_by(

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import builtins
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.batching import Coalescer
+from storage.db import Database
 from storage.errors import AliasConflict, AmbiguousReference
 from storage.models import TrackedModuleRow
-from storage.repositories._common import Provider, Repository, check_provider
+from storage.repositories._common import Clock, Provider, Repository, check_provider
 
 _ALIAS = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 
@@ -44,6 +47,13 @@ def normalize_alias(alias: str | None) -> str | None:
 
 
 class TrackedModuleRepository(Repository):
+    """Listings that arrive together share one transaction and one SELECT (storage.batching): a burst of
+    `/lms progress` reads the workspace's tracked modules once."""
+
+    def __init__(self, db: Database, *, clock: Clock | None = None) -> None:
+        super().__init__(db, clock=clock)
+        self._list = Coalescer[str | None, tuple[TrackedModule, ...]](self._list_many)
+
     async def track(
         self,
         team_id: str,
@@ -129,11 +139,19 @@ class TrackedModuleRepository(Repository):
             return _record(row) if row else None
 
     async def list(self, team_id: str | None = None) -> builtins.list[TrackedModule]:
+        return builtins.list(await self._list(team_id))
+
+    async def _list_many(self, teams: Sequence[str | None]) -> builtins.list[tuple[TrackedModule, ...]]:
+        """Each caller's list from one SELECT: every module (when one asked for all) or the teams asked for."""
         query = select(TrackedModuleRow).order_by(TrackedModuleRow.team_id, TrackedModuleRow.id)
-        if team_id is not None:
-            query = query.where(TrackedModuleRow.team_id == team_id)
+        if None not in teams:
+            query = query.where(TrackedModuleRow.team_id.in_(set(teams)))
         async with self.db.transaction(write=False) as session:
-            return [_record(row) for row in (await session.scalars(query)).all()]
+            modules = tuple(_record(row) for row in (await session.scalars(query)).all())
+        by_team: dict[str, builtins.list[TrackedModule]] = {}
+        for module in modules:
+            by_team.setdefault(module.team_id, []).append(module)
+        return [modules if team is None else tuple(by_team.get(team, ())) for team in teams]
 
     async def _find(self, session: AsyncSession, team_id: str, ref: str) -> TrackedModuleRow | None:
         ref = ref.strip()

@@ -207,3 +207,46 @@ async def test_bulk_links_failing_half_way_leave_nothing(db: Database) -> None:
         event.remove(db.engine.sync_engine, "before_cursor_execute", fail_on_the_third_insert)
     assert inserts == 3
     assert [(link.slack_user_id, link.learner_id) for link in await links.list("T1")] == [("U00001", "L1")]
+
+
+async def test_lookups_that_arrive_together_share_one_select_and_each_gets_its_own_answer(db: Database) -> None:
+    """A burst of commands asks for every caller's links and the team's tracked modules at once: one SELECT each
+    for all of them (storage.batching), not one per caller; and each caller still gets exactly its own rows."""
+    import asyncio
+
+    from sqlalchemy import event
+
+    links, modules = LinkRepository(db), TrackedModuleRepository(db)
+    for i in range(6):
+        await links.link("T1", f"U{i}", "zoho", f"Z{i}", email=None, method="admin", linked_by="UADMIN")
+    await links.link("T1", "U0", "ispring", "I0", email=None, method="admin", linked_by="UADMIN")
+    await links.link("T2", "U1", "zoho", "Z1", email=None, method="admin", linked_by="UADMIN")  # same ids, other team
+    await modules.track("T1", "zoho", "C1", None, "M1", alias="one", created_by="UADMIN")
+    await modules.track("T2", "zoho", "C2", None, "M2", alias=None, created_by="UADMIN")
+    selects: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            selects.append(statement.split("FROM", 1)[1].split()[0])
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        by_user = asyncio.gather(*(links.get("T1", f"U{i}", p) for i in range(8) for p in ("zoho", "ispring")))
+        by_learner = asyncio.gather(*(links.by_learner("T1", "zoho", f"Z{i}") for i in range(8)))
+        listed = asyncio.gather(modules.list("T1"), modules.list("T2"), modules.list("T3"), modules.list())
+        users, learners, lists = await asyncio.gather(by_user, by_learner, listed)
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+    assert sorted(selects) == ["learner_links", "learner_links", "tracked_modules"]
+    got = {
+        (i, p): link.learner_id if link else None
+        for (i, p), link in zip([(i, p) for i in range(8) for p in ("zoho", "ispring")], users, strict=True)
+    }
+    assert got == {(i, "zoho"): f"Z{i}" if i < 6 else None for i in range(8)} | {
+        (i, "ispring"): "I0" if i == 0 else None for i in range(8)
+    }
+    assert [link.slack_user_id if link else None for link in learners] == [f"U{i}" for i in range(6)] + [None, None]
+    assert all(link.team_id == "T1" for link in learners if link)
+    assert [[m.module_id for m in listing] for listing in lists] == [["M1"], ["M2"], [], ["M1", "M2"]]
+    lists[0].append(lists[1][0])  # each caller's list is its own
+    assert [m.module_id for m in await modules.list("T1")] == ["M1"]
