@@ -12,8 +12,8 @@ How it measures
   same machine load (`uptime` is printed with every phase: the machine may be shared).
 - A phase is one warm-up round (first `auth.test`, imports, pools on both sides; not counted) and `BENCH_ROUNDS`
   measured rounds. A round sends `BENCH_REQUESTS` signed slash commands at once and, for lmsbot, waits until
-  every reply has reached its response URL before the next round. The driver sends over one httpx client with
-  keep-alive connections (a pool as large as a round); just before each round it touches every connection
+  every reply has reached its response URL before the next round. The driver sends over one aiohttp session
+  with keep-alive connections (a pool as large as a round); just before each round it touches every connection
   (a GET that 404s) so uvicorn's 5 s keep-alive timeout has not closed them. Commands are minted (response URL,
   trigger id) in the stand-ins before the round and signed here as they are sent.
 - Ack latency: request sent -> HTTP 200 back, at the driver. Reply latency: the ack's arrival -> the reply's
@@ -51,6 +51,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 from slack_sdk.signature import SignatureVerifier
 
@@ -138,6 +139,7 @@ def _standins(conn: Connection, database_url: str | None) -> None:
                 "slack": Counter(c.method for c in stub.calls),
                 "slack_connections": stub.connections,
                 "lms": Counter(c.endpoint for c in stack.sandbox.state.calls),
+                "lms_at": sorted(c.at for c in stack.sandbox.state.calls),
                 "cpu": usage.ru_utime + usage.ru_stime,
             }
 
@@ -279,26 +281,33 @@ class Ack:
     url_id: str  # this command's response URL
 
 
-async def burst(client: httpx.AsyncClient, app: App, commands: list[tuple[bytes, str]]) -> list[Ack]:
-    verifier = SignatureVerifier(SIGNING_SECRET)
+async def burst(session: aiohttp.ClientSession, app: App, commands: list[tuple[bytes, str]]) -> list[Ack]:
     # Every kept-alive connection touched just before the round (a path neither app serves: a 404 costs the app
     # next to nothing), so none has hit uvicorn's 5 s keep-alive timeout when the round starts.
-    await asyncio.gather(*(client.get(app.url + KEEPALIVE_PATH) for _ in commands))
+    async def touch() -> None:
+        async with session.get(app.url + KEEPALIVE_PATH) as response:
+            await response.read()
 
-    async def one(body: bytes, url_id: str) -> Ack:
-        ts = str(int(time.time()))
-        headers: dict[str, str] = {
+    await asyncio.gather(*(touch() for _ in commands))
+    # Signed as Slack signs, all at once just before they go (the same second, well inside Bolt's 5 minutes).
+    ts = str(int(time.time()))
+    verifier = SignatureVerifier(SIGNING_SECRET)
+    signed = [(body, url_id, verifier.generate_signature(timestamp=ts, body=body) or "") for body, url_id in commands]
+
+    async def one(body: bytes, url_id: str, signature: str) -> Ack:
+        headers = {
             "Content-Type": "application/x-www-form-urlencoded",
             "X-Slack-Request-Timestamp": ts,
-            "X-Slack-Signature": verifier.generate_signature(timestamp=ts, body=body) or "",
+            "X-Slack-Signature": signature,
         }
         start = time.perf_counter()
-        response = await client.post(app.events_url, content=body, headers=headers)
+        async with session.post(app.events_url, data=body, headers=headers) as response:
+            text = await response.read()
         acked = time.time()
-        assert response.status_code == 200, response.text
+        assert response.status == 200, text
         return Ack((time.perf_counter() - start) * 1000, acked, url_id)
 
-    return list(await asyncio.gather(*(one(body, url_id) for body, url_id in commands)))
+    return list(await asyncio.gather(*(one(*command) for command in signed)))
 
 
 @dataclass
@@ -307,14 +316,17 @@ class Measured:
     acks: list[Ack]
     replies: dict[str, float]  # response URL id -> the first reply's arrival
     cpu: float  # the app process's CPU seconds over the measured rounds
+    driver_cpu: float  # this process's (the driver's) over the same rounds
     seconds: float
     counts: dict[str, Any]
     load: str
 
 
 async def measure(standins: Standins, app: App, *, replies: bool, profile: str | None = None) -> Measured:
-    limits = httpx.Limits(max_connections=REQUESTS, max_keepalive_connections=REQUESTS, keepalive_expiry=60)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+    # aiohttp: Slack's side must cost as little CPU as it can (httpx took about 10 ms a request here, which
+    # held every ack back behind the driver's own queue); a pool as large as a round, kept alive.
+    connector = aiohttp.TCPConnector(limit=REQUESTS, keepalive_timeout=60)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as client:
 
         async def round_() -> list[Ack]:
             acks = await burst(client, app, standins.ask("mint", REQUESTS))
@@ -329,16 +341,17 @@ async def measure(standins: Standins, app: App, *, replies: bool, profile: str |
         await asyncio.sleep(0.5 if replies else 0.1)  # stragglers of the warm-up (cache writes) finish first
         standins.ask("clear")
         spy = _py_spy(app, profile) if profile else None
-        cpu0, started_at = cpu_seconds(app.proc.pid), time.perf_counter()
+        cpu0, mine0, started_at = cpu_seconds(app.proc.pid), time.process_time(), time.perf_counter()
         acks: list[Ack] = []
         for _ in range(ROUNDS):
             acks += await round_()
         cpu, seconds = cpu_seconds(app.proc.pid) - cpu0, time.perf_counter() - started_at
+        mine = time.process_time() - mine0
         if spy is not None:
             spy.send_signal(2)
             spy.wait(timeout=60)
         got = standins.ask("replies") if replies else {}
-        return Measured(app.name, acks, got, cpu, seconds, standins.ask("counts"), uptime())
+        return Measured(app.name, acks, got, cpu, mine, seconds, standins.ask("counts"), uptime())
 
 
 def _py_spy(app: App, out: str) -> subprocess.Popen[bytes] | None:
@@ -364,6 +377,27 @@ def reply_overhead_ms(m: Measured) -> list[float]:
     return [(m.replies[a.url_id] - a.at - LMS_LATENCY) * 1000 for a in m.acks if a.url_id in m.replies]
 
 
+def spread(m: Measured) -> tuple[float, float, float, float]:
+    """Medians over the rounds, in ms from the round's first ack: the last ack, the first and the last LMS call
+    to reach the sandbox, and the first reply; and the time per reply (first to last reply over their number)."""
+    starts = [min(a.at for a in m.acks[i : i + REQUESTS]) for i in range(0, len(m.acks), REQUESTS)]
+    acks, lms_first, lms_last, first_reply, each = [], [], [], [], []
+    for k, start in enumerate(starts):
+        r = m.acks[k * REQUESTS : (k + 1) * REQUESTS]
+        end = starts[k + 1] if k + 1 < len(starts) else float("inf")
+        calls = [at for at in m.counts["lms_at"] if start <= at < end]
+        at = sorted(m.replies[a.url_id] for a in r if a.url_id in m.replies)
+        acks.append((max(a.at for a in r) - start) * 1000)
+        if calls:
+            lms_first.append((calls[0] - start) * 1000)
+            lms_last.append((calls[-1] - start) * 1000)
+        if len(at) > 1:
+            first_reply.append((at[0] - start - LMS_LATENCY) * 1000)
+            each.append((at[-1] - at[0]) * 1000 / (len(at) - 1))
+    med = statistics.median
+    return med(acks), med(lms_first or [0.0]), med(lms_last or [0.0]), med(first_reply or [0.0]), med(each or [0.0])
+
+
 def report(bare: Measured, ours: list[Measured], load_at_start: str) -> None:
     print()
     print(f"bench/ack.py: {REQUESTS} concurrent signed `/lms progress` x {ROUNDS} measured rounds per app, the LMS")
@@ -373,14 +407,15 @@ def report(bare: Measured, ours: list[Measured], load_at_start: str) -> None:
     for m in (bare, *ours):
         print(f"  {m.name:22}{m.load}")
     print()
-    print(f"  {'':22}{'ack p50':>10}{'ack p99':>10}{'ack max':>10}{'p50 ratio':>10}{'p99 ratio':>10}{'CPU/cmd':>10}")
+    columns = ("ack p50", "ack p99", "ack max", "p50 ratio", "p99 ratio", "CPU/cmd", "driver")
+    print(f"  {'':22}" + "".join(f"{c:>10}" for c in columns))
     b50, b99 = quantiles([a.ms for a in bare.acks])
     for m in (bare, *ours):
         ms = [a.ms for a in m.acks]
         p50, p99 = quantiles(ms)
         print(
             f"  {m.name:22}{p50:8.1f}ms{p99:8.1f}ms{max(ms):8.1f}ms{p50 / b50:9.2f}x{p99 / b99:9.2f}x"
-            f"{m.cpu / len(m.acks) * 1000:8.1f}ms"
+            f"{m.cpu / len(m.acks) * 1000:8.1f}ms{m.driver_cpu / len(m.acks) * 1000:8.1f}ms"
         )
     print("  (ratio: to the bare Bolt app; Slack's limit for an ack: 3000 ms)")
     print()
@@ -395,6 +430,12 @@ def report(bare: Measured, ours: list[Measured], load_at_start: str) -> None:
         verdict = "met" if r50 <= REPLY_TARGET_MS else "missed"
         top = max(overhead, default=float("nan"))
         print(f"  {m.name:22}{r50:8.1f}ms{r99:8.1f}ms{top:8.1f}ms{len(overhead):>6}/{len(m.acks):<3}  {verdict}")
+    print()
+    print("  how a round unfolds, ms after its first ack (medians over rounds; replies minus the LMS's 2 s):")
+    print(f"  {'':22}{'last ack':>10}{'1st LMS':>10}{'last LMS':>10}{'1st reply':>10}{'per reply':>10}")
+    for m in ours:
+        last_ack, first_lms, last_lms, first_reply, each = spread(m)
+        print(f"  {m.name:22}{last_ack:10.0f}{first_lms:10.0f}{last_lms:10.0f}{first_reply:10.0f}{each:10.1f}")
     print()
     for m in ours:
         slack, lms = m.counts["slack"], m.counts["lms"]

@@ -76,3 +76,29 @@ async def test_the_limits_hold_across_shards_and_every_slot_comes_back(server: t
         with pytest.raises(httpx.ConnectError):
             await client.get("http://127.0.0.1:9/refused")
         assert transport._in_flight == [0] * 8  # a failed request gives its slot back too
+
+
+async def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None:
+    """The pool asks each idle connection whether its server hung up (its own socket check, bot.lms.pool._Stream):
+    a request after the server closed the kept-alive connection goes out on a new one, instead of failing."""
+    peers: list[tuple[str, int]] = []
+
+    async def answer_once_then_hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peers.append(writer.get_extra_info("peername"))
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")  # no "Connection: close": looks reusable
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer_once_then_hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    transport = ShardedTransport(httpx.Limits(max_connections=4, max_keepalive_connections=4))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url=f"http://127.0.0.1:{port}") as client:
+            assert (await client.get("/")).text == "ok"
+            await asyncio.sleep(0.2)  # the server has hung up on the idle connection by now
+            assert (await client.get("/")).text == "ok"
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert len(peers) == 2
