@@ -64,10 +64,16 @@ def _dump(value: Any) -> Any:
 
 
 class LmsCache:
+    """Reads and stores LMS answers. A read for someone waiting (`background=True`) hands the fresh answer back
+    before it is stored: the store (one transaction shared with the other answers arriving meanwhile) and the
+    listeners run just after, and until it is stored this process reads the answer from memory."""
+
     def __init__(self, store: CacheStore, clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.clock = clock
         self._listeners: list[Callable[[str], None]] = []
+        self._storing: dict[str, tuple[Entry, asyncio.Task[None]]] = {}  # key -> answer being stored
+        self._tasks: set[asyncio.Task[None]] = set()  # strong references: the loop keeps only weak ones
 
     def on_stored(self, listener: Callable[[str], None]) -> None:
         """Call `listener(key)` whenever an answer freshly loaded from the LMS is stored (fresher data arrived)."""
@@ -80,16 +86,22 @@ class LmsCache:
         codec: Codec[T],
         *,
         max_age: float,
+        background: bool = False,
     ) -> tuple[T, Freshness]:
-        """The value for `key`: cached if younger than `max_age` s, else loaded (and cached).
+        """The value for `key`: cached if younger than `max_age` s, else loaded (and cached; with `background`,
+        cached just after it is returned).
 
         When loading fails transiently and a copy exists, the copy is returned marked stale with the reason.
         """
-        return await self.fetch_read(key, await self.store.get(key), loader, codec, max_age=max_age)
+        return await self.fetch_read(key, await self._get(key), loader, codec, max_age=max_age, background=background)
 
     async def entries(self, *keys: str) -> list[Entry | None]:
         """The stored entries of `keys`, read together (one query), for `decode` and `fetch_read`."""
-        return list(await asyncio.gather(*(self.store.get(key) for key in keys)))
+        return list(await asyncio.gather(*(self._get(key) for key in keys)))
+
+    async def _get(self, key: str) -> Entry | None:
+        storing = self._storing.get(key)
+        return storing[0] if storing is not None else await self.store.get(key)
 
     async def fetch_read(
         self,
@@ -99,6 +111,7 @@ class LmsCache:
         codec: Codec[T],
         *,
         max_age: float,
+        background: bool = False,
     ) -> tuple[T, Freshness]:
         """`fetch`, with `key`'s entry already read (by `entries`)."""
         now = datetime.fromtimestamp(self.clock(), UTC)
@@ -123,19 +136,50 @@ class LmsCache:
             payload, fetched_at = cached
             log.info("serving cached %s: %s", key, exc)
             return codec.load(payload), Freshness(fetched_at=fetched_at, stale=True, reason=plain_reason(exc))
-        await self.store.put(key, codec.dump(value))
+        if background:
+            self._store_later(key, codec.dump(value), now)
+        else:
+            await self._store(key, codec.dump(value))
+        return value, Freshness(fetched_at=now)
+
+    async def _store(self, key: str, payload: Any) -> None:
+        await self.store.put(key, payload)
         for listener in self._listeners:
             try:
                 listener(key)
             except Exception:  # a listener's trouble never fails the read that fed it
                 log.exception("cache listener failed for %s", key)
-        return value, Freshness(fetched_at=now)
+
+    def _store_later(self, key: str, payload: Any, fetched_at: datetime) -> None:
+        entry: Entry = (payload, fetched_at)
+
+        async def store() -> None:
+            try:
+                await self._store(key, payload)
+            except Exception:  # the answer was served; the next read asks the LMS again
+                log.warning("could not store the LMS answer for %s", key, exc_info=True)
+            finally:
+                if self._storing.get(key, (None,))[0] is entry:
+                    del self._storing[key]
+
+        task = asyncio.get_running_loop().create_task(store())
+        self._storing[key] = (entry, task)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        """Wait until every answer handed back before it was stored is stored (shutdown, tests)."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def peek(self, key: str, codec: Codec[T]) -> tuple[T, Freshness] | None:
         """The cached copy, however old, without calling the LMS (for planning and App Home)."""
-        return decode(await self.store.get(key), codec)
+        return decode(await self._get(key), codec)
 
     async def put(self, key: str, value: T, codec: Codec[T]) -> None:
+        storing = self._storing.get(key)
+        if storing is not None:  # stored in the background right now: this later value must land after it
+            await asyncio.gather(storing[1], return_exceptions=True)
         await self.store.put(key, codec.dump(value))
 
 

@@ -71,6 +71,8 @@ class Fetch:
     # A module whose cached copy still shows work to do is re-read once older than this (None: `max_age`):
     # someone asking for their progress has often just finished something.
     pending_max_age: float | None = None
+    # Someone is waiting: a fresh answer goes into their reply first, into the shared cache just after.
+    reply_first: bool = False
 
 
 def progress_key(team_id: str, t: TrackedModuleRef, learner_id: str) -> str:
@@ -114,7 +116,7 @@ class LearningService:
         self.tracking = tracking
 
     def interactive(self) -> Fetch:
-        return Fetch(max_age=self.settings.lms_cache_seconds, pending_max_age=PENDING_MAX_AGE)
+        return Fetch(max_age=self.settings.lms_cache_seconds, pending_max_age=PENDING_MAX_AGE, reply_first=True)
 
     async def learner_id(self, team_id: str, user_id: str, provider: Provider = Provider.ZOHO) -> str:
         link = await self.links.learner_for(team_id, user_id, provider)
@@ -255,6 +257,7 @@ class LearningService:
                 ),
                 PROGRESS,
                 max_age=max_age,
+                background=fetch.reply_first,
             )
         except NotFoundError:
             # Zoho answers 404 for a learner outside the module's course or batch: remembered for a day, as the
@@ -381,6 +384,7 @@ class LearningService:
                 lambda: lms.ispring.module_results(flt, priority=fetch.priority, max_wait=fetch.max_wait),
                 RESULTS,
                 max_age=fetch.max_age,
+                background=fetch.reply_first,
             )
         except LMSError as exc:
             return IspringProgress(learner_id=link.learner_id, error=exc.message, now=now)

@@ -25,8 +25,10 @@ _Key = tuple[str, str]  # (team, Slack user)
 
 
 class TickOff:
-    def __init__(self, links: LinkRepository) -> None:
+    def __init__(self, links: LinkRepository, settle: Callable[[], Awaitable[None]] | None = None) -> None:
+        """`settle`: waits until the cache has stored (and so told this service of) every answer it served."""
         self.links = links
+        self._settle = settle
         self._updater: Updater | None = None
         self._running: dict[_Key, asyncio.Task[None]] = {}
         self._again: dict[_Key, list[ModuleResult] | None] = {}
@@ -57,8 +59,13 @@ class TickOff:
         self._running[key] = self._spawn(self._run(key, ispring))
 
     async def idle(self) -> None:
-        """Wait until no tick-off is running (tests, shutdown)."""
-        while self._tasks:
+        """Wait until no tick-off is running, nor about to start for an answer still being stored (tests,
+        shutdown)."""
+        while True:
+            if self._settle is not None:
+                await self._settle()
+            if not self._tasks:
+                return
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def _spawn(self, job: Coroutine[object, object, None]) -> asyncio.Task[None]:

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import sqlite3
+import threading
 import time
+from contextlib import closing
+
+import pytest
 
 from bot.devstack import DevStack
 from bot.sandbox import seed
@@ -41,6 +47,37 @@ async def test_second_ask_is_served_from_the_cache(stack: DevStack) -> None:
     await command(stack, ADA, "progress kickoff")
     await command(stack, ADA, "progress kickoff")
     assert len(stack.sandbox.state.calls_for("module-progress")) == 1
+
+
+async def test_the_reply_does_not_wait_for_its_answers_to_be_stored(
+    stack: DevStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the database still stores the LMS's answer (held here), the reply already shows it, and asking again
+    is served from that answer (no second LMS call); then the answer is in the database."""
+    store = stack.services.cache.store  # type: ignore[union-attr]
+    stored, release = store.put, threading.Event()
+
+    async def held(key: str, payload: object, **kwargs: object) -> None:
+        while not release.is_set():
+            await asyncio.sleep(0.01)
+        await stored(key, payload, **kwargs)
+
+    monkeypatch.setattr(store, "put", held)
+    database = (stack.database_url or "").removeprefix("sqlite:///")
+
+    def progress_rows() -> int:
+        with closing(sqlite3.connect(database)) as conn:
+            return int(conn.execute("SELECT count(*) FROM lms_cache WHERE key LIKE '%:zoho:progress:%'").fetchone()[0])
+
+    try:
+        assert "Kick-off" in text_of(await command(stack, ADA, "progress kickoff"))
+        assert progress_rows() == 0
+        assert "Kick-off" in text_of(await command(stack, ADA, "progress kickoff"))
+        assert len(stack.sandbox.state.calls_for("module-progress")) == 1
+    finally:
+        release.set()
+    assert stack.work.inner is not None and await stack.work.wait_idle()
+    assert progress_rows() == 1
 
 
 async def test_plans_and_sessions(stack: DevStack) -> None:
