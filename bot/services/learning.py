@@ -236,13 +236,19 @@ class LearningService:
         modules' and the other requests' reads that arrive meanwhile)."""
         key = progress_key(team_id, tracked, learner_id)
         absent_entry, entry = await self.cache.entries(absent_key(team_id, tracked, learner_id), key)
-        cached = decode(entry, PROGRESS)
-        if self._absent(decode(absent_entry, FLAG), cached):
+        # The cached progress is decoded here only where it decides something (decoding is most of a cache hit's
+        # CPU, and `fetch_read` decodes a copy it serves): against a recent "not enrolled" mark, and when its
+        # age lies between the two limits, where work still to do means reading it again.
+        absent = decode(absent_entry, FLAG)
+        marked = absent is not None and absent[0] and self._age(absent[1]) < ABSENT_MAX_AGE
+        if marked and self._absent(absent, decode(entry, PROGRESS)):
             return ModuleStatus(tracked=tracked, error=NOT_ENROLLED)
         max_age = fetch.max_age
-        pending = cached is not None and (cached[0].is_locked or cached[0].pending_mandatory)
-        if pending and fetch.pending_max_age is not None and fetch.pending_max_age < max_age:
-            max_age = fetch.pending_max_age
+        if entry is not None and fetch.pending_max_age is not None and fetch.pending_max_age < max_age:
+            age = self.cache.clock() - entry[1].timestamp()
+            cached = decode(entry, PROGRESS) if fetch.pending_max_age < age <= max_age else None
+            if cached is not None and (cached[0].is_locked or cached[0].pending_mandatory):
+                max_age = fetch.pending_max_age
         try:
             progress, freshness = await self.cache.fetch_read(
                 key,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import pytest
 from bot.cli import main
 from bot.config import Settings
 from bot.devstack import seed_demo
+from bot.runtime import GC_THRESHOLDS, settle_gc
 from bot.sandbox.server import SandboxServer
 from bot.slackstub.driver import SlackDriver
 from bot.slackstub.server import SlackStubServer
@@ -190,3 +192,15 @@ async def test_a_connect_flow_at_debug_leaves_no_secret_in_any_log_line(
     leaks = [(name, line) for line in output.splitlines() for name, value in secrets.items() if value and value in line]
     assert not leaks, "\n".join(f"{name} in: {line[:300]}" for name, line in leaks)
     assert "GET /connect/zoho/callback?code=[redacted]" in output  # the access log is there, scrubbed
+
+
+def test_the_web_process_freezes_its_start_up_objects_and_collects_less_often() -> None:
+    """What `serve` and `socket` do once the app is built, before the first request."""
+    before = gc.get_threshold()
+    try:
+        settle_gc()
+        assert gc.get_freeze_count() > 10_000  # imports and the like: out of every collection from now on
+        assert gc.get_threshold() == GC_THRESHOLDS
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
