@@ -16,13 +16,22 @@ How it measures
   with keep-alive connections (a pool as large as a round); just before each round it touches every connection
   (a GET that 404s) so uvicorn's 5 s keep-alive timeout has not closed them. Commands are minted (response URL,
   trigger id) in the stand-ins before the round and signed here as they are sent.
+- lmsbot runs with LMS_CACHE_SECONDS=0 (every command reads the LMS: the worst case) and a rate limit no
+  burst reaches (this measures request handling, not the 30-a-minute budget); RATE_LIMIT_BACKEND=database.
 - Ack latency: request sent -> HTTP 200 back, at the driver. Reply latency: the ack's arrival -> the reply's
   arrival at its response URL (stamped by the stand-in, same wall clock), minus one LMS latency: a reply's Zoho
   module calls and its iSpring call run side by side, so one LMS wait is on its critical path; the rest is
   lmsbot's own time (database, rate limiter, HTTP pools, rendering). Target: p50 <= 150 ms.
-- CPU per command: the app process's user + system CPU over the measured rounds (/proc), divided by the commands.
-  Slack calls, their connections and LMS calls are counted at the stand-ins over the measured rounds.
-
+- CPU/cmd: the app process's user + system CPU over the measured rounds (/proc), per command; "driver": this
+  process's. The driver uses aiohttp because httpx cost about 10 ms of CPU a request here, which held every ack
+  (and so the start of every reply's clock) back in the driver's own queue.
+- "How a round unfolds": in ms after the round's first ack, the last ack, the first and last LMS call to reach
+  the sandbox, the first reply (minus the LMS's 2 s), and the time per reply after that (first to last reply
+  over their number). A reply waits for its command's last LMS call to go out, then for its own post-LMS work
+  and everyone's queued before it on the one event loop.
+- Slack calls, their connections and LMS calls are counted at the stand-ins over the measured rounds.
+- On a shared machine every latency is stretched by the other processes (load average 5 on 2 cores doubled
+  them here); CPU/cmd moves far less. Compare runs by their `uptime`.
 - lmsbot is measured on each database of BENCH_DATABASES (default "sqlite,postgresql"): a fresh SQLite file (the
   default DATABASE_URL), and a throw-away PostgreSQL database (what production uses) created next to
   BENCH_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/test) and dropped after.
