@@ -14,7 +14,7 @@ from bot.config import ISpringAuthScheme, Settings
 from bot.lms.errors import NotConnectedError, ValidationError
 from bot.lms.exchange import HttpLimits
 from bot.lms.ispring import ISpringClient
-from bot.lms.pool import ShardedTransport, environment_proxies
+from bot.lms.pool import environment_proxies, lms_transport
 from bot.lms.ratelimit import (
     Clock,
     MemoryBackend,
@@ -98,7 +98,7 @@ def build_http(settings: Settings) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         timeout=httpx.Timeout(settings.lms_timeout_seconds, connect=min(10.0, settings.lms_timeout_seconds)),
         limits=LMS_POOL_LIMITS,
-        transport=None if environment_proxies() else ShardedTransport(LMS_POOL_LIMITS),
+        transport=None if environment_proxies() else lms_transport(LMS_POOL_LIMITS),
         headers={"User-Agent": USER_AGENT},
         follow_redirects=False,
     )
