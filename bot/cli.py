@@ -22,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     lms = sub.add_parser("lms", help="query the configured LMS and print JSON")
     lms_cli.add_arguments(lms)
 
-    from bot.sandbox import cli as sandbox_cli
+    from bot.devkit.sandbox import cli as sandbox_cli
 
     sandbox = sub.add_parser("sandbox", help="run the local LMS sandbox (Zoho People + iSpring emulator)")
     sandbox_cli.add_arguments(sandbox)
@@ -57,15 +57,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     configure_logging(level, log_format)
     if args.command == "sandbox":
-        from bot.sandbox import cli as sandbox_cli
+        from bot.devkit.sandbox import cli as sandbox_cli
 
         return sandbox_cli.run(args)
     if args.command == "demo":
-        from bot.demo import run_demo
+        from bot.devkit.demo import run_demo
 
         return run_demo()
     if args.command == "shell":
-        from bot.demo import run_shell
+        from bot.devkit.demo import run_shell
 
         return run_shell()
     if args.command == "doctor":  # it checks (and reports) what the preflight below would stop at

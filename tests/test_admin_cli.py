@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import Engine, create_engine, event, text
 
 from bot.cli import main
-from bot.sandbox import seed
-from bot.sandbox.server import SandboxServer
-from bot.slackstub.server import SlackStubServer
+from bot.devkit.sandbox import seed
+from bot.devkit.sandbox.server import SandboxServer
+from bot.devkit.slackstub.server import SlackStubServer
 from storage.crypto import Keyring
 from storage.db import Database
 from storage.repositories.connections import ConnectionRepository

@@ -11,8 +11,8 @@ from collections.abc import Awaitable, Callable, Iterator
 import httpx
 import pytest
 
+from bot.devkit.clock import VirtualClock
 from bot.lms import ispring, zoho
-from bot.lms.clock import VirtualClock
 from bot.lms.content import read_json
 from bot.lms.errors import DeadlineExceededError, InvalidResponseError, RateLimitedError
 from bot.lms.exchange import HttpLimits

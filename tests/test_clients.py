@@ -8,7 +8,11 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from bot.config import ModuleDataTransport
-from bot.lms.clock import VirtualClock
+from bot.devkit.clock import VirtualClock
+from bot.devkit.sandbox import seed
+from bot.devkit.sandbox.config import SandboxConfig
+from bot.devkit.sandbox.seed import build_state
+from bot.devkit.sandbox.server import SandboxServer
 from bot.lms.errors import (
     BadRequestError,
     DailyBudgetExhaustedError,
@@ -30,10 +34,6 @@ from bot.lms.zoho_models import (
     OnlineTest,
     SessionEntity,
 )
-from bot.sandbox import seed
-from bot.sandbox.config import SandboxConfig
-from bot.sandbox.seed import build_state
-from bot.sandbox.server import SandboxServer
 from tests.support.lms import sandbox_clients
 
 SP, M1, M2 = str(seed.SELF_PACED_COURSE), str(seed.SP_MODULE_1), str(seed.SP_MODULE_2)

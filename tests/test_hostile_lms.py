@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.devkit.sandbox.server import SandboxServer
 from bot.lms import ispring, zoho
-from bot.sandbox.server import SandboxServer
 from tests.support.hostile_lms import CONTENT_MODES, HostileLms, Mode
 from tests.support.lms import sandbox_env
 

@@ -16,9 +16,9 @@ from xml.etree import ElementTree
 import httpx
 import pytest
 
-from bot.sandbox import cli
-from bot.sandbox.config import SandboxConfig
-from bot.sandbox.seed import (
+from bot.devkit.sandbox import cli
+from bot.devkit.sandbox.config import SandboxConfig
+from bot.devkit.sandbox.seed import (
     BATCH_SPRING,
     BL_COACHING,
     BL_KICKOFF,
@@ -31,8 +31,8 @@ from bot.sandbox.seed import (
     SP_MODULE_2,
     build_state,
 )
-from bot.sandbox.server import SandboxServer
-from bot.sandbox.state import EntityProgress, ManualClock, SandboxState
+from bot.devkit.sandbox.server import SandboxServer
+from bot.devkit.sandbox.state import EntityProgress, ManualClock, SandboxState
 from tests.conftest import SandboxFactory
 
 ZOHO = {"client_id": "sandbox-zoho-client", "client_secret": "sandbox-zoho-secret"}
@@ -843,7 +843,7 @@ def test_cli_arguments_and_banner() -> None:
 
 
 def test_admin_api_completes_moves_adds_and_refuses_plainly(sandbox: SandboxServer) -> None:
-    from bot.sandbox import seed as demo
+    from bot.devkit.sandbox import seed as demo
 
     with client(sandbox) as c:
         done = c.post("/_sandbox/complete", json={"learner": "Ada Lovelace", "item": "Pre-reading"})
@@ -875,7 +875,7 @@ def test_ispring_completion_sends_signed_webhooks(sandbox: SandboxServer) -> Non
     import hashlib
     import json as jsonlib
 
-    from bot.slackstub import ThreadedServer
+    from bot.devkit.slackstub import ThreadedServer
 
     received: list[tuple[bytes, str]] = []
 

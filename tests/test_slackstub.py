@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.slackstub import (
+from bot.devkit.slackstub import (
     RESPONSE_URL_METHOD,
     ApiCall,
     SlackDriver,
@@ -35,8 +35,8 @@ from bot.slackstub import (
     ThreadedServer,
     state_values,
 )
-from bot.slackstub.render import PLAIN, Style, mrkdwn, render_blocks, render_call, render_message, render_view
-from bot.slackstub.workspace import demo_workspace
+from bot.devkit.slackstub.render import PLAIN, Style, mrkdwn, render_blocks, render_call, render_message, render_view
+from bot.devkit.slackstub.workspace import demo_workspace
 
 TOKEN = "xoxb-0000-demo-lmsbot"
 SECRET = "test-signing-secret"

@@ -9,3 +9,4 @@
 
 The import-linter contract "devkit is imported by nothing in production" (pyproject.toml) and
 tests/test_devkit_isolation.py hold the line.
+"""

@@ -18,10 +18,10 @@ from typing import Any, TextIO
 
 import httpx
 
-from bot.devstack import DevStack
+from bot.devkit.devstack import DevStack
+from bot.devkit.slackstub.driver import find_element, iter_elements
+from bot.devkit.slackstub.render import PLAIN, Style, render_call, render_view
 from bot.reminders_cli import sweep_now
-from bot.slackstub.driver import find_element, iter_elements
-from bot.slackstub.render import PLAIN, Style, render_call, render_view
 
 Json = dict[str, Any]
 Ask = Callable[[str], str]

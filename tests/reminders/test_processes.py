@@ -25,13 +25,13 @@ import pytest
 from sqlalchemy import select, text
 
 from bot.container import build_services
+from bot.devkit.sandbox import seed
+from bot.devkit.sandbox.server import SandboxServer
+from bot.devkit.slackstub import SlackStub, SlackStubServer
+from bot.devkit.slackstub.driver import SlackDriver
 from bot.reminders.settings import ReminderConfig
 from bot.reminders.types import DIGEST_KEY
-from bot.sandbox import seed
-from bot.sandbox.server import SandboxServer
 from bot.scheduler import LEASE_NAME, build_engine
-from bot.slackstub import SlackStub, SlackStubServer
-from bot.slackstub.driver import SlackDriver
 from storage import migrate
 from storage.db import Database
 from storage.models import SentReminderRow

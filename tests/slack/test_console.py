@@ -11,9 +11,9 @@ import httpx
 import yaml
 
 from bot.config import Settings
-from bot.console import TOUR, Console, interactive, play_tour, run_interactive
-from bot.devstack import DevStack
-from bot.slackstub.render import render_message
+from bot.devkit.console import TOUR, Console, interactive, play_tour, run_interactive
+from bot.devkit.devstack import DevStack
+from bot.devkit.slackstub.render import render_message
 from tests.slack.conftest import command
 from tests.support.slack import text_of
 

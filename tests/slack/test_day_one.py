@@ -3,7 +3,7 @@ sessions are missed, not to-do; `/lms sessions` and `/lms progress` agree about 
 
 from __future__ import annotations
 
-from bot.devstack import DevStack
+from bot.devkit.devstack import DevStack
 from tests.slack.conftest import command, text_of, wait_for
 
 ADA = "U0ADA"  # absent from both past kick-off sessions (the demo data puts them 10 and 3 days ago)

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from bot.devstack import ISPRING_WEBHOOK_SECRET, DevStack
+from bot.devkit.devstack import ISPRING_WEBHOOK_SECRET, DevStack
 from bot.reminders_cli import sweep_now
 from tests.slack.conftest import text_of, wait_for
 

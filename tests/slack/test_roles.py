@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.devstack import DevStack
-from bot.sandbox import seed
+from bot.devkit.devstack import DevStack
+from bot.devkit.sandbox import seed
 from tests.slack.conftest import text_of, wait_for
 
 ADA, GRACE = "U0ADA", "U0GRACE"  # a learner; a workspace admin

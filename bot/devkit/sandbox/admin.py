@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import date, time
 from typing import Any
 
-from bot.sandbox.common import ApiError
-from bot.sandbox.state import Entity, EntityProgress, ISpringResult, Learner, SandboxState
+from bot.devkit.sandbox.common import ApiError
+from bot.devkit.sandbox.state import Entity, EntityProgress, ISpringResult, Learner, SandboxState
 
 ISPRING_EVENTS = ("COURSE_ITEM_COMPLETED_SUCCESSFULLY", "COURSE_COMPLETED_SUCCESSFULLY", "COURSE_STATUS_CHANGED")
 

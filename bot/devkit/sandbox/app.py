@@ -24,10 +24,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.sandbox import admin, ispring, oauth, zoho
-from bot.sandbox.common import ZOHO_LOCK_MESSAGE, ApiError, ApiRequest, ispring_error, zoho_error
-from bot.sandbox.config import SandboxConfig
-from bot.sandbox.state import AccessToken, CallRecord, SandboxState
+from bot.devkit.sandbox import admin, ispring, oauth, zoho
+from bot.devkit.sandbox.common import ZOHO_LOCK_MESSAGE, ApiError, ApiRequest, ispring_error, zoho_error
+from bot.devkit.sandbox.config import SandboxConfig
+from bot.devkit.sandbox.state import AccessToken, CallRecord, SandboxState
 
 Handler = Callable[[ApiRequest, SandboxState], Response]
 TokenHandler = Callable[[ApiRequest, SandboxState, SandboxConfig], Response]

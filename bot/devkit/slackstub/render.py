@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from bot.slackstub.state import RESPONSE_URL_METHOD, ApiCall
+from bot.devkit.slackstub.state import RESPONSE_URL_METHOD, ApiCall
 
 Json = dict[str, Any]
 
