@@ -33,6 +33,7 @@ from bot.services.roles import RoleService
 from bot.services.slack_gateway import SlackGateway
 from bot.services.status import StatusService
 from bot.services.tickoff import TickOff
+from bot.services.token_store import DatabaseTokenStore
 from bot.services.tracking import TrackingService
 from bot.services.types import Provider
 from bot.services.workspaces import WorkspaceService
@@ -52,7 +53,6 @@ from storage.repositories.preferences import PreferenceRepository
 from storage.repositories.reminders import SentReminderRepository
 from storage.repositories.workspaces import WorkspaceRepository
 from storage.slack_stores import encrypted_installation_store
-from storage.token_store import DatabaseTokenStore
 
 
 def dev_key_file(database_url: str) -> Path:
