@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from bot.config import ModuleDataTransport
 from bot.devkit.clock import VirtualClock
 from bot.devkit.sandbox import seed
 from bot.devkit.sandbox.config import SandboxConfig
@@ -25,6 +24,7 @@ from bot.lms.errors import (
 )
 from bot.lms.ispring_models import DateRange, ResultsFilter
 from bot.lms.module_update import ModuleUpdateError, validate_module_update
+from bot.lms.options import ModuleDataTransport
 from bot.lms.ratelimit import RateLimitPolicy
 from bot.lms.zoho_models import (
     Assignment,

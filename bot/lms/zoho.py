@@ -13,11 +13,11 @@ from urllib.parse import quote
 import httpx
 import pydantic
 
-from bot.config import ModuleDataTransport
 from bot.lms.content import read_json, validated
 from bot.lms.dates import DateOrder
 from bot.lms.errors import InvalidResponseError, ValidationError
 from bot.lms.module_update import ModuleUpdate, module_data_json
+from bot.lms.options import ModuleDataTransport
 from bot.lms.ratelimit import Priority
 from bot.lms.transport import LmsTransport
 from bot.lms.zoho_bulk import (
