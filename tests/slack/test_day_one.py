@@ -22,6 +22,21 @@ async def test_progress_and_sessions_agree_past_sessions_are_missed_not_to_do(st
     assert "*Sess* · `kickoff`" in sessions and "*Goal-setting workshop* · `kickoff`" in sessions
 
 
+async def test_sessions_show_the_past_ones_as_the_learner_attended_or_missed_them(stack: DevStack) -> None:
+    # Zoho marks a session that took place "completed"; for Ada, who was absent, it is missed, not done.
+    await command(stack, ADA, "progress")  # her progress, as Home and the digest read it
+    sessions = text_of(await command(stack, ADA, "sessions"))
+    past = sessions.split("*Past* (3)", 1)[1]
+    assert ":white_check_mark:" not in past, past  # she attended none of them
+    for name in ("Sess", "Goal-setting workshop", "Office hours #1"):
+        assert f":warning: *{name}* · `" in past, name
+    assert past.count("· *missed* (Absent)") == 3
+    progress = text_of(await command(stack, ADA, "progress office-hours"))
+    # An optional session that has ended is not a to-do either: missed, not ⏳.
+    assert ":warning: :spiral_calendar_pad: *Office hours #1* (Session) · <!date^" in progress
+    assert ":hourglass_flowing_sand: :spiral_calendar_pad: *Office hours #1*" not in progress
+
+
 async def test_home_lists_missed_sessions_apart_from_to_do(stack: DevStack) -> None:
     assert stack.driver is not None
     await stack.driver.app_home_opened(ADA)
