@@ -85,6 +85,20 @@ def progress_key_learner(key: str) -> tuple[str, str] | None:
     return None
 
 
+def ispring_results_key(team_id: str, flt: ResultsFilter) -> str:
+    """Where iSpring's answer to a results query is cached (`/lms results`, a learner's own iSpring modules)."""
+    return f"{team_id}:ispring:results:" + "&".join(f"{k}={v}" for k, v in sorted(flt.to_params()))
+
+
+def ispring_key_learner(key: str) -> tuple[str, str] | None:
+    """(team, iSpring learner id) of one learner's own results key (`ispring_results_key` with only their id)."""
+    team, sep, params = key.partition(":ispring:results:")
+    name, eq, learner = params.partition("=")
+    if not sep or not eq or name != "userIds[]" or not learner or "&" in learner:
+        return None
+    return team, learner
+
+
 def absent_key(team_id: str, t: TrackedModuleRef, learner_id: str) -> str:
     """Where "the LMS said this learner is not enrolled" is cached (a 404 carries no payload to cache)."""
     return progress_key(team_id, t, learner_id) + ":absent"
@@ -361,7 +375,7 @@ class LearningService:
     ) -> ResultsReport:
         lms = await self._lms(team_id, Provider.ISPRING)
         fetch = fetch or self.interactive()
-        key = f"{team_id}:ispring:results:" + "&".join(f"{k}={v}" for k, v in sorted(flt.to_params()))
+        key = ispring_results_key(team_id, flt)
         results, freshness = await self.cache.fetch(
             key,
             lambda: lms.ispring.module_results(flt, priority=fetch.priority, max_wait=fetch.max_wait),
@@ -389,7 +403,7 @@ class LearningService:
             return None
         fetch = fetch or self.interactive()
         flt = ResultsFilter(user_ids=(link.learner_id,))
-        key = f"{team_id}:ispring:results:" + "&".join(f"{k}={v}" for k, v in sorted(flt.to_params()))
+        key = ispring_results_key(team_id, flt)
         now = self.settings.lms_now()
         try:
             results, freshness = await self.cache.fetch(
