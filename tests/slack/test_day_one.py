@@ -3,7 +3,11 @@ sessions are missed, not to-do; `/lms sessions` and `/lms progress` agree about 
 
 from __future__ import annotations
 
+import asyncio
+import re
+
 from bot.devstack import DevStack
+from bot.reminders_cli import sweep_now
 from tests.slack.conftest import command, text_of, wait_for
 
 ADA = "U0ADA"  # absent from both past kick-off sessions (the demo data puts them 10 and 3 days ago)
@@ -70,6 +74,28 @@ async def test_home_refresh_refetches_what_opening_the_tab_takes_from_the_cache(
     refreshed = await _home_after(stack, ADA, stack.driver.block_action(ADA, "home_refresh", view=view))
     assert len(stack.sandbox.state.calls_for("module-progress")) > before  # Refresh asked the LMS again
     assert "Pre-reading" not in _todo(refreshed)
+
+
+AS_OF = re.compile(r"as of <!date\^(\d+)\^")
+
+
+async def test_home_refresh_says_a_newer_as_of_and_ticks_the_morning_digest_off(stack: DevStack) -> None:
+    assert stack.driver is not None and stack.settings is not None
+    await sweep_now(stack.settings, user=ADA, force=True)
+    [digest] = stack.slack.dm_messages(ADA)
+    assert "*Pre-reading*" in text_of(digest)
+    home = await _home_after(stack, ADA, stack.driver.app_home_opened(ADA))
+    [first] = AS_OF.findall(home)
+    ada = next(p.learner_id for p in stack.sandbox.state.learners.values() if p.email.startswith("ada"))
+    stack.sandbox.state.entity_progress(ada, PRE_READING).completed = True  # Ada reads it in the LMS
+    await asyncio.sleep(1.1)  # the "as of" token counts whole seconds
+    view = stack.slack.home(ADA)
+    refreshed = await _home_after(stack, ADA, stack.driver.block_action(ADA, "home_refresh", view=view))
+    [again] = AS_OF.findall(refreshed)
+    assert int(again) > int(first)  # the reader sees a later time
+    ticked = await wait_for(lambda: "1 done already" in text_of(stack.slack.dm_messages(ADA)[0]) or None)
+    assert ticked and "~Pre-reading~" in text_of(stack.slack.dm_messages(ADA)[0])
+    assert len(stack.slack.dm_messages(ADA)) == 1  # edited in place
 
 
 async def test_first_visit_welcomes_and_offers_link_me(stack: DevStack) -> None:
