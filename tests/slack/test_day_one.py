@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
+import pytest
+
+from bot import reminders_cli
+from bot.cli import build_parser
 from bot.devstack import DevStack
 from bot.reminders_cli import sweep_now
 from tests.slack.conftest import command, text_of, wait_for
@@ -145,3 +151,20 @@ async def test_learner_status_shows_their_links_and_reminders_not_budgets_or_ids
     assert "100002000000039001" not in status and "course `" not in status  # no course, batch or module ids
     admin = text_of(await command(stack, "U0GRACE", "status"))
     assert "LMS request budget" in admin  # admins still see what they can act on
+
+
+def test_lmsbot_remind_now_keeps_her_quiet_hours_unless_forced(
+    stack: DevStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`lmsbot remind --now` as the operator types it: inside Ada's quiet hours nothing goes out (her day's
+    digest is not used up); `--force` sends it."""
+    assert stack.settings is not None
+    here = datetime.now(ZoneInfo("Europe/London"))  # Ada's zone (Slack's)
+    quiet = f"{(here - timedelta(hours=1)):%H:%M}-{(here + timedelta(hours=1)):%H:%M}"
+    asyncio.run(command(stack, ADA, f"remind quiet {quiet}"))
+    argv = ["remind", "--now", "--user", ADA]
+    assert reminders_cli.run(build_parser().parse_args(argv), stack.settings) == 0
+    assert "sent 0" in capsys.readouterr().out and not stack.slack.dm_messages(ADA)
+    assert reminders_cli.run(build_parser().parse_args([*argv, "--force"]), stack.settings) == 0
+    assert "sent 1" in capsys.readouterr().out
+    assert [m["text"] for m in stack.slack.dm_messages(ADA)] == ["Reminder: 3 LMS items waiting for you"]
