@@ -151,6 +151,8 @@ async def test_learner_status_shows_their_links_and_reminders_not_budgets_or_ids
     assert "100002000000039001" not in status and "course `" not in status  # no course, batch or module ids
     admin = text_of(await command(stack, "U0GRACE", "status"))
     assert "LMS request budget" in admin  # admins still see what they can act on
+    helped = text_of(await command(stack, ADA, "help"))  # and the help promises what each of them gets
+    assert "`/lms status` — Your links and reminder settings (admins: connections, tracked modules" in helped
 
 
 def test_lmsbot_remind_now_keeps_her_quiet_hours_unless_forced(
