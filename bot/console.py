@@ -311,9 +311,12 @@ class Console:
         await self._show_new_calls()
 
     async def _cancel_modal(self, modal: Json) -> None:
-        """As closing a modal in Slack: the view goes away (and the bot hears view_closed)."""
+        """As closing a modal in Slack: the view goes away (and the bot hears view_closed if it asked to)."""
         self.say("  (cancelled: the form is closed and nothing was submitted)")
-        await self._driver().view_closed(self.user, modal, is_cleared=True)
+        if modal.get("notify_on_close"):
+            await self._driver().view_closed(self.user, modal, is_cleared=True)
+        else:  # Slack sends view_closed only for notify_on_close
+            self.stack.slack.close_view(self.user, str(modal.get("id")), all_views=True)
         await self._new_calls()
         self._last_surface = None
 
