@@ -53,6 +53,7 @@ class ModuleStatus:
     error: str | None = None
     freshness: Freshness | None = None
     now: datetime | None = None  # aware, in the LMS's zone: when it was judged (a session that has ended is no to-do)
+    not_enrolled: bool = False  # the LMS answered: this learner is not in the module (`error` says so in words)
 
 
 @dataclass(frozen=True, slots=True)

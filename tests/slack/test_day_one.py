@@ -47,6 +47,16 @@ async def test_sessions_show_the_past_ones_as_the_learner_attended_or_missed_the
     assert ":hourglass_flowing_sand: :spiral_calendar_pad: *Office hours #1*" not in progress
 
 
+async def test_modules_a_learner_is_not_in_are_not_called_unchecked(stack: DevStack) -> None:
+    # Barbara is in the autumn cohort: Zoho answers "not enrolled" for the spring batch's two modules.
+    assert stack.driver is not None
+    progress = text_of(await command(stack, "U0BARBARA", "progress"))
+    assert progress.count("You are not enrolled in this module (or in its batch).") == 2
+    assert "couldn't check" not in progress and "did not answer" not in progress  # it did answer
+    home = await _home_after(stack, "U0BARBARA", stack.driver.app_home_opened("U0BARBARA"))
+    assert "couldn't check" not in home and "You are not enrolled" in home
+
+
 async def test_home_lists_missed_sessions_apart_from_to_do(stack: DevStack) -> None:
     assert stack.driver is not None
     await stack.driver.app_home_opened(ADA)
