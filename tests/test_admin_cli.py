@@ -268,12 +268,18 @@ def test_keys_rotate_keeps_everything_readable(
 DATABASE_COMMANDS = (
     ["links"],
     ["link", "--team", TEAM, "--user", "U0ADA", "--learner", "1"],
+    ["unlink", "--team", TEAM, "--user", "U0ADA"],
+    ["track", "--team", TEAM, "--course", "1", "--module", "2"],
+    ["untrack", "--team", TEAM, "--id", "1"],
     ["tracked", "--team", TEAM],
+    ["workspace", "purge", "--team", TEAM, "--yes"],
+    ["ispring", "webhooks", "status", "--team", TEAM],
     ["connect", "zoho", "--team", TEAM],
     ["keys", "rotate"],
     ["remind", "--now"],
     ["status"],
     ["scheduler"],
+    ["worker"],
     ["serve", "--port", "1"],
     ["socket"],
 )
@@ -317,7 +323,7 @@ def test_a_missing_or_malformed_key_is_one_line_and_exit_2_from_every_command(
         assert one_line(err).startswith(said), (command, err)
 
 
-def test_a_key_that_cannot_decrypt_the_stored_credentials_stops_serve_socket_scheduler_and_remind(
+def test_a_key_that_cannot_decrypt_the_stored_credentials_stops_serve_socket_scheduler_worker_and_remind(
     env: Path,
     slack_app: None,
     sandbox: SandboxServer,
@@ -327,7 +333,7 @@ def test_a_key_that_cannot_decrypt_the_stored_credentials_stops_serve_socket_sch
     assert connect_ispring(capsys, sandbox, sandbox.config.ispring_client_secret)[0] == 0
     old = os.environ["LMSBOT_ENCRYPTION_KEYS"]
     monkeypatch.setenv("LMSBOT_ENCRYPTION_KEYS", Keyring.generate_key())  # the old key dropped by mistake
-    for command in (["serve", "--port", "1"], ["socket"], ["scheduler"], ["remind", "--now"]):
+    for command in (["serve", "--port", "1"], ["socket"], ["scheduler"], ["worker"], ["remind", "--now"]):
         code, out, err = run(capsys, *command)
         assert (code, out) == (2, ""), (command, code, out, err)
         assert one_line(err) == (

@@ -263,7 +263,7 @@ async def test_worker_killed_after_slack_stored_the_digest_but_before_confirming
     assert await restarted.finish() == 0, restarted.output
     after = stage.posts()
     duplicates = sum(n - 1 for n in after.values())
-    print(f"duplicate digests after the crash: {duplicates}")
+    print(f"duplicate digests after the crash: {duplicates} (learners: {len(expected)})")
     assert set(after) == expected and duplicates == 0, after
     assert all(len(stage.slack.dm_messages(user)) == 1 for user in expected)  # what each learner sees
     [recovered] = [line for line in restarted.output if line.startswith("already in Slack:")]
