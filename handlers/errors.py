@@ -1,11 +1,34 @@
-"""Every failure a person can meet, as a clear ephemeral message — never a stack trace."""
+"""The error boundary: every failure a person can meet becomes a plain reply — never a stack trace.
+
+- `message_for` maps an exception to what the person sees: a `UserError` shows its own message; the LMS
+  errors, Slack's refusals and storage's errors are mapped here, once, to plain copy (storage's own words and
+  the database driver's stay in the log); anything else is logged with the request id and answered with
+  `UNEXPECTED`.
+- `install(app)` registers the one `@app.error` handler. Bolt calls it for whatever a listener (command,
+  action, shortcut, view submission, event) raises; it answers where the person is: the ephemeral reply of
+  a command or a message button, an inline error on an unacknowledged view submission, the modal itself
+  for a submission already acknowledged or a button inside a modal, and a DM for App Home and shortcuts
+  (which have no reply box).
+- `guarded(listener)` is the same boundary for a lazy listener: Bolt runs those outside its error handler
+  (it only logs what they raise), so each one is wrapped.
+"""
 
 from __future__ import annotations
 
+import inspect
 import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.kwargs_injection.async_args import AsyncArgs
+from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import logcontext
+from bot.errors import UserError
 from bot.lms.errors import (
     DailyBudgetExhaustedError,
     ForbiddenError,
@@ -16,22 +39,18 @@ from bot.lms.errors import (
     RateLimitedError,
     UnauthorizedError,
     UnreachableError,
-    ValidationError,
 )
-from bot.services.connections import ConnectError
-from bot.services.learning import NeedsSetup
-from bot.services.links import LinkError
 from bot.services.roles import NotAllowed
 from bot.services.slack_gateway import SlackNotInstalled
-from bot.services.tracking import TrackError
 from handlers.views import SlackMessage, error_message
-from storage.errors import StorageError, unavailable_cause
+from handlers.views.notices import DATABASE_UNAVAILABLE, UNEXPECTED, field_text, problem_modal, refusal
+from storage.errors import DecryptionError, NotFound, StorageError, unavailable_cause
+
+__all__ = ["DATABASE_UNAVAILABLE", "UNEXPECTED", "guarded", "install", "message_for"]
 
 log = logging.getLogger(__name__)
 
-# Raised on purpose by services; their message is already written for the person who asked.
-PLAIN = (NeedsSetup, NotAllowed, LinkError, TrackError, ConnectError, ValidationError, StorageError)
-DATABASE_UNAVAILABLE = "The bot's database is unavailable — try again in a minute."
+Listener = Callable[..., Awaitable[None]]
 
 
 def message_for(exc: BaseException) -> SlackMessage:
@@ -44,9 +63,12 @@ def message_for(exc: BaseException) -> SlackMessage:
 
 
 def _message_for(exc: BaseException) -> SlackMessage:
-    if isinstance(exc, PLAIN):
-        text = exc.message if isinstance(exc, LMSError) else str(exc)  # no "LMS:" prefix on our own words
-        return error_message(text, markup=True)
+    if isinstance(exc, NotAllowed):
+        return error_message(refusal(exc.role, exc.what))
+    if isinstance(exc, UserError):  # our own words, with their mrkdwn (`/lms link`, <@U…>) kept
+        return error_message(exc.message, markup=True)
+    if isinstance(exc, StorageError):
+        return _storage_message(exc)
     if isinstance(exc, NotConnectedError):
         return error_message(
             "This LMS is not connected yet.", "An admin can run `/lms connect zoho` or `/lms connect ispring`."
@@ -82,5 +104,90 @@ def _message_for(exc: BaseException) -> SlackMessage:
     if isinstance(exc, SlackApiError):
         log.warning("Slack API error: %s", exc.response.get("error"))
         return error_message(f"Slack refused a request ({exc.response.get('error')}). Please try again.")
-    log.exception("unexpected error in a Slack listener", exc_info=exc)
-    return error_message("Something went wrong on our side. It has been logged; please try again.")
+    request_id = logcontext.current().get("request_id", "-")
+    log.error("unexpected error in a Slack listener (request %s)", request_id, exc_info=exc)
+    return error_message(UNEXPECTED)
+
+
+def _storage_message(exc: StorageError) -> SlackMessage:
+    """Storage words its errors for operators (ids, table names, key hints): people get plain copy."""
+    log.warning("storage refused while answering: %s: %s", type(exc).__name__, exc)
+    if isinstance(exc, NotFound):
+        return error_message("That is not there any more: it may have just been removed. Please try again.")
+    if isinstance(exc, DecryptionError):
+        return error_message(
+            "lmsbot cannot read the LMS credentials it stored.", "An admin can reconnect the LMS with `/lms connect`."
+        )
+    return error_message("lmsbot could not save or read that just now.", "Please try again in a minute.")
+
+
+# --- the boundary ------------------------------------------------------------------------------------------------
+
+
+def install(app: AsyncApp) -> None:
+    """The one `@app.error` handler: whatever a listener raises is answered where the person is."""
+
+    @app.error
+    async def on_error(error: Exception, body: dict[str, Any], context: AsyncBoltContext) -> BoltResponse | None:
+        acked = context.ack is None or context.ack.response is not None
+        return await answer(error, body, context.client, context.respond, acked=acked)
+
+
+def guarded(listener: Listener) -> Listener:
+    """A lazy listener behind the same boundary (Bolt only logs what a lazy listener raises)."""
+    wanted = list(inspect.signature(listener).parameters)
+
+    async def lazy(args: AsyncArgs) -> None:
+        given = {name: getattr(args, name, None) for name in wanted}
+        try:
+            await listener(**given)
+        except Exception as exc:  # noqa: BLE001 - the boundary: answered in plain words, unexpected ones logged
+            await answer(exc, dict(args.body), args.client, args.respond, acked=True)
+
+    lazy.__name__ = lazy.__qualname__ = getattr(listener, "__name__", "lazy")  # Bolt names lazy runs by it
+    return lazy
+
+
+async def answer(
+    exc: Exception,
+    body: Mapping[str, Any],
+    client: AsyncWebClient | None,
+    respond: AsyncRespond | None,
+    *,
+    acked: bool,
+) -> BoltResponse | None:
+    """Tell the person what went wrong; the BoltResponse acknowledges a request not acknowledged yet."""
+    shown = message_for(exc)
+    view = body.get("view") or {}
+    try:
+        if body.get("type") == "view_submission":
+            if not acked:
+                return _inline_error(view, shown)
+            if client is not None:  # acknowledged with "update" (a "Saving…" view): the modal says it
+                await client.views_update(view_id=str(view.get("id")), view=problem_modal(_title(view), shown))
+            return None
+        if respond is not None:  # a command, or a button on a message: an ephemeral reply
+            await respond(text=shown["text"], blocks=shown["blocks"], response_type="ephemeral", replace_original=False)
+        elif client is not None and view.get("type") == "modal":  # a menu or button inside a modal
+            await client.views_update(view_id=str(view.get("id")), view=problem_modal(_title(view), shown))
+        elif client is not None and body.get("type") in ("block_actions", "shortcut", "message_action"):
+            user = (body.get("user") or {}).get("id")  # App Home and shortcuts have no reply box: a DM
+            if user:
+                await client.chat_postMessage(channel=str(user), text=shown["text"], blocks=shown["blocks"])
+    except Exception as failed:  # noqa: BLE001 - the answer itself failed (Slack down, view gone): log only
+        log.warning("could not show an error to the user: %s: %s", type(failed).__name__, failed)
+    return None if acked else BoltResponse(status=200, body="")
+
+
+def _inline_error(view: Mapping[str, Any], shown: SlackMessage) -> BoltResponse:
+    """An error under the form's first input (the form stays open with what was typed), else the modal says it."""
+    block = next((b.get("block_id") for b in view.get("blocks") or [] if b.get("type") == "input"), None)
+    if block:
+        action: dict[str, Any] = {"response_action": "errors", "errors": {block: field_text(shown["text"])}}
+    else:
+        action = {"response_action": "update", "view": problem_modal(_title(view), shown)}
+    return BoltResponse(status=200, body=action)
+
+
+def _title(view: Mapping[str, Any]) -> str:
+    return str((view.get("title") or {}).get("text") or "lmsbot")

@@ -14,6 +14,7 @@ from functools import partial
 from typing import TypeVar
 
 from bot.config import Settings
+from bot.errors import UserError
 from bot.lms.errors import LMSError, NotFoundError
 from bot.lms.factory import LmsClients
 from bot.lms.ispring_models import ModuleResult, ResultsFilter
@@ -57,7 +58,7 @@ ABSENT_MAX_AGE = 86400.0  # "not enrolled" (a 404) is asked again after a day, b
 NOT_ENROLLED = "You are not enrolled in this module (or in its batch)."
 
 
-class NeedsSetup(Exception):
+class NeedsSetup(UserError):
     """The caller cannot get an answer yet (not linked, nothing tracked, LMS not connected): says what to do."""
 
 
