@@ -28,6 +28,7 @@ from bot.services.links import slack_user_ref
 from bot.services.types import IspringProgress, ProgressPage, Provider, ResultsReport
 from handlers import modals
 from handlers.context import reply, team_of, user_of
+from handlers.errors import guarded
 from handlers.reminder_settings import remind_command
 from handlers.views import (
     PROGRESS_MORE_ACTION,
@@ -338,6 +339,7 @@ _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 
 def register(app: AsyncApp, services: Services) -> None:
     @app.command("/lms")
+    @guarded
     async def lms_command(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient) -> None:
         await ack()
         words = split_args(str(body.get("text") or ""))
@@ -357,6 +359,7 @@ def register(app: AsyncApp, services: Services) -> None:
         await handler(services, invocation, respond, client)  # a failure: the error boundary answers
 
     @app.action(PROGRESS_MORE_ACTION)
+    @guarded
     async def progress_more(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         value = str((body.get("actions") or [{}])[0].get("value") or "0")

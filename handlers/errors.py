@@ -9,8 +9,8 @@
   a command or a message button, an inline error on an unacknowledged view submission, the modal itself
   for a submission already acknowledged or a button inside a modal, and a DM for App Home and shortcuts
   (which have no reply box).
-- `guarded(listener)` is the same boundary for a lazy listener: Bolt runs those outside its error handler
-  (it only logs what they raise), so each one is wrapped.
+- `guarded(listener)` wraps every listener and lazy listener in the same answer (see its docstring for why
+  `@app.error` alone is not enough); `@app.error` answers whatever escapes a wrapper.
 """
 
 from __future__ import annotations
@@ -125,27 +125,41 @@ def _storage_message(exc: StorageError) -> SlackMessage:
 
 
 def install(app: AsyncApp) -> None:
-    """The one `@app.error` handler: whatever a listener raises is answered where the person is."""
+    """The one `@app.error` handler, for what a listener outside `guarded` raises (and errors before one runs)."""
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any], context: AsyncBoltContext) -> BoltResponse | None:
         acked = context.ack is None or context.ack.response is not None
-        return await answer(error, body, context.client, context.respond, acked=acked)
+        ack_with = await answer(error, body, context.client, context.respond, acked=acked)
+        return None if acked else BoltResponse(status=200, body=ack_with or "")
 
 
 def guarded(listener: Listener) -> Listener:
-    """A lazy listener behind the same boundary (Bolt only logs what a lazy listener raises)."""
+    """A listener (or lazy listener) behind the boundary: what it raises is answered, never re-raised.
+
+    Bolt hands a listener's exception to `@app.error` but, once the listener has acked, forgets that ack when
+    the handler returns: a failure within Bolt's 10 ms poll makes the request look unacknowledged (an HTTP 404
+    to Slack, "didn't call ack()"). And Bolt only logs what a lazy listener raises. So every listener is
+    wrapped; the wrapper receives Bolt's `args` and passes on the arguments the listener names.
+    """
     wanted = list(inspect.signature(listener).parameters)
 
-    async def lazy(args: AsyncArgs) -> None:
-        given = {name: getattr(args, name, None) for name in wanted}
+    async def run(args: AsyncArgs) -> None:
         try:
-            await listener(**given)
+            await listener(**{name: getattr(args, name, None) for name in wanted})
         except Exception as exc:  # noqa: BLE001 - the boundary: answered in plain words, unexpected ones logged
-            await answer(exc, dict(args.body), args.client, args.respond, acked=True)
+            body: dict[str, Any] = dict(args.body or {})
+            ack = args.ack
+            acked = ack is None or ack.response is not None or bool(getattr(args.req, "lazy_only", False))
+            if not acked and body.get("type") != "view_submission":
+                await ack()  # Slack's 3 seconds first; the answer follows on the response URL
+                acked = True
+            ack_with = await answer(exc, body, args.client, args.respond, acked=acked)
+            if ack_with is not None and ack is not None:
+                await ack(**ack_with)
 
-    lazy.__name__ = lazy.__qualname__ = getattr(listener, "__name__", "lazy")  # Bolt names lazy runs by it
-    return lazy
+    run.__name__ = run.__qualname__ = getattr(listener, "__name__", "listener")  # Bolt names lazy runs by it
+    return run
 
 
 async def answer(
@@ -155,8 +169,9 @@ async def answer(
     respond: AsyncRespond | None,
     *,
     acked: bool,
-) -> BoltResponse | None:
-    """Tell the person what went wrong; the BoltResponse acknowledges a request not acknowledged yet."""
+) -> dict[str, Any] | None:
+    """Tell the person what went wrong. Returns what to acknowledge a request not acknowledged yet with (a view
+    submission's inline errors; `{}` for a plain ack), None when it was acknowledged already."""
     shown = message_for(exc)
     view = body.get("view") or {}
     try:
@@ -176,17 +191,15 @@ async def answer(
                 await client.chat_postMessage(channel=str(user), text=shown["text"], blocks=shown["blocks"])
     except Exception as failed:  # noqa: BLE001 - the answer itself failed (Slack down, view gone): log only
         log.warning("could not show an error to the user: %s: %s", type(failed).__name__, failed)
-    return None if acked else BoltResponse(status=200, body="")
+    return None if acked else {}
 
 
-def _inline_error(view: Mapping[str, Any], shown: SlackMessage) -> BoltResponse:
+def _inline_error(view: Mapping[str, Any], shown: SlackMessage) -> dict[str, Any]:
     """An error under the form's first input (the form stays open with what was typed), else the modal says it."""
     block = next((b.get("block_id") for b in view.get("blocks") or [] if b.get("type") == "input"), None)
     if block:
-        action: dict[str, Any] = {"response_action": "errors", "errors": {block: field_text(shown["text"])}}
-    else:
-        action = {"response_action": "update", "view": problem_modal(_title(view), shown)}
-    return BoltResponse(status=200, body=action)
+        return {"response_action": "errors", "errors": {block: field_text(shown["text"])}}
+    return {"response_action": "update", "view": problem_modal(_title(view), shown)}
 
 
 def _title(view: Mapping[str, Any]) -> str:

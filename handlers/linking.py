@@ -18,6 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.container import Services
 from bot.services.types import Provider
 from handlers.context import reply, team_of, user_of
+from handlers.errors import guarded
 from handlers.views.kit import SlackMessage
 from handlers.views.linking import (
     LINK_ASK_ADMINS_ACTION,
@@ -78,11 +79,13 @@ async def ask_admins(
 
 def register(app: AsyncApp, services: Services) -> None:
     @app.action(LINK_ASK_ADMINS_ACTION)
+    @guarded
     async def ask(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient) -> None:
         await ack()
         await reply(respond, await ask_admins(services, client, team_of(body), user_of(body), _providers(_value(body))))
 
     @app.action(UNLINK_CONFIRM_ACTION)
+    @guarded
     async def confirm(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         team_id, actor = team_of(body), user_of(body)
@@ -101,6 +104,7 @@ def register(app: AsyncApp, services: Services) -> None:
         await _replace(respond, shown)
 
     @app.action(UNLINK_CANCEL_ACTION)
+    @guarded
     async def cancel(ack: AsyncAck, respond: AsyncRespond) -> None:
         await ack()
         await _replace(respond, unlink_cancelled())

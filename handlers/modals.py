@@ -25,7 +25,7 @@ from bot.services.roles import Role
 from bot.services.tracking import TrackError
 from bot.services.types import ModuleEditForm, Provider
 from handlers.context import dm, team_of, user_of
-from handlers.errors import message_for
+from handlers.errors import guarded, message_for
 from handlers.views import (
     EDIT_MODULE_ACTION,
     MODULE_EDIT_BLOCK_IDS,
@@ -274,12 +274,14 @@ def register(app: AsyncApp, services: Services) -> None:
         await open_module_edit(services, client, body["trigger_id"], team_id, ref)
 
     @app.action(EDIT_MODULE_ACTION)
+    @guarded
     async def edit_button(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         value = (body.get("actions") or [{}])[0].get("value") or ""
         await open_for_editor(body, client, int(value) if value.isdigit() else value)
 
     @app.action(MODULE_PICK_ACTION)
+    @guarded
     async def module_picked(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         if not (await services.roles.roles(team_of(body), user_of(body))).can_edit_modules:
@@ -291,10 +293,12 @@ def register(app: AsyncApp, services: Services) -> None:
         await _show_form(services, client, view_id, team_of(body), int(selected) if selected.isdigit() else selected)
 
     @app.view(MODULE_EDIT_CALLBACK_ID)
+    @guarded
     async def module_edit_submitted(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await _submit_module_edit(services, ack, body, client)
 
     @app.shortcut("edit_module")
+    @guarded
     async def edit_shortcut(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         await open_for_editor(body, client, None)
@@ -302,6 +306,7 @@ def register(app: AsyncApp, services: Services) -> None:
     @app.action(TRACK_PROVIDER_PICK_ACTION)
     @app.action(TRACK_COURSE_PICK_ACTION)
     @app.action(TRACK_BATCH_PICK_ACTION)
+    @guarded
     async def track_picked(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         if not (await services.roles.roles(team_of(body), user_of(body))).admin:
@@ -310,10 +315,12 @@ def register(app: AsyncApp, services: Services) -> None:
         await _track_pick(services, body, client)  # a failure: the boundary says it in this modal
 
     @app.view(TRACK_CALLBACK_ID)
+    @guarded
     async def track_submitted(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await _submit_track(services, ack, body, client)
 
     @app.action(UNTRACK_ACTION)
+    @guarded
     async def untrack_clicked(ack: AsyncAck, body: dict[str, Any], respond: Any) -> None:
         await ack()
         team_id, user_id = team_of(body), user_of(body)
@@ -327,9 +334,11 @@ def register(app: AsyncApp, services: Services) -> None:
         await respond(text=text, response_type="ephemeral", replace_original=False)
 
     @app.view(CONNECT_ISPRING_CALLBACK_ID)
+    @guarded
     async def ispring_submitted(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await _submit_connect_ispring(services, ack, body, client)
 
     @app.action(CONNECT_ZOHO_OPEN_ACTION)
+    @guarded
     async def url_button(ack: AsyncAck) -> None:
         await ack()  # Slack sends block_actions for link buttons too; the browser does the rest

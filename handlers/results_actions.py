@@ -56,10 +56,12 @@ def register(app: AsyncApp, services: Services) -> None:
         await respond(text=shown["text"], blocks=shown["blocks"], replace_original=True)
 
     @app.action(RESULTS_NEXT_ACTION)
+    @guarded
     async def next_page(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await page(ack, body, respond)
 
     @app.action(RESULTS_PREV_ACTION)
+    @guarded
     async def previous_page(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await page(ack, body, respond)
 
@@ -96,6 +98,7 @@ def register(app: AsyncApp, services: Services) -> None:
     app.action(RESULTS_CSV_ACTION)(ack=ack_export, lazy=[guarded(export_csv)])
 
     @app.action(NUDGE_ACTION)
+    @guarded
     async def nudge(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         outcome = await services.nudges.nudge_overdue(team_of(body), user_of(body))

@@ -12,6 +12,7 @@ from handlers.views.limits import Block
 
 NOTICE_CALLBACK_ID = "lmsbot_notice"
 STALE_BUTTON = "That button is out of date: run `{command}` again."
+STALE_MUTE = "That button is out of date: mute the module with `/lms remind mute &lt;module&gt;`."
 UNEXPECTED = "Something went wrong on our side. It has been logged; please try again."
 DATABASE_UNAVAILABLE = "The bot's database is unavailable — try again in a minute."
 _WHO = {
