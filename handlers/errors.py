@@ -27,7 +27,6 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import logcontext
 from bot.errors import UserError
 from bot.lms.errors import (
     DailyBudgetExhaustedError,
@@ -104,8 +103,8 @@ def _message_for(exc: BaseException) -> SlackMessage:
     if isinstance(exc, SlackApiError):
         log.warning("Slack API error: %s", exc.response.get("error"))
         return error_message(f"Slack refused a request ({exc.response.get('error')}). Please try again.")
-    request_id = logcontext.current().get("request_id", "-")
-    log.error("unexpected error in a Slack listener (request %s)", request_id, exc_info=exc)
+    # The log context puts the request id (and workspace, user) on the line; the traceback stays in the log.
+    log.error("unexpected error in a Slack listener", exc_info=exc)
     return error_message(UNEXPECTED)
 
 

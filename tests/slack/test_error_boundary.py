@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from bot.devkit.devstack import DevStack
+from bot.logsetup import TextFormatter, context_of, install_redaction
 from bot.services.preferences import PreferenceError
 from tests.slack.conftest import buttons, command, text_of, wait_for
 
@@ -110,6 +111,7 @@ async def _view_submission(stack: DevStack, monkeypatch: pytest.MonkeyPatch) -> 
 async def test_an_unexpected_exception_is_a_plain_reply_and_a_log_line_with_the_request_id(
     stack: DevStack, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, case: Case
 ) -> None:
+    install_redaction()  # as every lmsbot process does: each record carries the log context (the request id)
     caplog.set_level(logging.INFO)
     calls_before = len(stack.slack.calls)
     response, shown = await case(stack, monkeypatch)
@@ -122,6 +124,7 @@ async def test_an_unexpected_exception_is_a_plain_reply_and_a_log_line_with_the_
     sent = " ".join(str(call.args) for call in stack.slack.calls[calls_before:])  # all Slack received
     assert "Traceback" not in sent and SECRET_WORDS not in sent and "RuntimeError" not in sent
 
-    [logged] = [r for r in caplog.records if r.getMessage().startswith("unexpected error in a Slack listener")]
-    assert request_id in logged.getMessage() and logged.levelno == logging.ERROR
+    [logged] = [r for r in caplog.records if r.getMessage() == "unexpected error in a Slack listener"]
+    assert context_of(logged)["request_id"] == request_id and logged.levelno == logging.ERROR
+    assert f"request_id={request_id}" in TextFormatter().format(logged).splitlines()[0]  # the line as written
     assert logged.exc_info is not None and SECRET_WORDS in str(logged.exc_info[1])  # the operator sees it all
