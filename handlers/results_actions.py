@@ -21,7 +21,7 @@ from bot.container import Services
 from handlers.commands import Invocation, results_report, split_args
 from handlers.context import reply, team_of, user_of
 from handlers.errors import guarded
-from handlers.views.digest import NUDGE_ACTION, nudged_message, nudged_note
+from handlers.views.digest import NUDGE_ACTION, nudge_dm, nudged_message, nudged_note
 from handlers.views.kit import message, section
 from handlers.views.reports import (
     RESULTS_CSV_ACTION,
@@ -101,7 +101,7 @@ def register(app: AsyncApp, services: Services) -> None:
     @guarded
     async def nudge(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        outcome = await services.nudges.nudge_overdue(team_of(body), user_of(body))
+        outcome = await services.nudges.nudge_overdue(team_of(body), user_of(body), nudge_dm)
         note = nudged_note(outcome.nudged, outcome.already, outcome.unreachable, outcome.failed)
         original = body.get("message")
         if original:  # the digest shows what was done, in place of the button

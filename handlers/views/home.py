@@ -36,6 +36,7 @@ from handlers.views.progress import (
     is_locked,
     missed_note,
     module_name,
+    module_problem,
     pending_items,
     progress_summary,
     unchecked_line,
@@ -123,7 +124,7 @@ def _learner_blocks(
     missed = [note for s in modules if (note := missed_note(s)) is not None]
     if missed:
         blocks.append(kit.context(limits.clip("\n".join(missed), limits.SECTION_TEXT)))
-    problems = [f"{WARNING} {code(s.tracked.label)}: {esc(s.error)}" for s in modules if s.error]
+    problems = [f"{WARNING} {code(s.tracked.label)}: {esc(p)}" for s in modules if (p := module_problem(s)) is not None]
     if problems:
         blocks.append(kit.context(limits.clip("\n".join(problems), limits.SECTION_TEXT)))
     locked = [
