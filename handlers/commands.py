@@ -43,7 +43,7 @@ from handlers.views import (
     untrack_message,
 )
 from handlers.views.connect import connect_zoho_message
-from handlers.views.kit import SlackMessage, message, section
+from handlers.views.kit import SlackMessage
 from handlers.views.linking import (
     link_reply,
     link_report_message,
@@ -52,7 +52,7 @@ from handlers.views.linking import (
     unlink_confirm,
 )
 from handlers.views.status import learner_status_message
-from handlers.views.tracking import untracked_text
+from handlers.views.tracking import untracked_message
 
 log = logging.getLogger(__name__)
 
@@ -275,8 +275,7 @@ async def _untrack(s: Services, inv: Invocation, respond: AsyncRespond, client: 
     await s.roles.require_admin(inv.team_id, inv.user_id, "untrack modules")
     if inv.args:
         removed = await s.tracking.untrack(inv.team_id, inv.user_id, inv.args[0])
-        text = untracked_text(removed.label if removed else None, inv.args[0])
-        await reply(respond, message(text, [section(text)]))
+        await reply(respond, untracked_message(removed.label if removed else None, inv.args[0]))
         return
     await reply(respond, untrack_message(await s.tracking.list(inv.team_id)))
 

@@ -24,10 +24,12 @@ from handlers.views.digest import (
     SNOOZE_DAY_ACTION,
     SNOOZE_WEEK_ACTION,
     STOP_ACTION,
+    STOPPED_NOTE,
     acted_on,
     digest_message,
+    muted_note,
+    snoozed_note,
 )
-from handlers.views.formatting import slack_time
 from handlers.views.kit import SlackMessage
 from handlers.views.notices import STALE_MUTE, error_message
 
@@ -56,8 +58,7 @@ def register(app: AsyncApp, services: Services) -> None:
     async def snooze(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, days: int) -> None:
         await ack()
         until, digest = await actions.snooze(message_ref(body), days)
-        note = f":sleeping: Snoozed until {slack_time(until, '{date_short_pretty} {time}')}."
-        await _replace(respond, body, digest, note)
+        await _replace(respond, body, digest, snoozed_note(until))
 
     @app.action(SNOOZE_DAY_ACTION)
     @guarded
@@ -74,7 +75,7 @@ def register(app: AsyncApp, services: Services) -> None:
     async def stop(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         digest = await actions.stop(message_ref(body))
-        await _replace(respond, body, digest, ":octagonal_sign: Reminders stopped. `/lms remind on` brings them back.")
+        await _replace(respond, body, digest, STOPPED_NOTE)
 
     @app.action(MUTE_ACTION)
     @guarded
@@ -85,8 +86,7 @@ def register(app: AsyncApp, services: Services) -> None:
             await reply(respond, error_message(STALE_MUTE, markup=True))
             return
         label, digest = await actions.mute(message_ref(body), int(value))  # a PreferenceError: the boundary says it
-        note = f":no_bell: `{label}` muted. `/lms remind unmute {label}` turns it back on."
-        await _replace(respond, body, digest, note)
+        await _replace(respond, body, digest, muted_note(label))
 
     @app.action(OPEN_ACTION)
     @guarded

@@ -21,8 +21,7 @@ from bot.container import Services
 from handlers.commands import Invocation, results_report, split_args
 from handlers.context import reply, team_of, user_of
 from handlers.errors import guarded
-from handlers.views.digest import NUDGE_ACTION, nudge_dm, nudged_message, nudged_note
-from handlers.views.kit import message, section
+from handlers.views.digest import NUDGE_ACTION, nudge_dm, nudged_message, nudged_note, nudged_reply
 from handlers.views.reports import (
     RESULTS_CSV_ACTION,
     RESULTS_NEXT_ACTION,
@@ -108,4 +107,4 @@ def register(app: AsyncApp, services: Services) -> None:
             shown = nudged_message(original, note)
             await respond(text=shown["text"], blocks=shown["blocks"], replace_original=True)
         else:
-            await reply(respond, message(note, [section(note)]))
+            await reply(respond, nudged_reply(note))

@@ -599,6 +599,23 @@ def nudge_dm(manager: str, modules: list[ModuleResult]) -> SlackMessage:
     return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}]}
 
 
+STOPPED_NOTE = ":octagonal_sign: Reminders stopped. `/lms remind on` brings them back."
+
+
+def snoozed_note(until: datetime) -> str:
+    """The note a digest gets after Snooze."""
+    return f":sleeping: Snoozed until {slack_time(until, '{date_short_pretty} {time}')}."
+
+
+def muted_note(label: str) -> str:
+    return f":no_bell: `{label}` muted. `/lms remind unmute {label}` turns it back on."
+
+
+def nudged_reply(note: str) -> SlackMessage:
+    """What "Nudge them" did, as a reply (when Slack did not echo the digest to replace)."""
+    return kit.message(note, [kit.section(note)])
+
+
 def acted_on(message: dict[str, Any], note: str) -> SlackMessage:
     """A digest we have no record of, after a button: the same blocks without the buttons, plus the note."""
     blocks: list[Block] = []

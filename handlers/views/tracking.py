@@ -258,3 +258,8 @@ def untracked_text(label: str | None, asked: str | None = None) -> str:
     if label is not None:
         return f"Stopped tracking `{label}`."
     return f"`{asked}` was not tracked; nothing changed." if asked else "That module was not tracked any more."
+
+
+def untracked_message(label: str | None, asked: str) -> SlackMessage:
+    text = untracked_text(label, asked)
+    return kit.message(text, [kit.section(text)])
