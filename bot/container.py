@@ -137,7 +137,7 @@ def build_services(
     registry = LmsRegistry(settings, connections_repo, limiter, http, token_store=token_store, retry=retry)
     cache = LmsCache(LmsCacheRepository(db, clock=stamp), clock=clock.now if clock else time.time)
     slack = SlackGateway(settings, installation_store, dm_channels=DmChannelRepository(db, clock=stamp))
-    tickoff = TickOff(links_repo)  # the reminder engine becomes its updater where one is built (bot.app)
+    tickoff = TickOff(links_repo, cache)  # the reminder engine becomes its updater where one is built (bot.app)
     cache.on_stored(tickoff.stored)
     links = LinkService(
         links_repo,

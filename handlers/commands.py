@@ -126,7 +126,7 @@ async def _plans(s: Services, inv: Invocation, respond: AsyncRespond, client: As
 
 async def _sessions(s: Services, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
     ref = inv.args[0] if inv.args else None
-    report = await s.learning.sessions(inv.team_id, ref)
+    report = await s.learning.sessions(inv.team_id, ref, user_id=inv.user_id)
     await reply(respond, sessions_message(report, now=s.settings.lms_now()))
 
 

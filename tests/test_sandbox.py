@@ -871,6 +871,26 @@ def test_admin_api_completes_moves_adds_and_refuses_plainly(sandbox: SandboxServ
         assert again.status_code == 409
 
 
+def test_admin_api_adds_ispring_learners_to_a_department(sandbox: SandboxServer) -> None:
+    state = sandbox.state
+    [engineering] = [d.department_id for d in state.ispring_departments.values() if d.name == "Engineering"]
+    modules = {r.module_id for r in state.ispring_results}
+    with client(sandbox) as c:
+        added = c.post("/_sandbox/ispring/learners", json={"count": 3, "department": "engineering"})
+        assert added.status_code == 200 and added.json()["department"] == "Engineering"
+        ids = [u["id"] for u in added.json()["learners"]]
+        assert len(set(ids)) == 3 and all(state.ispring_users[i].department_id == engineering for i in ids)
+        for learner in ids:
+            assert {r.module_id for r in state.ispring_results if r.user_id == learner} == modules
+        # iSpring's own API lists them in the department, with their results
+        h = {"Authorization": ispring_token(sandbox), "Accept": "application/json"}
+        listed = c.get(RESULTS, params={"departmentIds[]": engineering}, headers=h)
+        assert listed.status_code == 200 and set(ids) <= {r["userId"] for r in listed.json()["results"]}
+        unknown = c.post("/_sandbox/ispring/learners", json={"count": 2, "department": "Marketing"})
+        assert unknown.status_code == 404 and "there are: Engineering, Sales" in unknown.json()["error"]
+        assert c.post("/_sandbox/ispring/learners", json={"count": 0, "department": "Sales"}).status_code == 400
+
+
 def test_ispring_completion_sends_signed_webhooks(sandbox: SandboxServer) -> None:
     import hashlib
     import json as jsonlib

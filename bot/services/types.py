@@ -7,7 +7,7 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from bot.lms.ispring_models import ModuleResult
-from bot.lms.zoho_models import LearningPlanProgress, Module, ModuleProgress, Session
+from bot.lms.zoho_models import LearningPlanProgress, Module, ModuleProgress, Session, SessionEntity
 
 # A person is waiting: wait at most this long (s) for rate-limit budget, then answer from the cache or say so.
 INTERACTIVE_MAX_WAIT = 8.0
@@ -79,6 +79,8 @@ class ProgressPage:
 class SessionItem:
     tracked: TrackedModuleRef
     session: Session
+    # The asker's own entry for this session in their module progress (attended or not), when it is known.
+    attendance: SessionEntity | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -499,15 +499,20 @@ def unlocked_message(notice: UnlockedNotice) -> SlackMessage:
     return kit.message(fallback, [kit.section(text)])
 
 
+def _manager_headline(behind: int, overdue: int) -> str:
+    """ "3 learners still behind in tracked modules, 11 overdue iSpring modules" — a part that is zero left out."""
+    parts = [f"{plural(behind, 'learner')} still behind in tracked modules"] if behind or not overdue else []
+    if overdue:
+        parts.append(plural(overdue, "overdue iSpring module"))
+    return ", ".join(parts)
+
+
 def manager_digest_message(digest: ManagerDigest) -> SlackMessage:
     hello = f"Hi {esc(digest.recipient_name)}" if digest.recipient_name else "Hi"
     behind = len({b.slack_user_id for m in digest.modules for b in m.learners})
     head: list[Block] = [
         kit.header(f"Weekly LMS overdue digest · {digest.week}"),
-        kit.section(
-            f"{hello} — {plural(behind, 'learner')} still behind in tracked modules"
-            + (f", {plural(len(digest.ispring_overdue), 'overdue iSpring module')}." if digest.ispring_overdue else ".")
-        ),
+        kit.section(f"{hello} — {_manager_headline(behind, len(digest.ispring_overdue))}."),
     ]
     lines: list[str] = []
     for module in digest.modules:
@@ -550,7 +555,8 @@ def manager_digest_message(digest: ManagerDigest) -> SlackMessage:
         max_chars=limits.MESSAGE_TEXT_BUDGET - limits.text_size(head + tail),
         hint="`/lms results overdue` lists the iSpring ones",
     )
-    return kit.message(f"Weekly LMS digest: {behind} learners behind", [*head, *body, *tail])
+    headline = _manager_headline(behind, len(digest.ispring_overdue))
+    return kit.message(f"Weekly LMS digest: {headline}", [*head, *body, *tail])
 
 
 NUDGE_ACTION = "manager_nudge"

@@ -119,8 +119,9 @@ def _module_blocks(status: ModuleStatus, *, can_edit: bool, max_chars: int) -> l
 
 def unchecked_line(statuses: Sequence[ModuleStatus]) -> str | None:
     """ "couldn't check 2 modules — showing what we had at 09:12": modules the LMS did not answer for just now
-    (a cached copy shown, or nothing at all), so an empty list is never taken for "nothing due"."""
-    failed = [s for s in statuses if module_problem(s) is not None]
+    (a cached copy shown, or nothing at all), so an empty list is never taken for "nothing due". A module the
+    LMS says the learner is not in was checked: it is not counted."""
+    failed = [s for s in statuses if s.error and not s.not_enrolled]
     stale = [s for s in statuses if module_problem(s) is None and s.freshness is not None and s.freshness.stale]
     if not failed and not stale:
         return None

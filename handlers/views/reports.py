@@ -75,9 +75,17 @@ def session_time(session: Session, now: datetime) -> str:
 def session_line(item: SessionItem, now: datetime) -> str:
     """ "*Session One* · `M1` / 🗓 <Tue 11 Jan 2022 11:00 UTC>–<13:00 UTC> · 📍 Room One · 👤 Henry · Classroom"."""
     s = item.session
-    mark = DONE if s.is_completed else ":spiral_calendar_pad:"
+    mark, details = ":spiral_calendar_pad:", [session_time(s, now)]
+    # Ended: attended or missed, as the asker's progress says (Zoho's own "completed" only means it took place).
+    if item.attendance is not None and agenda.has_ended(s, now):
+        said = item.attendance.attendance
+        if item.attendance.is_complete:
+            mark = DONE
+            details.append(esc(said or "attended"))
+        else:
+            mark = WARNING
+            details.append("*missed*" + (f" ({esc(said)})" if said else ""))
     first = f"{mark} *{esc(s.name or 'Session')}* · {code(item.tracked.label)}"
-    details = [session_time(s, now)]
     if s.room:
         details.append(f":round_pushpin: {esc(s.room)}")
     if s.trainer:
