@@ -180,7 +180,7 @@ async def answer(
             if client is not None:  # acknowledged with "update" (a "Saving…" view): the modal says it
                 await client.views_update(view_id=str(view.get("id")), view=problem_modal(_title(view), shown))
             return None
-        if respond is not None:  # a command, or a button on a message: an ephemeral reply
+        if respond is not None and respond.response_url is not None:  # a command, a message button: ephemeral
             await respond(text=shown["text"], blocks=shown["blocks"], response_type="ephemeral", replace_original=False)
         elif client is not None and view.get("type") == "modal":  # a menu or button inside a modal
             await client.views_update(view_id=str(view.get("id")), view=problem_modal(_title(view), shown))

@@ -105,8 +105,21 @@ async def _view_submission(stack: DevStack, monkeypatch: pytest.MonkeyPatch) -> 
     return response, shown
 
 
+async def _home_button(stack: DevStack, monkeypatch: pytest.MonkeyPatch) -> tuple[httpx.Response, Any]:
+    """App Home has no reply box: the person is told in their DM with the bot."""
+    assert stack.driver is not None and stack.services is not None
+    await stack.driver.app_home_opened(ADA)
+    home = await wait_for(lambda: stack.slack.home(ADA))
+    monkeypatch.setattr(stack.services.learning, "ispring_progress", _raise(RuntimeError(SECRET_WORDS)))
+    before = len(stack.slack.dm_messages(ADA))
+    response = await stack.driver.block_action(ADA, "home_refresh", view=home)
+    return response, lambda: next((m for m in stack.slack.dm_messages(ADA)[before:] if UNEXPECTED in text_of(m)), None)
+
+
 @pytest.mark.parametrize(
-    "case", [_command, _action, _lazy_listener, _view_submission], ids=["command", "action", "lazy", "view"]
+    "case",
+    [_command, _action, _lazy_listener, _view_submission, _home_button],
+    ids=["command", "action", "lazy", "view", "home"],
 )
 async def test_an_unexpected_exception_is_a_plain_reply_and_a_log_line_with_the_request_id(
     stack: DevStack, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, case: Case
