@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 import httpx
 
 from bot.config import ZOHO_DATA_CENTERS, Settings, normalize_data_center
+from bot.errors import UserError
 from bot.lms.errors import LMSError
 from bot.lms.factory import http_limits
 from bot.lms.tokens import ISpringClientCredentialsSource, exchange_zoho_code
@@ -37,7 +38,7 @@ _LOCATIONS = {"us": "com", "eu": "eu", "in": "in", "au": "com.au", "jp": "jp", "
 _LOCATIONS["cn"] = "com.cn"
 
 
-class ConnectError(Exception):
+class ConnectError(UserError):
     """The connection could not be made; the message says why, without any secret."""
 
 

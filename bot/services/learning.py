@@ -14,6 +14,7 @@ from functools import partial
 from typing import TypeVar
 
 from bot.config import Settings
+from bot.errors import UserError
 from bot.lms.errors import LMSError, NotFoundError
 from bot.lms.factory import LmsClients
 from bot.lms.ispring_models import ModuleResult, ResultsFilter
@@ -54,10 +55,9 @@ _PARALLEL = 4  # concurrent LMS calls per request: fast, and gentle on the 30-a-
 # cost 500 calls, 17 minutes of the endpoint's 30-a-minute budget, for one person. Buttons offer the rest.
 PROGRESS_PAGE = 10
 ABSENT_MAX_AGE = 86400.0  # "not enrolled" (a 404) is asked again after a day, by sweeps, commands and Home alike
-NOT_ENROLLED = "You are not enrolled in this module (or in its batch)."
 
 
-class NeedsSetup(Exception):
+class NeedsSetup(UserError):
     """The caller cannot get an answer yet (not linked, nothing tracked, LMS not connected): says what to do."""
 
 
@@ -211,7 +211,7 @@ class LearningService:
     ) -> ModuleStatus | None:
         """The module's status from the shared cache alone (no LMS call); None when no fresh copy is there."""
         if await self._not_enrolled(team_id, tracked, learner_id):
-            return ModuleStatus(tracked=tracked, error=NOT_ENROLLED, not_enrolled=True)
+            return ModuleStatus(tracked=tracked, not_enrolled=True)
         cached = await self.cache.peek(progress_key(team_id, tracked, learner_id), PROGRESS)
         if cached is None or self._age(cached[1]) > max_age:
             return None
@@ -250,7 +250,7 @@ class LearningService:
         absent_entry, entry = await self.cache.entries(absent_key(team_id, tracked, learner_id), key)
         cached = decode(entry, PROGRESS)
         if self._absent(decode(absent_entry, FLAG), cached):
-            return ModuleStatus(tracked=tracked, error=NOT_ENROLLED, not_enrolled=True)
+            return ModuleStatus(tracked=tracked, not_enrolled=True)
         max_age = fetch.max_age
         pending = cached is not None and (cached[0].is_locked or cached[0].pending_mandatory)
         if pending and fetch.pending_max_age is not None and fetch.pending_max_age < max_age:
@@ -274,7 +274,7 @@ class LearningService:
             # Zoho answers 404 for a learner outside the module's course or batch: remembered for a day, as the
             # sweep does (same key), so neither asks again on every command.
             await self.cache.put(absent_key(team_id, tracked, learner_id), True, FLAG)
-            return ModuleStatus(tracked=tracked, error=NOT_ENROLLED, not_enrolled=True)
+            return ModuleStatus(tracked=tracked, not_enrolled=True)
         except LMSError as exc:
             return ModuleStatus(tracked=tracked, error=exc.message)
         module: Module | None = None

@@ -45,15 +45,16 @@ class TrackedModuleRef:
 
 @dataclass(frozen=True, slots=True)
 class ModuleStatus:
-    """One tracked module as one learner sees it. `error` is set (in plain words) when it could not be fetched."""
+    """One tracked module as one learner sees it. `error` is set (the LMS's words) when it could not be fetched;
+    `not_enrolled` when the LMS says the learner is not in its course or batch (the views word both)."""
 
     tracked: TrackedModuleRef
     progress: ModuleProgress | None = None
     module: Module | None = None  # module settings: lock type and lock-until date, for "why locked"
     error: str | None = None
+    not_enrolled: bool = False
     freshness: Freshness | None = None
     now: datetime | None = None  # aware, in the LMS's zone: when it was judged (a session that has ended is no to-do)
-    not_enrolled: bool = False  # the LMS answered: this learner is not in the module (`error` says so in words)
 
 
 @dataclass(frozen=True, slots=True)

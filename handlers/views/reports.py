@@ -358,3 +358,28 @@ def results_csv(report: ResultsReport, slack_names: dict[str, str] | None = None
 def _cell(text: str) -> str:
     """Spreadsheets run a cell starting with = + - @ as a formula: LMS text is data, so it is quoted."""
     return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+# --- the CSV export's replies ------------------------------------------------------------------------------
+
+
+def no_results_message() -> SlackMessage:
+    return kit.message("No results match.", [kit.section("No results match those filters.")])
+
+
+def csv_comment(title: str, rows: int, query: str) -> str:
+    """The comment posted with the CSV file in the manager's DM."""
+    return f"{title}: {rows} rows" + (f" for `{query}`" if query else "") + "."
+
+
+def csv_needs_reinstall_message() -> SlackMessage:
+    text = (
+        ":warning: I can't upload files in this workspace yet: an admin needs to reinstall lmsbot so it gets "
+        "Slack's `files:write` permission."
+    )
+    return kit.message(text, [kit.section(text)])
+
+
+def csv_sent_message(rows: int) -> SlackMessage:
+    done = f":page_facing_up: Sent the CSV ({rows} rows) to your DM with me."
+    return kit.message(done, [kit.section(done)])
