@@ -373,6 +373,20 @@ def test_every_missing_setting_is_listed_at_once(
     assert "LMS_TIMEOUT_SECONDS: Input should be greater than 0" in line
 
 
+def test_malformed_reminder_settings_are_one_line_from_every_command_that_builds_reminders(
+    env: Path, slack_app: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # serve used to start and fail later inside a request; the others printed pydantic's multi-line report.
+    monkeypatch.setenv("REMINDER_SWEEP_MINUTES", "often")
+    monkeypatch.setenv("REMINDER_LMS_TIMEZONE", "Europe/Berlin")  # gone: LMS_TIMEZONE is the one LMS zone
+    for command in (["serve", "--port", "1"], ["socket"], ["scheduler"], ["worker"], ["remind", "--now"]):
+        code, out, err = run(capsys, *command)
+        line = one_line(err)
+        assert (code, out) == (2, ""), (command, code, out, err)
+        assert line.startswith("error: reminder configuration: REMINDER_SWEEP_MINUTES: "), (command, line)
+        assert "REMINDER_LMS_TIMEZONE: is no longer read: set LMS_TIMEZONE" in line, (command, line)
+
+
 def test_commands_refuse_an_unmigrated_database(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str], slack_app: None
 ) -> None:
