@@ -190,13 +190,6 @@ class ConnectionService:
         """Forget connect links that expired or were used over a day ago (they can never be used again)."""
         return await self.states.purge()
 
-    async def disconnect(self, team_id: str, slack_user_id: str, provider: Provider) -> bool:
-        removed = await self.connections.delete(team_id, provider)
-        if removed:
-            await self.audit.record(team_id, slack_user_id, "disconnect", str(provider), None, None)
-            self.registry.forget(team_id)
-        return removed
-
     async def describe(self, team_id: str) -> dict[Provider, str]:
         """Each provider's state in words, for `/lms status` and App Home."""
         lms = await self.registry.for_team(team_id)
