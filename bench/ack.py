@@ -94,9 +94,9 @@ def _standins(conn: Connection, database_url: str | None) -> None:
     """The LMS sandbox and the Slack stand-in in this (spawned) process, answering the driver over `conn`."""
     import resource
 
-    from bot.devstack import DevStack, seed_demo
-    from bot.sandbox.config import SandboxConfig
-    from bot.slackstub import RESPONSE_URL_METHOD, SlackDriver
+    from bot.devkit.devstack import DevStack, seed_demo
+    from bot.devkit.sandbox.config import SandboxConfig
+    from bot.devkit.slackstub import RESPONSE_URL_METHOD, SlackDriver
     from storage import migrate
 
     class Minting(SlackDriver):
