@@ -102,7 +102,7 @@ class Skip(StrEnum):
 class CachedRead:
     """The caller's cached module-progress for a (learner, module): what `UNCHANGED` may reuse."""
 
-    value: ModuleProgress
+    locked: bool  # the cached answer says the module is locked
     fetched_at: datetime
 
 
@@ -157,7 +157,7 @@ class Prefilter:
         if record.module_complete(tracked.module_id) and not sessions_soon:
             return Skip.COMPLETE
         seen = self.unchanged_since.get(group, {}).get(learner_id)
-        if cached is not None and (locked_ok or not cached.value.is_locked) and seen is not None:
+        if cached is not None and (locked_ok or not cached.locked) and seen is not None:
             fingerprint, since = seen
             if fingerprint == record.fingerprint and cached.fetched_at.astimezone(UTC) >= since:
                 return Skip.UNCHANGED

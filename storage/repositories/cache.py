@@ -16,6 +16,7 @@ from storage.batching import Coalescer
 from storage.db import Database
 from storage.models import LmsCacheRow
 from storage.repositories._common import Clock, Repository, rowcount, upsert
+from storage.versions import bumped, fresh_version
 
 Entry = tuple[Any, datetime]
 _Put = tuple[str, Any, datetime]
@@ -29,7 +30,11 @@ class LmsCacheRepository(Repository):
         upserted = upsert(db, LmsCacheRow)
         self._upsert = upserted.on_conflict_do_update(
             index_elements=["key"],
-            set_={"payload": upserted.excluded.payload, "fetched_at": upserted.excluded.fetched_at},
+            set_={
+                "payload": upserted.excluded.payload,
+                "fetched_at": upserted.excluded.fetched_at,
+                "version": bumped(LmsCacheRow.version),
+            },
         )
 
     async def get(self, key: str) -> Entry | None:
@@ -52,7 +57,10 @@ class LmsCacheRepository(Repository):
 
     async def _put_many(self, puts: Sequence[_Put]) -> list[None]:
         last = {key: (payload, when) for key, payload, when in puts}  # in order: a later put of a key wins
-        rows = [{"key": key, "payload": payload, "fetched_at": when} for key, (payload, when) in last.items()]
+        rows = [
+            {"key": key, "payload": payload, "fetched_at": when, "version": fresh_version()}
+            for key, (payload, when) in last.items()
+        ]
         async with self.db.transaction() as session:
             await session.execute(self._upsert, rows)
         return [None] * len(puts)
