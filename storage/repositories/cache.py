@@ -44,6 +44,20 @@ class LmsCacheRepository(Repository):
         """Store (or replace) the answer for `key`; `fetched_at` defaults to now."""
         await self._put((key, payload, fetched_at or self.now()))
 
+    async def head(self, key: str) -> tuple[datetime, int] | None:
+        """When `key`'s answer was fetched and its version (storage/versions.py), without the answer."""
+        query = select(LmsCacheRow.fetched_at, LmsCacheRow.version).where(LmsCacheRow.key == key)
+        async with self.db.transaction(write=False) as session:
+            row = (await session.execute(query)).first()
+        return (row[0], row[1]) if row is not None else None
+
+    async def get_versioned(self, key: str) -> tuple[Any, datetime, int] | None:
+        """`get`, with the answer's version."""
+        query = select(LmsCacheRow.payload, LmsCacheRow.fetched_at, LmsCacheRow.version).where(LmsCacheRow.key == key)
+        async with self.db.transaction(write=False) as session:
+            row = (await session.execute(query)).first()
+        return (row[0], row[1], row[2]) if row is not None else None
+
     async def delete(self, key: str) -> bool:
         async with self.db.transaction() as session:
             return rowcount(await session.execute(delete(LmsCacheRow).where(LmsCacheRow.key == key))) > 0
