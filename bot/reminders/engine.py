@@ -32,9 +32,9 @@ from bot.lms.zoho_models import LockType
 from bot.reminders import schedule
 from bot.reminders.collect import Collector, Learner, ispring_key, session_info
 from bot.reminders.delivery import Delivery
-from bot.reminders.facts import FactsMemo, ProgressFacts
+from bot.reminders.facts import UNKNOWN_VERSION, FactsMemo, ProgressFacts
 from bot.reminders.inplace import CheckKey, Seen, SentMemo, SentSummary, Shared, summarize
-from bot.reminders.lms_reader import UNKNOWN_VERSION, LmsReader, SnapshotStore, Unavailable
+from bot.reminders.lms_reader import LmsReader, SnapshotStore, Unavailable
 from bot.reminders.planner import Pair, Planner
 from bot.reminders.report import SweepReport
 from bot.reminders.settings import ReminderConfig
@@ -768,7 +768,7 @@ class ReminderEngine:
         wanted: list[SentHead | SentReminder] = []
         for row in rows:
             learner = team.learners.get(row.slack_user_id)
-            if row.status != "sent" or learner is None or not team.pref(learner.user_id).enabled:
+            if learner is None or not team.pref(learner.user_id).enabled:  # rows listed are sent ones only
                 continue
             wanted.append(row)
         records = {r.id: r for r in wanted if isinstance(r, SentReminder)}
@@ -807,7 +807,9 @@ class ReminderEngine:
                     if lock_until is not None and lock_until > today:
                         continue  # locked until a later date: no answer can change before then
                     first = wanted.get((tracked.id, learner.zoho_id))
-                    place = first[0] if first else (row.claimed_at, row.id, index)
+                    claimed = seen.summary.claimed_at
+                    assert claimed is not None  # a digest's summary has it
+                    place = first[0] if first else (claimed, row.id, index)
                     wanted[(tracked.id, learner.zoho_id)] = (place, tracked)
             if not wanted:
                 continue
@@ -1161,7 +1163,7 @@ class _SentBatch:
             digest = Digest.from_payload(record.payload)
             known = self.seen.get(row_id)
             if known is None or known.summary.version != record.version:
-                self.seen[row_id] = Seen(summarize(record.version, digest, self.shared))
+                self.seen[row_id] = Seen(summarize(record.version, record.claimed_at, digest, self.shared))
             if digest is not None:
                 self.digests[row_id] = (record, digest)
 

@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from bot.lms.zoho_models import ModuleProgress, SessionEntity
 
-Head = tuple[datetime, int | None]  # (fetched_at, version); version None: written in this sweep, not read back
+UNKNOWN_VERSION = -1  # an answer written in this sweep, not read back (stored versions are never negative)
 KEEP_SWEEPS = 100  # facts not looked at for this many sweeps are let go (a learner gone, a module untracked)
 
 
@@ -100,22 +100,21 @@ class FactsMemo:
     def __len__(self) -> int:
         return len(self._memo)
 
-    def has(self, key: str, head: Head) -> bool:
-        return self.get(key, head) is not MISSING
+    def has(self, key: str, version: int) -> bool:
+        return self.get(key, version) is not MISSING
 
-    def get(self, key: str, head: Head) -> Any:
+    def get(self, key: str, version: int) -> Any:
         """What was derived from this version of the answer (MISSING: not known, or written since)."""
-        version = head[1]
-        hit = self._memo.get(key) if version is not None else None
+        hit = self._memo.get(key) if version != UNKNOWN_VERSION else None
         if hit is None or hit[0] != version:
             return MISSING
         if hit[2] != self._sweep:
             self._memo[key] = (hit[0], hit[1], self._sweep)
         return hit[1]
 
-    def put(self, key: str, head: Head, value: Any) -> None:
-        if head[1] is not None:  # an answer written in this sweep has no known version: derived each time
-            self._memo[key] = (head[1], value, self._sweep)
+    def put(self, key: str, version: int, value: Any) -> None:
+        if version != UNKNOWN_VERSION:  # an answer written in this sweep: derived each time it is asked for
+            self._memo[key] = (version, value, self._sweep)
 
     def tick(self) -> None:
         self._sweep += 1

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import TypeVar
 
 from bot.reminders.types import Digest, EntryKind
@@ -34,6 +34,7 @@ class SentSummary:
     digest: bool  # the payload is a digest (not the record of a day with nothing pending)
     stopped: bool = False
     period: str = ""
+    claimed_at: datetime | None = None  # the row's (where its items stand in the re-read order)
     # For re-reads: (index in [*pending, *locked], module, lock date) of entries whose module is not unlocked.
     refresh: tuple[tuple[int, TrackedModuleRef, date | None], ...] = ()
     # The modules whose answers can tick its Zoho items off or open its locks, in the order they are looked at.
@@ -55,7 +56,7 @@ class Shared:
         return self._values.setdefault(value, value)  # type: ignore[return-value]
 
 
-def summarize(version: int, digest: Digest | None, shared: Shared | None = None) -> SentSummary:
+def summarize(version: int, claimed_at: datetime, digest: Digest | None, shared: Shared | None = None) -> SentSummary:
     if digest is None:
         return SentSummary(version, digest=False)
     ref = shared if shared is not None else Shared()
@@ -78,6 +79,7 @@ def summarize(version: int, digest: Digest | None, shared: Shared | None = None)
         digest=True,
         stopped=digest.stopped,
         period=sys.intern(digest.period),
+        claimed_at=claimed_at,
         refresh=ref(refresh),
         deps=ref(tuple(deps.values())),
         ispring=ref(tuple(ispring)),

@@ -34,7 +34,7 @@ from bot.lms.ispring_models import CourseModule, ModuleResult, ResultsFilter
 from bot.lms.ratelimit import Priority
 from bot.lms.tokens import TOKEN_ENDPOINT
 from bot.lms.zoho_models import Module, ModuleProgress, Session
-from bot.reminders.facts import MISSING, FactsMemo, Head, ProgressFacts, facts_of
+from bot.reminders.facts import MISSING, UNKNOWN_VERSION, FactsMemo, ProgressFacts, facts_of
 from bot.reminders.report import SweepReport
 from bot.reminders.settings import ReminderConfig
 from bot.services.bulk_reads import BulkReads, CachedRead, Prefilter, Skip
@@ -60,9 +60,6 @@ MODULES = Codec[list[Module]](list[Module])
 COURSE_MODULES = Codec[list[CourseModule]](list[CourseModule])
 
 
-UNKNOWN_VERSION = -1  # versions are never negative (storage/versions.py)
-
-
 class SnapshotStore:
     """A workspace's cached answers for the learners in hand, read a batch at a time (`load`: one query for a
     batch's keys), so a sweep over 10,000 learners holds one batch's answers, never the whole workspace's.
@@ -81,7 +78,7 @@ class SnapshotStore:
         read_many: Callable[[Sequence[str]], Awaitable[Mapping[str, CachedAnswer]]],
         clock: Callable[[], datetime],
         *,
-        versions: Callable[[Sequence[str]], Awaitable[Mapping[str, tuple[datetime, int]]]] | None = None,
+        versions: Callable[[Sequence[str]], Awaitable[Mapping[str, int]]] | None = None,
         memo: FactsMemo | None = None,
     ) -> None:
         self.store = store
@@ -90,30 +87,30 @@ class SnapshotStore:
         self.memo = memo
         self.clock = clock
         self.rows: dict[str, tuple[Any, datetime]] = {}
-        self.heads: dict[str, Head] = {}  # every loaded key that has an answer: (fetched_at, version)
+        self.versions_of: dict[str, int] = {}  # every loaded key that has an answer: its version
         self._loaded: frozenset[str] = frozenset()
 
     async def load(self, keys: Sequence[str], *, answers: bool = True) -> None:
         """Hold these keys' answers (and forget the previous batch's). `answers=False`: only the answers the memo
         has no facts of (the others' versions only)."""
-        self.rows, self.heads, self._loaded = {}, {}, frozenset()  # the previous batch is let go first
+        self.rows, self.versions_of, self._loaded = {}, {}, frozenset()  # the previous batch is let go first
         if answers or self.memo is None or self.versions is None:
             found = await self.read_many(keys)
         else:
             memo = self.memo
-            self.heads = dict(await self.versions(keys))
-            stale = [key for key, head in self.heads.items() if not memo.has(key, head)]
+            self.versions_of = dict(await self.versions(keys))
+            stale = [key for key, version in self.versions_of.items() if not memo.has(key, version)]
             found = await self.read_many(stale) if stale else {}
         for key, answer in found.items():
             self.rows[key] = (answer.payload, answer.fetched_at)
-            self.heads[key] = (answer.fetched_at, answer.version)
+            self.versions_of[key] = answer.version
         self._loaded = frozenset(keys)
 
     async def get(self, key: str) -> tuple[Any, datetime] | None:
         if key in self.rows:
             return self.rows[key]
         if key in self._loaded:
-            if key not in self.heads:
+            if key not in self.versions_of:
                 return None  # read with the batch: nothing cached
             entry = await self.store.get(key)  # its facts were known: the answer itself was not read
             if entry is not None:
@@ -126,29 +123,25 @@ class SnapshotStore:
         batch or written in this sweep)."""
         if key not in self._loaded:
             return UNKNOWN_VERSION
-        head = self.heads.get(key)
-        if head is None:
-            return None
-        return UNKNOWN_VERSION if head[1] is None else head[1]
+        return self.versions_of.get(key)
 
     async def derived(self, key: str, derive: Callable[[tuple[Any, datetime] | None], T]) -> T:
         """`derive(get(key))`, from the memo when this version of the answer was seen before."""
-        head = self.heads.get(key)
-        if self.memo is None or key not in self._loaded or head is None:
+        version = self.versions_of.get(key)
+        if self.memo is None or key not in self._loaded or version is None:
             return derive(await self.get(key))
-        known = self.memo.get(key, head)
+        known = self.memo.get(key, version)
         if known is not MISSING:
             return known  # type: ignore[no-any-return]
         value = derive(await self.get(key))
-        self.memo.put(key, head, value)
+        self.memo.put(key, version, value)
         return value
 
     async def put(self, key: str, payload: Any) -> None:
         await self.store.put(key, payload)
         if key in self._loaded:
-            now = self.clock()
-            self.rows[key] = (payload, now)
-            self.heads[key] = (now, None)  # its new version is not known: facts are derived afresh
+            self.rows[key] = (payload, self.clock())
+            self.versions_of[key] = UNKNOWN_VERSION  # not read back: facts are derived afresh
 
 
 def _progress_facts(entry: tuple[Any, datetime] | None) -> ProgressFacts | None:

@@ -46,30 +46,17 @@ class CachedAnswer:
 
 @dataclass(frozen=True, slots=True)
 class SentHead:
-    """A sent-log row without its payload: enough to tell whether it changed since it was last read."""
+    """A sent row without its payload: who it went to and its version, enough to tell whether it changed since
+    it was last read (no dates either: parsing them was much of the cost of listing a week of digests)."""
 
     id: int
-    team_id: str
     slack_user_id: str
-    item_key: str
-    period: str
-    status: str
-    claimed_at: datetime
-    sent_at: datetime | None
     version: int
 
 
-SENT_HEAD_COLUMNS = (
-    SentReminderRow.id,
-    SentReminderRow.team_id,
-    SentReminderRow.slack_user_id,
-    SentReminderRow.item_key,
-    SentReminderRow.period,
-    SentReminderRow.status,
-    SentReminderRow.claimed_at,
-    SentReminderRow.sent_at,
-    SentReminderRow.version,
-)
+# Core tables, not ORM entities, for the queries a sweep makes over every learner: plain rows, no ORM loading.
+_CACHE = LmsCacheRow.__table__
+_SENT = SentReminderRow.__table__
 
 
 class ReminderStateRepository(Repository):
@@ -172,25 +159,24 @@ class ReminderStateRepository(Repository):
     async def cached_answers(self, keys: Sequence[str]) -> dict[str, CachedAnswer]:
         """The cached LMS answers stored under these keys (missing keys are left out)."""
         found: dict[str, CachedAnswer] = {}
-        columns = (LmsCacheRow.key, LmsCacheRow.payload, LmsCacheRow.fetched_at, LmsCacheRow.version)
+        columns = (_CACHE.c.key, _CACHE.c.payload, _CACHE.c.fetched_at, _CACHE.c.version)
         async with self.db.transaction(write=False) as session:
             for start in range(0, len(keys), KEYS_PER_QUERY):
-                query = select(*columns).where(LmsCacheRow.key.in_(keys[start : start + KEYS_PER_QUERY]))
+                query = select(*columns).where(_CACHE.c.key.in_(keys[start : start + KEYS_PER_QUERY]))
                 for key, payload, fetched_at, version in (await session.execute(query)).all():
                     found[key] = CachedAnswer(payload, fetched_at, version)
         return found
 
-    async def cached_versions(self, keys: Sequence[str]) -> dict[str, tuple[datetime, int]]:
-        """When the answers under these keys were fetched and their versions, without the answers (missing keys
-        are left out): a sweep decodes only the answers that changed since it last looked."""
-        found: dict[str, tuple[datetime, int]] = {}
+    async def cached_versions(self, keys: Sequence[str]) -> dict[str, int]:
+        """The versions of the answers under these keys, without the answers (missing keys are left out): a sweep
+        decodes only the answers that changed since it last looked."""
+        found: dict[str, int] = {}
         async with self.db.transaction(write=False) as session:
             for start in range(0, len(keys), KEYS_PER_QUERY):
-                query = select(LmsCacheRow.key, LmsCacheRow.fetched_at, LmsCacheRow.version).where(
-                    LmsCacheRow.key.in_(keys[start : start + KEYS_PER_QUERY])
+                query = select(_CACHE.c.key, _CACHE.c.version).where(
+                    _CACHE.c.key.in_(keys[start : start + KEYS_PER_QUERY])
                 )
-                for key, fetched_at, version in (await session.execute(query)).all():
-                    found[key] = (fetched_at, version)
+                found.update((await session.execute(query)).tuples().all())
         return found
 
     async def recent_heads(
@@ -204,21 +190,22 @@ class ReminderStateRepository(Repository):
     ) -> builtins.list[SentHead]:
         """`recent` without the payloads: sent rows of this kind claimed since `since` to these people (no newer
         than `up_to_id`, if given), oldest first."""
+        sent = _SENT.c
         query = (
-            select(*SENT_HEAD_COLUMNS)
+            select(sent.id, sent.slack_user_id, sent.version)
             .where(
-                SentReminderRow.team_id == team_id,
-                SentReminderRow.item_key == item_key,
-                SentReminderRow.claimed_at >= since,
-                SentReminderRow.status == "sent",
-                SentReminderRow.slack_user_id.in_(sorted(slack_user_ids)),
+                sent.team_id == team_id,
+                sent.item_key == item_key,
+                sent.claimed_at >= since,
+                sent.status == "sent",
+                sent.slack_user_id.in_(sorted(slack_user_ids)),
             )
-            .order_by(SentReminderRow.claimed_at, SentReminderRow.id)
+            .order_by(sent.claimed_at, sent.id)
         )
         if up_to_id is not None:
-            query = query.where(SentReminderRow.id <= up_to_id)
+            query = query.where(sent.id <= up_to_id)
         async with self.db.transaction(write=False) as session:
-            return [SentHead(*row) for row in (await session.execute(query)).all()]
+            return [SentHead(*row) for row in (await session.execute(query)).tuples()]
 
     async def by_ids(self, ids: Collection[int]) -> dict[int, SentReminder]:
         """These sent-log rows, payloads included (rows gone since are left out)."""
