@@ -34,11 +34,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.devstack import SIGNING_SECRET, DevStack
-from bot.sandbox.config import SandboxConfig
-from bot.slackstub.driver import SlackDriver
-from bot.slackstub.server import ThreadedServer
-from bot.slackstub.state import RESPONSE_URL_METHOD
+from bot.devkit.devstack import SIGNING_SECRET, DevStack
+from bot.devkit.sandbox.config import SandboxConfig
+from bot.devkit.slackstub.driver import SlackDriver
+from bot.devkit.slackstub.server import ThreadedServer
+from bot.devkit.slackstub.state import RESPONSE_URL_METHOD
 
 REQUESTS = 50
 LMS_LATENCY = 2.0

@@ -19,10 +19,10 @@ from multiprocessing.connection import Connection
 from multiprocessing.sharedctypes import Synchronized
 from typing import Any
 
-from bot.lms.clock import VirtualClock
-from bot.sandbox.config import SandboxConfig
-from bot.sandbox.server import SandboxServer
-from bot.slackstub import SlackStub
+from bot.devkit.clock import VirtualClock
+from bot.devkit.sandbox.config import SandboxConfig
+from bot.devkit.sandbox.server import SandboxServer
+from bot.devkit.slackstub import SlackStub
 
 SPAWN = multiprocessing.get_context("spawn")
 

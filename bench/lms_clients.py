@@ -17,12 +17,12 @@ import time
 from pathlib import Path
 
 from bot.config import Settings
-from bot.lms.clock import VirtualClock
+from bot.devkit.clock import VirtualClock
+from bot.devkit.sandbox import seed
+from bot.devkit.sandbox.server import SandboxConfig, SandboxServer
 from bot.lms.factory import LmsClients
 from bot.lms.ratelimit import MemoryBackend, RateLimiter, RateLimitPolicy
 from bot.lms.zoho_models import ModuleProgress
-from bot.sandbox import seed
-from bot.sandbox.server import SandboxConfig, SandboxServer
 
 FIXTURE = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "zoho_progress_blended.json"
 

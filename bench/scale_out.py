@@ -26,10 +26,10 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # `make bench` runs the file
 from bot.container import build_services
-from bot.sandbox import seed
-from bot.sandbox.config import SandboxConfig
-from bot.sandbox.server import SandboxServer
-from bot.slackstub import SlackStub, SlackStubServer
+from bot.devkit.sandbox import seed
+from bot.devkit.sandbox.config import SandboxConfig
+from bot.devkit.sandbox.server import SandboxServer
+from bot.devkit.slackstub import SlackStub, SlackStubServer
 from storage import migrate
 from storage.db import Database
 from tests.reminders.conftest import world_settings

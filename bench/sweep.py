@@ -43,14 +43,14 @@ from isolate import run_scheduler, shared_time
 import bot.reminders.engine as engine_module
 from bot.config import Settings
 from bot.container import build_services
-from bot.lms.clock import VirtualClock
+from bot.devkit.clock import VirtualClock
+from bot.devkit.sandbox import seed
+from bot.devkit.sandbox.config import SandboxConfig
+from bot.devkit.sandbox.server import SandboxServer
+from bot.devkit.slackstub import SlackStub, SlackStubServer, Workspace
 from bot.reminders.report import Sent, SweepReport
 from bot.reminders.settings import ReminderConfig
-from bot.sandbox import seed
-from bot.sandbox.config import SandboxConfig
-from bot.sandbox.server import SandboxServer
 from bot.scheduler import build_engine
-from bot.slackstub import SlackStub, SlackStubServer, Workspace
 from storage import migrate
 from storage.crypto import Keyring
 from storage.repositories.cache import LmsCacheRepository

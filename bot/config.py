@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.lms.dates import DateOrder
+from bot.lms.options import ISpringAuthScheme, ModuleDataTransport
 
 # Zoho data centers: (People API host, Accounts host). Accounts hosts come from Zoho's multi-DC table; the
 # People hosts outside .com follow Zoho's `<product>.zoho.<tld>` pattern and are not confirmed by Zoho docs,
@@ -66,25 +67,6 @@ ZOHO_DEFAULT_DAILY_BUDGET = 1000
 def zoho_org_daily_cap(plan: ZohoPlan, licenses: int) -> int:
     per_license, most = ZOHO_PLAN_LIMITS[plan]
     return min(per_license * licenses, most)
-
-
-class ModuleDataTransport(StrEnum):
-    """Where the Update Modules PATCH puts `moduleData`.
-
-    The Zoho page documents a `moduleData` request parameter (query string) while its code samples send
-    a JSON body; which one a given account accepts is not stated, so it is configurable.
-    """
-
-    QUERY = "query"
-    FORM = "form"
-    JSON = "json"
-
-
-class ISpringAuthScheme(StrEnum):
-    """iSpring's token page sends `Bearer <token>`; its endpoint pages send the bare token."""
-
-    BEARER = "bearer"
-    RAW = "raw"
 
 
 class Settings(BaseSettings):

@@ -33,6 +33,7 @@ from bot.services.roles import RoleService
 from bot.services.slack_gateway import SlackGateway
 from bot.services.status import StatusService
 from bot.services.tickoff import TickOff
+from bot.services.token_store import DatabaseTokenStore
 from bot.services.tracking import TrackingService
 from bot.services.types import Provider
 from bot.services.workspaces import WorkspaceService
@@ -52,7 +53,6 @@ from storage.repositories.preferences import PreferenceRepository
 from storage.repositories.reminders import SentReminderRepository
 from storage.repositories.workspaces import WorkspaceRepository
 from storage.slack_stores import encrypted_installation_store
-from storage.token_store import DatabaseTokenStore
 
 
 def dev_key_file(database_url: str) -> Path:
@@ -137,7 +137,7 @@ def build_services(
     registry = LmsRegistry(settings, connections_repo, limiter, http, token_store=token_store, retry=retry)
     cache = LmsCache(LmsCacheRepository(db, clock=stamp), clock=clock.now if clock else time.time)
     slack = SlackGateway(settings, installation_store, dm_channels=DmChannelRepository(db, clock=stamp))
-    tickoff = TickOff(links_repo)  # the reminder engine becomes its updater where one is built (bot.app)
+    tickoff = TickOff(links_repo, cache)  # the reminder engine becomes its updater where one is built (bot.app)
     cache.on_stored(tickoff.stored)
     links = LinkService(
         links_repo,

@@ -19,6 +19,7 @@ from typing import Any
 from bot.config import Settings
 from bot.container import Services, build_services
 from bot.lms.errors import LMSError
+from bot.lms.factory import http_limits
 from bot.lms.ispring_webhooks import ISpringWebhookAdmin, OwnerLogin
 from bot.services.ispring_webhooks import COMPLETION_EVENTS, confirmation_key
 from bot.web import ISPRING_WEBHOOK_PATH
@@ -93,7 +94,7 @@ def webhook_admin(services: Services) -> ISpringWebhookAdmin:
     s = services.settings
     assert s.ispring_account_url and s.ispring_admin_email and s.ispring_admin_password
     login = OwnerLogin(s.ispring_account_url, s.ispring_admin_email, s.ispring_admin_password.get_secret_value())
-    return ISpringWebhookAdmin(services.http, s.ispring_api_url, login)
+    return ISpringWebhookAdmin(services.http, s.ispring_api_url, login, http_limits(s))
 
 
 async def register(

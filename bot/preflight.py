@@ -55,11 +55,24 @@ def settings_or_error() -> Settings:
         raise OperatorError(f"configuration: {describe(exc)}") from None
 
 
-def describe(exc: ValidationError) -> str:
-    """Every problem pydantic found, on one line: `LMS_RATE_LIMIT: Input should be …; LMS_TIMEOUT_SECONDS: …`."""
+def reminder_config_or_error() -> None:
+    """Raise OperatorError listing every malformed REMINDER_* setting, before a command builds on them."""
+    from bot.reminders.settings import ReminderConfig
+
+    try:
+        ReminderConfig()
+    except ValidationError as exc:
+        raise OperatorError(f"reminder configuration: {describe(exc, prefix='REMINDER_')}") from None
+
+
+def describe(exc: ValidationError, prefix: str = "") -> str:
+    """Every problem pydantic found, on one line: `LMS_RATE_LIMIT: Input should be …; LMS_TIMEOUT_SECONDS: …`.
+
+    `prefix` is the settings class's env prefix (`REMINDER_`), so each name is the variable the operator sets."""
     parts = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err.get("loc", ())).upper()
+        where = f"{prefix}{where}" if where else where
         msg = str(err.get("msg")).removeprefix("Value error, ")
         parts.append(f"{where}: {msg}" if where else msg)
     return "; ".join(parts)
@@ -111,6 +124,8 @@ def check(args: argparse.Namespace, settings: Settings) -> None:
     if missing:
         label = "missing setting" if len(missing) == 1 else "missing settings"
         raise OperatorError(f"{label}: " + "; ".join(missing))
+    if args.command in SENDS_TO_SLACK:  # these build the reminder engine (serve: /lms status and Home read it too)
+        reminder_config_or_error()
     # `lmsbot lms` counts its calls in the shared budget's tables when RATE_LIMIT_BACKEND=database.
     budget_tables = args.command == "lms" and settings.rate_limit_backend == "database"
     if not uses_database(args) and not budget_tables:

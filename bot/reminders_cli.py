@@ -10,8 +10,11 @@ import asyncio
 import signal
 import sys
 
+from pydantic import ValidationError
+
 from bot.config import Settings
 from bot.container import build_services
+from bot.preflight import describe
 from bot.reminders.engine import Forced
 from bot.reminders.report import SweepReport
 from bot.reminders.settings import ReminderConfig
@@ -84,8 +87,8 @@ def _positive(value: str) -> int:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         config = ReminderConfig()
-    except ValueError as exc:
-        print(f"error: reminder configuration: {exc}", file=sys.stderr)
+    except ValidationError as exc:
+        print(f"error: reminder configuration: {describe(exc, prefix='REMINDER_')}", file=sys.stderr)
         return 2
     if args.command in ("scheduler", "worker"):
         from bot.runtime import warn_if_budget_is_private

@@ -52,9 +52,12 @@ def socket(settings: Settings, *, host: str, port: int | None) -> None:
     warn_if_budget_is_private(settings)
     services = build_services(settings)
     app = build_app(services)
-    handler = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
+    app_token = settings.slack_app_token.get_secret_value()
 
     async def main() -> None:
+        # Made on the running loop: its client schedules a task when made, and the preflight's asyncio.run has
+        # already closed and unset the default loop (outside a loop this raised "no current event loop").
+        handler = AsyncSocketModeHandler(app, app_token)
         tasks = [handler.start_async()]  # type: ignore[no-untyped-call]
         if port is not None:
             config = uvicorn.Config(

@@ -3,10 +3,14 @@
 Bolt gives each request a Web API client built from the app's, and a `respond()` that opens a fresh aiohttp
 session per call. This middleware hands both the shared session, so a command's replies and Web API calls
 reuse kept-alive connections instead of a new TCP (and TLS) connection each.
+
+Bolt gives each lazy listener a deep copy of the request (its context holds that client and `respond`): the
+session is shared, not copied (it cannot be: it holds the pool's tasks), so lazy listeners use the pool too.
 """
 
 from __future__ import annotations
 
+import copyreg
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -62,8 +66,14 @@ class PooledRespond(AsyncRespond):
         return await client.send_dict(message)
 
 
+def _shared(session: aiohttp.ClientSession) -> str:
+    """`copy.deepcopy` returns an object whose reduction is a string as it is: a session is shared, not copied."""
+    return "ClientSession"
+
+
 def use_shared_session(app: AsyncApp, http: SlackHttp) -> None:
     """Every request's `client` and `respond` on `http`'s session (registered before other middleware)."""
+    copyreg.pickle(aiohttp.ClientSession, _shared)
 
     @app.middleware
     async def shared_session(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:

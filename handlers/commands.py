@@ -24,10 +24,11 @@ from bot.container import Services
 from bot.lms.errors import ValidationError
 from bot.lms.ispring_models import CompletionStatus, ResultsFilter
 from bot.services.learning import NeedsSetup
-from bot.services.links import provider_name, slack_user_ref
+from bot.services.links import slack_user_ref
 from bot.services.types import IspringProgress, ProgressPage, Provider, ResultsReport
 from handlers import modals
-from handlers.context import reply, reply_error, team_of, user_of
+from handlers.context import reply, team_of, user_of
+from handlers.errors import guarded
 from handlers.reminder_settings import remind_command
 from handlers.views import (
     PROGRESS_MORE_ACTION,
@@ -41,9 +42,17 @@ from handlers.views import (
     unknown_command_message,
     untrack_message,
 )
-from handlers.views.kit import SlackMessage, message, section
-from handlers.views.linking import link_reply, not_linked_message, unlink_confirm
+from handlers.views.connect import connect_zoho_message
+from handlers.views.kit import SlackMessage
+from handlers.views.linking import (
+    link_reply,
+    link_report_message,
+    linked_other_message,
+    not_linked_message,
+    unlink_confirm,
+)
 from handlers.views.status import learner_status_message
+from handlers.views.tracking import untracked_message
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +126,7 @@ async def _plans(s: Services, inv: Invocation, respond: AsyncRespond, client: As
 
 async def _sessions(s: Services, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
     ref = inv.args[0] if inv.args else None
-    report = await s.learning.sessions(inv.team_id, ref)
+    report = await s.learning.sessions(inv.team_id, ref, user_id=inv.user_id)
     await reply(respond, sessions_message(report, now=s.settings.lms_now()))
 
 
@@ -205,34 +214,14 @@ async def _link(s: Services, inv: Invocation, respond: AsyncRespond, client: Asy
         return
     provider = _provider_word(args[2] if len(args) > 2 else None)
     result = await s.links.link(inv.team_id, target, value, actor=inv.user_id, provider=provider)
-    who = f"<@{target}> is"
-    lms = provider_name(result.link.provider)
-    if not result.changed:
-        text = f":white_check_mark: {who} already linked to {lms} learner `{result.link.learner_id}`."
-    elif result.replaced:
-        text = (
-            f":white_check_mark: {who} now linked to {lms} learner `{result.link.learner_id}` "
-            f"(was `{result.replaced.learner_id}`)."
-        )
-    else:
-        text = f":white_check_mark: {who} now linked to {lms} learner `{result.link.learner_id}`."
-    await reply(respond, message(text, [section(text)]))
+    await reply(respond, linked_other_message(target, result))
 
 
 async def _link_report(s: Services, inv: Invocation, *, auto: bool) -> SlackMessage:
     if auto:
         report = await s.links.auto_link(inv.team_id, actor=inv.user_id)
-        lines = [f":link: Linked {len(report.linked)} member(s) by their Slack e-mail."]
-        lines += [f"• {note}" for note in report.skipped]
-        unmatched = report.unmatched
-    else:
-        lines = []
-        unmatched = await s.links.unmatched(inv.team_id)
-    names = ", ".join(f"<@{p.id}>" for p in unmatched[:40])
-    more = f" …and {len(unmatched) - 40} more" if len(unmatched) > 40 else ""
-    lines.append(f"{len(unmatched)} member(s) are not linked yet" + (f": {names}{more}" if unmatched else "."))
-    text = "\n".join(lines)
-    return message(text, [section(text)])
+        return link_report_message(report.unmatched, linked=len(report.linked), skipped=report.skipped)
+    return link_report_message(await s.links.unmatched(inv.team_id))
 
 
 async def _unlink(s: Services, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
@@ -269,23 +258,7 @@ async def _connect(s: Services, inv: Invocation, respond: AsyncRespond, client: 
         await reply(respond, bad_arguments_message("connect", problem="Connect `zoho` or `ispring`."))
         return
     url = await s.connections.start_zoho(inv.team_id, inv.user_id, inv.args[1] if len(inv.args) > 1 else None)
-    text = "Connect Zoho People: open the link below and approve access (it works once, for 10 minutes)."
-    blocks = [
-        section(text),
-        {
-            "type": "actions",
-            "elements": [
-                {
-                    "type": "button",
-                    "action_id": "connect_zoho_open",
-                    "text": {"type": "plain_text", "text": "Connect Zoho People"},
-                    "url": url,
-                    "style": "primary",
-                }
-            ],
-        },
-    ]
-    await reply(respond, message(text, blocks))
+    await reply(respond, connect_zoho_message(url))
 
 
 async def _edit_module(s: Services, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
@@ -302,10 +275,7 @@ async def _untrack(s: Services, inv: Invocation, respond: AsyncRespond, client: 
     await s.roles.require_admin(inv.team_id, inv.user_id, "untrack modules")
     if inv.args:
         removed = await s.tracking.untrack(inv.team_id, inv.user_id, inv.args[0])
-        text = (
-            f"Stopped tracking `{removed.label}`." if removed else f"`{inv.args[0]}` was not tracked; nothing changed."
-        )
-        await reply(respond, message(text, [section(text)]))
+        await reply(respond, untracked_message(removed.label if removed else None, inv.args[0]))
         return
     await reply(respond, untrack_message(await s.tracking.list(inv.team_id)))
 
@@ -368,6 +338,7 @@ _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 
 def register(app: AsyncApp, services: Services) -> None:
     @app.command("/lms")
+    @guarded
     async def lms_command(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient) -> None:
         await ack()
         words = split_args(str(body.get("text") or ""))
@@ -384,18 +355,13 @@ def register(app: AsyncApp, services: Services) -> None:
         if handler is None:
             await reply(respond, unknown_command_message(name))
             return
-        try:
-            await handler(services, invocation, respond, client)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a clear ephemeral message
-            await reply_error(respond, exc)
+        await handler(services, invocation, respond, client)  # a failure: the error boundary answers
 
     @app.action(PROGRESS_MORE_ACTION)
+    @guarded
     async def progress_more(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         value = str((body.get("actions") or [{}])[0].get("value") or "0")
-        try:
-            await _progress_page(
-                services, team_of(body), user_of(body), respond, start=int(value) if value.isdigit() else 0
-            )
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a clear ephemeral message
-            await reply_error(respond, exc)
+        await _progress_page(
+            services, team_of(body), user_of(body), respond, start=int(value) if value.isdigit() else 0
+        )

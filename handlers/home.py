@@ -15,11 +15,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.container import Services
 from bot.services.learning import NeedsSetup
-from bot.services.links import provider_name
 from bot.services.preferences import PreferenceError
 from bot.services.types import ModuleStatus, PlansReport, Provider, SessionsReport
 from handlers.context import team_of, user_of
-from handlers.errors import message_for
+from handlers.errors import guarded, message_for
 from handlers.reminder_settings import clear_digest_notes, remind_command
 from handlers.views import (
     HOME_REFRESH_ACTION,
@@ -33,11 +32,15 @@ from handlers.views import (
 )
 from handlers.views.home import (
     HOME_LINK_ME_ACTION,
+    NO_DAYS_NOTE,
+    NO_EMAIL_NOTE,
     REMIND_DAYS_ACTION,
     REMIND_QUIET_ACTION,
     REMIND_SNOOZE_DAY_ACTION,
     REMIND_SNOOZE_UNTIL_ACTION,
     REMIND_SNOOZE_WEEK_ACTION,
+    link_me_note,
+    refused_note,
 )
 from handlers.views.kit import SlackMessage
 
@@ -105,6 +108,7 @@ async def publish_home(
 
 def register(app: AsyncApp, services: Services) -> None:
     @app.event("app_home_opened")
+    @guarded
     async def home_opened(event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
         if event.get("tab", "home") != "home":
             return
@@ -115,30 +119,37 @@ def register(app: AsyncApp, services: Services) -> None:
     async def change(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, **changes: object) -> None:
         await ack()
         team_id, user_id = team_of(body), user_of(body)
+        note = None
         try:
             await services.reminder_prefs.update(team_id, user_id, **changes)
-        except PreferenceError as exc:  # the Home tab has no reply box: log it and show the settings as they are
+        except PreferenceError as exc:  # the Home tab has no reply box: the refusal is its note
             log.info("home: preference change refused for %s: %s", user_id, exc)
-        await publish_home(services, client, team_id, user_id)
+            note = refused_note(exc.message)
+        await publish_home(services, client, team_id, user_id, note=note)
 
     @app.action(REMIND_ON_ACTION)
+    @guarded
     async def remind_on(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await change(ack, body, client, enabled=True, snoozed_until=None)
         await clear_digest_notes(services, team_of(body), user_of(body))  # as `/lms remind on` does
 
     @app.action(REMIND_OFF_ACTION)
+    @guarded
     async def remind_off(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await change(ack, body, client, enabled=False)
 
     @app.action(REMIND_DIGEST_ON_ACTION)
+    @guarded
     async def digest_on(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await change(ack, body, client, digest=True)
 
     @app.action(REMIND_DIGEST_OFF_ACTION)
+    @guarded
     async def digest_off(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await change(ack, body, client, digest=False)
 
     @app.action(REMIND_TIME_ACTION)
+    @guarded
     async def remind_time(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         picked = (body.get("actions") or [{}])[0].get("selected_time")
         if not picked:
@@ -147,6 +158,7 @@ def register(app: AsyncApp, services: Services) -> None:
         await change(ack, body, client, send_time=picked, enabled=True)
 
     @app.action(REMIND_UNMUTE_ACTION)
+    @guarded
     async def unmute(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         team_id, user_id = team_of(body), user_of(body)
@@ -156,6 +168,7 @@ def register(app: AsyncApp, services: Services) -> None:
         await publish_home(services, client, team_id, user_id)
 
     @app.action(HOME_REFRESH_ACTION)
+    @guarded
     async def refresh(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         await publish_home(services, client, team_of(body), user_of(body), refresh=True)
@@ -171,29 +184,33 @@ def register(app: AsyncApp, services: Services) -> None:
         return dict((body.get("actions") or [{}])[0])
 
     @app.action(REMIND_DAYS_ACTION)
+    @guarded
     async def days(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         chosen = [str(o.get("value")) for o in picked(body).get("selected_options") or []]
         if not chosen:  # no day at all is no reminders: say how to turn them off instead
             await ack()
-            note = ":warning: Choose at least one day (or turn reminders off)."
-            await publish_home(services, client, team_of(body), user_of(body), note=note)
+            await publish_home(services, client, team_of(body), user_of(body), note=NO_DAYS_NOTE)
             return
         await remind(ack, body, client, ["days", ",".join(chosen)])
 
     @app.action(REMIND_QUIET_ACTION)
+    @guarded
     async def quiet(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         value = str((picked(body).get("selected_option") or {}).get("value") or "off")
         await remind(ack, body, client, ["quiet", value])
 
     @app.action(REMIND_SNOOZE_DAY_ACTION)
+    @guarded
     async def snooze_day(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await remind(ack, body, client, ["snooze", "1d"])
 
     @app.action(REMIND_SNOOZE_WEEK_ACTION)
+    @guarded
     async def snooze_week(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await remind(ack, body, client, ["snooze", "1w"])
 
     @app.action(REMIND_SNOOZE_UNTIL_ACTION)
+    @guarded
     async def snooze_until(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         day = str(picked(body).get("selected_date") or "")
         if not day:
@@ -202,6 +219,7 @@ def register(app: AsyncApp, services: Services) -> None:
         await remind(ack, body, client, ["snooze", "until", day])
 
     @app.action(HOME_LINK_ME_ACTION)
+    @guarded
     async def link_me(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         team_id, user_id = team_of(body), user_of(body)
@@ -221,13 +239,13 @@ async def _link_by_slack_email(s: Services, team_id: str, user_id: str) -> str:
         log.info("home: no Slack profile for %s: %s", user_id, exc)
         email = None
     if not email:
-        return ":warning: Slack did not give your e-mail address: use `/lms link you@company.com` instead."
-    said: list[str] = []
+        return NO_EMAIL_NOTE
+    said: list[tuple[Provider, str | None, str | None]] = []
     for provider in await s.links.providers(team_id):
         try:
             result = await s.links.link(team_id, user_id, email, actor=user_id, provider=provider)
         except Exception as exc:  # noqa: BLE001 - LinkError or an LMS failure: in words, per LMS
-            said.append(f"{provider_name(provider)}: {message_for(exc)['text']}")
+            said.append((provider, None, message_for(exc)["text"]))
             continue
-        said.append(f"{provider_name(provider)}: linked as learner {result.link.learner_id}")
-    return "; ".join(said) or ":warning: No LMS is connected yet: ask an admin to run `/lms connect`."
+        said.append((provider, result.link.learner_id, None))
+    return link_me_note(said)

@@ -12,16 +12,19 @@ from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 
 from bot.container import Services
 from handlers.context import team_of
+from handlers.errors import guarded
 
 
 def register(app: AsyncApp, services: Services) -> None:
     @app.event("app_uninstalled")
+    @guarded
     async def app_uninstalled(body: dict[str, Any], context: AsyncBoltContext) -> None:
         team = context.team_id or team_of(body)
         if team:
             await services.workspaces.uninstalled(team, enterprise_id=context.enterprise_id)
 
     @app.event("tokens_revoked")
+    @guarded
     async def tokens_revoked(event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext) -> None:
         team = context.team_id or team_of(body)
         tokens = event.get("tokens")

@@ -16,20 +16,23 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.container import Services
-from bot.services.links import LinkError, provider_name
 from bot.services.types import Provider
-from handlers.context import reply, reply_error, team_of, user_of
-from handlers.views.kit import SlackMessage, message, section
+from handlers.context import reply, team_of, user_of
+from handlers.errors import guarded
+from handlers.views.kit import SlackMessage
 from handlers.views.linking import (
     LINK_ASK_ADMINS_ACTION,
     UNLINK_CANCEL_ACTION,
     UNLINK_CONFIRM_ACTION,
+    already_linked_message,
     link_request_dm,
     link_request_refused,
     link_request_sent,
+    link_yourself_message,
     unlink_cancelled,
     unlink_done,
 )
+from handlers.views.notices import STALE_BUTTON, error_message
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +56,10 @@ async def ask_admins(
     """DM every admin once with who asks and the command that links them; once per requester per day."""
     missing = [p for p in wanted if await s.links.learner_for(team_id, requester, p) is None]
     if not missing:
-        return _already_linked()
+        return already_linked_message()
     everyone = await s.roles.admins(team_id)
     if requester in everyone:  # nobody else to wait for
-        return _link_yourself(missing)
+        return link_yourself_message(missing)
     if not everyone:
         return link_request_refused(None)
     earlier = await s.links.claim_link_request(team_id, requester, missing)
@@ -74,51 +77,34 @@ async def ask_admins(
     return link_request_sent(sent, missing) if sent else link_request_refused(None)
 
 
-def _link_yourself(missing: list[Provider]) -> SlackMessage:
-    text = "You are an admin: link yourself with " + ", ".join(
-        f"`/lms link @you &lt;{provider_name(p)} learner id&gt;`" for p in missing
-    )
-    return message(text + ".", [section(text + ".")])
-
-
-def _already_linked() -> SlackMessage:
-    text = "You are linked already: nothing to ask. `/lms progress` shows your modules."
-    return message(text, [section(text)])
-
-
 def register(app: AsyncApp, services: Services) -> None:
     @app.action(LINK_ASK_ADMINS_ACTION)
+    @guarded
     async def ask(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient) -> None:
         await ack()
-        try:
-            shown = await ask_admins(services, client, team_of(body), user_of(body), _providers(_value(body)))
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a clear ephemeral message
-            await reply_error(respond, exc)
-            return
-        await reply(respond, shown)
+        await reply(respond, await ask_admins(services, client, team_of(body), user_of(body), _providers(_value(body))))
 
     @app.action(UNLINK_CONFIRM_ACTION)
+    @guarded
     async def confirm(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         team_id, actor = team_of(body), user_of(body)
         target, _, scope = _value(body).partition(":")
-        try:
-            if not target:
-                raise LinkError("That button is out of date: run `/lms unlink` again.")
-            if target != actor:
-                await services.roles.require_admin(team_id, actor, "unlink other people")
-            removed = []
-            for provider in _providers(scope):  # exactly what the confirmation named, nothing linked since
-                removed += await services.links.unlink(team_id, target, actor=actor, provider=provider)
-        except Exception as exc:  # noqa: BLE001
-            await reply_error(respond, exc)
+        if not target:
+            await reply(respond, error_message(STALE_BUTTON.format(command="/lms unlink"), markup=True))
             return
+        if target != actor:
+            await services.roles.require_admin(team_id, actor, "unlink other people")
+        removed = []
+        for provider in _providers(scope):  # exactly what the confirmation named, nothing linked since
+            removed += await services.links.unlink(team_id, target, actor=actor, provider=provider)
         shown = unlink_done(
             target, [(Provider(link.provider), link.learner_id) for link in removed], own=target == actor
         )
         await _replace(respond, shown)
 
     @app.action(UNLINK_CANCEL_ACTION)
+    @guarded
     async def cancel(ack: AsyncAck, respond: AsyncRespond) -> None:
         await ack()
         await _replace(respond, unlink_cancelled())

@@ -21,10 +21,11 @@ from bot.lms.dates import DateOrder
 from bot.lms.errors import LMSError
 from bot.lms.module_update import ModuleUpdateError, validate_module_update
 from bot.services.connections import ConnectError
+from bot.services.roles import Role
 from bot.services.tracking import TrackError
 from bot.services.types import ModuleEditForm, Provider
 from handlers.context import dm, team_of, user_of
-from handlers.errors import message_for
+from handlers.errors import guarded, message_for
 from handlers.views import (
     EDIT_MODULE_ACTION,
     MODULE_EDIT_BLOCK_IDS,
@@ -36,7 +37,6 @@ from handlers.views import (
     TRACK_COURSE_PICK_ACTION,
     TRACK_PROVIDER_PICK_ACTION,
     UNTRACK_ACTION,
-    SlackView,
     module_edit_done_view,
     module_edit_errors,
     module_edit_failed_view,
@@ -50,25 +50,20 @@ from handlers.views import (
     track_module_modal,
     track_module_values,
 )
-from handlers.views.kit import context, input_block, modal, plain, section
+from handlers.views.connect import (
+    CONNECT_ISPRING_CALLBACK_ID,
+    CONNECT_ZOHO_OPEN_ACTION,
+    connect_ispring_modal,
+    ispring_connected_text,
+)
+from handlers.views.notices import field_text, loading_modal, notice_modal, problem_modal, refusal
+from handlers.views.tracking import track_result_message, untracked_text
 
 log = logging.getLogger(__name__)
 
-CONNECT_ISPRING_CALLBACK_ID = "connect_ispring"
 TRACK_CHECK_SECONDS = 2.0  # of Slack's 3 s for a view_submission answer
-_NOTICE_CALLBACK_ID = "lmsbot_notice"
-
-
-def _notice(title: str, text: str) -> SlackView:
-    return modal(_NOTICE_CALLBACK_ID, title, [section(text)], close="Close")
-
-
-def _loading(title: str, what: str) -> SlackView:
-    return modal(_NOTICE_CALLBACK_ID, title, [section(f":hourglass_flowing_sand: {what}")], close="Cancel")
-
-
-def _problem(title: str, exc: BaseException) -> SlackView:
-    return modal(_NOTICE_CALLBACK_ID, title, message_for(exc)["blocks"], close="Close")
+EDIT_MODULES = refusal(Role.EDITOR, "edit modules")
+TRACK_MODULES = refusal(Role.ADMIN, "track modules")
 
 
 # --- module edit ------------------------------------------------------------------------------------------
@@ -80,15 +75,15 @@ async def open_module_edit(
     if ref is None:
         await client.views_open(trigger_id=trigger_id, view=module_picker_modal(await s.tracking.list(team_id)))
         return
-    opened = await client.views_open(trigger_id=trigger_id, view=_loading("Edit module", "Loading it from Zoho…"))
+    opened = await client.views_open(trigger_id=trigger_id, view=loading_modal("Edit module", "Loading it from Zoho…"))
     await _show_form(s, client, str(opened["view"]["id"]), team_id, ref)
 
 
 async def _show_form(s: Services, client: AsyncWebClient, view_id: str, team_id: str, ref: str | int) -> None:
     try:
         form = await s.module_edit.form(team_id, ref)
-    except Exception as exc:  # noqa: BLE001 - shown in the modal in plain words
-        await client.views_update(view_id=view_id, view=_problem("Edit module", exc))
+    except Exception as exc:  # noqa: BLE001 - said in the "Loading…" modal, which a command's reply cannot reach
+        await client.views_update(view_id=view_id, view=problem_modal("Edit module", message_for(exc)))
         return
     await client.views_update(view_id=view_id, view=module_edit_modal(form))
 
@@ -101,9 +96,7 @@ async def _submit_module_edit(s: Services, ack: AsyncAck, body: dict[str, Any], 
     roles = await s.roles.roles(team_id, user_id)
     first_block = MODULE_EDIT_BLOCK_IDS["name"]
     if not roles.can_edit_modules:
-        await ack(
-            response_action="errors", errors={first_block: "Only workspace admins and trainers can edit modules."}
-        )
+        await ack(response_action="errors", errors={first_block: EDIT_MODULES})
         return
     if tracked_id is None:
         await ack(response_action="errors", errors={first_block: "This form lost track of its module; open it again."})
@@ -124,12 +117,9 @@ async def _submit_module_edit(s: Services, ack: AsyncAck, body: dict[str, Any], 
     view_id = str(view["id"])
     try:
         edited = await s.module_edit.submit(team_id, user_id, tracked_id, **values)
-    except (LMSError, ModuleUpdateError) as exc:
+    except (LMSError, ModuleUpdateError) as exc:  # the form's own "not saved" view; anything else: the boundary
         problem = message_for(exc)["text"]
         await client.views_update(view_id=view_id, view=module_edit_failed_view(tracked, problem))
-        return
-    except Exception as exc:  # noqa: BLE001
-        await client.views_update(view_id=view_id, view=_problem("Edit module", exc))
         return
     await client.views_update(view_id=view_id, view=module_edit_done_view(edited.module, edited.tracked))
     try:
@@ -142,7 +132,7 @@ async def _submit_module_edit(s: Services, ack: AsyncAck, body: dict[str, Any], 
 
 
 async def open_track(s: Services, client: AsyncWebClient, trigger_id: str, team_id: str) -> None:
-    opened = await client.views_open(trigger_id=trigger_id, view=_loading("Track a module", "Loading courses…"))
+    opened = await client.views_open(trigger_id=trigger_id, view=loading_modal("Track a module", "Loading courses…"))
     lists = await s.tracking.picker_lists(team_id)
     await client.views_update(view_id=str(opened["view"]["id"]), view=track_module_modal(courses=lists.courses))
 
@@ -185,7 +175,7 @@ async def _submit_track(s: Services, ack: AsyncAck, body: dict[str, Any], client
         errors[TRACK_BLOCK_IDS["module_id"]] = "Choose or type a module."
     roles = await s.roles.roles(team_id, user_id)
     if not roles.admin:
-        errors = {TRACK_BLOCK_IDS["course_id"]: "Only workspace admins can track modules."}
+        errors = {TRACK_BLOCK_IDS["course_id"]: TRACK_MODULES}
     if errors:
         await ack(response_action="errors", errors=errors)
         return
@@ -205,7 +195,7 @@ async def _submit_track(s: Services, ack: AsyncAck, body: dict[str, Any], client
         result = await asyncio.wait_for(track(), timeout=TRACK_CHECK_SECONDS)
     except TrackError as exc:  # under the field it concerns (an alias taken: under the alias)
         field = TRACK_BLOCK_IDS.get(exc.field, TRACK_BLOCK_IDS["module_id"])
-        await ack(response_action="errors", errors={field: _field_text(str(exc))})
+        await ack(response_action="errors", errors={field: field_text(exc.message)})
         return
     except TimeoutError:
         await ack()
@@ -215,49 +205,20 @@ async def _submit_track(s: Services, ack: AsyncAck, body: dict[str, Any], client
             await dm(client, user_id, message_for(exc))
             return
     except Exception as exc:  # noqa: BLE001 - an LMS or storage failure, in plain words on the form
-        problem = _field_text(message_for(exc)["text"])
+        problem = field_text(message_for(exc)["text"])
         await ack(response_action="errors", errors={TRACK_BLOCK_IDS["module_id"]: problem})
         return
     else:
         await ack()
-    t = result.tracked
-    name = f" *{result.module_name}*" if result.module_name else ""
-    text = (
-        f":white_check_mark: Tracking{name} as `{t.label}` (#{t.id})."
-        if result.changed
-        else f"`{t.label}` was already tracked; nothing changed."
-    )
-    if result.note:
-        text += f"\n{result.note}"
-    await dm(client, user_id, {"text": text, "blocks": [section(text)]})
+    shown = track_result_message(result.module_name, result.tracked, changed=result.changed, note=result.note)
+    await dm(client, user_id, shown)
 
 
 # --- iSpring ------------------------------------------------------------------------------------------------
 
 
-def connect_ispring_modal(client_id: str | None = None, problem: str | None = None) -> SlackView:
-    """The connect form; after a refused key (found too late for an inline error) it comes back with the
-    client id kept and the problem said under the secret."""
-    blocks = [
-        section("Paste the API key from iSpring Learn (Settings → API). lmsbot checks it before saving it."),
-        input_block("ispring_client_id", "Client ID", _text_input("value", client_id)),
-        input_block("ispring_client_secret", "Client secret", _text_input("value")),
-    ]
-    if problem:
-        blocks.append(context(f":warning: {problem} Paste the secret again."))
-    blocks.append(context("The secret is stored encrypted and never shown again."))
-    return modal(CONNECT_ISPRING_CALLBACK_ID, "Connect iSpring", blocks, submit="Connect")
-
-
 async def open_connect_ispring(client: AsyncWebClient, trigger_id: str) -> None:
     await client.views_open(trigger_id=trigger_id, view=connect_ispring_modal())
-
-
-def _text_input(action_id: str, initial: str | None = None) -> dict[str, Any]:
-    element: dict[str, Any] = {"type": "plain_text_input", "action_id": action_id, "placeholder": plain("…", 150)}
-    if initial:
-        element["initial_value"] = initial
-    return element
 
 
 async def _submit_connect_ispring(s: Services, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -267,7 +228,7 @@ async def _submit_connect_ispring(s: Services, ack: AsyncAck, body: dict[str, An
     secret = (values.get("ispring_client_secret", {}).get("value", {}) or {}).get("value") or ""
     roles = await s.roles.roles(team_id, user_id)
     if not roles.admin:
-        await ack(response_action="errors", errors={"ispring_client_id": "Only workspace admins can connect an LMS."})
+        await ack(response_action="errors", errors={"ispring_client_id": refusal(Role.ADMIN, "connect an LMS")})
         return
     connect = partial(s.connections.connect_ispring, team_id, user_id, client_id=client_id, client_secret=secret)
     # Slack waits 3 s for this answer: a key iSpring refuses within that is shown on the form itself, with
@@ -276,34 +237,29 @@ async def _submit_connect_ispring(s: Services, ack: AsyncAck, body: dict[str, An
     try:
         connection = await asyncio.wait_for(asyncio.shield(task), timeout=TRACK_CHECK_SECONDS)
     except (ConnectError, LMSError) as exc:
-        await ack(response_action="errors", errors={"ispring_client_secret": _field_text(str(exc))})
+        await ack(response_action="errors", errors={"ispring_client_secret": field_text(str(exc))})
         return
     except TimeoutError:
-        await ack(response_action="update", view=_loading("Connect iSpring", "Checking the key with iSpring…"))
+        await ack(response_action="update", view=loading_modal("Connect iSpring", "Checking the key with iSpring…"))
         view_id = str(body["view"]["id"])
         try:
             connection = await task
         except (ConnectError, LMSError) as exc:  # the form again, with what was typed (but the secret) kept
             await client.views_update(view_id=view_id, view=connect_ispring_modal(client_id.strip(), str(exc)))
             return
-        text = f":white_check_mark: iSpring is connected (client `{connection.client_id}`)."
-        await client.views_update(view_id=view_id, view=_notice("Connect iSpring", text))
+        done = notice_modal("Connect iSpring", ispring_connected_text(connection.client_id))
+        await client.views_update(view_id=view_id, view=done)
         return
-    text = f":white_check_mark: iSpring is connected (client `{connection.client_id}`)."
-    await ack(response_action="update", view=_notice("Connect iSpring", text))
-
-
-def _field_text(text: str) -> str:
-    """An inline error is plain text of at most 150 characters (Slack shows no mrkdwn under a field)."""
-    plain_text = text.replace("`", "")
-    return plain_text if len(plain_text) <= 150 else plain_text[:149] + "…"
+    await ack(
+        response_action="update", view=notice_modal("Connect iSpring", ispring_connected_text(connection.client_id))
+    )
 
 
 async def _refuse(client: AsyncWebClient, body: dict[str, Any], title: str, text: str) -> None:
     """A refusal in a modal of the person's own (from their trigger_id): never in the view the payload names,
     which may be someone else's."""
     try:
-        await client.views_open(trigger_id=str(body.get("trigger_id") or ""), view=_notice(title, text))
+        await client.views_open(trigger_id=str(body.get("trigger_id") or ""), view=notice_modal(title, text))
     except SlackApiError as exc:
         log.info("could not show a refusal to %s: %s", user_of(body), exc.response.get("error"))
 
@@ -313,33 +269,36 @@ def register(app: AsyncApp, services: Services) -> None:
         team_id, user_id = team_of(body), user_of(body)
         roles = await services.roles.roles(team_id, user_id)
         if not roles.can_edit_modules:
-            refusal = _notice("Edit module", "Only workspace admins and trainers can edit modules.")
-            await client.views_open(trigger_id=body["trigger_id"], view=refusal)
+            await client.views_open(trigger_id=body["trigger_id"], view=notice_modal("Edit module", EDIT_MODULES))
             return
         await open_module_edit(services, client, body["trigger_id"], team_id, ref)
 
     @app.action(EDIT_MODULE_ACTION)
+    @guarded
     async def edit_button(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         value = (body.get("actions") or [{}])[0].get("value") or ""
         await open_for_editor(body, client, int(value) if value.isdigit() else value)
 
     @app.action(MODULE_PICK_ACTION)
+    @guarded
     async def module_picked(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         if not (await services.roles.roles(team_of(body), user_of(body))).can_edit_modules:
-            await _refuse(client, body, "Edit module", "Only workspace admins and trainers can edit modules.")
+            await _refuse(client, body, "Edit module", EDIT_MODULES)
             return
         selected = ((body.get("actions") or [{}])[0].get("selected_option") or {}).get("value", "")
         view_id = str(body["view"]["id"])
-        await client.views_update(view_id=view_id, view=_loading("Edit module", "Loading it from Zoho…"))
+        await client.views_update(view_id=view_id, view=loading_modal("Edit module", "Loading it from Zoho…"))
         await _show_form(services, client, view_id, team_of(body), int(selected) if selected.isdigit() else selected)
 
     @app.view(MODULE_EDIT_CALLBACK_ID)
+    @guarded
     async def module_edit_submitted(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await _submit_module_edit(services, ack, body, client)
 
     @app.shortcut("edit_module")
+    @guarded
     async def edit_shortcut(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         await open_for_editor(body, client, None)
@@ -347,37 +306,39 @@ def register(app: AsyncApp, services: Services) -> None:
     @app.action(TRACK_PROVIDER_PICK_ACTION)
     @app.action(TRACK_COURSE_PICK_ACTION)
     @app.action(TRACK_BATCH_PICK_ACTION)
+    @guarded
     async def track_picked(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         if not (await services.roles.roles(team_of(body), user_of(body))).admin:
-            await _refuse(client, body, "Track a module", "Only workspace admins can track modules.")
+            await _refuse(client, body, "Track a module", TRACK_MODULES)
             return
-        try:
-            await _track_pick(services, body, client)
-        except Exception as exc:  # noqa: BLE001
-            await client.views_update(view_id=str(body["view"]["id"]), view=_problem("Track a module", exc))
+        await _track_pick(services, body, client)  # a failure: the boundary says it in this modal
 
     @app.view(TRACK_CALLBACK_ID)
+    @guarded
     async def track_submitted(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await _submit_track(services, ack, body, client)
 
     @app.action(UNTRACK_ACTION)
+    @guarded
     async def untrack_clicked(ack: AsyncAck, body: dict[str, Any], respond: Any) -> None:
         await ack()
         team_id, user_id = team_of(body), user_of(body)
         value = (body.get("actions") or [{}])[0].get("value") or ""
         roles = await services.roles.roles(team_id, user_id)
         if not roles.admin:
-            text = "Only workspace admins can untrack modules."
+            text = refusal(Role.ADMIN, "untrack modules")
         else:
             removed = await services.tracking.untrack(team_id, user_id, f"#{value}")
-            text = f"Stopped tracking `{removed.label}`." if removed else "That module was not tracked any more."
+            text = untracked_text(removed.label if removed else None)
         await respond(text=text, response_type="ephemeral", replace_original=False)
 
     @app.view(CONNECT_ISPRING_CALLBACK_ID)
+    @guarded
     async def ispring_submitted(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await _submit_connect_ispring(services, ack, body, client)
 
-    @app.action("connect_zoho_open")
+    @app.action(CONNECT_ZOHO_OPEN_ACTION)
+    @guarded
     async def url_button(ack: AsyncAck) -> None:
         await ack()  # Slack sends block_actions for link buttons too; the browser does the rest

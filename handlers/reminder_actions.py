@@ -16,19 +16,22 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from bot.container import Services
 from bot.reminders.actions import MessageRef, build_actions
 from bot.reminders.types import Digest
-from bot.services.preferences import PreferenceError
 from handlers.context import reply, team_of, user_of
+from handlers.errors import guarded
 from handlers.views.digest import (
     MUTE_ACTION,
     OPEN_ACTION,
     SNOOZE_DAY_ACTION,
     SNOOZE_WEEK_ACTION,
     STOP_ACTION,
+    STOPPED_NOTE,
     acted_on,
     digest_message,
+    muted_note,
+    snoozed_note,
 )
-from handlers.views.formatting import slack_time
-from handlers.views.kit import SlackMessage, message, section
+from handlers.views.kit import SlackMessage
+from handlers.views.notices import STALE_MUTE, error_message
 
 log = logging.getLogger(__name__)
 
@@ -55,37 +58,37 @@ def register(app: AsyncApp, services: Services) -> None:
     async def snooze(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, days: int) -> None:
         await ack()
         until, digest = await actions.snooze(message_ref(body), days)
-        note = f":sleeping: Snoozed until {slack_time(until, '{date_short_pretty} {time}')}."
-        await _replace(respond, body, digest, note)
+        await _replace(respond, body, digest, snoozed_note(until))
 
     @app.action(SNOOZE_DAY_ACTION)
+    @guarded
     async def snooze_day(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await snooze(ack, body, respond, 1)
 
     @app.action(SNOOZE_WEEK_ACTION)
+    @guarded
     async def snooze_week(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await snooze(ack, body, respond, 7)
 
     @app.action(STOP_ACTION)
+    @guarded
     async def stop(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         digest = await actions.stop(message_ref(body))
-        await _replace(respond, body, digest, ":octagonal_sign: Reminders stopped. `/lms remind on` brings them back.")
+        await _replace(respond, body, digest, STOPPED_NOTE)
 
     @app.action(MUTE_ACTION)
+    @guarded
     async def mute(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         value = _value(body)
         if not value.isdigit():
+            await reply(respond, error_message(STALE_MUTE, markup=True))
             return
-        try:
-            label, digest = await actions.mute(message_ref(body), int(value))
-        except PreferenceError as exc:
-            await reply(respond, message(str(exc), [section(f":warning: {exc}")]))
-            return
-        note = f":no_bell: `{label}` muted. `/lms remind unmute {label}` turns it back on."
-        await _replace(respond, body, digest, note)
+        label, digest = await actions.mute(message_ref(body), int(value))  # a PreferenceError: the boundary says it
+        await _replace(respond, body, digest, muted_note(label))
 
     @app.action(OPEN_ACTION)
+    @guarded
     async def open_in_lms(ack: AsyncAck) -> None:
         await ack()  # a URL button: Slack opens the link, but still sends the click, which must be acknowledged

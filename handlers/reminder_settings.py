@@ -18,7 +18,7 @@ from bot.services.types import ReminderSettings
 from handlers.views import SlackMessage, bad_arguments_message, reminder_settings_message
 from handlers.views.digest import digest_message
 from handlers.views.formatting import slack_time, weekdays
-from handlers.views.kit import context, message, section
+from handlers.views.status import reminder_changed_message, reminder_refused_message
 from storage.repositories.preferences import WEEKDAYS, ReminderPreferences
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,6 @@ _LEARNER_USAGE = (
 _MANAGER_USAGE = _LEARNER_USAGE.replace(" · mute", " · digest on|off · mute")
 SNOOZE_FORMS = "`snooze 1d`, `snooze 1w` or `snooze until 2026-12-24` (or a weekday: `snooze until monday`)"
 MAX_SNOOZE_DAYS = 366
-HOME_HINT = "Days, quiet hours and snooze can also be set on the bot's Home tab."
 
 
 def _now(s: Services) -> datetime:
@@ -153,11 +152,9 @@ async def remind_command(s: Services, team_id: str, user_id: str, args: list[str
             return bad_arguments_message(
                 "remind", problem=f"Try one of: {_MANAGER_USAGE if manager else _LEARNER_USAGE} (or use the Home tab)"
             )
-    except PreferenceError as exc:
-        text = str(exc)
-        return message(text, [section(f":warning: {text}"), context(HOME_HINT)])
-    status = reminder_settings_message(settings, manager=manager)
-    return message(note, [section(f":white_check_mark: {note}"), *status["blocks"]])
+    except PreferenceError as exc:  # said with the Home tab hint (and shown as the tab's note from its controls)
+        return reminder_refused_message(exc.message)
+    return reminder_changed_message(note, settings, manager=manager)
 
 
 async def clear_digest_notes(s: Services, team_id: str, user_id: str) -> None:

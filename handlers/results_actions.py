@@ -19,13 +19,17 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.container import Services
 from handlers.commands import Invocation, results_report, split_args
-from handlers.context import reply, reply_error, team_of, user_of
-from handlers.views.digest import NUDGE_ACTION, nudged_message, nudged_note
-from handlers.views.kit import message, section
+from handlers.context import reply, team_of, user_of
+from handlers.errors import guarded
+from handlers.views.digest import NUDGE_ACTION, nudge_dm, nudged_message, nudged_note, nudged_reply
 from handlers.views.reports import (
     RESULTS_CSV_ACTION,
     RESULTS_NEXT_ACTION,
     RESULTS_PREV_ACTION,
+    csv_comment,
+    csv_needs_reinstall_message,
+    csv_sent_message,
+    no_results_message,
     read_page_value,
     results_csv,
     results_message,
@@ -46,71 +50,61 @@ def register(app: AsyncApp, services: Services) -> None:
     async def page(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         query, offset = read_page_value(_value(body))
-        try:
-            report, title = await results_report(services, _invocation(body, query))
-        except Exception as exc:  # noqa: BLE001 - a clear ephemeral message, as for the command itself
-            await reply_error(respond, exc)
-            return
+        report, title = await results_report(services, _invocation(body, query))
         shown = results_message(report, title=title, offset=offset, query=query)
         await respond(text=shown["text"], blocks=shown["blocks"], replace_original=True)
 
     @app.action(RESULTS_NEXT_ACTION)
+    @guarded
     async def next_page(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await page(ack, body, respond)
 
     @app.action(RESULTS_PREV_ACTION)
+    @guarded
     async def previous_page(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await page(ack, body, respond)
 
-    @app.action(RESULTS_CSV_ACTION)
-    async def export_csv(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient) -> None:
+    async def ack_export(ack: AsyncAck) -> None:
         await ack()
+
+    async def export_csv(body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient) -> None:
+        """A lazy listener (reading every result and uploading a file can take a while): behind `guarded`."""
         query, _offset = read_page_value(_value(body))
         inv = _invocation(body, query)
+        report, title = await results_report(services, inv)
+        if not report.results:
+            await reply(respond, no_results_message())
+            return
+        stamp = datetime.now(UTC).strftime("%Y-%m-%d")
+        rows = len(report.results)
         try:
-            report, title = await results_report(services, inv)
-            if not report.results:
-                await reply(respond, message("No results match.", [section("No results match those filters.")]))
-                return
             channel = await services.slack.dm_channel(inv.team_id, inv.user_id)
-            stamp = datetime.now(UTC).strftime("%Y-%m-%d")
-            rows = len(report.results)
             await client.files_upload_v2(
                 channel=channel,
                 content=results_csv(report),
                 filename=f"lms-results-{stamp}.csv",
                 title=f"{title} ({report.scope or 'all'}, {stamp})",
-                initial_comment=f"{title}: {rows} rows" + (f" for `{query}`" if query else "") + ".",
+                initial_comment=csv_comment(title, rows, query),
             )
         except SlackApiError as exc:
             if exc.response.get("error") not in ("missing_scope", "not_allowed_token_type"):
-                await reply_error(respond, exc)
-                return
+                raise
             # Installed before CSV exports existed: Slack refuses until the app is reinstalled with files:write.
-            text = (
-                ":warning: I can't upload files in this workspace yet: an admin needs to reinstall lmsbot so it gets "
-                "Slack's `files:write` permission."
-            )
-            await reply(respond, message(text, [section(text)]))
+            await reply(respond, csv_needs_reinstall_message())
             return
-        except Exception as exc:  # noqa: BLE001 - a clear ephemeral message instead of a silent failure
-            await reply_error(respond, exc)
-            return
-        done = f":page_facing_up: Sent the CSV ({rows} rows) to your DM with me."
-        await reply(respond, message(done, [section(done)]))
+        await reply(respond, csv_sent_message(rows))
+
+    app.action(RESULTS_CSV_ACTION)(ack=ack_export, lazy=[guarded(export_csv)])
 
     @app.action(NUDGE_ACTION)
+    @guarded
     async def nudge(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        try:
-            outcome = await services.nudges.nudge_overdue(team_of(body), user_of(body))
-        except Exception as exc:  # noqa: BLE001 - a clear ephemeral message
-            await reply_error(respond, exc)
-            return
+        outcome = await services.nudges.nudge_overdue(team_of(body), user_of(body), nudge_dm)
         note = nudged_note(outcome.nudged, outcome.already, outcome.unreachable, outcome.failed)
         original = body.get("message")
         if original:  # the digest shows what was done, in place of the button
             shown = nudged_message(original, note)
             await respond(text=shown["text"], blocks=shown["blocks"], replace_original=True)
         else:
-            await reply(respond, message(note, [section(note)]))
+            await reply(respond, nudged_reply(note))

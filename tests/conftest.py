@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from bot.sandbox.config import SandboxConfig
-from bot.sandbox.server import SandboxServer
-from bot.sandbox.state import SandboxState
+from bot.devkit.sandbox.config import SandboxConfig
+from bot.devkit.sandbox.server import SandboxServer
+from bot.devkit.sandbox.state import SandboxState
 
 SandboxFactory = Callable[..., SandboxServer]
 # Tests that must run the migrations themselves on new SQLite files (not get a copy of the template).

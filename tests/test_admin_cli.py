@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import Engine, create_engine, event, text
 
 from bot.cli import main
-from bot.sandbox import seed
-from bot.sandbox.server import SandboxServer
-from bot.slackstub.server import SlackStubServer
+from bot.devkit.sandbox import seed
+from bot.devkit.sandbox.server import SandboxServer
+from bot.devkit.slackstub.server import SlackStubServer
 from storage.crypto import Keyring
 from storage.db import Database
 from storage.repositories.connections import ConnectionRepository
@@ -268,12 +268,18 @@ def test_keys_rotate_keeps_everything_readable(
 DATABASE_COMMANDS = (
     ["links"],
     ["link", "--team", TEAM, "--user", "U0ADA", "--learner", "1"],
+    ["unlink", "--team", TEAM, "--user", "U0ADA"],
+    ["track", "--team", TEAM, "--course", "1", "--module", "2"],
+    ["untrack", "--team", TEAM, "--id", "1"],
     ["tracked", "--team", TEAM],
+    ["workspace", "purge", "--team", TEAM, "--yes"],
+    ["ispring", "webhooks", "status", "--team", TEAM],
     ["connect", "zoho", "--team", TEAM],
     ["keys", "rotate"],
     ["remind", "--now"],
     ["status"],
     ["scheduler"],
+    ["worker"],
     ["serve", "--port", "1"],
     ["socket"],
 )
@@ -317,7 +323,7 @@ def test_a_missing_or_malformed_key_is_one_line_and_exit_2_from_every_command(
         assert one_line(err).startswith(said), (command, err)
 
 
-def test_a_key_that_cannot_decrypt_the_stored_credentials_stops_serve_socket_scheduler_and_remind(
+def test_a_key_that_cannot_decrypt_the_stored_credentials_stops_serve_socket_scheduler_worker_and_remind(
     env: Path,
     slack_app: None,
     sandbox: SandboxServer,
@@ -327,7 +333,7 @@ def test_a_key_that_cannot_decrypt_the_stored_credentials_stops_serve_socket_sch
     assert connect_ispring(capsys, sandbox, sandbox.config.ispring_client_secret)[0] == 0
     old = os.environ["LMSBOT_ENCRYPTION_KEYS"]
     monkeypatch.setenv("LMSBOT_ENCRYPTION_KEYS", Keyring.generate_key())  # the old key dropped by mistake
-    for command in (["serve", "--port", "1"], ["socket"], ["scheduler"], ["remind", "--now"]):
+    for command in (["serve", "--port", "1"], ["socket"], ["scheduler"], ["worker"], ["remind", "--now"]):
         code, out, err = run(capsys, *command)
         assert (code, out) == (2, ""), (command, code, out, err)
         assert one_line(err) == (
@@ -365,6 +371,20 @@ def test_every_missing_setting_is_listed_at_once(
     assert code == 2 and line.startswith("error: configuration: ")
     assert "LMS_RATE_LIMIT: Input should be a valid integer" in line
     assert "LMS_TIMEOUT_SECONDS: Input should be greater than 0" in line
+
+
+def test_malformed_reminder_settings_are_one_line_from_every_command_that_builds_reminders(
+    env: Path, slack_app: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # serve used to start and fail later inside a request; the others printed pydantic's multi-line report.
+    monkeypatch.setenv("REMINDER_SWEEP_MINUTES", "often")
+    monkeypatch.setenv("REMINDER_LMS_TIMEZONE", "Europe/Berlin")  # gone: LMS_TIMEZONE is the one LMS zone
+    for command in (["serve", "--port", "1"], ["socket"], ["scheduler"], ["worker"], ["remind", "--now"]):
+        code, out, err = run(capsys, *command)
+        line = one_line(err)
+        assert (code, out) == (2, ""), (command, code, out, err)
+        assert line.startswith("error: reminder configuration: REMINDER_SWEEP_MINUTES: "), (command, line)
+        assert "REMINDER_LMS_TIMEZONE: is no longer read: set LMS_TIMEZONE" in line, (command, line)
 
 
 def test_commands_refuse_an_unmigrated_database(

@@ -4,6 +4,7 @@ does not matter."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import tracemalloc
 from collections.abc import Awaitable, Callable, Iterator
@@ -11,8 +12,8 @@ from collections.abc import Awaitable, Callable, Iterator
 import httpx
 import pytest
 
+from bot.devkit.clock import VirtualClock
 from bot.lms import ispring, zoho
-from bot.lms.clock import VirtualClock
 from bot.lms.content import read_json
 from bot.lms.errors import DeadlineExceededError, InvalidResponseError, RateLimitedError
 from bot.lms.exchange import HttpLimits
@@ -181,3 +182,30 @@ def test_json_labelled_as_html_still_reads_but_a_page_does_not() -> None:
     assert read_json(b'{"a": 1}', provider="Zoho", content_type="text/html;charset=UTF-8") == {"a": 1}
     with pytest.raises(InvalidResponseError, match="web page"):
         read_json(b"<div>Maintenance</div>", provider="Zoho", content_type="text/html")
+
+
+async def test_a_list_whose_pages_keep_coming_slowly_ends_within_the_deadline() -> None:
+    """Each page well within its own deadline, but never a last one: a person's read ends at the deadline, not
+    at the page cap (a thousand pages of 0.2 s would be over three minutes)."""
+    served = 0
+
+    async def slow_page(request: httpx.Request) -> httpx.Response:
+        nonlocal served
+        if request.url.path.endswith("/token"):
+            return httpx.Response(200, json={"access_token": "t", "expires_in": 3600})
+        served += 1
+        await asyncio.sleep(0.2)
+        body = f"<response><results/><nextPageToken>t{served}</nextPageToken></response>"
+        return httpx.Response(200, content=body.encode(), headers={"content-type": "application/xml"})
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(slow_page))
+    limits = HttpLimits(deadline=1.0)
+    auth = ISpringClientCredentialsSource(api_url="https://i.example", client_id="c", client_secret="s", http=http)
+    transport = LmsTransport(
+        provider="iSpring", base_url="https://i.example", http=http, auth=auth, account="ispring:s", limits=limits
+    )
+    started = time.monotonic()
+    with pytest.raises(InvalidResponseError, match=r"its list did not end within 1 s \(\d+ pages read"):
+        await ISpringClient(transport).module_results()
+    assert time.monotonic() - started < 1.5
+    assert 2 <= served <= 6

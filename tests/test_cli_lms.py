@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from bot.cli import main
-from bot.sandbox import seed
-from bot.sandbox.server import SandboxServer
+from bot.devkit.sandbox import seed
+from bot.devkit.sandbox.server import SandboxServer
 from tests.support.lms import sandbox_env
 from tests.support.processes import free_port, wait_until_serving
 

@@ -7,8 +7,11 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from bot.config import ModuleDataTransport
-from bot.lms.clock import VirtualClock
+from bot.devkit.clock import VirtualClock
+from bot.devkit.sandbox import seed
+from bot.devkit.sandbox.config import SandboxConfig
+from bot.devkit.sandbox.seed import build_state
+from bot.devkit.sandbox.server import SandboxServer
 from bot.lms.errors import (
     BadRequestError,
     DailyBudgetExhaustedError,
@@ -21,6 +24,7 @@ from bot.lms.errors import (
 )
 from bot.lms.ispring_models import DateRange, ResultsFilter
 from bot.lms.module_update import ModuleUpdateError, validate_module_update
+from bot.lms.options import ModuleDataTransport
 from bot.lms.ratelimit import RateLimitPolicy
 from bot.lms.zoho_models import (
     Assignment,
@@ -30,10 +34,6 @@ from bot.lms.zoho_models import (
     OnlineTest,
     SessionEntity,
 )
-from bot.sandbox import seed
-from bot.sandbox.config import SandboxConfig
-from bot.sandbox.seed import build_state
-from bot.sandbox.server import SandboxServer
 from tests.support.lms import sandbox_clients
 
 SP, M1, M2 = str(seed.SELF_PACED_COURSE), str(seed.SP_MODULE_1), str(seed.SP_MODULE_2)

@@ -17,7 +17,7 @@ from packaging.version import Version
 ROOT = Path(__file__).resolve().parent.parent
 # (first version without the advisories we know of, the last one with them); see the comment in pyproject.toml.
 ADVISORY_FLOORS = {
-    "aiohttp": ("3.14.1", "3.14.0"),
+    "aiohttp": ("3.14.3", "3.14.2"),  # GHSA-mfx4-hv73-q22v, GHSA-mq44-7p77-q5h7 (3.14.2), GHSA-cq5v-8q36-5273 (3.14.3)
     "starlette": ("1.3.1", "1.3.0"),
     "cryptography": ("50.0.0", "49.0.0"),
     "h11": ("0.16", "0.15.0"),

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from bot.cli import main
 from bot.config import Settings
-from bot.devstack import DevStack
+from bot.devkit.devstack import DevStack
 from storage.crypto import Keyring
 from storage.db import Database
 from storage.repositories.connections import ConnectionRepository

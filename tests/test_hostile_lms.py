@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.devkit.sandbox.server import SandboxServer
 from bot.lms import ispring, zoho
-from bot.sandbox.server import SandboxServer
 from tests.support.hostile_lms import CONTENT_MODES, HostileLms, Mode
 from tests.support.lms import sandbox_env
 
@@ -124,3 +124,23 @@ def test_token_requests_have_the_deadline_too(hostile_env: HostileLms, capsys: p
         _, err = capsys.readouterr()
         assert code == 1 and len(err.strip().splitlines()) == 1, err
         assert f"within {DEADLINE:.0f} s" in err and took < DEADLINE + 5, (err, took)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("provider", sorted(COMMANDS))
+def test_endless_pages_end_within_the_deadline_with_the_shipped_rate_limit_and_page_caps(
+    hostile_env: HostileLms, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, provider: str
+) -> None:
+    """At 30 calls a minute the page caps alone (1,000 / 400 pages) would hold the CLI for many minutes: a list
+    read while someone waits ends, all its pages and waits for budget together, within the deadline."""
+    monkeypatch.setenv("LMS_RATE_LIMIT", "30")
+    monkeypatch.setattr(ispring, "MAX_PAGES", 1000)
+    monkeypatch.setattr(zoho, "MAX_PAGES", 400)
+    hostile_env.mode = Mode.ENDLESS_PAGES
+    started = time.monotonic()
+    code = main(COMMANDS[provider])
+    took = time.monotonic() - started
+    _, err = capsys.readouterr()
+    assert code == 1 and len(err.strip().splitlines()) == 1, err
+    assert f"its list did not end within {DEADLINE:g} s" in err and "pages read" in err, err
+    assert took < DEADLINE + 5, took

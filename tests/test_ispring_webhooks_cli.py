@@ -5,6 +5,7 @@ code iSpring posts to the callback (kept by the web process in the database), th
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from bot.ispring_cli import callback_urls, register, webhook_admin
 from bot.services.ispring_webhooks import COMPLETION_EVENTS
 from storage import migrate
 from tests.reminders.conftest import TEAM
+from tests.support.hostile_lms import HostileLms, Mode
 
 LOGIN = {"X-Auth-Account-Url": "https://acme.ispringlearn.com", "X-Auth-Email": "owner@acme.test"}
 
@@ -91,3 +93,52 @@ def test_missing_owner_login_is_one_line(
         "error: missing settings: ISPRING_WEBHOOK_SECRET, ISPRING_ACCOUNT_URL, ISPRING_ADMIN_EMAIL, "
         "ISPRING_ADMIN_PASSWORD"
     )
+
+
+HOSTILE_DEADLINE = 2.0
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize(
+    "mode",
+    [Mode.SLOWLORIS, Mode.HUGE_BODY, Mode.REDIRECT, Mode.JSON_DEEP, Mode.JSON_BIG_INT, Mode.HTML_200],
+    ids=str,
+)
+def test_a_hostile_ispring_is_one_line_within_the_deadline(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path, mode: Mode
+) -> None:
+    """Webhook management calls are LMS calls too: LMS_CALL_DEADLINE_SECONDS, LMS_MAX_RESPONSE_BYTES, no
+    redirects, hostile content refused in plain words (not printed as if it were iSpring's answer)."""
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    migrate.upgrade(url)
+    monkeypatch.chdir(tmp_path)  # no .env
+    with HostileLms(mode, trickle_interval=0.2) as hostile:
+        for name, value in {
+            "DATABASE_URL": url,
+            "LMSBOT_ENV": "development",
+            "LMSBOT_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+            "ISPRING_API_URL": hostile.ispring_url,
+            "ISPRING_WEBHOOK_SECRET": "s3cret",
+            "ISPRING_ACCOUNT_URL": LOGIN["X-Auth-Account-Url"],
+            "ISPRING_ADMIN_EMAIL": LOGIN["X-Auth-Email"],
+            "ISPRING_ADMIN_PASSWORD": "pw",
+            "LMS_CALL_DEADLINE_SECONDS": str(HOSTILE_DEADLINE),
+        }.items():
+            monkeypatch.setenv(name, value)
+        started = time.monotonic()
+        code = cli.main(["ispring", "webhooks", "status", "--team", TEAM])
+        took = time.monotonic() - started
+        out, err = capsys.readouterr()  # before the server stops (its own shutdown is not the CLI's output)
+    assert code == 1 and out == "", (code, out[:300])
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: iSpring"), err[-2000:]
+    assert "Traceback" not in err and took < HOSTILE_DEADLINE + 5, (err[-300:], took)
+    expected = {
+        Mode.SLOWLORIS: f"no complete answer within {HOSTILE_DEADLINE:g} s",
+        Mode.HUGE_BODY: "larger than 20 MB",
+        Mode.REDIRECT: "does not follow redirects",
+        Mode.JSON_DEEP: "nested more than",
+        Mode.JSON_BIG_INT: "too many digits",
+        Mode.HTML_200: "web page",
+    }[mode]
+    assert expected in err, err

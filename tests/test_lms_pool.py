@@ -14,8 +14,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
+from bot.devkit.threaded_server import ThreadedServer
 from bot.lms.pool import ShardedTransport
-from bot.threaded_server import ThreadedServer
 
 
 class Seen:

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.lms.clock import VirtualClock
+from bot.devkit.clock import VirtualClock
 from bot.lms.errors import DailyBudgetExhaustedError, RateLimitedError
 from bot.lms.ratelimit import (
     DailyQuota,

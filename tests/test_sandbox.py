@@ -16,9 +16,9 @@ from xml.etree import ElementTree
 import httpx
 import pytest
 
-from bot.sandbox import cli
-from bot.sandbox.config import SandboxConfig
-from bot.sandbox.seed import (
+from bot.devkit.sandbox import cli
+from bot.devkit.sandbox.config import SandboxConfig
+from bot.devkit.sandbox.seed import (
     BATCH_SPRING,
     BL_COACHING,
     BL_KICKOFF,
@@ -31,8 +31,8 @@ from bot.sandbox.seed import (
     SP_MODULE_2,
     build_state,
 )
-from bot.sandbox.server import SandboxServer
-from bot.sandbox.state import EntityProgress, ManualClock, SandboxState
+from bot.devkit.sandbox.server import SandboxServer
+from bot.devkit.sandbox.state import EntityProgress, ManualClock, SandboxState
 from tests.conftest import SandboxFactory
 
 ZOHO = {"client_id": "sandbox-zoho-client", "client_secret": "sandbox-zoho-secret"}
@@ -843,7 +843,7 @@ def test_cli_arguments_and_banner() -> None:
 
 
 def test_admin_api_completes_moves_adds_and_refuses_plainly(sandbox: SandboxServer) -> None:
-    from bot.sandbox import seed as demo
+    from bot.devkit.sandbox import seed as demo
 
     with client(sandbox) as c:
         done = c.post("/_sandbox/complete", json={"learner": "Ada Lovelace", "item": "Pre-reading"})
@@ -871,11 +871,31 @@ def test_admin_api_completes_moves_adds_and_refuses_plainly(sandbox: SandboxServ
         assert again.status_code == 409
 
 
+def test_admin_api_adds_ispring_learners_to_a_department(sandbox: SandboxServer) -> None:
+    state = sandbox.state
+    [engineering] = [d.department_id for d in state.ispring_departments.values() if d.name == "Engineering"]
+    modules = {r.module_id for r in state.ispring_results}
+    with client(sandbox) as c:
+        added = c.post("/_sandbox/ispring/learners", json={"count": 3, "department": "engineering"})
+        assert added.status_code == 200 and added.json()["department"] == "Engineering"
+        ids = [u["id"] for u in added.json()["learners"]]
+        assert len(set(ids)) == 3 and all(state.ispring_users[i].department_id == engineering for i in ids)
+        for learner in ids:
+            assert {r.module_id for r in state.ispring_results if r.user_id == learner} == modules
+        # iSpring's own API lists them in the department, with their results
+        h = {"Authorization": ispring_token(sandbox), "Accept": "application/json"}
+        listed = c.get(RESULTS, params={"departmentIds[]": engineering}, headers=h)
+        assert listed.status_code == 200 and set(ids) <= {r["userId"] for r in listed.json()["results"]}
+        unknown = c.post("/_sandbox/ispring/learners", json={"count": 2, "department": "Marketing"})
+        assert unknown.status_code == 404 and "there are: Engineering, Sales" in unknown.json()["error"]
+        assert c.post("/_sandbox/ispring/learners", json={"count": 0, "department": "Sales"}).status_code == 400
+
+
 def test_ispring_completion_sends_signed_webhooks(sandbox: SandboxServer) -> None:
     import hashlib
     import json as jsonlib
 
-    from bot.slackstub import ThreadedServer
+    from bot.devkit.slackstub import ThreadedServer
 
     received: list[tuple[bytes, str]] = []
 

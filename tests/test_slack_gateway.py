@@ -10,10 +10,10 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
-from bot.lms.clock import VirtualClock
+from bot.devkit.clock import VirtualClock
+from bot.devkit.slackstub.server import SlackStubServer
+from bot.devkit.slackstub.state import SlackStub
 from bot.services.slack_gateway import Pacer, SlackGateway
-from bot.slackstub.server import SlackStubServer
-from bot.slackstub.state import SlackStub
 
 
 async def test_people_exclude_bots_and_a_revoked_token_is_looked_up_again() -> None:

@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.slackstub import (
+from bot.devkit.slackstub import (
     RESPONSE_URL_METHOD,
     ApiCall,
     SlackDriver,
@@ -35,8 +35,17 @@ from bot.slackstub import (
     ThreadedServer,
     state_values,
 )
-from bot.slackstub.render import PLAIN, Style, mrkdwn, render_blocks, render_call, render_message, render_view
-from bot.slackstub.workspace import demo_workspace
+from bot.devkit.slackstub.render import (
+    PLAIN,
+    Style,
+    mrkdwn,
+    render_blocks,
+    render_call,
+    render_message,
+    render_view,
+    slack_date,
+)
+from bot.devkit.slackstub.workspace import demo_workspace
 
 TOKEN = "xoxb-0000-demo-lmsbot"
 SECRET = "test-signing-secret"
@@ -802,3 +811,20 @@ async def test_files_upload_v2_shares_the_file_in_the_dm(client: AsyncWebClient,
     with pytest.raises(SlackApiError) as bad:
         await client.api_call("files.getUploadURLExternal", params={"filename": "z.csv"})
     assert bad.value.response["error"] == "invalid_arguments"
+
+
+def test_date_tokens_read_as_slack_shows_them_in_the_readers_zone() -> None:
+    """One session (Thu 2 Apr 2026 16:00–16:30 UTC), as the console shows it to Grace in New York and to Ada in
+    London, and with no zone given (tests): the fallback."""
+    start = int(datetime(2026, 4, 2, 16, 0, tzinfo=UTC).timestamp())
+    end = start + 1800
+    pretty = "{date_short_pretty} at {time}"
+    text = f"<!date^{start}^{pretty}|Thu 2 Apr 2026 16:00 UTC>–<!date^{end}^{{time}}|16:30 UTC>"
+    assert mrkdwn(text) == "Thu 2 Apr 2026 16:00 UTC–16:30 UTC"
+    assert mrkdwn(text, style=Style(zone="America/New_York")) == "Apr 2, 2026 at 12:00 EDT–12:30 EDT"
+    assert mrkdwn(text, style=Style(zone="Europe/London")) == "Apr 2, 2026 at 17:00 BST–17:30 BST"
+    day_before = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
+    assert slack_date(start, "{date_short_pretty} at {time}", "Asia/Kolkata", day_before) == "Tomorrow at 21:30 IST"
+    assert slack_date(start, "as of {date_long_pretty}", "UTC", day_before) == "as of tomorrow"
+    assert slack_date(start, "{date_long} {date_num}", "UTC") == "Thursday, April 2nd, 2026 2026-04-02"
+    assert mrkdwn("<!date^soon^{time}|later>", style=Style(zone="UTC")) == "later"  # not a timestamp: the fallback

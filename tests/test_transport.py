@@ -9,7 +9,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from bot.lms.clock import VirtualClock
+from bot.devkit.clock import VirtualClock
 from bot.lms.errors import (
     BadRequestError,
     DailyBudgetExhaustedError,

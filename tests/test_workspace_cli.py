@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from bot.cli import main
-from bot.devstack import DevStack
+from bot.devkit.devstack import DevStack
 from tests.test_doctor import env_of
 
 TEAM = "T0DEMO"

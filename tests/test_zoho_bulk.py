@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from bot.devkit.sandbox import seed
 from bot.lms.zoho import Endpoint
 from bot.lms.zoho_bulk import (
     BulkParseError,
@@ -14,7 +15,6 @@ from bot.lms.zoho_bulk import (
     parse_course_progress,
     parse_learner_course_progress,
 )
-from bot.sandbox import seed
 from tests.support.lms import sandbox_clients
 
 BIG = 219225000000645203  # above 2**53: a float would lose digits

@@ -27,7 +27,7 @@ def read_json(body: bytes, *, provider: str, endpoint: str | None = None, conten
     text = body.strip()
     if not text:
         return None
-    if _is_web_page(text, content_type):
+    if is_web_page(text, content_type):
         raise InvalidResponseError(_web_page(text), provider=provider, endpoint=endpoint)
     try:
         payload = json.loads(text.decode("utf-8-sig"), parse_float=_finite, parse_constant=_no_constant)
@@ -45,7 +45,7 @@ def read_json(body: bytes, *, provider: str, endpoint: str | None = None, conten
 def read_xml(body: bytes, *, provider: str, endpoint: str | None = None, content_type: str = "") -> Element:
     """The root element of an XML answer; entities, external references and web pages are refused."""
     text = body.strip()
-    if _is_web_page(text, content_type):
+    if is_web_page(text, content_type):
         raise InvalidResponseError(_web_page(text), provider=provider, endpoint=endpoint)
     try:
         root: Element = ElementTree.fromstring(text)
@@ -101,7 +101,7 @@ def _too_deep() -> str:
     return f"it is nested more than {MAX_DEPTH} levels deep"
 
 
-def _is_web_page(text: bytes, content_type: str) -> bool:
+def is_web_page(text: bytes, content_type: str) -> bool:
     """Markup that is HTML: by its first bytes, or by its type (a JSON body mislabelled text/html still reads)."""
     head = text[:200].lstrip().lower()
     return head.startswith(b"<") and ("html" in content_type.lower() or head.startswith((b"<!doctype html", b"<html")))

@@ -6,6 +6,8 @@ Slack reply or a CLI line can say in plain words what happened.
 
 from __future__ import annotations
 
+from bot.errors import UserError
+
 
 class LMSError(Exception):
     """Base class: anything the LMS layer raises."""
@@ -34,8 +36,8 @@ class LMSError(Exception):
         return f"{where}: {self.message}{code}"
 
 
-class ValidationError(LMSError):
-    """Bad input caught before anything was sent."""
+class ValidationError(LMSError, UserError):
+    """Bad input caught before anything was sent; the message is written for the person who typed it."""
 
     default_message = "Invalid input"
 

@@ -10,10 +10,11 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from bot.config import ISpringAuthScheme, Settings
+from bot.config import Settings
 from bot.lms.errors import NotConnectedError, ValidationError
 from bot.lms.exchange import HttpLimits
 from bot.lms.ispring import ISpringClient
+from bot.lms.options import ISpringAuthScheme
 from bot.lms.pool import ShardedTransport, environment_proxies
 from bot.lms.ratelimit import (
     Clock,

@@ -26,7 +26,7 @@ from bot.lms.ispring_models import (
     UserStatus,
 )
 from bot.lms.ratelimit import Priority
-from bot.lms.transport import LmsTransport
+from bot.lms.transport import Listing, LmsTransport
 
 M = TypeVar("M", bound=pydantic.BaseModel)
 MAX_PAGES = 1000  # a million results at the default page size; past that the LMS is not ending its list
@@ -171,9 +171,11 @@ async def _paged(
     """
     token: str | None = None
     seen: set[str] = set()
+    listing = Listing(transport, endpoint, priority)  # someone waiting: every page within the call deadline
     for _ in range(MAX_PAGES):
         page_params = params + ([("pageToken", token)] if token else [])
-        response = await transport.request(
+        response = await listing.page(
+            transport.request,
             "GET",
             path,
             endpoint=endpoint,

@@ -10,6 +10,9 @@ API client credentials).
 Not documented there: the JSON field names of the request bodies. They are named once, in `FIELDS`, after the
 reference's own words (callback URL, secret, code, event type), so they can be corrected in one place against
 an account's API page. `lmsbot ispring webhooks status` shows iSpring's own answers verbatim.
+
+Like every LMS call, each one is bounded (`bot.lms.exchange`: LMS_CALL_DEADLINE_SECONDS, LMS_MAX_RESPONSE_BYTES,
+no redirects) and its body is read by `bot.lms.content`, so a hostile answer is one InvalidResponseError.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from typing import Any
 
 import httpx
 
-from bot.lms.errors import LMSError
+from bot.lms.content import is_web_page, read_json
+from bot.lms.errors import InvalidResponseError, LMSError
+from bot.lms.exchange import HttpLimits, exchange
 
 # Request-body field names: NOT in the vendor reference (see the module docstring).
 FIELDS = {"callback_url": "callbackUrl", "secret": "secret", "code": "code", "event_type": "eventType"}
@@ -37,11 +42,29 @@ class OwnerLogin:
         return {"X-Auth-Account-Url": self.account_url, "X-Auth-Email": self.email, "X-Auth-Password": self.password}
 
 
+def _answer(reply: httpx.Response, path: str) -> Any:
+    """iSpring's JSON answer; any other text as sent (`status` shows it verbatim), but never a web page or JSON
+    lmsbot refuses to read."""
+    body = reply.content.strip()
+    if not body:
+        return None
+    kind = reply.headers.get("content-type", "")
+    try:
+        return read_json(body, provider="iSpring", endpoint=path, content_type=kind)
+    except InvalidResponseError:
+        if "json" in kind or body.startswith((b"{", b"[")) or is_web_page(body, kind):
+            raise
+        return body[:2000].decode("utf-8", "replace")
+
+
 class ISpringWebhookAdmin:
-    def __init__(self, http: httpx.AsyncClient, base_url: str, login: OwnerLogin) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, base_url: str, login: OwnerLogin, limits: HttpLimits | None = None
+    ) -> None:
         self.http = http
         self.base_url = base_url.rstrip("/")
         self.login = login
+        self.limits = limits or HttpLimits()
 
     async def register(self, callback_url: str, secret: str) -> Any:
         return await self._call(
@@ -71,10 +94,16 @@ class ISpringWebhookAdmin:
 
     async def _call(self, method: str, path: str, body: dict[str, str] | None = None) -> Any:
         headers = {**self.login.headers(), "Accept": "application/json"}
-        try:
-            reply = await self.http.request(method, self.base_url + path, json=body, headers=headers)
-        except httpx.HTTPError as exc:
-            raise LMSError(f"iSpring did not answer {path}: {type(exc).__name__}", provider="iSpring") from None
+        reply = await exchange(
+            self.http,
+            method,
+            self.base_url + path,
+            limits=self.limits,
+            provider="iSpring",
+            endpoint=path,
+            json=body,
+            headers=headers,
+        )
         if reply.status_code == 404:
             raise LMSError(f"iSpring: {path}: subscriber not found (404)", provider="iSpring")
         if reply.status_code in (401, 403):
@@ -85,9 +114,4 @@ class ISpringWebhookAdmin:
             )
         if reply.status_code >= 400:
             raise LMSError(f"iSpring answered {path} with {reply.status_code}", provider="iSpring")
-        if not reply.content:
-            return None
-        try:
-            return reply.json()
-        except ValueError:
-            return reply.text[:2000]
+        return _answer(reply, path)

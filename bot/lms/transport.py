@@ -10,11 +10,12 @@ import asyncio
 import logging
 import math
 import re
+import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
@@ -22,7 +23,9 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 from bot import metrics
 from bot.lms.content import read_json, read_xml
 from bot.lms.errors import (
+    DailyBudgetExhaustedError,
     DeadlineExceededError,
+    InvalidResponseError,
     LMSError,
     RateLimitedError,
     ServerError,
@@ -35,6 +38,7 @@ from bot.lms.ratelimit import DailyQuota, Priority, RateLimiter
 from bot.lms.tokens import TOKEN_ENDPOINT, TokenSource
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Zoho's body code for "API access blocked since threshold limit exceeded": its lock, whatever the HTTP status.
 ZOHO_LOCK_CODE = 7209
@@ -338,6 +342,55 @@ def _retry_after(response: httpx.Response) -> float | None:
     except ValueError:
         return None
     return min(max(0.0, seconds), MAX_RETRY_AFTER) if math.isfinite(seconds) else MAX_RETRY_AFTER
+
+
+class Listing:
+    """The clock of one paged read (every page of one list).
+
+    Each page is one call, bounded like any other; the page caps stop an LMS that never says "no more". But at
+    30 calls a minute a thousand pages take half an hour, so a list read while someone waits (INTERACTIVE: a
+    command, the CLI) is not given more pages once the call deadline (LMS_CALL_DEADLINE_SECONDS) has passed since
+    it started: every page after the first, and its wait for rate-limit budget, fits in what is left. (The first
+    page is a single call like any other.) Background reads are bounded by the sweep's own budget per workspace.
+    """
+
+    def __init__(self, transport: LmsTransport, endpoint: str, priority: Priority) -> None:
+        self.total = transport.limits.deadline if priority is Priority.INTERACTIVE else None
+        self.provider = transport.provider
+        self.endpoint = endpoint
+        self.pages = 0
+        self._started = time.monotonic()
+
+    async def page(self, read: Callable[..., Awaitable[T]], *args: Any, max_wait: float | None, **kwargs: Any) -> T:
+        """The next page, `read(*args, max_wait=…, **kwargs)`; after the first, within what is left of the total,
+        its wait for rate-limit budget too (`max_wait` lowered to fit)."""
+        self.pages += 1
+        if self.total is None or self.pages == 1:
+            return await read(*args, max_wait=max_wait, **kwargs)
+        left = self.total - (time.monotonic() - self._started)
+        if left <= 0:
+            raise self._unfinished()
+        capped = left if max_wait is None else min(max_wait, left)
+        try:
+            async with asyncio.timeout(left):
+                return await read(*args, max_wait=capped, **kwargs)
+        except TimeoutError:
+            raise self._unfinished() from None
+        except DailyBudgetExhaustedError:
+            raise
+        except RateLimitedError as exc:
+            # Our own limiter refused a wait that only this list's clock forbids: after some pages, say so.
+            if exc.status is not None or capped == max_wait:
+                raise
+            raise self._unfinished(f"; the next would wait {math.ceil(exc.retry_after)} s for the rate limit") from None
+
+    def _unfinished(self, more: str = "") -> InvalidResponseError:
+        return InvalidResponseError(
+            f"its list did not end within {self.total:g} s ({self.pages - 1} pages read{more}; "
+            "LMS_CALL_DEADLINE_SECONDS); stopped there",
+            endpoint=self.endpoint,
+            provider=self.provider,
+        )
 
 
 class _Budget:

@@ -13,13 +13,13 @@ from urllib.parse import quote
 import httpx
 import pydantic
 
-from bot.config import ModuleDataTransport
 from bot.lms.content import read_json, validated
 from bot.lms.dates import DateOrder
 from bot.lms.errors import InvalidResponseError, ValidationError
 from bot.lms.module_update import ModuleUpdate, module_data_json
+from bot.lms.options import ModuleDataTransport
 from bot.lms.ratelimit import Priority
-from bot.lms.transport import LmsTransport
+from bot.lms.transport import Listing, LmsTransport
 from bot.lms.zoho_bulk import (
     BulkParseError,
     BulkProgress,
@@ -108,9 +108,10 @@ class ZohoClient:
             f"{_course_path(course_id, batch_id)}/modules/{_seg(module_id, 'module id')}"
             f"/learners/{_seg(learner_id, 'learner id')}/progress"
         )
+        listing = Listing(self.transport, Endpoint.MODULE_PROGRESS, priority)
         first = self._model(
             ModuleProgress,
-            await self._get_json(path, Endpoint.MODULE_PROGRESS, None, priority, max_wait),
+            await listing.page(self._get_json, path, Endpoint.MODULE_PROGRESS, None, priority, max_wait=max_wait),
             Endpoint.MODULE_PROGRESS,
         )
         # The API carries hasMoreRecords; follow it with startIndex like the other Zoho lists.
@@ -118,8 +119,9 @@ class ZohoClient:
         for _ in range(MAX_PAGES):
             if not (page.has_more_records and page.entities):
                 break
-            raw = await self._get_json(
-                path, Endpoint.MODULE_PROGRESS, {"startIndex": len(entities)}, priority, max_wait
+            params = {"startIndex": len(entities)}
+            raw = await listing.page(
+                self._get_json, path, Endpoint.MODULE_PROGRESS, params, priority, max_wait=max_wait
             )
             previous, page = page, self._model(ModuleProgress, raw, Endpoint.MODULE_PROGRESS)
             if page.entities == previous.entities:
@@ -263,8 +265,11 @@ class ZohoClient:
         learners: dict[str, LearnerBulkProgress] = {}
         whole = False
         start = 0
+        listing = Listing(self.transport, Endpoint.COURSE_PROGRESS, priority)
         for _ in range(MAX_PAGES):
-            payload = await self._get_exact(path, Endpoint.COURSE_PROGRESS, {"startIndex": start}, priority, max_wait)
+            payload = await listing.page(
+                self._get_exact, path, Endpoint.COURSE_PROGRESS, {"startIndex": start}, priority, max_wait=max_wait
+            )
             try:
                 records, more = parse_course_progress(payload)
             except BulkParseError as exc:
@@ -329,9 +334,10 @@ class ZohoClient:
         """
         start = 0
         previous: list[Any] | None = None
+        listing = Listing(self.transport, endpoint, priority)  # someone waiting: every page within the deadline
         for _ in range(MAX_PAGES):
             params = {**(extra or {}), "startIndex": start}
-            payload = await self._get_json(path, endpoint, params, priority, max_wait)
+            payload = await listing.page(self._get_json, path, endpoint, params, priority, max_wait=max_wait)
             items = _find_list(payload, keys)
             if items and items == previous:  # the same page again: it would go on to the page cap
                 raise InvalidResponseError(

@@ -189,7 +189,7 @@ class ReminderEngine:
             self.state,
             stale_after=timedelta(seconds=self.config.claim_stale_seconds),
         )
-        self.lms_zone = ZoneInfo(self.config.lms_timezone or services.settings.lms_timezone)
+        self.lms_zone = ZoneInfo(services.settings.lms_timezone)
         self.planner = Planner(self.config)
         self._stopping = False
         self._managers: dict[str, tuple[datetime, list[SlackUser]]] = {}

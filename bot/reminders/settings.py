@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -82,7 +81,8 @@ class ReminderConfig(BaseSettings):
     session_day_before_hours: float = Field(default=24.0, ge=0)  # 0: no day-before session reminder
     session_soon_minutes: float = Field(default=60.0, ge=0)  # 0: no shortly-before reminder
     session_optional: bool = False  # also remind about sessions that are not mandatory
-    # The zone of the LMS's session dates and times (it sends none); unset: LMS_TIMEZONE, shared with /lms.
+    # Gone: the LMS's zone is LMS_TIMEZONE alone, so commands, Home and digests show one session at one time. Kept
+    # as a field only to refuse an operator's old REMINDER_LMS_TIMEZONE rather than ignore it.
     lms_timezone: str | None = None
     ispring_due_soon_days: int = Field(default=3, ge=0)
     manager_digest: bool = True  # the weekly "who is overdue on what" for managers and admins
@@ -114,11 +114,7 @@ class ReminderConfig(BaseSettings):
     def _zone(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
-        return value
+        raise ValueError("is no longer read: set LMS_TIMEZONE (one zone for commands and reminders)")
 
     @field_validator("manager_digest_weekday")
     @classmethod

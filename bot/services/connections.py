@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 import httpx
 
 from bot.config import ZOHO_DATA_CENTERS, Settings, normalize_data_center
+from bot.errors import UserError
 from bot.lms.errors import LMSError
 from bot.lms.factory import http_limits
 from bot.lms.tokens import ISpringClientCredentialsSource, exchange_zoho_code
@@ -37,7 +38,7 @@ _LOCATIONS = {"us": "com", "eu": "eu", "in": "in", "au": "com.au", "jp": "jp", "
 _LOCATIONS["cn"] = "com.cn"
 
 
-class ConnectError(Exception):
+class ConnectError(UserError):
     """The connection could not be made; the message says why, without any secret."""
 
 
@@ -188,13 +189,6 @@ class ConnectionService:
     async def purge_expired_states(self) -> int:
         """Forget connect links that expired or were used over a day ago (they can never be used again)."""
         return await self.states.purge()
-
-    async def disconnect(self, team_id: str, slack_user_id: str, provider: Provider) -> bool:
-        removed = await self.connections.delete(team_id, provider)
-        if removed:
-            await self.audit.record(team_id, slack_user_id, "disconnect", str(provider), None, None)
-            self.registry.forget(team_id)
-        return removed
 
     async def describe(self, team_id: str) -> dict[Provider, str]:
         """Each provider's state in words, for `/lms status` and App Home."""

@@ -22,6 +22,7 @@ from bot.lms.ispring_models import ResultsFilter
 from bot.lms.ratelimit import Priority
 from bot.services.cache import LmsCache
 from bot.services.deliveries import DeliveryLedger
+from bot.services.learning import RESULTS, ispring_results_key
 from bot.services.registry import LmsRegistry
 from bot.services.tickoff import TickOff
 from storage.repositories.links import LinkRepository
@@ -127,9 +128,10 @@ class ISpringWebhooks:
         if not lms.has_ispring:
             return
         # The event says something changed; the learner's own results say what (one paged read).
-        results = await lms.ispring.module_results(
-            ResultsFilter(user_ids=(learner_id,)), priority=Priority.BACKGROUND, max_wait=None
-        )
+        flt = ResultsFilter(user_ids=(learner_id,))
+        results = await lms.ispring.module_results(flt, priority=Priority.BACKGROUND, max_wait=None)
+        # Kept where `/lms progress` and Home read them, so they agree with the digest ticked off now.
+        await self.cache.put(ispring_results_key(team_id, flt), results, RESULTS)
         self.tickoff.learner(team_id, link.slack_user_id, ispring=results)
 
     async def _confirmation(self, team_id: str, event: str | None, payloads: Any) -> None:

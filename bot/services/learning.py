@@ -7,19 +7,20 @@ recently, and still useful — marked with its age — while the LMS is rate-lim
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import TypeVar
 
 from bot.config import Settings
+from bot.errors import UserError
 from bot.lms.errors import LMSError, NotFoundError
 from bot.lms.factory import LmsClients
 from bot.lms.ispring_models import ModuleResult, ResultsFilter
 from bot.lms.ratelimit import Priority
 from bot.lms.zoho import Endpoint as ZohoEndpoint
-from bot.lms.zoho_models import LearningPlanProgress, Module, ModuleProgress, Session
+from bot.lms.zoho_models import LearningPlanProgress, Module, ModuleProgress, Session, SessionEntity
 from bot.services.cache import Codec, LmsCache, decode
 from bot.services.links import LinkService, provider_name
 from bot.services.registry import LmsRegistry
@@ -54,10 +55,9 @@ _PARALLEL = 4  # concurrent LMS calls per request: fast, and gentle on the 30-a-
 # cost 500 calls, 17 minutes of the endpoint's 30-a-minute budget, for one person. Buttons offer the rest.
 PROGRESS_PAGE = 10
 ABSENT_MAX_AGE = 86400.0  # "not enrolled" (a 404) is asked again after a day, by sweeps, commands and Home alike
-NOT_ENROLLED = "You are not enrolled in this module (or in its batch)."
 
 
-class NeedsSetup(Exception):
+class NeedsSetup(UserError):
     """The caller cannot get an answer yet (not linked, nothing tracked, LMS not connected): says what to do."""
 
 
@@ -83,6 +83,20 @@ def progress_key_learner(key: str) -> tuple[str, str] | None:
     if len(parts) == 7 and parts[1:3] == ["zoho", "progress"]:
         return parts[0], parts[6]
     return None
+
+
+def ispring_results_key(team_id: str, flt: ResultsFilter) -> str:
+    """Where iSpring's answer to a results query is cached (`/lms results`, a learner's own iSpring modules)."""
+    return f"{team_id}:ispring:results:" + "&".join(f"{k}={v}" for k, v in sorted(flt.to_params()))
+
+
+def ispring_key_learner(key: str) -> tuple[str, str] | None:
+    """(team, iSpring learner id) of one learner's own results key (`ispring_results_key` with only their id)."""
+    team, sep, params = key.partition(":ispring:results:")
+    name, eq, learner = params.partition("=")
+    if not sep or not eq or name != "userIds[]" or not learner or "&" in learner:
+        return None
+    return team, learner
 
 
 def absent_key(team_id: str, t: TrackedModuleRef, learner_id: str) -> str:
@@ -197,7 +211,7 @@ class LearningService:
     ) -> ModuleStatus | None:
         """The module's status from the shared cache alone (no LMS call); None when no fresh copy is there."""
         if await self._not_enrolled(team_id, tracked, learner_id):
-            return ModuleStatus(tracked=tracked, error=NOT_ENROLLED)
+            return ModuleStatus(tracked=tracked, not_enrolled=True)
         cached = await self.cache.peek(progress_key(team_id, tracked, learner_id), PROGRESS)
         if cached is None or self._age(cached[1]) > max_age:
             return None
@@ -236,7 +250,7 @@ class LearningService:
         absent_entry, entry = await self.cache.entries(absent_key(team_id, tracked, learner_id), key)
         cached = decode(entry, PROGRESS)
         if self._absent(decode(absent_entry, FLAG), cached):
-            return ModuleStatus(tracked=tracked, error=NOT_ENROLLED)
+            return ModuleStatus(tracked=tracked, not_enrolled=True)
         max_age = fetch.max_age
         pending = cached is not None and (cached[0].is_locked or cached[0].pending_mandatory)
         if pending and fetch.pending_max_age is not None and fetch.pending_max_age < max_age:
@@ -260,7 +274,7 @@ class LearningService:
             # Zoho answers 404 for a learner outside the module's course or batch: remembered for a day, as the
             # sweep does (same key), so neither asks again on every command.
             await self.cache.put(absent_key(team_id, tracked, learner_id), True, FLAG)
-            return ModuleStatus(tracked=tracked, error=NOT_ENROLLED)
+            return ModuleStatus(tracked=tracked, not_enrolled=True)
         except LMSError as exc:
             return ModuleStatus(tracked=tracked, error=exc.message)
         module: Module | None = None
@@ -300,9 +314,12 @@ class LearningService:
         )
         return PlansReport(plans=plans, freshness=freshness)
 
-    async def sessions(self, team_id: str, ref: str | None = None, *, fetch: Fetch | None = None) -> SessionsReport:
+    async def sessions(
+        self, team_id: str, ref: str | None = None, *, fetch: Fetch | None = None, user_id: str | None = None
+    ) -> SessionsReport:
         """The sessions of the tracked blended modules, past and upcoming (the view tells them apart: the same
-        sessions `/lms progress` shows, so both agree)."""
+        sessions `/lms progress` shows, so both agree). With `user_id`, each carries that learner's attendance
+        from their cached progress (no LMS call), so a past session reads attended or missed, as in progress."""
         modules = [t for t in await self.tracked(team_id, ref) if t.batch_id]
         if not modules:
             raise NeedsSetup(
@@ -334,9 +351,22 @@ class LearningService:
                 continue
             if oldest is None or freshness.fetched_at < oldest.fetched_at or freshness.stale:
                 oldest = freshness
-            items += [SessionItem(tracked, s) for s in sessions]
+            mine = await self._own_sessions(team_id, tracked, user_id)
+            items += [SessionItem(tracked, s, _attendance(s, mine)) for s in sessions]
         items.sort(key=lambda i: i.session.starts_at or datetime.max)
         return SessionsReport(sessions=items, errors=errors, freshness=oldest)
+
+    async def _own_sessions(self, team_id: str, tracked: TrackedModuleRef, user_id: str | None) -> list[SessionEntity]:
+        """The learner's session entries in this module, from their cached progress however old (none if unknown)."""
+        if user_id is None:
+            return []
+        link = await self.links.learner_for(team_id, user_id, Provider.ZOHO)
+        if link is None:
+            return []
+        status = await self.cached_status(team_id, tracked, link.learner_id, max_age=float("inf"))
+        if status is None or status.progress is None:
+            return []
+        return [e for e in status.progress.entities if isinstance(e, SessionEntity)]
 
     # --- iSpring results ------------------------------------------------------------------------------------
 
@@ -345,7 +375,7 @@ class LearningService:
     ) -> ResultsReport:
         lms = await self._lms(team_id, Provider.ISPRING)
         fetch = fetch or self.interactive()
-        key = f"{team_id}:ispring:results:" + "&".join(f"{k}={v}" for k, v in sorted(flt.to_params()))
+        key = ispring_results_key(team_id, flt)
         results, freshness = await self.cache.fetch(
             key,
             lambda: lms.ispring.module_results(flt, priority=fetch.priority, max_wait=fetch.max_wait),
@@ -373,7 +403,7 @@ class LearningService:
             return None
         fetch = fetch or self.interactive()
         flt = ResultsFilter(user_ids=(link.learner_id,))
-        key = f"{team_id}:ispring:results:" + "&".join(f"{k}={v}" for k, v in sorted(flt.to_params()))
+        key = ispring_results_key(team_id, flt)
         now = self.settings.lms_now()
         try:
             results, freshness = await self.cache.fetch(
@@ -447,3 +477,13 @@ async def _bounded(jobs: list[Callable[[], Awaitable[T]]], limit: int = _PARALLE
             return await job()
 
     return list(await asyncio.gather(*(run(job) for job in jobs)))
+
+
+def _attendance(session: Session, mine: Sequence[SessionEntity]) -> SessionEntity | None:
+    """The learner's entry for `session`: the same id, else the same name, day and start (Zoho's progress and
+    sessions lists need not share ids)."""
+    for entity in mine:
+        if str(entity.entity_id) == str(session.session_id):
+            return entity
+    when = (session.name, session.start_date, session.start_time)
+    return next((e for e in mine if (e.name, e.start_date, e.start_time) == when), None)

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from slack_sdk.errors import SlackApiError
 
+from bot.errors import UserError
 from bot.lms.errors import LMSError, NotConnectedError
 from bot.services.registry import LmsRegistry
 from bot.services.slack_gateway import SlackGateway, SlackNotInstalled, SlackUser
@@ -23,7 +24,8 @@ from bot.services.types import Provider
 from storage.errors import LinkConflict
 from storage.repositories.audit import AuditRepository
 from storage.repositories.leases import LeaseRepository
-from storage.repositories.links import LearnerLink, LinkRepository, LinkResult, LinkSpec, link_audit
+from storage.repositories.links import LearnerLink, LinkRepository, LinkSpec, link_audit
+from storage.repositories.links import LinkResult as LinkResult  # re-exported: the views word it
 
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -34,7 +36,7 @@ LINK_REQUEST_ACTION = "link_request"  # audit action of "ask the admins to link 
 LINK_REQUEST_EVERY = timedelta(days=1)  # one request per person per day: the button cannot spam the admins
 
 
-class LinkError(Exception):
+class LinkError(UserError):
     """A link request that cannot be carried out; the message says why in plain words."""
 
 

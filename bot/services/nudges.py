@@ -7,8 +7,10 @@ two clicks at once all find the claim taken, so a learner hears it at most once 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from typing import Any, TypedDict
 
 from bot.config import Settings
 from bot.lms.ispring_models import ModuleResult, ResultsFilter
@@ -42,21 +44,15 @@ def nudge_period(today: date) -> tuple[str, str]:
     return f"nudge:{period}", period
 
 
-def nudge_text(manager: str, modules: list[ModuleResult]) -> str:
-    lines = []
-    for r in sorted(modules, key=lambda m: (m.due_date is None, m.due_date, m.module_title)):
-        due = f" (was due {r.due_date:%a %d %b})" if r.due_date else ""
-        lines.append(f"• *{_esc(r.module_title or 'Untitled module')}*{due}")
-    them = "this iSpring module is" if len(modules) == 1 else "these iSpring modules are"
-    return (
-        f":wave: A friendly nudge from <@{manager}>: {them} past due —\n"
-        + "\n".join(lines)
-        + "\nWhen you have a moment, finish them in iSpring Learn. Thanks!"
-    )
+class NudgeDM(TypedDict):
+    """The DM a learner gets, as the views word it (text fallback and blocks)."""
+
+    text: str
+    blocks: list[dict[str, Any]]
 
 
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+# (manager, the learner's overdue modules) -> the DM: the views' words (handlers.views.digest.nudge_dm).
+ComposeNudge = Callable[[str, list[ModuleResult]], NudgeDM]
 
 
 class NudgeService:
@@ -76,7 +72,7 @@ class NudgeService:
         self.slack = slack
         self.sent_log = sent_log
 
-    async def nudge_overdue(self, team_id: str, manager: str) -> NudgeOutcome:
+    async def nudge_overdue(self, team_id: str, manager: str, compose: ComposeNudge) -> NudgeOutcome:
         roles = await self.roles.require_manager(team_id, manager, "nudge learners")
         scope = await self.people.scope(team_id, manager, admin=roles.admin)
         flt = ResultsFilter(department_ids=scope.department_ids or ())
@@ -100,16 +96,10 @@ class NudgeService:
             if claim is None:
                 outcome = replace(outcome, already=outcome.already + 1)
                 continue
-            text = nudge_text(manager, modules)
+            dm = compose(manager, modules)
             try:
                 channel = await self.slack.dm_channel(team_id, learner)
-                ts = await self.slack.post(
-                    team_id,
-                    channel,
-                    text,
-                    [{"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}],
-                    reminder_metadata(key, period),
-                )
+                ts = await self.slack.post(team_id, channel, dm["text"], dm["blocks"], reminder_metadata(key, period))
             except Exception:  # noqa: BLE001 - counted and retried on the next click
                 await self.sent_log.mark_failed(claim)
                 outcome = replace(outcome, failed=outcome.failed + 1)

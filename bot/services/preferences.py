@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
+from bot.errors import UserError
 from bot.services.slack_gateway import SlackGateway
 from bot.services.tracking import TrackError, TrackingService
 from bot.services.types import ReminderSettings, TrackedModuleRef
@@ -14,7 +15,7 @@ from storage.repositories.preferences import PreferenceRepository, ReminderPrefe
 log = logging.getLogger(__name__)
 
 
-class PreferenceError(Exception):
+class PreferenceError(UserError):
     """A preference change that cannot be made; the message says why."""
 
 

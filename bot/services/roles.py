@@ -9,13 +9,30 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from bot.config import Settings
+from bot.errors import UserError
 from bot.services.slack_gateway import SlackGateway
 
 
-class NotAllowed(Exception):
-    """Refused before anything was sent to the LMS; the message says who may do it."""
+class Role(StrEnum):
+    """Who may do something that not everyone may."""
+
+    ADMIN = "admin"
+    EDITOR = "editor"  # admins and trainers
+    MANAGER = "manager"  # admins and managers
+
+
+class NotAllowed(UserError):
+    """Refused before anything was sent to the LMS: `role` may do `what` ("link other people"), the caller may not.
+
+    The words people see are the views' (`handlers.views.notices.refusal`); `message` is for logs."""
+
+    def __init__(self, role: Role, what: str) -> None:
+        super().__init__(f"not allowed to {what} (needs {role.value})")
+        self.role = role
+        self.what = what
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,17 +76,17 @@ class RoleService:
     async def require_admin(self, team_id: str, user_id: str, what: str) -> Roles:
         roles = await self.roles(team_id, user_id)
         if not roles.admin:
-            raise NotAllowed(f"Only workspace admins can {what}.")
+            raise NotAllowed(Role.ADMIN, what)
         return roles
 
     async def require_editor(self, team_id: str, user_id: str) -> Roles:
         roles = await self.roles(team_id, user_id)
         if not roles.can_edit_modules:
-            raise NotAllowed("Only workspace admins and trainers can edit modules.")
+            raise NotAllowed(Role.EDITOR, "edit modules")
         return roles
 
     async def require_manager(self, team_id: str, user_id: str, what: str) -> Roles:
         roles = await self.roles(team_id, user_id)
         if not roles.can_see_others:
-            raise NotAllowed(f"Only admins and managers can {what}.")
+            raise NotAllowed(Role.MANAGER, what)
         return roles

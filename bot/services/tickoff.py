@@ -1,10 +1,11 @@
 """Ticking finished work off sent digests as soon as fresher data arrives, whichever surface fetched it.
 
 The shared LMS cache tells this service whenever a learner's module progress was freshly read from Zoho
-(`/lms progress`, App Home, a module picker); an iSpring webhook says so for iSpring. The work runs in the
-background, so the person's reply never waits for it, and at most once more per learner however many modules
-arrived meanwhile. What "ticking off" means (re-rendering the digest, chat.update) is the reminder engine's:
-it is handed in by the composition root as the `Updater`, so services never import the engine's views.
+(`/lms progress`, App Home, a module picker), or their own iSpring results; an iSpring webhook says so too.
+The work runs in the background, so the person's reply never waits for it, and at most once more per learner
+however many modules arrived meanwhile. What "ticking off" means (re-rendering the digest, chat.update) is
+the reminder engine's: it is handed in by the composition root as the `Updater`, so services never import the
+engine's views.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 
 from bot.lms.ispring_models import ModuleResult
-from bot.services.learning import progress_key_learner
+from bot.services.cache import LmsCache
+from bot.services.learning import RESULTS, ispring_key_learner, progress_key_learner
 from storage.repositories.links import LinkRepository
 
 log = logging.getLogger(__name__)
@@ -25,8 +27,9 @@ _Key = tuple[str, str]  # (team, Slack user)
 
 
 class TickOff:
-    def __init__(self, links: LinkRepository) -> None:
+    def __init__(self, links: LinkRepository, cache: LmsCache | None = None) -> None:
         self.links = links
+        self.cache = cache  # where a learner's freshly read iSpring results are taken from
         self._updater: Updater | None = None
         self._running: dict[_Key, asyncio.Task[None]] = {}
         self._again: dict[_Key, list[ModuleResult] | None] = {}
@@ -37,9 +40,16 @@ class TickOff:
         self._updater = updater
 
     def stored(self, key: str) -> None:
-        """The cache's listener: a Zoho module-progress answer was freshly stored."""
+        """The cache's listener: a Zoho module-progress answer (or one learner's iSpring results) was freshly
+        stored."""
+        if self._updater is None:
+            return
+        ispring = ispring_key_learner(key)
+        if ispring is not None:
+            self._spawn(self._ispring_learner(*ispring, key))
+            return
         found = progress_key_learner(key)
-        if found is None or self._updater is None:
+        if found is None:
             return
         if found in self._looking_up:  # the lookup under way ends in a tick-off that reads this answer too
             return
@@ -74,6 +84,12 @@ class TickOff:
             self._looking_up.discard((team_id, learner_id))
         if link is not None:
             self.learner(team_id, link.slack_user_id)
+
+    async def _ispring_learner(self, team_id: str, learner_id: str, key: str) -> None:
+        link = await self.links.by_learner(team_id, "ispring", learner_id)
+        stored = await self.cache.peek(key, RESULTS) if self.cache is not None else None
+        if link is not None and stored is not None:
+            self.learner(team_id, link.slack_user_id, ispring=stored[0])
 
     async def _run(self, key: _Key, ispring: list[ModuleResult] | None) -> None:
         try:

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass
 
+from bot.errors import UserError
 from bot.lms.errors import LMSError, NotFoundError, RateLimitedError, ServerError, UnreachableError
 from bot.lms.zoho_models import Batch, Course, Module
 from bot.services.registry import LmsRegistry
@@ -27,7 +28,7 @@ class PickerLists:
 log = logging.getLogger(__name__)
 
 
-class TrackError(Exception):
+class TrackError(UserError):
     """A tracking request that cannot be carried out; the message says why, `field` which input it concerns."""
 
     def __init__(self, message: str, field: str = "module_id") -> None:

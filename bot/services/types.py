@@ -7,7 +7,7 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from bot.lms.ispring_models import ModuleResult
-from bot.lms.zoho_models import LearningPlanProgress, Module, ModuleProgress, Session
+from bot.lms.zoho_models import LearningPlanProgress, Module, ModuleProgress, Session, SessionEntity
 
 # A person is waiting: wait at most this long (s) for rate-limit budget, then answer from the cache or say so.
 INTERACTIVE_MAX_WAIT = 8.0
@@ -45,12 +45,14 @@ class TrackedModuleRef:
 
 @dataclass(frozen=True, slots=True)
 class ModuleStatus:
-    """One tracked module as one learner sees it. `error` is set (in plain words) when it could not be fetched."""
+    """One tracked module as one learner sees it. `error` is set (the LMS's words) when it could not be fetched;
+    `not_enrolled` when the LMS says the learner is not in its course or batch (the views word both)."""
 
     tracked: TrackedModuleRef
     progress: ModuleProgress | None = None
     module: Module | None = None  # module settings: lock type and lock-until date, for "why locked"
     error: str | None = None
+    not_enrolled: bool = False
     freshness: Freshness | None = None
     now: datetime | None = None  # aware, in the LMS's zone: when it was judged (a session that has ended is no to-do)
 
@@ -77,6 +79,8 @@ class ProgressPage:
 class SessionItem:
     tracked: TrackedModuleRef
     session: Session
+    # The asker's own entry for this session in their module progress (attended or not), when it is known.
+    attendance: SessionEntity | None = None
 
 
 @dataclass(frozen=True, slots=True)

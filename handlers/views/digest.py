@@ -16,6 +16,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.lms.ispring_models import ModuleResult
 from bot.lms.zoho_models import LockType, parse_entity
 from bot.reminders.types import (
     Digest,
@@ -498,15 +499,20 @@ def unlocked_message(notice: UnlockedNotice) -> SlackMessage:
     return kit.message(fallback, [kit.section(text)])
 
 
+def _manager_headline(behind: int, overdue: int) -> str:
+    """ "3 learners still behind in tracked modules, 11 overdue iSpring modules" — a part that is zero left out."""
+    parts = [f"{plural(behind, 'learner')} still behind in tracked modules"] if behind or not overdue else []
+    if overdue:
+        parts.append(plural(overdue, "overdue iSpring module"))
+    return ", ".join(parts)
+
+
 def manager_digest_message(digest: ManagerDigest) -> SlackMessage:
     hello = f"Hi {esc(digest.recipient_name)}" if digest.recipient_name else "Hi"
     behind = len({b.slack_user_id for m in digest.modules for b in m.learners})
     head: list[Block] = [
         kit.header(f"Weekly LMS overdue digest · {digest.week}"),
-        kit.section(
-            f"{hello} — {plural(behind, 'learner')} still behind in tracked modules"
-            + (f", {plural(len(digest.ispring_overdue), 'overdue iSpring module')}." if digest.ispring_overdue else ".")
-        ),
+        kit.section(f"{hello} — {_manager_headline(behind, len(digest.ispring_overdue))}."),
     ]
     lines: list[str] = []
     for module in digest.modules:
@@ -549,7 +555,8 @@ def manager_digest_message(digest: ManagerDigest) -> SlackMessage:
         max_chars=limits.MESSAGE_TEXT_BUDGET - limits.text_size(head + tail),
         hint="`/lms results overdue` lists the iSpring ones",
     )
-    return kit.message(f"Weekly LMS digest: {behind} learners behind", [*head, *body, *tail])
+    headline = _manager_headline(behind, len(digest.ispring_overdue))
+    return kit.message(f"Weekly LMS digest: {headline}", [*head, *body, *tail])
 
 
 NUDGE_ACTION = "manager_nudge"
@@ -581,6 +588,38 @@ def nudged_message(message: dict[str, Any], note: str) -> SlackMessage:
         blocks.append(kit.context(note))
     fitted = limits.fit_blocks(blocks, limits.MESSAGE_BLOCKS)
     return kit.message(str(message.get("text") or "Weekly LMS digest"), fitted)
+
+
+def nudge_dm(manager: str, modules: list[ModuleResult]) -> SlackMessage:
+    """The DM "Nudge them" sends each overdue learner: who asks, and the modules past due."""
+    lines = []
+    for r in sorted(modules, key=lambda m: (m.due_date is None, m.due_date, m.module_title)):
+        due = f" (was due {r.due_date:%a %d %b})" if r.due_date else ""
+        lines.append(f"• *{esc(r.module_title or 'Untitled module')}*{due}")
+    them = "this iSpring module is" if len(modules) == 1 else "these iSpring modules are"
+    text = (
+        f":wave: A friendly nudge from <@{manager}>: {them} past due —\n"
+        + "\n".join(lines)
+        + "\nWhen you have a moment, finish them in iSpring Learn. Thanks!"
+    )
+    return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}]}
+
+
+STOPPED_NOTE = ":octagonal_sign: Reminders stopped. `/lms remind on` brings them back."
+
+
+def snoozed_note(until: datetime) -> str:
+    """The note a digest gets after Snooze."""
+    return f":sleeping: Snoozed until {slack_time(until, '{date_short_pretty} {time}')}."
+
+
+def muted_note(label: str) -> str:
+    return f":no_bell: `{label}` muted. `/lms remind unmute {label}` turns it back on."
+
+
+def nudged_reply(note: str) -> SlackMessage:
+    """What "Nudge them" did, as a reply (when Slack did not echo the digest to replace)."""
+    return kit.message(note, [kit.section(note)])
 
 
 def acted_on(message: dict[str, Any], note: str) -> SlackMessage:

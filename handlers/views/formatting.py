@@ -203,8 +203,9 @@ def session_details(entity: SessionEntity, now: datetime | None) -> list[str]:
 
 
 def entity_line(entity: Entity, now: datetime | None = None) -> str:
-    """ "⏳ 💻 *Test 1* (Online test, mandatory) · marks —/1 · 1 of 1 attempts left"; a missed session is ⚠️."""
-    missed = now is not None and agenda.is_missed(entity, now)
+    """ "⏳ 💻 *Test 1* (Online test, mandatory) · marks —/1 · 1 of 1 attempts left"; a missed session is ⚠️
+    (an optional one too: a session that has ended is attended or missed, never still to do)."""
+    missed = isinstance(entity, SessionEntity) and now is not None and agenda.has_ended(entity, now)
     state = DONE if entity.is_complete else WARNING if missed else PENDING
     kind = entity_label(entity.type) + (", mandatory" if entity.is_mandatory else "")
     parts = [f"{state} {entity_emoji(entity.type)} *{esc(entity.name or 'Untitled')}* ({esc(kind)})"]

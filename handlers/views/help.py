@@ -52,7 +52,11 @@ COMMANDS: tuple[CommandHelp, ...] = (
         "Your daily reminder DM: switch it, pick the time and the days (`days mon-fri`), snooze it (`snooze 1w`).",
         ("remind at 08:30", "remind status"),
     ),
-    CommandHelp("status", "", "Connections, your links, tracked modules and the LMS request budget."),
+    CommandHelp(
+        "status",
+        "",
+        "Your links and reminder settings (admins: connections, tracked modules and the LMS request budget).",
+    ),
     CommandHelp("help", "", "This list."),
     CommandHelp(
         "results",

@@ -11,6 +11,7 @@ from bot.services.types import (
     IspringProgress,
     ModuleStatus,
     PlansReport,
+    Provider,
     ReminderSettings,
     SessionsReport,
     StatusReport,
@@ -25,6 +26,7 @@ from handlers.views.formatting import (
     freshness_line,
     lock_reason,
     oldest,
+    provider_name,
     tracked_where,
 )
 from handlers.views.ispring import ispring_blocks, ispring_summary
@@ -34,6 +36,7 @@ from handlers.views.progress import (
     is_locked,
     missed_note,
     module_name,
+    module_problem,
     pending_items,
     progress_summary,
     unchecked_line,
@@ -66,6 +69,23 @@ REMINDER_SCHEDULE_BLOCK = "home_reminder_schedule"
 DAY_NAMES = {"mon": "Monday", "tue": "Tuesday", "wed": "Wednesday", "thu": "Thursday", "fri": "Friday"}
 DAY_NAMES |= {"sat": "Saturday", "sun": "Sunday"}
 QUIET_PRESETS = ("22:00-07:00", "20:00-08:00", "18:00-09:00", "12:00-13:00")
+NO_DAYS_NOTE = ":warning: Choose at least one day (or turn reminders off)."
+NO_EMAIL_NOTE = ":warning: Slack did not give your e-mail address: use `/lms link you@company.com` instead."
+
+
+def refused_note(problem: str) -> str:
+    """A reminder control that could not be applied: the tab's note says why."""
+    return f":warning: {problem}"[:300]
+
+
+def link_me_note(said: Sequence[tuple[Provider, str | None, str | None]]) -> str:
+    """What "Link me" did per LMS: (provider, learner id linked, or the problem in words)."""
+    lines = [
+        f"{provider_name(provider)}: " + (f"linked as learner {learner}" if learner is not None else str(problem))
+        for provider, learner, problem in said
+    ]
+    return "; ".join(lines) or ":warning: No LMS is connected yet: ask an admin to run `/lms connect`."
+
 
 # Lines per section; each list ends with "…and N more" when longer.
 TODO_LINES = 15
@@ -104,7 +124,7 @@ def _learner_blocks(
     missed = [note for s in modules if (note := missed_note(s)) is not None]
     if missed:
         blocks.append(kit.context(limits.clip("\n".join(missed), limits.SECTION_TEXT)))
-    problems = [f"{WARNING} {code(s.tracked.label)}: {esc(s.error)}" for s in modules if s.error]
+    problems = [f"{WARNING} {code(s.tracked.label)}: {esc(p)}" for s in modules if (p := module_problem(s)) is not None]
     if problems:
         blocks.append(kit.context(limits.clip("\n".join(problems), limits.SECTION_TEXT)))
     locked = [

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot.services.links import LinkAttempt, provider_name
+from bot.services.links import LinkAttempt, LinkResult, provider_name
+from bot.services.slack_gateway import SlackUser
 from bot.services.types import Provider
 from handlers.views import kit
 from handlers.views.formatting import DONE, WARNING, esc, plural, slack_time
@@ -142,4 +143,46 @@ def not_linked_message(target: str, provider: Provider | None, *, own: bool) -> 
 
 def unlink_cancelled() -> SlackMessage:
     text = "Cancelled: nothing was unlinked."
+    return kit.message(text, [kit.section(text)])
+
+
+def link_yourself_message(missing: list[Provider]) -> SlackMessage:
+    """An admin asked the admins to link them: they can do it themselves."""
+    text = "You are an admin: link yourself with " + ", ".join(
+        f"`/lms link @you &lt;{provider_name(p)} learner id&gt;`" for p in missing
+    )
+    return kit.message(text + ".", [kit.section(text + ".")])
+
+
+def already_linked_message() -> SlackMessage:
+    text = "You are linked already: nothing to ask. `/lms progress` shows your modules."
+    return kit.message(text, [kit.section(text)])
+
+
+def linked_other_message(target: str, result: LinkResult) -> SlackMessage:
+    """An admin's `/lms link @someone <learner>`: who is linked to what now (and what it replaced)."""
+    who = f"<@{target}> is"
+    lms = provider_name(result.link.provider)
+    if not result.changed:
+        text = f":white_check_mark: {who} already linked to {lms} learner `{result.link.learner_id}`."
+    elif result.replaced:
+        text = (
+            f":white_check_mark: {who} now linked to {lms} learner `{result.link.learner_id}` "
+            f"(was `{result.replaced.learner_id}`)."
+        )
+    else:
+        text = f":white_check_mark: {who} now linked to {lms} learner `{result.link.learner_id}`."
+    return kit.message(text, [kit.section(text)])
+
+
+def link_report_message(
+    unmatched: Sequence[SlackUser], *, linked: int | None = None, skipped: Sequence[str] = ()
+) -> SlackMessage:
+    """`/lms link auto` (`linked` members linked by e-mail, `skipped` notes) and `/lms link unmatched`."""
+    lines = [] if linked is None else [f":link: Linked {linked} member(s) by their Slack e-mail."]
+    lines += [f"• {note}" for note in skipped]
+    names = ", ".join(f"<@{p.id}>" for p in unmatched[:40])
+    more = f" …and {len(unmatched) - 40} more" if len(unmatched) > 40 else ""
+    lines.append(f"{len(unmatched)} member(s) are not linked yet" + (f": {names}{more}" if unmatched else "."))
+    text = "\n".join(lines)
     return kit.message(text, [kit.section(text)])

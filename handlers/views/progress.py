@@ -79,6 +79,14 @@ def pending_count(status: ModuleStatus) -> int:
     return len(pending_items(status))
 
 
+NOT_ENROLLED = "You are not enrolled in this module (or in its batch)."
+
+
+def module_problem(status: ModuleStatus) -> str | None:
+    """Why a module shows no progress for this learner, in words (None: nothing wrong)."""
+    return NOT_ENROLLED if status.not_enrolled else (status.error or None)
+
+
 def _module_blocks(status: ModuleStatus, *, can_edit: bool, max_chars: int) -> list[Block]:
     title = tracked_title(status.tracked, module_name(status))
     edit = kit.button("Edit module", EDIT_MODULE_ACTION, value=str(status.tracked.id)) if can_edit else None
@@ -87,8 +95,8 @@ def _module_blocks(status: ModuleStatus, *, can_edit: bool, max_chars: int) -> l
         title += f"\n{plural(pending, 'mandatory item')} to do"
     blocks: list[Block] = [kit.section(title, accessory=edit)]
     notes: list[str] = []
-    if status.error:
-        notes.append(f"{WARNING} {esc(status.error)}")
+    if (problem := module_problem(status)) is not None:
+        notes.append(f"{WARNING} {esc(problem)}")
     if is_locked(status):
         notes.append(f"{LOCKED} {lock_reason(status.module)}")
     if (missed := missed_note(status)) is not None:
@@ -100,7 +108,7 @@ def _module_blocks(status: ModuleStatus, *, can_edit: bool, max_chars: int) -> l
             notes.append("The LMS has more items than it sent; open the module in the LMS to see them all.")
     elif status.progress is not None and not is_locked(status):
         notes.append("No items in this module yet.")
-    elif status.progress is None and not status.error and not is_locked(status):
+    elif status.progress is None and module_problem(status) is None and not is_locked(status):
         notes.append("No progress from the LMS yet.")
     if status.freshness is not None and status.freshness.stale:
         notes.append(f"{WARNING} cached copy")  # the reason is in the freshness line at the bottom
@@ -111,9 +119,10 @@ def _module_blocks(status: ModuleStatus, *, can_edit: bool, max_chars: int) -> l
 
 def unchecked_line(statuses: Sequence[ModuleStatus]) -> str | None:
     """ "couldn't check 2 modules — showing what we had at 09:12": modules the LMS did not answer for just now
-    (a cached copy shown, or nothing at all), so an empty list is never taken for "nothing due"."""
-    failed = [s for s in statuses if s.error]
-    stale = [s for s in statuses if not s.error and s.freshness is not None and s.freshness.stale]
+    (a cached copy shown, or nothing at all), so an empty list is never taken for "nothing due". A module the
+    LMS says the learner is not in was checked: it is not counted."""
+    failed = [s for s in statuses if s.error and not s.not_enrolled]
+    stale = [s for s in statuses if module_problem(s) is None and s.freshness is not None and s.freshness.stale]
     if not failed and not stale:
         return None
     line = f"couldn't check {plural(len(failed) + len(stale), 'module')}"

@@ -75,9 +75,17 @@ def session_time(session: Session, now: datetime) -> str:
 def session_line(item: SessionItem, now: datetime) -> str:
     """ "*Session One* · `M1` / 🗓 <Tue 11 Jan 2022 11:00 UTC>–<13:00 UTC> · 📍 Room One · 👤 Henry · Classroom"."""
     s = item.session
-    mark = DONE if s.is_completed else ":spiral_calendar_pad:"
+    mark, details = ":spiral_calendar_pad:", [session_time(s, now)]
+    # Ended: attended or missed, as the asker's progress says (Zoho's own "completed" only means it took place).
+    if item.attendance is not None and agenda.has_ended(s, now):
+        said = item.attendance.attendance
+        if item.attendance.is_complete:
+            mark = DONE
+            details.append(esc(said or "attended"))
+        else:
+            mark = WARNING
+            details.append("*missed*" + (f" ({esc(said)})" if said else ""))
     first = f"{mark} *{esc(s.name or 'Session')}* · {code(item.tracked.label)}"
-    details = [session_time(s, now)]
     if s.room:
         details.append(f":round_pushpin: {esc(s.room)}")
     if s.trainer:
@@ -350,3 +358,28 @@ def results_csv(report: ResultsReport, slack_names: dict[str, str] | None = None
 def _cell(text: str) -> str:
     """Spreadsheets run a cell starting with = + - @ as a formula: LMS text is data, so it is quoted."""
     return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+# --- the CSV export's replies ------------------------------------------------------------------------------
+
+
+def no_results_message() -> SlackMessage:
+    return kit.message("No results match.", [kit.section("No results match those filters.")])
+
+
+def csv_comment(title: str, rows: int, query: str) -> str:
+    """The comment posted with the CSV file in the manager's DM."""
+    return f"{title}: {rows} rows" + (f" for `{query}`" if query else "") + "."
+
+
+def csv_needs_reinstall_message() -> SlackMessage:
+    text = (
+        ":warning: I can't upload files in this workspace yet: an admin needs to reinstall lmsbot so it gets "
+        "Slack's `files:write` permission."
+    )
+    return kit.message(text, [kit.section(text)])
+
+
+def csv_sent_message(rows: int) -> SlackMessage:
+    done = f":page_facing_up: Sent the CSV ({rows} rows) to your DM with me."
+    return kit.message(done, [kit.section(done)])

@@ -218,3 +218,17 @@ def reminder_settings_message(
     ]
     state = "on at " + settings.send_time if settings.enabled else "off"
     return kit.message(f"Reminders are {state}.", blocks)
+
+
+REMINDER_HOME_HINT = "Days, quiet hours and snooze can also be set on the bot's Home tab."
+
+
+def reminder_changed_message(note: str, settings: ReminderSettings, *, manager: bool) -> SlackMessage:
+    """`/lms remind …` done: what changed, then the settings as they are now."""
+    status = reminder_settings_message(settings, manager=manager)
+    return kit.message(note, [kit.section(f":white_check_mark: {note}"), *status["blocks"]])
+
+
+def reminder_refused_message(problem: str) -> SlackMessage:
+    """`/lms remind …` that could not be applied: why, and where else it can be set."""
+    return kit.message(problem, [kit.section(f":warning: {problem}"), kit.context(REMINDER_HOME_HINT)])

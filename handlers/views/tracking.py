@@ -236,3 +236,30 @@ def untrack_message(tracked: Sequence[TrackedModuleRef]) -> SlackMessage:
         max_chars=limits.MESSAGE_TEXT_BUDGET - limits.text_size(head),
     )
     return kit.message(f"{plural(len(tracked), 'tracked module')}", [*head, *body])
+
+
+def track_result_message(
+    module_name: str | None, tracked: TrackedModuleRef, *, changed: bool, note: str | None
+) -> SlackMessage:
+    """The DM after the track form: what is tracked now (and a note, e.g. "not checked with Zoho")."""
+    name = f" *{module_name}*" if module_name else ""
+    text = (
+        f":white_check_mark: Tracking{name} as `{tracked.label}` (#{tracked.id})."
+        if changed
+        else f"`{tracked.label}` was already tracked; nothing changed."
+    )
+    if note:
+        text += f"\n{note}"
+    return {"text": text, "blocks": [kit.section(text)]}
+
+
+def untracked_text(label: str | None, asked: str | None = None) -> str:
+    """After `/lms untrack <ref>` (`asked`) or the Untrack button: `label` of what stopped, None for nothing."""
+    if label is not None:
+        return f"Stopped tracking `{label}`."
+    return f"`{asked}` was not tracked; nothing changed." if asked else "That module was not tracked any more."
+
+
+def untracked_message(label: str | None, asked: str) -> SlackMessage:
+    text = untracked_text(label, asked)
+    return kit.message(text, [kit.section(text)])

@@ -88,7 +88,7 @@ class LinkRepository(Repository):
             )
             if holder is not None and holder.slack_user_id != slack_user_id:
                 raise LinkConflict(
-                    f"{provider} learner {learner_id} is already linked to <@{holder.slack_user_id}>; "
+                    f"{provider} learner {learner_id} is already linked to Slack user {holder.slack_user_id}; "
                     "unlink them first",
                     slack_user_id=holder.slack_user_id,
                     learner_id=learner_id,
@@ -278,7 +278,8 @@ def _plan(
         for i in blocked:
             spec, holder = specs[i], holders[(specs[i].provider, specs[i].learner_id)]
             conflicts[i] = LinkConflict(
-                f"{spec.provider} learner {spec.learner_id} is already linked to <@{holder}>; unlink them first",
+                f"{spec.provider} learner {spec.learner_id} is already linked to Slack user {holder}; "
+                "unlink them first",
                 slack_user_id=holder,
                 learner_id=spec.learner_id,
                 provider=spec.provider,

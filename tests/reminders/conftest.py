@@ -16,19 +16,19 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.container import Services, build_services
-from bot.lms.clock import VirtualClock
+from bot.devkit.clock import VirtualClock
+from bot.devkit.sandbox import seed
+from bot.devkit.sandbox.server import SandboxServer
+from bot.devkit.sandbox.state import SandboxState
+from bot.devkit.slackstub import SlackDriver, SlackStub, SlackStubServer, ThreadedServer
+from bot.devkit.slackstub.state import POST_PER_CHANNEL, SLACK_TIERS
 from bot.lms.transport import RetryPolicy
 from bot.reminders.engine import ReminderEngine
 from bot.reminders.report import SweepReport
 from bot.reminders.settings import ReminderConfig
-from bot.sandbox import seed
-from bot.sandbox.server import SandboxServer
-from bot.sandbox.state import SandboxState
 from bot.scheduler import build_engine
 from bot.services.slack_gateway import TIER_PER_MINUTE, Pacer
 from bot.services.types import Provider, TrackedModuleRef
-from bot.slackstub import SlackDriver, SlackStub, SlackStubServer, ThreadedServer
-from bot.slackstub.state import POST_PER_CHANNEL, SLACK_TIERS
 from bot.web import build_web
 from storage.crypto import Keyring
 from storage.db import Database
@@ -56,7 +56,7 @@ TRACKS = (
     ("feedback", seed.BLENDED_COURSE, seed.BATCH_SPRING, seed.BL_FEEDBACK),
     ("coaching", seed.BLENDED_COURSE, seed.BATCH_SPRING, seed.BL_COACHING),
 )
-# Demo Slack people and their sandbox learners (same order as bot.sandbox.seed.NAMED).
+# Demo Slack people and their sandbox learners (same order as bot.devkit.sandbox.seed.NAMED).
 PEOPLE = {
     "U0ADA": seed.NAMED[0][0],
     "U0GRACE": seed.NAMED[1][0],

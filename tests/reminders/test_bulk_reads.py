@@ -9,11 +9,11 @@ from typing import Any, TypeVar
 
 import pytest
 
+from bot.devkit.sandbox import seed
+from bot.devkit.sandbox.state import EntityProgress
 from bot.lms.errors import NotFoundError
 from bot.lms.ratelimit import Priority
 from bot.lms.zoho import Endpoint, ZohoClient
-from bot.sandbox import seed
-from bot.sandbox.state import EntityProgress
 from bot.services.bulk_reads import BulkReads, BulkVerdict, Prefilter, Skip
 from bot.services.types import TrackedModuleRef
 from handlers.views.status import status_message

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from bot.sandbox import seed
-from bot.slackstub import SlackDriver
+from bot.devkit.sandbox import seed
+from bot.devkit.slackstub import SlackDriver
 from handlers import reminder_actions
 from tests.reminders.conftest import MONDAY, TEAM, MakeWorld, ServeListeners, World
 from tests.reminders.test_engine import ADA_LEARNER, PRE_READING, complete, text_of

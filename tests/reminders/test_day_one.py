@@ -17,11 +17,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import reminders_cli
 from bot.container import build_services
+from bot.devkit.sandbox import seed
+from bot.devkit.sandbox.state import Entity, SandboxState, Session
+from bot.devkit.slackstub import SlackDriver, ThreadedServer
+from bot.devkit.slackstub.render import render_message
 from bot.reminders.engine import Forced
-from bot.sandbox import seed
-from bot.sandbox.state import Entity, SandboxState, Session
-from bot.slackstub import SlackDriver, ThreadedServer
-from bot.slackstub.render import render_message
 from bot.web import build_web
 from handlers import home, reminder_actions
 from handlers.reminder_settings import remind_command

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from bot.devkit.sandbox import seed
+from bot.devkit.sandbox.state import EntityProgress
 from bot.lms.ratelimit import Priority
 from bot.lms.zoho import Endpoint
-from bot.sandbox import seed
-from bot.sandbox.state import EntityProgress
 from tests.reminders.conftest import MONDAY, PEOPLE, TEAM, MakeWorld, World
 from tests.support.slack import text_of
 

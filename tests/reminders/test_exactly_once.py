@@ -9,10 +9,10 @@ from datetime import timedelta
 
 import pytest
 
+from bot.devkit.sandbox import seed
+from bot.devkit.sandbox.state import EntityProgress
 from bot.reminders.delivery import CLOCK_SKEW, reminder_metadata
 from bot.reminders.types import DIGEST_KEY
-from bot.sandbox import seed
-from bot.sandbox.state import EntityProgress
 from storage.repositories.reminders import Claim
 from tests.reminders.conftest import MONDAY, TEAM, MakeWorld, World
 from tests.support.slack import text_of

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.sandbox import seed
+from bot.devkit.sandbox import seed
 from tests.reminders.conftest import MONDAY, PEOPLE, TEAM, MakeWorld, World
 from tests.reminders.test_engine import text_of
 

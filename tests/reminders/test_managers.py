@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot.slackstub import SlackDriver
+from bot.devkit.slackstub import SlackDriver
 from handlers import results_actions
 from tests.reminders.conftest import MONDAY, MakeWorld, ServeListeners, World
 from tests.reminders.test_engine import text_of

@@ -10,11 +10,11 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.devkit.sandbox import seed
+from bot.devkit.sandbox.state import EntityProgress
 from bot.lms.zoho import Endpoint
 from bot.observability import ops_app
 from bot.reminders.types import DIGEST_KEY
-from bot.sandbox import seed
-from bot.sandbox.state import EntityProgress
 from tests.reminders.conftest import PEOPLE, TEAM, TRACKS, MakeWorld, World
 from tests.support.metrics import Scrape
 

@@ -10,11 +10,11 @@ import httpx
 import pydantic
 import pytest
 
+from bot.devkit.sandbox import seed
+from bot.devkit.sandbox.state import ISpringResult
+from bot.devkit.slackstub.render import render_message
 from bot.lms.ispring import parse_course_modules
 from bot.lms.ispring_models import CourseModule
-from bot.sandbox import seed
-from bot.sandbox.state import ISpringResult
-from bot.slackstub.render import render_message
 from tests.reminders.conftest import MONDAY, PEOPLE, TEAM, MakeWorld, World, quiet_config
 from tests.reminders.test_day_one import add_session
 from tests.reminders.test_features import feedback_lab, session_dms

@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.devkit.sandbox import seed
+from bot.devkit.slackstub.workspace import demo_workspace
 from bot.lms.zoho import Endpoint
 from bot.reminders.report import SAMPLE, Sent, SweepReport
 from bot.reminders.types import Outgoing
-from bot.sandbox import seed
-from bot.slackstub.workspace import demo_workspace
 from tests.reminders.conftest import PEOPLE, TEAM, MakeWorld, World
 from tests.support.slack import text_of
 

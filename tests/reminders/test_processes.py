@@ -25,13 +25,13 @@ import pytest
 from sqlalchemy import select, text
 
 from bot.container import build_services
+from bot.devkit.sandbox import seed
+from bot.devkit.sandbox.server import SandboxServer
+from bot.devkit.slackstub import SlackStub, SlackStubServer
+from bot.devkit.slackstub.driver import SlackDriver
 from bot.reminders.settings import ReminderConfig
 from bot.reminders.types import DIGEST_KEY
-from bot.sandbox import seed
-from bot.sandbox.server import SandboxServer
 from bot.scheduler import LEASE_NAME, build_engine
-from bot.slackstub import SlackStub, SlackStubServer
-from bot.slackstub.driver import SlackDriver
 from storage import migrate
 from storage.db import Database
 from storage.models import SentReminderRow
@@ -263,7 +263,7 @@ async def test_worker_killed_after_slack_stored_the_digest_but_before_confirming
     assert await restarted.finish() == 0, restarted.output
     after = stage.posts()
     duplicates = sum(n - 1 for n in after.values())
-    print(f"duplicate digests after the crash: {duplicates}")
+    print(f"duplicate digests after the crash: {duplicates} (learners: {len(expected)})")
     assert set(after) == expected and duplicates == 0, after
     assert all(len(stage.slack.dm_messages(user)) == 1 for user in expected)  # what each learner sees
     [recovered] = [line for line in restarted.output if line.startswith("already in Slack:")]

@@ -10,9 +10,9 @@ from typing import Any
 
 import httpx
 
+from bot.devkit.sandbox import seed
+from bot.devkit.slackstub.render import render_message
 from bot.lms.ispring_models import ModuleResult
-from bot.sandbox import seed
-from bot.slackstub.render import render_message
 from handlers.views import progress_message
 from tests.reminders.conftest import MONDAY, PEOPLE, TEAM, MakeWorld, World
 from tests.support.slack import text_of

@@ -143,6 +143,12 @@ def test_session_unlocked_and_manager_messages() -> None:
     )
     weekly = check_message(manager_digest_message(ManagerDigest("2026-W14", (backlog,) * 30, overdue, "Margaret")))
     assert "Weekly LMS overdue digest · 2026-W14" in everything(weekly) and "and 25 more" in everything(weekly)
+    assert "Hi Margaret — 40 learners still behind in tracked modules, 300 overdue iSpring modules." in everything(
+        weekly
+    )
+    only_ispring = check_message(manager_digest_message(ManagerDigest("2026-W14", (), overdue[:11], "Margaret")))
+    assert "Hi Margaret — 11 overdue iSpring modules." in everything(only_ispring)  # not "0 learners still behind"
+    assert only_ispring["text"] == "Weekly LMS digest: 11 overdue iSpring modules"  # the notification too
 
 
 def test_a_digest_with_only_unchecked_modules_says_so_instead_of_nothing_due() -> None:

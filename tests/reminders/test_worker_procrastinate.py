@@ -20,9 +20,9 @@ from sqlalchemy import text
 
 from bot.config import Settings
 from bot.container import build_services
-from bot.sandbox import seed
-from bot.sandbox.server import SandboxServer
-from bot.slackstub import SlackStub, SlackStubServer
+from bot.devkit.sandbox import seed
+from bot.devkit.sandbox.server import SandboxServer
+from bot.devkit.slackstub import SlackStub, SlackStubServer
 from storage.db import Database
 from tests.reminders.conftest import empty_tables, world_settings
 from tests.support.fleet import TRACKS, Fleet, Proc, build_fleet, clear_job_queue, digests_per_user, lmsbot_command

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from bot.devstack import DevStack
-from bot.sandbox.config import SandboxConfig
+from bot.devkit.devstack import DevStack
+from bot.devkit.sandbox.config import SandboxConfig
 from tests.support.slack import text_of, wait_for
 
 __all__ = ["buttons", "click_replacing", "command", "text_of", "unlink", "wait_for"]

@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 
 from bot.container import build_services
-from bot.devstack import DevStack
-from bot.sandbox import seed
-from bot.sandbox.state import Entity, Module
+from bot.devkit.devstack import DevStack
+from bot.devkit.sandbox import seed
+from bot.devkit.sandbox.state import Entity, Module
 from handlers.views import HOME_REFRESH_ACTION
 from handlers.views.progress import PROGRESS_MORE_ACTION
 from tests.slack.conftest import command, text_of, wait_for

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import time
 
-from bot.devstack import DevStack
-from bot.sandbox import seed
-from bot.sandbox.config import SandboxConfig
+from bot.devkit.devstack import DevStack
+from bot.devkit.sandbox import seed
+from bot.devkit.sandbox.config import SandboxConfig
 from tests.slack.conftest import command, text_of, unlink, wait_for
 
 ADA, GRACE, MARGARET, EDSGER, KATHERINE, ALAN = "U0ADA", "U0GRACE", "U0MARGARET", "U0EDSGER", "U0KATHERINE", "U0ALAN"
@@ -124,7 +124,7 @@ async def test_lms_down_without_cache_is_a_plain_message(stack: DevStack) -> Non
 
 
 async def test_long_lists_are_cut_within_block_kit_limits(make_stack) -> None:  # type: ignore[no-untyped-def]
-    from bot.sandbox.seed import build_state
+    from bot.devkit.sandbox.seed import build_state
 
     stack = make_stack()
     stack.sandbox.reset(build_state("demo", sessions=120))

@@ -3,33 +3,69 @@
 from __future__ import annotations
 
 import io
+import re
 import signal
 from datetime import timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 import yaml
 
 from bot.config import Settings
-from bot.console import TOUR, Console, interactive, play_tour, run_interactive
-from bot.devstack import DevStack
-from bot.slackstub.render import render_message
+from bot.devkit.console import TOUR, Console, interactive, play_tour, run_interactive
+from bot.devkit.devstack import DevStack
+from bot.devkit.slackstub.render import render_message
 from tests.slack.conftest import command
 from tests.support.slack import text_of
 
 ROOT = Path(__file__).resolve().parents[2]
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def tour_step(shown: str, line: str, user: str = "") -> str:
+    """What the tour printed for one of its lines (steps are apart by a blank line), the first one by `user`."""
+    return shown.split(f"{user}> {line}\n", 1)[1].split("\n\n", 1)[0]
 
 
 async def test_tour_runs_every_step_through_the_real_app(stack: DevStack) -> None:
     out = io.StringIO()
     await play_tour(Console(stack, out=out), TOUR)
     shown = out.getvalue()
+    # Item 1: a session that has ended is missed (told apart, with what to do), never ⏳; a later one is "Today at".
+    progress = tour_step(shown, "/lms progress")
+    assert "⚠ :spiral_calendar_pad: Sess (Session, mandatory) · " in progress and "· missed (Absent)" in progress
+    assert "⚠ Missed: Sess — `/lms sessions kickoff` lists the next ones" in progress
+    assert "⏳ :spiral_calendar_pad: Office hours #2 (Session) · Today at 16:00 GMT–16:30 GMT" in progress
+    assert "⏳ :spiral_calendar_pad: Sess" not in progress and "no attendance yet" not in progress
+    assert "3 mandatory items to do in 2 modules" in progress  # the missed session is not counted
+    assert "✅" not in tour_step(shown, "/lms sessions").split("Past", 1)[1]  # she attended none of them
+    # Item 2: one date token, each reader's own zone — Ada in London, Grace in New York.
+    assert "Goal-setting workshop (Session, mandatory) · Tomorrow at 10:00 GMT–12:00 GMT" in progress
+    assert "Tomorrow at 05:00 EST–07:00 EST" in tour_step(shown, "/lms sessions kickoff")
+    # Item 7: one digest DM, the workshop's reminder in it; the missed session told once, apart.
+    digest = tour_step(shown, "remind")
+    assert digest.startswith("sent 1, updated 0") and digest.count("→ DM to @ada") == 1
+    assert "Coming up\n  :spiral_calendar_pad: Goal-setting workshop — Tomorrow at 10:00 GMT" in digest
+    assert "⚠ Missed\n  ⚠ Sess (Kick-off)" in digest
+    # Item 11: Margaret's team by name, 40 a page with Next, the CSV, the weekly digest's Nudge them.
+    first = tour_step(shown, "/lms results", "@margaret")
+    assert "Showing 1–40 of 55 (your team)" in first and "[ Next 15 › ] (results_next)" in first
+    assert "— @katherine ·" in first and "❌ " in first and not UUID.search(first)
+    assert "Showing 41–55 of 55 (your team)" in tour_step(shown, "click results_next")
+    assert "Sent the CSV (55 rows)" in tour_step(shown, "click results_csv")
+    weekly = tour_step(shown, "remind --force")
+    assert "Weekly LMS overdue digest" in weekly and "📚 @katherine — Code of Conduct" in weekly
+    assert "[ Nudge them ] (manager_nudge)" in weekly and not UUID.search(weekly)
+    nudged = tour_step(shown, "click manager_nudge")
+    assert "→ DM to @katherine (chat.postMessage)" in nudged and "A friendly nudge from @margaret" in nudged
+    assert "Nudged 2 people." in nudged
     assert "Your LMS progress" in shown and "Learning plans" in shown
     assert "Only admins and managers can see iSpring results." in shown
     assert "Locked until the previous module is completed" in shown
     assert "Module updated" in shown and "Phishing basics (2026 edition)" in shown
-    assert "Overdue modules" in shown and "⌂ Home" in shown
-    assert "Sent the CSV" in shown and ".csv shared in" in shown
+    assert "⌂ Home" in shown and ".csv shared in" in shown
+    assert "still busy" not in shown  # no step waits on the LMS budget (the demo reads in seconds)
     assert "Snoozed until" in shown and "sent 0, updated 0" in shown
     # Item 6 in the tour: a completion in the sandbox (iSpring: a signed webhook) ticks the digest off in place.
     ticked = shown.split("@ada> lms complete ada Welcome to the Company", 1)[1]
@@ -63,6 +99,9 @@ async def test_shell_acts_on_the_sandbox_complete_move_session_add_learner(stack
             "lms add-learner 'Ada Byron' ada.byron@example.com",
             "lms complete ada Pre-reading",
             "lms complete nobody nothing",
+            "lms add-learners 2 Sales",
+            "lms add-learners 2 Marketing",
+            "click results_next",
             "lms frobnicate",
             "quit",
         ]
@@ -82,6 +121,10 @@ async def test_shell_acts_on_the_sandbox_complete_move_session_add_learner(stack
     assert "(sandbox: completed zoho item 100004000000049021 for learner 100002000000032145)" in shown
     assert "Zoho sends no webhooks" in shown
     assert "The sandbox refused: no item 'nothing' for learner 'nobody'" in shown
+    assert "(sandbox: added 2 iSpring learners to Sales: " in shown
+    assert "The sandbox refused: no iSpring department 'Marketing' (there are: Engineering, Sales)" in shown
+    # A button that is on none of her surfaces is not clicked (the bot would act on a made-up click).
+    assert "No button `results_next` in the last reply, the open modal, Home or your DMs." in shown
     assert "Usage: lms complete <learner> <item>" in shown
     assert "Traceback" not in shown
 
@@ -145,7 +188,9 @@ async def test_shell_shows_inline_errors_and_clicks_buttons_in_replies_and_modal
     assert "Traceback" not in shown
 
 
-def test_ctrl_c_at_a_modal_prompt_cancels_the_modal_not_the_shell(stack: DevStack) -> None:
+def test_ctrl_c_at_a_modal_prompt_cancels_the_modal_not_the_shell(
+    stack: DevStack, caplog: pytest.LogCaptureFixture
+) -> None:
     """A real SIGINT while the shell asks for a field: the form is closed, the shell carries on."""
 
     def ask(prompt: str) -> str:
@@ -161,6 +206,9 @@ def test_ctrl_c_at_a_modal_prompt_cancels_the_modal_not_the_shell(stack: DevStac
     assert stack.slack.top_modal("U0GRACE") is None  # the cancelled modal is closed
     assert not stack.sandbox.state.calls_for("update-module")
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back as it was
+    # The modal asks for no view_closed (notify_on_close), so Slack sends none: nor does the shell, and Bolt's
+    # "Unhandled request" warning never reaches the person's terminal.
+    assert "Unhandled request" not in caplog.text
 
 
 async def test_the_whole_track_flow_by_hand_in_the_shell(stack: DevStack) -> None:

@@ -3,7 +3,17 @@ sessions are missed, not to-do; `/lms sessions` and `/lms progress` agree about 
 
 from __future__ import annotations
 
-from bot.devstack import DevStack
+import asyncio
+import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot import reminders_cli
+from bot.cli import build_parser
+from bot.devkit.devstack import DevStack
+from bot.reminders_cli import sweep_now
 from tests.slack.conftest import command, text_of, wait_for
 
 ADA = "U0ADA"  # absent from both past kick-off sessions (the demo data puts them 10 and 3 days ago)
@@ -20,6 +30,31 @@ async def test_progress_and_sessions_agree_past_sessions_are_missed_not_to_do(st
     assert "No sessions are scheduled" not in sessions
     assert "*Upcoming* (0)" in sessions and "*Past* (2)" in sessions
     assert "*Sess* · `kickoff`" in sessions and "*Goal-setting workshop* · `kickoff`" in sessions
+
+
+async def test_sessions_show_the_past_ones_as_the_learner_attended_or_missed_them(stack: DevStack) -> None:
+    # Zoho marks a session that took place "completed"; for Ada, who was absent, it is missed, not done.
+    await command(stack, ADA, "progress")  # her progress, as Home and the digest read it
+    sessions = text_of(await command(stack, ADA, "sessions"))
+    past = sessions.split("*Past* (3)", 1)[1]
+    assert ":white_check_mark:" not in past, past  # she attended none of them
+    for name in ("Sess", "Goal-setting workshop", "Office hours #1"):
+        assert f":warning: *{name}* · `" in past, name
+    assert past.count("· *missed* (Absent)") == 3
+    progress = text_of(await command(stack, ADA, "progress office-hours"))
+    # An optional session that has ended is not a to-do either: missed, not ⏳.
+    assert ":warning: :spiral_calendar_pad: *Office hours #1* (Session) · <!date^" in progress
+    assert ":hourglass_flowing_sand: :spiral_calendar_pad: *Office hours #1*" not in progress
+
+
+async def test_modules_a_learner_is_not_in_are_not_called_unchecked(stack: DevStack) -> None:
+    # Barbara is in the autumn cohort: Zoho answers "not enrolled" for the spring batch's two modules.
+    assert stack.driver is not None
+    progress = text_of(await command(stack, "U0BARBARA", "progress"))
+    assert progress.count("You are not enrolled in this module (or in its batch).") == 2
+    assert "couldn't check" not in progress and "did not answer" not in progress  # it did answer
+    home = await _home_after(stack, "U0BARBARA", stack.driver.app_home_opened("U0BARBARA"))
+    assert "couldn't check" not in home and "You are not enrolled" in home
 
 
 async def test_home_lists_missed_sessions_apart_from_to_do(stack: DevStack) -> None:
@@ -55,6 +90,28 @@ async def test_home_refresh_refetches_what_opening_the_tab_takes_from_the_cache(
     refreshed = await _home_after(stack, ADA, stack.driver.block_action(ADA, "home_refresh", view=view))
     assert len(stack.sandbox.state.calls_for("module-progress")) > before  # Refresh asked the LMS again
     assert "Pre-reading" not in _todo(refreshed)
+
+
+AS_OF = re.compile(r"as of <!date\^(\d+)\^")
+
+
+async def test_home_refresh_says_a_newer_as_of_and_ticks_the_morning_digest_off(stack: DevStack) -> None:
+    assert stack.driver is not None and stack.settings is not None
+    await sweep_now(stack.settings, user=ADA, force=True)
+    [digest] = stack.slack.dm_messages(ADA)
+    assert "*Pre-reading*" in text_of(digest)
+    home = await _home_after(stack, ADA, stack.driver.app_home_opened(ADA))
+    [first] = AS_OF.findall(home)
+    ada = next(p.learner_id for p in stack.sandbox.state.learners.values() if p.email.startswith("ada"))
+    stack.sandbox.state.entity_progress(ada, PRE_READING).completed = True  # Ada reads it in the LMS
+    await asyncio.sleep(1.1)  # the "as of" token counts whole seconds
+    view = stack.slack.home(ADA)
+    refreshed = await _home_after(stack, ADA, stack.driver.block_action(ADA, "home_refresh", view=view))
+    [again] = AS_OF.findall(refreshed)
+    assert int(again) > int(first)  # the reader sees a later time
+    ticked = await wait_for(lambda: "1 done already" in text_of(stack.slack.dm_messages(ADA)[0]) or None)
+    assert ticked and "~Pre-reading~" in text_of(stack.slack.dm_messages(ADA)[0])
+    assert len(stack.slack.dm_messages(ADA)) == 1  # edited in place
 
 
 async def test_first_visit_welcomes_and_offers_link_me(stack: DevStack) -> None:
@@ -104,3 +161,22 @@ async def test_learner_status_shows_their_links_and_reminders_not_budgets_or_ids
     assert "100002000000039001" not in status and "course `" not in status  # no course, batch or module ids
     admin = text_of(await command(stack, "U0GRACE", "status"))
     assert "LMS request budget" in admin  # admins still see what they can act on
+    helped = text_of(await command(stack, ADA, "help"))  # and the help promises what each of them gets
+    assert "`/lms status` — Your links and reminder settings (admins: connections, tracked modules" in helped
+
+
+def test_lmsbot_remind_now_keeps_her_quiet_hours_unless_forced(
+    stack: DevStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`lmsbot remind --now` as the operator types it: inside Ada's quiet hours nothing goes out (her day's
+    digest is not used up); `--force` sends it."""
+    assert stack.settings is not None
+    here = datetime.now(ZoneInfo("Europe/London"))  # Ada's zone (Slack's)
+    quiet = f"{(here - timedelta(hours=1)):%H:%M}-{(here + timedelta(hours=1)):%H:%M}"
+    asyncio.run(command(stack, ADA, f"remind quiet {quiet}"))
+    argv = ["remind", "--now", "--user", ADA]
+    assert reminders_cli.run(build_parser().parse_args(argv), stack.settings) == 0
+    assert "sent 0" in capsys.readouterr().out and not stack.slack.dm_messages(ADA)
+    assert reminders_cli.run(build_parser().parse_args([*argv, "--force"]), stack.settings) == 0
+    assert "sent 1" in capsys.readouterr().out
+    assert [m["text"] for m in stack.slack.dm_messages(ADA)] == ["Reminder: 3 LMS items waiting for you"]

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from handlers.errors import DATABASE_UNAVAILABLE, message_for
-from storage.errors import DatabaseUnavailable
+from storage.errors import DatabaseUnavailable, DecryptionError, NotFound, StorageError
 from tests.support.slack import text_of
 
 
@@ -23,3 +23,18 @@ def test_an_unavailable_database_is_one_plain_sentence(exc: Exception, caplog: p
     assert DATABASE_UNAVAILABLE == "The bot's database is unavailable — try again in a minute."
     assert DATABASE_UNAVAILABLE in shown and "10.0.0.5" not in shown
     assert "10.0.0.5" in caplog.text  # the operator still learns the real cause
+
+
+@pytest.mark.parametrize(
+    ("exc", "plain"),
+    [
+        (NotFound("tracked module #7 does not exist in this workspace"), "not there any more"),
+        (DecryptionError("a stored secret does not decrypt with any of the 2 configured key(s)"), "reconnect"),
+        (StorageError("UPDATE reminder_state failed: row version 3 != 4"), "could not save or read that"),
+    ],
+)
+def test_storage_words_stay_in_the_log(exc: StorageError, plain: str, caplog: pytest.LogCaptureFixture) -> None:
+    """Storage words its errors for operators (ids, tables, key counts): a person gets plain copy instead."""
+    shown = text_of(dict(message_for(exc)))
+    assert plain in shown and str(exc) not in shown
+    assert str(exc) in caplog.text

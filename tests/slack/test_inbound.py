@@ -24,7 +24,7 @@ from sqlalchemy import create_engine, text
 
 from bot.app import build_app
 from bot.container import build_services
-from bot.devstack import SIGNING_SECRET, DevStack
+from bot.devkit.devstack import SIGNING_SECRET, DevStack
 from tests.slack.conftest import command, text_of, wait_for
 
 ADA, GRACE = "U0ADA", "U0GRACE"

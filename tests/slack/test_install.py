@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from sqlalchemy import create_engine, text
 
-from bot.devstack import DevStack
+from bot.devkit.devstack import DevStack
 from tests.slack.conftest import command, text_of, wait_for
 
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import httpx
 
-from bot.devstack import ISPRING_WEBHOOK_SECRET, DevStack
+from bot.devkit.devstack import ISPRING_WEBHOOK_SECRET, DevStack
 from bot.reminders_cli import sweep_now
-from tests.slack.conftest import text_of, wait_for
+from tests.slack.conftest import command, text_of, wait_for
 
 ALAN = "U0ALAN"
 
@@ -93,3 +93,27 @@ async def test_duplicate_deliveries_are_processed_once(stack: DevStack) -> None:
         again = await client.post(stack.ispring_webhook_url, content=body, headers={"X-Hub-Signature": signature})
         assert again.status_code == 200  # acknowledged, so iSpring stops resending
     assert filtered_reads(stack, alan) == 1 and len(ticked(stack)) == 1
+
+
+async def test_without_a_webhook_a_fresher_ispring_read_ticks_the_digest_off(stack: DevStack) -> None:
+    """Webhooks not registered (or lost): Alan's own `/lms progress` reads iSpring afresh, and that is enough."""
+    digest, alan = await alans_digest(stack)
+    with stack.sandbox.state.lock:
+        stack.sandbox.state.webhooks.clear()
+        for result in stack.sandbox.state.ispring_results:
+            if result.user_id == alan and result.module_title == "Anti-Bribery":
+                result.completion_status = "complete"
+    progress = text_of(await command(stack, ALAN, "progress"))
+    assert "*Anti-Bribery*" not in progress  # done work is counted, not listed
+    [update] = await wait_for(lambda: ticked(stack), timeout=10.0)
+    assert update.args["ts"] == digest["ts"] and "1 done already" in text_of(update.args)
+    assert len(stack.slack.dm_messages(ALAN)) == 1
+
+
+async def test_after_a_webhook_progress_agrees_with_the_ticked_digest(stack: DevStack) -> None:
+    await alans_digest(stack)
+    assert "*Anti-Bribery*" in text_of(await command(stack, ALAN, "progress"))  # read (and cached) before
+    async with httpx.AsyncClient(base_url=stack.sandbox.url) as client:
+        await client.post("/_sandbox/complete", json={"learner": "Alan Turing", "item": "Anti-Bribery"})
+    await wait_for(lambda: ticked(stack), timeout=60.0)
+    assert "*Anti-Bribery*" not in text_of(await command(stack, ALAN, "progress"))  # not the older copy

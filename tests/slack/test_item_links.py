@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.devstack import DevStack
+from bot.devkit.devstack import DevStack
 from tests.slack.conftest import command, text_of
 
 GRACE, ADA = "U0GRACE", "U0ADA"  # Grace is a workspace admin, Ada a learner

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from sqlalchemy import create_engine, text
 
 from bot.container import build_services
-from bot.devstack import DevStack
+from bot.devkit.devstack import DevStack
 from bot.reminders_cli import sweep_now
 from tests.slack.conftest import command, text_of, wait_for
 

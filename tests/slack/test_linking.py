@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from bot.devstack import DevStack
+from bot.devkit.devstack import DevStack
 from tests.slack.conftest import buttons, click_replacing, command, text_of, unlink, wait_for
 
 Json = dict[str, Any]

@@ -8,8 +8,8 @@ import io
 import re
 from typing import Any
 
-from bot.devstack import DevStack
-from bot.sandbox.config import SandboxConfig
+from bot.devkit.devstack import DevStack
+from bot.devkit.sandbox.config import SandboxConfig
 from tests.slack.conftest import command, text_of, wait_for
 
 ADA, GRACE, MARGARET, ALAN, KATHERINE = "U0ADA", "U0GRACE", "U0MARGARET", "U0ALAN", "U0KATHERINE"

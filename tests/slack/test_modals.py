@@ -9,8 +9,8 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from bot.devstack import DevStack
-from bot.sandbox import seed
+from bot.devkit.devstack import DevStack
+from bot.devkit.sandbox import seed
 from tests.slack.conftest import command, text_of, wait_for
 
 ADA, GRACE, ALAN = "U0ADA", "U0GRACE", "U0ALAN"

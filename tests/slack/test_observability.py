@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from bot.devstack import DevStack
+from bot.devkit.devstack import DevStack
 from bot.lms.zoho import Endpoint
 from bot.logsetup import JsonLineFormatter, install_redaction
 from tests.slack.conftest import command, unlink

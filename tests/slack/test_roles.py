@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.devstack import DevStack
-from bot.sandbox import seed
+from bot.devkit.devstack import DevStack
+from bot.devkit.sandbox import seed
 from tests.slack.conftest import text_of, wait_for
 
 ADA, GRACE = "U0ADA", "U0GRACE"  # a learner; a workspace admin
@@ -109,6 +109,65 @@ async def _pick_batch(stack: DevStack) -> str:
     return await _refusal_modal(stack, ADA, "Only workspace admins can track modules.")
 
 
+async def _pick_provider(stack: DevStack) -> str:
+    assert stack.driver is not None
+    modal = await _admin_modal(stack, "track", "track_module")
+    await stack.driver.block_action(
+        ADA,
+        "track_provider_pick",
+        view=modal,
+        selected_option="ispring",
+        values={"track_provider": {"track_provider_pick": "ispring"}},
+    )
+    return await _refusal_modal(stack, ADA, "Only workspace admins can track modules.")
+
+
+async def _refusal_reply(stack: DevStack, user: str, words: str) -> str:
+    shown: str = await wait_for(
+        lambda: next((t for m in stack.slack.ephemerals(user) if words in (t := text_of(m))), None), timeout=10
+    )
+    return shown
+
+
+async def _results_button(stack: DevStack, action: str) -> str:
+    """The buttons under an admin's `/lms results`, clicked by a learner: refused, though the list is cached."""
+    assert stack.driver is not None
+    await stack.driver.command(GRACE, "results all")
+    results: Json = await wait_for(
+        lambda: next((m for m in stack.slack.ephemerals(GRACE) if "Showing" in text_of(m)), None), timeout=10
+    )
+    await _clear_lms_calls(stack)
+    await stack.driver.block_action(ADA, action, message=results)
+    shown = await _refusal_reply(stack, ADA, "Only admins and managers can see iSpring results.")
+    assert not stack.slack.shared_files(stack.slack.workspace.dm_channel(ADA))  # no CSV either
+    return shown
+
+
+async def _results_next(stack: DevStack) -> str:
+    return await _results_button(stack, "results_next")
+
+
+async def _results_csv(stack: DevStack) -> str:
+    return await _results_button(stack, "results_csv")
+
+
+async def _nudge(stack: DevStack) -> str:
+    assert stack.driver is not None
+    await _clear_lms_calls(stack)
+    # The button as a manager's weekly digest carries it, clicked in a message of the learner's own.
+    button = {"type": "button", "action_id": "manager_nudge", "text": {"type": "plain_text", "text": "Nudge them"}}
+    digest = {
+        "channel": stack.slack.workspace.dm_channel(ADA),
+        "ts": "1700000000.000100",
+        "text": "Overdue in your team",
+        "blocks": [{"type": "actions", "block_id": "nudge", "elements": [button]}],
+    }
+    await stack.driver.block_action(ADA, "manager_nudge", message=digest)
+    shown = await _refusal_reply(stack, ADA, "Only admins and managers can nudge learners.")
+    assert not [c for c in stack.slack.calls_for("chat.postMessage") if c.ok]  # nobody was nudged
+    return shown
+
+
 async def _edit_button(stack: DevStack) -> str:
     assert stack.driver is not None
     await stack.driver.block_action(ADA, "module_edit_open", value="1")
@@ -144,6 +203,10 @@ ENTRY_POINTS: dict[str, tuple[Callable[[DevStack], Awaitable[str]], str]] = {
     "module_edit_pick": (_pick_module, EDITORS_ONLY),
     "track_course_pick": (_pick_course, "Only workspace admins can track modules."),
     "track_batch_pick": (_pick_batch, "Only workspace admins can track modules."),
+    "track_provider_pick": (_pick_provider, "Only workspace admins can track modules."),
+    "results_next button": (_results_next, "Only admins and managers can see iSpring results."),
+    "results_csv button": (_results_csv, "Only admins and managers can see iSpring results."),
+    "manager_nudge button": (_nudge, "Only admins and managers can nudge learners."),
     "module_edit_open button": (_edit_button, EDITORS_ONLY),
     "edit_module shortcut": (_edit_shortcut, EDITORS_ONLY),
     "track_module submission": (_submit_track, "Only workspace admins can track modules."),

@@ -17,10 +17,10 @@ import pytest
 
 from bot.cli import main
 from bot.config import Settings
-from bot.devstack import seed_demo
-from bot.sandbox.server import SandboxServer
-from bot.slackstub.driver import SlackDriver
-from bot.slackstub.server import SlackStubServer
+from bot.devkit.devstack import seed_demo
+from bot.devkit.sandbox.server import SandboxServer
+from bot.devkit.slackstub.driver import SlackDriver
+from bot.devkit.slackstub.server import SlackStubServer
 from storage import migrate
 from storage.crypto import Keyring
 from tests.slack.conftest import text_of, wait_for

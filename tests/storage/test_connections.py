@@ -9,6 +9,7 @@ from slack_sdk.oauth.installation_store.models.installation import Installation
 from sqlalchemy import text
 
 from bot.lms.tokens import AccessToken
+from bot.services.token_store import DatabaseTokenStore
 from storage.crypto import Keyring
 from storage.db import Database
 from storage.errors import DecryptionError
@@ -16,7 +17,6 @@ from storage.models import metadata
 from storage.repositories import ConnectionRepository
 from storage.rotation import rotate_keys
 from storage.slack_stores import encrypted_installation_store
-from storage.token_store import DatabaseTokenStore
 
 ZOHO_SECRET, ZOHO_REFRESH, ZOHO_ACCESS = "zoho-client-secret-4f1c", "1000.refresh-9a8b7c", "1000.access-d4e5f6"
 ISPRING_SECRET, ISPRING_ACCESS = "ispring-client-secret-77aa", "ispring-access-88bb"

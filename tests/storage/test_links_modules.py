@@ -39,7 +39,8 @@ async def test_relinking_to_another_learner_replaces_and_reports_the_old_one(db:
 async def test_a_learner_linked_to_someone_else_is_a_conflict(db: Database) -> None:
     links = LinkRepository(db)
     await links.link("T1", "U1", "zoho", "L1", email=None, method="self", linked_by="U1")
-    with pytest.raises(LinkConflict, match="already linked to <@U1>") as caught:
+    # Storage's words are for operators and logs: no Slack markup (services word it for people).
+    with pytest.raises(LinkConflict, match="already linked to Slack user U1;") as caught:
         await links.link("T1", "U2", "zoho", "L1", email=None, method="self", linked_by="U2")
     assert caught.value.slack_user_id == "U1"
     assert await links.get("T1", "U2", "zoho") is None

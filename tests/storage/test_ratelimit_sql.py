@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, text
 
-from bot.lms.clock import VirtualClock
+from bot.devkit.clock import VirtualClock
 from bot.lms.errors import DailyBudgetExhaustedError, RateLimitedError
 from bot.lms.ratelimit import DailyQuota, MemoryBackend, RateLimiter, RateLimitPolicy, Verdict, bucket_start
 from storage.db import Database

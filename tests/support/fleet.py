@@ -24,8 +24,8 @@ from pathlib import Path
 from sqlalchemy import text
 
 from bot.container import Services
-from bot.sandbox.server import SandboxServer
-from bot.slackstub import SlackStub
+from bot.devkit.sandbox.server import SandboxServer
+from bot.devkit.slackstub import SlackStub
 from storage.db import Database
 from tests.reminders.conftest import TRACKS  # the same five tracked modules as the reminder tests
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from bot.config import Settings
+from bot.devkit.sandbox.server import SandboxServer
 from bot.lms.factory import LmsClients
 from bot.lms.ratelimit import Clock, MemoryBackend, RateLimiter, RateLimitPolicy
 from bot.lms.transport import RetryPolicy
-from bot.sandbox.server import SandboxServer
 
 
 def sandbox_settings(server: SandboxServer, **overrides: Any) -> Settings:

@@ -26,8 +26,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.slackstub.state import CONTENT_FIELDS, RESPONSE_URL_METHOD, ApiCall, Json, SlackError, SlackStub
-from bot.slackstub.workspace import decode_cursor, encode_cursor
+from bot.devkit.slackstub.state import CONTENT_FIELDS, RESPONSE_URL_METHOD, ApiCall, Json, SlackError, SlackStub
+from bot.devkit.slackstub.workspace import decode_cursor, encode_cursor
 
 logger = logging.getLogger(__name__)
 Handler = Callable[[SlackStub, Json, str], Json]

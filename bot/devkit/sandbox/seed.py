@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 
-from bot.sandbox.state import (
+from bot.devkit.sandbox.state import (
     Attempt,
     Batch,
     Course,

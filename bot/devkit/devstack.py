@@ -20,12 +20,12 @@ from typing import Any
 from bot.app import build_app
 from bot.config import Settings
 from bot.container import Services, build_services
-from bot.sandbox import seed
-from bot.sandbox.config import SandboxConfig
-from bot.sandbox.server import SandboxServer
+from bot.devkit.sandbox import seed
+from bot.devkit.sandbox.config import SandboxConfig
+from bot.devkit.sandbox.server import SandboxServer
+from bot.devkit.slackstub.driver import SlackDriver
+from bot.devkit.slackstub.server import SlackStubServer, ThreadedServer
 from bot.services.types import Provider
-from bot.slackstub.driver import SlackDriver
-from bot.slackstub.server import SlackStubServer, ThreadedServer
 from bot.web import ISPRING_WEBHOOK_PATH, build_web
 from storage import migrate
 from storage.crypto import Keyring

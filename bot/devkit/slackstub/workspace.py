@@ -2,7 +2,7 @@
 
 Field names follow Slack's user and team objects (users.info, team.info) so that code reading them here reads
 real Slack the same way. The demo team's people carry the e-mails of the LMS sandbox's named people
-(bot/sandbox/seed.py), so lmsbot can match a Slack user to an LMS learner by e-mail as it will in production.
+(bot/devkit/sandbox/seed.py), so lmsbot can match a Slack user to an LMS learner by e-mail as it will in production.
 """
 
 from __future__ import annotations
@@ -205,7 +205,7 @@ def decode_cursor(cursor: str) -> str | None:
     return value if kind == "user" and value else None
 
 
-# (id, handle, real name, tz, flags). E-mails are bot/sandbox/seed.py's: "first.last@example.com".
+# (id, handle, real name, tz, flags). E-mails are bot/devkit/sandbox/seed.py's: "first.last@example.com".
 DEMO_PEOPLE: list[tuple[str, str, str, str, dict[str, Any]]] = [
     ("U0ADA", "ada", "Ada Lovelace", "Europe/London", {"title": "Analyst"}),
     (

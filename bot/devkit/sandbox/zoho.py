@@ -48,7 +48,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse, Response
 
-from bot.sandbox.common import (
+from bot.devkit.sandbox.common import (
     PAGE,
     ApiError,
     ApiRequest,
@@ -60,7 +60,7 @@ from bot.sandbox.common import (
     start_index,
     twelve_hour,
 )
-from bot.sandbox.state import Course, Entity, Module, SandboxState
+from bot.devkit.sandbox.state import Course, Entity, Module, SandboxState
 
 
 def _resolve(req: ApiRequest, state: SandboxState) -> tuple[Course, int | None, Module | None]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from bot.sandbox.config import SandboxConfig
-from bot.sandbox.server import serve
+from bot.devkit.sandbox.config import SandboxConfig
+from bot.devkit.sandbox.server import serve
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

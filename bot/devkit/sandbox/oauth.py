@@ -21,9 +21,9 @@ from urllib.parse import urlencode
 
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from bot.sandbox.common import ApiRequest, ispring_error
-from bot.sandbox.config import SandboxConfig
-from bot.sandbox.state import AccessToken, AuthCode, SandboxState
+from bot.devkit.sandbox.common import ApiRequest, ispring_error
+from bot.devkit.sandbox.config import SandboxConfig
+from bot.devkit.sandbox.state import AccessToken, AuthCode, SandboxState
 
 SCOPE_ALL = "ZOHOPEOPLE.training.ALL"
 SCOPE_READ = "ZOHOPEOPLE.training.READ"

@@ -24,8 +24,8 @@ from xml.sax.saxutils import escape
 
 from starlette.responses import JSONResponse, Response
 
-from bot.sandbox.common import ApiError, ApiRequest
-from bot.sandbox.state import ISPRING_STATUSES, ISpringDepartment, ISpringResult, ISpringUser, SandboxState
+from bot.devkit.sandbox.common import ApiError, ApiRequest
+from bot.devkit.sandbox.state import ISPRING_STATUSES, ISpringDepartment, ISpringResult, ISpringUser, SandboxState
 
 DEFAULT_PAGE_SIZE = 1000
 

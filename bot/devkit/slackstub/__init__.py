@@ -6,10 +6,10 @@
 - render.py: Block Kit and calls as terminal text for the console mode.
 """
 
-from bot.slackstub.driver import SlackDriver, state_values
-from bot.slackstub.server import SlackStubServer, ThreadedServer
-from bot.slackstub.state import RESPONSE_URL_METHOD, ApiCall, SlackError, SlackStub
-from bot.slackstub.workspace import SlackUser, Workspace, demo_workspace
+from bot.devkit.slackstub.driver import SlackDriver, state_values
+from bot.devkit.slackstub.server import SlackStubServer, ThreadedServer
+from bot.devkit.slackstub.state import RESPONSE_URL_METHOD, ApiCall, SlackError, SlackStub
+from bot.devkit.slackstub.workspace import SlackUser, Workspace, demo_workspace
 
 __all__ = [
     "RESPONSE_URL_METHOD",

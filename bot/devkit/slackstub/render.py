@@ -10,9 +10,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
-from bot.slackstub.state import RESPONSE_URL_METHOD, ApiCall
+from bot.devkit.slackstub.state import RESPONSE_URL_METHOD, ApiCall
 
 Json = dict[str, Any]
 
@@ -27,10 +29,12 @@ class Directory(Protocol):
 
 @dataclass(frozen=True)
 class Style:
-    """Plain text by default (tests, logs); `ansi=True` for a terminal."""
+    """Plain text by default (tests, logs); `ansi=True` for a terminal. `zone` (an IANA name): show <!date>
+    tokens as Slack shows them to a reader in that zone (naming the zone after each time), not their fallback."""
 
     ansi: bool = False
     width: int = 72
+    zone: str | None = None
 
     def _wrap(self, code: str, text: str) -> str:
         return f"\033[{code}m{text}\033[0m" if self.ansi and text else text
@@ -80,7 +84,47 @@ def _unescape(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
-def _token(token: str, directory: Directory | None) -> str:
+_DATE_RE = re.compile(r"\{(\w+)\}")
+_PRETTY = {-1: "yesterday", 0: "today", 1: "tomorrow"}
+
+
+def _ordinal(day: int) -> str:
+    suffix = "th" if 10 <= day % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
+    return f"{day}{suffix}"
+
+
+def slack_date(stamp: int, template: str, zone: str, now: datetime | None = None) -> str:
+    """A <!date^stamp^template> token as Slack shows it to a reader in `zone` (24-hour clock), with the zone's
+    abbreviation after each time so a transcript says whose time it is."""
+    tz = ZoneInfo(zone)
+    moment = datetime.fromtimestamp(stamp, tz)
+    pretty = _PRETTY.get((moment.date() - (now or datetime.now(tz)).astimezone(tz).date()).days)
+    forms = {
+        "date_num": f"{moment:%Y-%m-%d}",
+        "date": f"{moment:%B} {_ordinal(moment.day)}, {moment.year}",
+        "date_short": f"{moment:%b} {moment.day}, {moment.year}",
+        "date_long": f"{moment:%A, %B} {_ordinal(moment.day)}, {moment.year}",
+        "time": f"{moment:%H:%M %Z}",
+        "time_secs": f"{moment:%H:%M:%S %Z}",
+    }
+
+    def one(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name.endswith("_pretty") and pretty is not None:
+            return pretty.capitalize() if match.start() == 0 else pretty
+        return forms.get(name.removesuffix("_pretty"), match.group(0))
+
+    return _DATE_RE.sub(one, template)
+
+
+def _date_token(special: str, zone: str | None) -> str | None:
+    parts = special.split("^")
+    if zone is None or len(parts) < 3 or parts[0] != "date" or not parts[1].lstrip("-").isdigit():
+        return None
+    return slack_date(int(parts[1]), parts[2], zone)
+
+
+def _token(token: str, directory: Directory | None, style: Style = PLAIN) -> str:
     if token.startswith("`"):
         return _unescape(token)  # Slack's &lt; &gt; &amp; escapes apply inside code spans too
     inner = token[1:-1]
@@ -95,6 +139,8 @@ def _token(token: str, directory: Directory | None) -> str:
         special = target[1:]
         if special in ("here", "channel", "everyone"):
             return "@" + special
+        if (shown := _date_token(special, style.zone)) is not None:
+            return shown
         return label or special  # <!date^…|fallback>, <!subteam^S…|@team>
     if target.startswith("mailto:"):
         return label or target[len("mailto:") :]
@@ -105,7 +151,7 @@ def mrkdwn(text: str, directory: Directory | None = None, style: Style = PLAIN) 
     out: list[str] = []
     for i, part in enumerate(_TOKEN_RE.split(text)):
         if i % 2:  # tokens: links, mentions, code spans
-            out.append(_token(part, directory))
+            out.append(_token(part, directory, style))
             continue
         part = _BOLD_RE.sub(lambda m: style.bold(m.group(1)), part)
         part = _ITALIC_RE.sub(lambda m: style.italic(m.group(1)), part)

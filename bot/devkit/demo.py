@@ -8,9 +8,9 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bot.console import Console, play_tour, run_interactive
-from bot.devstack import DevStack
-from bot.slackstub.render import Style
+from bot.devkit.console import Console, play_tour, run_interactive
+from bot.devkit.devstack import DevStack
+from bot.devkit.slackstub.render import Style
 
 
 def run_demo(*, tour: bool = True, shell: bool | None = None) -> int:

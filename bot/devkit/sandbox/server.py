@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uvicorn
 
-from bot.sandbox.app import create_app, set_state
-from bot.sandbox.config import SandboxConfig
-from bot.sandbox.seed import build_state
-from bot.sandbox.state import SandboxState
-from bot.threaded_server import ThreadedServer
+from bot.devkit.sandbox.app import create_app, set_state
+from bot.devkit.sandbox.config import SandboxConfig
+from bot.devkit.sandbox.seed import build_state
+from bot.devkit.sandbox.state import SandboxState
+from bot.devkit.threaded_server import ThreadedServer
 
 __all__ = ["SandboxConfig", "SandboxServer", "serve"]
 

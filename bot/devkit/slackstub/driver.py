@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 import httpx
 from slack_sdk.signature import SignatureVerifier
 
-from bot.slackstub.state import Json, SlackError, SlackStub
+from bot.devkit.slackstub.state import Json, SlackError, SlackStub
 
 FORM = "application/x-www-form-urlencoded"
 

@@ -24,10 +24,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.sandbox import admin, ispring, oauth, zoho
-from bot.sandbox.common import ZOHO_LOCK_MESSAGE, ApiError, ApiRequest, ispring_error, zoho_error
-from bot.sandbox.config import SandboxConfig
-from bot.sandbox.state import AccessToken, CallRecord, SandboxState
+from bot.devkit.sandbox import admin, ispring, oauth, zoho
+from bot.devkit.sandbox.common import ZOHO_LOCK_MESSAGE, ApiError, ApiRequest, ispring_error, zoho_error
+from bot.devkit.sandbox.config import SandboxConfig
+from bot.devkit.sandbox.state import AccessToken, CallRecord, SandboxState
 
 Handler = Callable[[ApiRequest, SandboxState], Response]
 TokenHandler = Callable[[ApiRequest, SandboxState, SandboxConfig], Response]
@@ -302,6 +302,13 @@ async def _add_learner(request: Request, state: SandboxState, body: dict[str, An
     return {"ok": True, "learner_id": str(learner.learner_id), "name": learner.name, "email": learner.email}
 
 
+async def _add_ispring_learners(request: Request, state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
+    with state.lock:
+        added = admin.add_ispring_learners(state, int(body["count"]), str(body["department"]))
+        department = state.ispring_departments[added[0].department_id].name
+    return {"ok": True, "department": department, "learners": [{"id": u.user_id, "name": u.name} for u in added]}
+
+
 async def _add_webhook(request: Request, state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
     with state.lock:
         state.webhooks[str(body["url"])] = str(body["secret"])
@@ -389,6 +396,7 @@ def create_app(state: SandboxState, config: SandboxConfig) -> Starlette:
         Route("/_sandbox/complete", _admin(_complete), methods=["POST"]),
         Route("/_sandbox/sessions/{sid:int}/move", _admin(_move_session), methods=["POST"]),
         Route("/_sandbox/learners", _admin(_add_learner), methods=["POST"]),
+        Route("/_sandbox/ispring/learners", _admin(_add_ispring_learners), methods=["POST"]),
         Route("/_sandbox/ispring/webhooks", _admin(_add_webhook), methods=["POST"]),
         Route("/_sandbox/ispring/webhooks", _list_webhooks, methods=["GET"]),
     ]

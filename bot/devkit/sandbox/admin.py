@@ -4,6 +4,7 @@ bot's reactions (a digest ticked off in place, a session reminder) can be seen i
 - complete an item for a learner (a Zoho entity, or an iSpring module result),
 - move a session to another day and time,
 - add a learner (to a course, and to a batch of a blended course),
+- add iSpring learners to a department, each with results in every iSpring module (a bigger team for a manager),
 - iSpring webhooks: where to send them (`POST /_sandbox/ispring/webhooks`), sent when an iSpring item is
   completed here, signed as iSpring documents: X-Hub-Signature = sha256(body + secret), hex.
 
@@ -14,12 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 from dataclasses import dataclass
 from datetime import date, time
 from typing import Any
 
-from bot.sandbox.common import ApiError
-from bot.sandbox.state import Entity, EntityProgress, ISpringResult, Learner, SandboxState
+from bot.devkit.sandbox import seed
+from bot.devkit.sandbox.common import ApiError
+from bot.devkit.sandbox.state import Entity, EntityProgress, ISpringResult, ISpringUser, Learner, SandboxState
 
 ISPRING_EVENTS = ("COURSE_ITEM_COMPLETED_SUCCESSFULLY", "COURSE_COMPLETED_SUCCESSFULLY", "COURSE_STATUS_CHANGED")
 
@@ -155,3 +158,33 @@ def add_learner(state: SandboxState, name: str, email: str, course_id: int | Non
         else:
             course.learner_ids.add(learner_id)
     return learner
+
+
+ISPRING_KINDS = (["complete", "in_progress", "not_started", "overdue", "passed", "failed"], [35, 25, 15, 15, 5, 5])
+
+
+def add_ispring_learners(state: SandboxState, count: int, department: str) -> list[ISpringUser]:
+    """`count` new iSpring learners in `department` (its name or id), each with a result (drawn as the seeded
+    company's are: done, under way, not started, overdue, failed) in every iSpring module there is."""
+    if not 1 <= count <= 1000:
+        raise ApiError(400, "count must be between 1 and 1000")
+    wanted = department.strip().lower()
+    found = [d for d in state.ispring_departments.values() if wanted in (d.department_id.lower(), d.name.lower())]
+    if not found:
+        names = ", ".join(sorted(d.name for d in state.ispring_departments.values()))
+        raise ApiError(404, f"no iSpring department {department!r} (there are: {names})")
+    modules = {r.module_id: (r.course_id, r.module_id, r.course_item_id, r.module_title) for r in state.ispring_results}
+    today = state.today()
+    added: list[ISpringUser] = []
+    for _ in range(count):
+        n = len(state.ispring_users) + 1
+        r = random.Random(f"added:{n}")
+        name = f"{r.choice(seed.FIRST)} {r.choice(seed.LAST)}"
+        user = ISpringUser(seed._uuid(r), name, seed._email(name, n), found[0].department_id)
+        state.ispring_users[user.user_id] = user
+        for course_id, module_id, item_id, title in modules.values():
+            kind = r.choices(*ISPRING_KINDS)[0]
+            result = seed._result(r, user.user_id, course_id, module_id, item_id, title, kind, today)
+            state.ispring_results.append(result)
+        added.append(user)
+    return added

@@ -12,16 +12,16 @@ import shlex
 import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any, TextIO
 
 import httpx
 
-from bot.devstack import DevStack
+from bot.devkit.devstack import DevStack
+from bot.devkit.slackstub.driver import find_element, iter_elements
+from bot.devkit.slackstub.render import PLAIN, Style, render_call, render_view
 from bot.reminders_cli import sweep_now
-from bot.slackstub.driver import find_element, iter_elements
-from bot.slackstub.render import PLAIN, Style, render_call, render_view
 
 Json = dict[str, Any]
 Ask = Callable[[str], str]
@@ -33,12 +33,14 @@ Type a slash command as the current user, e.g. `/lms progress` or `/lms edit-mod
   home                 open the bot's Home tab
   click <action> [v]   click a button (by its action id, shown in brackets) in the last reply or modal
   pick <action> <opt>  choose an option (its value or the start of its label) in a menu of the last reply or modal
-  remind [all]         run a reminder sweep now for you (or everyone), as if it were the send time
+  remind [all] [--force]  run a reminder sweep now for you (or everyone), as if it were the send time; --force
+                       also inside quiet hours, on days not chosen and for the managers' weekly digest (Mondays)
   lms complete <learner> <item>            act in the LMS sandbox: complete a Zoho item or an iSpring module
                                            for a learner (name, e-mail or id), e.g. lms complete ada Pre-reading
   lms sessions                             the sandbox's sessions, with their ids
   lms move-session <id or name> <YYYY-MM-DD|today|tomorrow> <HH:MM> [<HH:MM> end]   move a session
   lms add-learner <name> <e-mail> [<course id> [<batch id>]]  add a learner to the sandbox
+  lms add-learners <count> <department>    add iSpring learners (with results) to a department, e.g. Engineering
   help                 this text;  quit  leaves"""
 
 
@@ -57,17 +59,44 @@ TOUR: tuple[Step, ...] = (
         'lms move-session "Goal-setting workshop" tomorrow 10:00 12:00',
         "In the LMS sandbox (its admin API), the Kick-off workshop is planned again, for tomorrow.",
     ),
-    Step("/lms progress", "Ada's progress in every tracked module."),
+    Step("as margaret", "Margaret is a manager: she supervises Engineering in iSpring."),
+    Step(
+        "lms add-learners 8 Engineering",
+        "In the LMS sandbox (its admin API), eight more people join Engineering in iSpring.",
+    ),
+    Step(
+        "remind --force",
+        "The managers' weekly digest (it goes out on Mondays; --force sends it now, as `lmsbot remind --now"
+        " --force` does): who in her team is overdue, by name, with a Nudge them button.",
+    ),
+    Step("click manager_nudge", "One friendly DM to each overdue learner in her team (once a week)."),
+    Step(
+        "/lms results",
+        "Margaret's team only, as people (Slack names, else the LMS's own), failed shown as ❌; 40 a page.",
+    ),
+    Step("click results_next", "The next page, in place of the first (no dead end '…and 15 more')."),
+    Step("click results_csv", "The whole filtered list as a CSV file, in her DM with the bot."),
+    Step("as ada", ""),
+    Step(
+        "/lms progress",
+        "Ada's progress in every tracked module. A session that has ended is never a to-do: the one she missed is"
+        " ⚠, told apart with what to do; one later today says 'today at …'. Times are Slack date tokens: the"
+        " console shows them as Slack does, in the reader's own zone (Ada: London).",
+    ),
     Step("/lms progress kickoff", "One module by its alias; answered from the cache this time."),
     Step("/lms plans", "Learning plans."),
-    Step("/lms sessions", "Upcoming sessions of the tracked blended modules."),
+    Step("/lms sessions", "Sessions of the tracked blended modules: past ones as Ada attended or missed them."),
     Step("/lms remind at 8:30", "Reminder preferences."),
     Step("/lms results", "Learners cannot see others' results: refused before anything reaches the LMS."),
     Step("/lms edit-module security-1", "Only admins and trainers may edit modules."),
     Step("/lms progres", "A typo gets a short help, not an error."),
     Step("as edsger", ""),
     Step("/lms progress security-2", "Edsger has not finished module 1, so module 2 is locked, and says why."),
-    Step("as grace", "Grace is a workspace owner (an admin)."),
+    Step("as grace", "Grace is a workspace owner (an admin), in New York."),
+    Step(
+        "/lms sessions kickoff",
+        "The same workshop as Grace reads it: her own time (New York), from the same date token Ada read.",
+    ),
     Step("/lms status", "Connections, tracked modules, the LMS request budget left."),
     Step(
         "/lms edit-module security-1",
@@ -75,20 +104,13 @@ TOUR: tuple[Step, ...] = (
         {"name": "Phishing basics (2026 edition)", "duration (minutes)": "40", "lock type": "0"},
     ),
     Step("/lms untrack", "Tracked modules, with Untrack buttons."),
-    Step("as margaret", "Margaret is a manager."),
-    Step(
-        "/lms results overdue",
-        "Who in Margaret's team is overdue (she supervises Engineering in iSpring): Slack people, not ids; "
-        "40 a page (Next/Previous buttons when there are more).",
-    ),
-    Step("click results_csv", "The whole filtered list as a CSV file, in her DM with the bot."),
     Step("as ada", ""),
     Step("home", "Ada's Home tab: pending items, locked modules, sessions, reminder controls."),
     Step(
         "remind",
         "A reminder sweep, as if it were Ada's send time: one digest DM with everything due — tomorrow's workshop"
-        " reminder is in it, not a DM of its own; the session she missed is told once, apart; times are Slack"
-        " date tokens (each reader sees their own zone; shown here with the fallback, which names the zone).",
+        " reminder is in it, not a DM of its own (one message, not three); the session she missed is told once,"
+        " apart.",
     ),
     Step("click reminder_snooze_1d", "Snooze for a day: the message updates in place."),
     Step("remind", "A second sweep the same day sends nothing new."),
@@ -150,7 +172,8 @@ class Console:
         elif word == "pick":
             await self._pick(rest, answers)
         elif word == "remind":
-            await self._remind(everyone=rest.strip() == "all")
+            words = rest.split()
+            await self._remind(everyone="all" in words, force="--force" in words)
         elif word == "lms":
             await self._lms(rest)
         elif line.startswith("/"):
@@ -187,7 +210,7 @@ class Console:
                 "files.getUploadURLExternal",
             ):
                 continue  # plumbing, not something a person sees
-            self.say(render_call(call, self.stack.slack.workspace, self.style))
+            self.say(render_call(call, self.stack.slack.workspace, self._style_for(call)))
             if call.method == "response_url" or call.method.startswith("chat."):
                 self._last_surface = self._posted(call)
         modal = self.stack.slack.top_modal(self.user)
@@ -202,6 +225,16 @@ class Console:
             # A notice ("Module updated"): read it and close it, as a person would, so replies behind it
             # are what `click` acts on next.
             self.stack.slack.close_view(self.user, str(modal.get("id")), all_views=True)
+
+    def _style_for(self, call: Any) -> Style:
+        """Times as the reader of this call sees them in Slack: date tokens in their own zone (a DM's recipient,
+        a Home tab's owner, else the current user)."""
+        workspace = self.stack.slack.workspace
+        args = call.args if call is not None else {}
+        channel = str((call.response or {}).get("channel") or args.get("channel") or "") if call is not None else ""
+        reader = workspace.dm_user(channel) or str(args.get("user_id") or "") or self.user
+        user = workspace.users.get(reader) or workspace.users.get(self.user)
+        return replace(self.style, zone=user.tz) if user is not None and user.tz else self.style
 
     def _posted(self, call: Any) -> Json | None:
         """The message as Slack now shows it (with its ts and channel), so its buttons can be clicked."""
@@ -269,7 +302,7 @@ class Console:
         await self._driver().view_submission(self.user, modal, values)
         errors = self.stack.slack.view_errors.get(str(modal.get("id")))
         if errors:  # refused inline, as Slack shows it: the form stays open with the messages under the fields
-            self.say(render_view(modal, self.stack.slack.workspace, self.style, errors))
+            self.say(render_view(modal, self.stack.slack.workspace, self._style_for(None), errors))
             if self.ask is not None and answers is None and attempt < 5:
                 await self._fill_modal(modal, None, attempt + 1)
             else:
@@ -278,9 +311,12 @@ class Console:
         await self._show_new_calls()
 
     async def _cancel_modal(self, modal: Json) -> None:
-        """As closing a modal in Slack: the view goes away (and the bot hears view_closed)."""
+        """As closing a modal in Slack: the view goes away (and the bot hears view_closed if it asked to)."""
         self.say("  (cancelled: the form is closed and nothing was submitted)")
-        await self._driver().view_closed(self.user, modal, is_cleared=True)
+        if modal.get("notify_on_close"):
+            await self._driver().view_closed(self.user, modal, is_cleared=True)
+        else:  # Slack sends view_closed only for notify_on_close
+            self.stack.slack.close_view(self.user, str(modal.get("id")), all_views=True)
         await self._new_calls()
         self._last_surface = None
 
@@ -335,10 +371,16 @@ class Console:
             return
         action, value = parts[0], (parts[1] if len(parts) > 1 else None)
         surface = self._last_surface or {}
+        if not _has_action(surface, action):
+            # The open modal or Home, else the latest of your DMs with that button (a digest from earlier on).
+            found, _ = self._surface_with(action)
+            dms = reversed(self.stack.slack.dm_messages(self.user))
+            found = found or next((dict(m) for m in dms if _has_action(m, action)), None)
+            if found is None:
+                self.say(f"No button `{action}` in the last reply, the open modal, Home or your DMs.")
+                return
+            surface = found
         is_view = surface.get("type") in ("modal", "home")
-        home = self.stack.slack.home(self.user)
-        if not _has_action(surface, action) and home and _has_action(home, action):
-            surface, is_view = home, True
         try:
             await self._driver().block_action(
                 self.user, action, value, view=surface if is_view else None, message=None if is_view else surface
@@ -405,16 +447,16 @@ class Console:
                     f"  {session.name} (module {session.module_id}, batch {session.batch_id})"
                 )
 
-    async def _remind(self, *, everyone: bool) -> None:
+    async def _remind(self, *, everyone: bool, force: bool = False) -> None:
         """One sweep (for the current user, or `all`); shows the summary and what the current user received."""
         assert self.stack.settings is not None
-        report = await sweep_now(self.stack.settings, user=None if everyone else self.user)
+        report = await sweep_now(self.stack.settings, user=None if everyone else self.user, force=force)
         self.say(self.style.dim(str(report).splitlines()[-1] if str(report) else "(nothing due)"))
         calls = await self._new_calls()
         mine = {self.user, self.stack.slack.workspace.dm_channel(self.user)}
         shown = [c for c in calls if c.method.startswith("chat.") and str(c.args.get("channel")) in mine]
         for call in shown:
-            self.say(render_call(call, self.stack.slack.workspace, self.style))
+            self.say(render_call(call, self.stack.slack.workspace, self._style_for(call)))
         others = sum(1 for c in calls if c.method.startswith("chat.")) - len(shown)
         if others:
             self.say(self.style.dim(f"(and {others} message(s) to other people)"))
@@ -427,6 +469,7 @@ ADMIN_USAGE = {
     "complete": "lms complete <learner> <item>",
     "move-session": "lms move-session <id> <YYYY-MM-DD> <HH:MM> [<HH:MM>]",
     "add-learner": "lms add-learner <name> <e-mail> [<course id> [<batch id>]]",
+    "add-learners": "lms add-learners <count> <department>",
 }
 
 
@@ -439,6 +482,8 @@ def _admin_request(action: str, args: list[str]) -> tuple[str, Json] | None:
         if len(args) == 4:
             body["end"] = args[3]
         return f"/_sandbox/sessions/{args[0]}/move", body
+    if action == "add-learners" and len(args) == 2 and args[0].isdigit():
+        return "/_sandbox/ispring/learners", {"count": int(args[0]), "department": args[1]}
     if action == "add-learner" and 2 <= len(args) <= 4:
         body = {"name": args[0], "email": args[1]}
         if len(args) >= 3:
@@ -456,6 +501,9 @@ def _admin_summary(action: str, answer: Json) -> str:
         return f"completed {answer.get('lms')} item {answer.get('item')} for learner {answer.get('learner')}{hooks}"
     if action == "move-session":
         return f"session {answer.get('session')} now {answer.get('day')} {answer.get('start')}–{answer.get('end')}"
+    if action == "add-learners":
+        names = [str(u.get("name")) for u in answer.get("learners") or []]
+        return f"added {len(names)} iSpring learners to {answer.get('department')}: {', '.join(names)}"
     return f"added learner {answer.get('name')} <{answer.get('email')}>, id {answer.get('learner_id')}"
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bot.slackstub.state import SlackStub
-from bot.slackstub.webapi import create_app
-from bot.slackstub.workspace import Workspace
-from bot.threaded_server import ThreadedServer
+from bot.devkit.slackstub.state import SlackStub
+from bot.devkit.slackstub.webapi import create_app
+from bot.devkit.slackstub.workspace import Workspace
+from bot.devkit.threaded_server import ThreadedServer
 
 __all__ = ["SlackStubServer", "ThreadedServer"]
 

@@ -286,7 +286,7 @@ class SandboxState:
         self.ispring_users: dict[str, ISpringUser] = {}
         self.ispring_departments: dict[str, ISpringDepartment] = {}
         self.ispring_results: list[ISpringResult] = []
-        self.webhooks: dict[str, str] = {}  # iSpring webhook callback URL -> its secret (bot.sandbox.admin)
+        self.webhooks: dict[str, str] = {}  # iSpring webhook callback URL -> its secret (bot.devkit.sandbox.admin)
         self.tokens: dict[str, AccessToken] = {}
         self.auth_codes: dict[str, AuthCode] = {}
         self.minted_refresh: dict[str, tuple[str, str]] = {}  # refresh token -> (client_id, scope)

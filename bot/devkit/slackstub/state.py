@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.slackstub.workspace import Workspace, demo_workspace
+from bot.devkit.slackstub.workspace import Workspace, demo_workspace
 
 Json = dict[str, Any]
 RESPONSE_URL_METHOD = "response_url"  # how POSTs to response URLs appear in the call log
