@@ -176,7 +176,7 @@ class ReminderStateRepository(Repository):
                 query = select(_CACHE.c.key, _CACHE.c.version).where(
                     _CACHE.c.key.in_(keys[start : start + KEYS_PER_QUERY])
                 )
-                found.update((await session.execute(query)).tuples().all())
+                found.update((key, version) for key, version in await session.execute(query))
         return found
 
     async def recent_heads(
@@ -205,7 +205,7 @@ class ReminderStateRepository(Repository):
         if up_to_id is not None:
             query = query.where(sent.id <= up_to_id)
         async with self.db.transaction(write=False) as session:
-            return [SentHead(*row) for row in (await session.execute(query)).tuples()]
+            return [SentHead(*row) for row in await session.execute(query)]
 
     async def by_ids(self, ids: Collection[int]) -> dict[int, SentReminder]:
         """These sent-log rows, payloads included (rows gone since are left out)."""
