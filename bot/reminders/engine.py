@@ -451,7 +451,11 @@ class ReminderEngine:
         report.planned += len(pairs)
         allowed = await self.planner.allowance(team.reader, pairs, now)
         if allowed:  # something must be read now: first settle all it can from one bulk answer (no calls each)
-            pairs = await self.planner.settle(team.reader, pairs, report)
+
+            async def focus(chunk: Sequence[Pair]) -> None:
+                await team.focus(pair.learner for pair in chunk)
+
+            pairs = await self.planner.settle(team.reader, pairs, report, focus=focus, batch=self.config.sweep_batch)
             allowed = min(allowed, await self.planner.allowance(team.reader, pairs, now))
         chosen = pairs[:allowed]
         del pairs
@@ -559,8 +563,9 @@ class ReminderEngine:
         since = now - timedelta(hours=self.config.session_day_before_hours, days=1)
         told = {
             (r.item_key, r.period)
-            for r in await self.state.recent(team.team_id, keys, since, statuses=("sent", "claimed"))
-            if r.slack_user_id == learner.user_id
+            for r in await self.state.recent(
+                team.team_id, keys, since, statuses=("sent", "claimed"), slack_user_id=learner.user_id
+            )
         }
         return [
             (info, lead)
@@ -585,9 +590,7 @@ class ReminderEngine:
             return ()
         since = now - timedelta(days=agenda.MISSED_SESSION_DAYS + 1)
         told = {
-            r.item_key
-            for r in await self.state.recent(team_id, [m.key for m in missed], since)
-            if r.slack_user_id == user_id
+            r.item_key for r in await self.state.recent(team_id, [m.key for m in missed], since, slack_user_id=user_id)
         }
         return tuple(sorted((m for m in missed if m.key not in told), key=lambda m: m.session.starts_at))
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -188,12 +188,30 @@ class Planner:
         level, since = self._spare.get(reader.team_id, (0.0, reader.now()))
         self._spare[reader.team_id] = (max(0.0, level - calls), since)
 
-    async def settle(self, reader: LmsReader, pairs: Sequence[Pair], report: SweepReport) -> list[Pair]:
+    async def settle(
+        self,
+        reader: LmsReader,
+        pairs: Sequence[Pair],
+        report: SweepReport,
+        *,
+        focus: Callable[[Sequence[Pair]], Awaitable[None]] | None = None,
+        batch: int | None = None,
+    ) -> list[Pair]:
         """Settle from the bulk answer (ZOHO_BULK_READS, verified) every pair it can: complete, not enrolled, or
         unchanged since its cached read, all at once, whichever sweep it falls in; one bulk answer read after
-        their windows opened serves them all. Returns the pairs left to read module by module, in order."""
+        their windows opened serves them all. Returns the pairs left to read module by module, in order.
+        `focus`: called with each `batch` of pairs before they are looked at (to read their cached answers)."""
         if not pairs or not await reader.bulk_ready(min(p.max_age for p in pairs)):
             return list(pairs)
+        left: list[Pair] = []
+        size = batch or len(pairs)
+        for start in range(0, len(pairs), size):
+            if focus is not None:
+                await focus(pairs[start : start + size])
+            left += await self._settle(reader, pairs[start : start + size], report)
+        return left
+
+    async def _settle(self, reader: LmsReader, pairs: Sequence[Pair], report: SweepReport) -> list[Pair]:
         left: list[Pair] = []
         for pair in pairs:
             learner_id = pair.learner.zoho_id
