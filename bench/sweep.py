@@ -51,6 +51,7 @@ from bot.devkit.slackstub import SlackStub, SlackStubServer, Workspace
 from bot.reminders.report import Sent, SweepReport
 from bot.reminders.settings import ReminderConfig
 from bot.scheduler import build_engine
+from bot.services.slack_gateway import TIER_PER_MINUTE, Pacer
 from storage import migrate
 from storage.crypto import Keyring
 from storage.repositories.cache import LmsCacheRepository
@@ -142,6 +143,9 @@ async def drive(cell: Cell, sandbox: SandboxServer, slack: SlackStub, url: str, 
 
     services.cache.store = LmsCacheRepository(services.db, clock=now)
     services.reminders = SentReminderRepository(services.db, clock=now)
+    # Slack's per-minute tiers in virtual minutes, as the stand-in counts them (run_cell): a day of sweeps
+    # passes in minutes, and a pacer waiting real minutes would leave the scheduler idle (the tests do the same).
+    services.slack.pacer = Pacer(TIER_PER_MINUTE, clock=clock.now, sleep=clock.sleep)
     try:
         users = {u.real_name: u.id for u in slack.workspace.users.values() if not u.is_bot}
         zones = {u.id: u.tz for u in slack.workspace.users.values() if not u.is_bot}
@@ -208,6 +212,7 @@ def run_cell(cell: Cell) -> Cell:
         db = f"sqlite:///{Path(tmp) / 'bench.db'}"
         migrate.upgrade(db)
         stub = SlackStub(ws)
+        stub.rate_clock = sandbox_clock if isolate else clock.now  # Slack's tiers count virtual minutes
         with SandboxServer(SandboxConfig(), state=state) as sandbox, SlackStubServer(stub) as slack_server:
             if isolate:  # the scheduler alone in a child process: its peak RSS and CPU are its own
                 measured = run_scheduler(drive, cell, sandbox, stub, slack_server.url, now, db)

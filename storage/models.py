@@ -34,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from storage.types import UTCDateTime
+from storage.versions import fresh_version
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -188,6 +189,8 @@ class SentReminderRow(Base):
     channel_id: Mapped[str | None] = mapped_column(SlackId)
     message_ts: Mapped[str | None] = mapped_column(String(32))
     payload: Mapped[Any | None] = mapped_column(Json)
+    # Changed by every write (storage/versions.py): the scheduler re-reads a row only when it moved.
+    version: Mapped[int] = mapped_column(BigInteger, default=fresh_version, server_default="0")
 
 
 class AuditLogRow(Base):
@@ -258,6 +261,9 @@ class LmsCacheRow(Base):
     key: Mapped[str] = mapped_column(String(500), primary_key=True)
     payload: Mapped[Any | None] = mapped_column(Json)
     fetched_at: Mapped[datetime]
+    # Changed by every write (storage/versions.py): the scheduler decodes an answer again only when
+    # it moved (fetched_at alone may repeat, e.g. on a virtual clock).
+    version: Mapped[int] = mapped_column(BigInteger, default=fresh_version, server_default="0")
 
 
 class SchedulerLeaseRow(Base):

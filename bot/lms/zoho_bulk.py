@@ -16,6 +16,7 @@ import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -63,9 +64,10 @@ class LearnerBulkProgress(BaseModel):
             return status.complete
         return True if self.complete else None
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
-        """Stable digest of what the record says, to tell "unchanged since the last read"."""
+        """Stable digest of what the record says, to tell "unchanged since the last read" (worked out once per
+        record: a sweep asks it of every learner's record, and the records are kept while unchanged)."""
         text = self.model_dump_json()
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 

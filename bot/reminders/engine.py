@@ -28,11 +28,13 @@ from bot import logcontext, metrics
 from bot.container import Services
 from bot.lms.ispring_models import ModuleResult
 from bot.lms.ratelimit import Priority
-from bot.lms.zoho_models import LockType, ModuleProgress, SessionEntity
+from bot.lms.zoho_models import LockType
 from bot.reminders import schedule
-from bot.reminders.collect import Collector, Learner, future_only, ispring_key, pending_ids, session_info
+from bot.reminders.collect import Collector, Learner, ispring_key, session_info
 from bot.reminders.delivery import Delivery
-from bot.reminders.lms_reader import LmsReader, Progress, SnapshotStore, Unavailable
+from bot.reminders.facts import UNKNOWN_VERSION, FactsMemo, ProgressFacts
+from bot.reminders.inplace import CheckKey, Seen, SentMemo, SentSummary, Shared, summarize
+from bot.reminders.lms_reader import LmsReader, SnapshotStore, Unavailable
 from bot.reminders.planner import Pair, Planner
 from bot.reminders.report import SweepReport
 from bot.reminders.settings import ReminderConfig
@@ -64,11 +66,12 @@ from bot.services.slack_gateway import SlackUser
 from bot.services.types import Provider, TrackedModuleRef
 from storage.repositories.links import LearnerLink
 from storage.repositories.preferences import ReminderPreferences
-from storage.repositories.reminder_state import ClaimState, ReminderStateRepository
+from storage.repositories.reminder_state import ClaimState, ReminderStateRepository, SentHead
 from storage.repositories.reminders import SentReminder
 
 T = TypeVar("T")
-Batches = Callable[[], AsyncIterator[list[SentReminder]]]  # sent digests, a batch of learners' at a time
+# Sent digests, a batch of learners' at a time: rows without payloads (a sweep) or with them (a tick-off).
+Batches = Callable[[], AsyncIterator[Sequence[SentHead | SentReminder]]]
 
 log = logging.getLogger(__name__)
 MANAGERS_TTL = timedelta(minutes=30)
@@ -98,10 +101,13 @@ class _Team:
     # (Slack user, item key, period) of session reminders told in this sweep's digests: no DM of their own.
     folded: set[tuple[str, str, str]] = field(default_factory=set)
     snapshot: SnapshotStore | None = None  # the sweep's batch of cached answers (None: read one at a time)
+    sent: dict[int, Seen] | None = None  # what earlier sweeps saw of the sent digests (None: decode each one)
     _ispring: asyncio.Future[list[ModuleResult] | None] | None = None
 
-    async def focus(self, learners: Iterable[Learner]) -> None:
-        """Read these learners' cached answers (every tracked module) in one go, letting the last batch's go."""
+    async def focus(self, learners: Iterable[Learner], *, answers: bool = False) -> None:
+        """Read these learners' cached answers (every tracked module) in one go, letting the last batch's go.
+        `answers=False`: only those changed since the engine last derived facts from them (`LmsReader.peek_facts`
+        serves the rest); True for building digests, which read the answers themselves."""
         if self.snapshot is None or not self.tracked:
             return
         ids = sorted({learner.zoho_id for learner in learners if learner.zoho_id})
@@ -111,7 +117,7 @@ class _Team:
             for t in self.tracked
             for k in (progress_key(self.team_id, t, i), absent_key(self.team_id, t, i))
         ]
-        await self.snapshot.load(keys)
+        await self.snapshot.load(keys, answers=answers)
 
     def pref(self, user_id: str) -> ReminderPreferences:
         return self.prefs.get(user_id) or ReminderPreferences(self.team_id, user_id)
@@ -187,6 +193,10 @@ class ReminderEngine:
         self.planner = Planner(self.config)
         self._stopping = False
         self._managers: dict[str, tuple[datetime, list[SlackUser]]] = {}
+        # Kept across sweeps (the process's lifetime), small per answer and per sent digest: what was derived
+        # from each cached answer and sent digest, by row version, so unchanged ones are not decoded again.
+        self.facts = FactsMemo()
+        self.sent_memo = SentMemo()
 
     def stop(self) -> None:
         """Finish the learner in hand and start no other (SIGTERM): nothing half-sent is left behind."""
@@ -224,6 +234,7 @@ class ReminderEngine:
                     report.errors.append(f"{team}: {exc}")
 
         await asyncio.gather(*(one(team, links) for team, links in sorted(links_by_team.items())))
+        self.facts.tick()
         report.finished_at = self.clock()
         if not dry_run:
             metrics.SWEEP_SECONDS.observe((report.finished_at - report.started_at).total_seconds())
@@ -248,7 +259,13 @@ class ReminderEngine:
         force = forced is not None
         now = self.clock()
         lms = await s.registry.for_team(team_id)
-        snapshot = SnapshotStore(s.cache.store, self.state.cached_answers, self.clock)
+        snapshot = SnapshotStore(
+            s.cache.store,
+            self.state.cached_answers,
+            self.clock,
+            versions=self.state.cached_versions,
+            memo=self.facts,
+        )
         reader = LmsReader(team_id, lms, LmsCache(snapshot, clock=s.cache.clock), self.config, report, self.clock)
         tracked = await s.tracking.list(team_id, Provider.ZOHO) if lms.has_zoho else []
         zoho_url = lms.zoho.transport.base_url if lms.has_zoho else None  # this workspace's own data center
@@ -308,11 +325,20 @@ class ReminderEngine:
                 return
             del taken
 
-            async def batches() -> AsyncIterator[list[SentReminder]]:  # each learner's rows in one batch
-                for users in _chunks(sorted(team.learners), self.config.sweep_batch):
-                    yield await self.state.recent(team_id, [DIGEST_KEY], since, slack_user_ids=users, up_to_id=up_to)
+            seen_rows: set[int] = set()
 
+            async def batches() -> AsyncIterator[list[SentHead]]:  # each learner's rows in one batch, no payloads
+                for users in _chunks(sorted(team.learners), self.config.sweep_batch):
+                    heads = await self.state.recent_heads(
+                        team_id, DIGEST_KEY, since, slack_user_ids=users, up_to_id=up_to
+                    )
+                    seen_rows.update(h.id for h in heads)
+                    yield heads
+
+            team.sent = self.sent_memo.team(team_id)
             await self._update_sent(team, batches, report, dry_run=dry_run, now=self.clock())
+            if only_user is None and not self._stopping:  # rows out of the window (or deleted) are let go
+                self.sent_memo.keep_only(team_id, seen_rows)
             await self._session_reminders(team, report, dry_run=dry_run, now=self.clock())
             await self._manager_digests(
                 team, report, force=force, dry_run=dry_run, only_user=only_user, now=self.clock()
@@ -402,7 +428,7 @@ class ReminderEngine:
         for batch in _chunks(due, self.config.sweep_batch):
             if self._stopping:
                 return
-            await team.focus(learner for _, learner, _ in batch)
+            await team.focus((learner for _, learner, _ in batch), answers=True)
             jobs: list[Callable[[], Awaitable[None]]] = [
                 _bind(self._digest_for, team, learner, period, report, dry_run) for _, learner, period in batch
             ]
@@ -425,7 +451,11 @@ class ReminderEngine:
         report.planned += len(pairs)
         allowed = await self.planner.allowance(team.reader, pairs, now)
         if allowed:  # something must be read now: first settle all it can from one bulk answer (no calls each)
-            pairs = await self.planner.settle(team.reader, pairs, report)
+
+            async def focus(chunk: Sequence[Pair]) -> None:
+                await team.focus(pair.learner for pair in chunk)
+
+            pairs = await self.planner.settle(team.reader, pairs, report, focus=focus, batch=self.config.sweep_batch)
             allowed = min(allowed, await self.planner.allowance(team.reader, pairs, now))
         chosen = pairs[:allowed]
         del pairs
@@ -533,8 +563,9 @@ class ReminderEngine:
         since = now - timedelta(hours=self.config.session_day_before_hours, days=1)
         told = {
             (r.item_key, r.period)
-            for r in await self.state.recent(team.team_id, keys, since, statuses=("sent", "claimed"))
-            if r.slack_user_id == learner.user_id
+            for r in await self.state.recent(
+                team.team_id, keys, since, statuses=("sent", "claimed"), slack_user_id=learner.user_id
+            )
         }
         return [
             (info, lead)
@@ -559,9 +590,7 @@ class ReminderEngine:
             return ()
         since = now - timedelta(days=agenda.MISSED_SESSION_DAYS + 1)
         told = {
-            r.item_key
-            for r in await self.state.recent(team_id, [m.key for m in missed], since)
-            if r.slack_user_id == user_id
+            r.item_key for r in await self.state.recent(team_id, [m.key for m in missed], since, slack_user_id=user_id)
         }
         return tuple(sorted((m for m in missed if m.key not in told), key=lambda m: m.session.starts_at))
 
@@ -643,7 +672,7 @@ class ReminderEngine:
             team.preset_ispring(ispring)
 
         async def batches() -> AsyncIterator[list[SentReminder]]:
-            yield recent
+            yield recent  # with their payloads: decoded here (a tick-off keeps no memo)
 
         try:
             await self._update_sent(team, batches, report, dry_run=False, now=now, refresh=False)
@@ -663,43 +692,97 @@ class ReminderEngine:
         refresh: bool = True,
     ) -> None:
         """Tick done items off the sent digests in place and tell about unlocked modules, a batch of learners at a
-        time (`batches` gives each learner's rows in one batch)."""
+        time (`batches` gives each learner's rows in one batch). A digest whose row and answers are as an earlier
+        sweep found them, with nothing to tick off then, is not decoded again (bot/reminders/inplace.py)."""
         if refresh and not dry_run:
             await self._refresh(team, batches, now)
         async for rows in batches():
-            sent = self._sent_digests(team, rows)
-            if not sent:
+            sent = await self._sent_digests(team, rows)
+            if not sent.rows:
                 continue
-            await team.focus(team.learners[row.slack_user_id] for row, _ in sent)
-            pending = (e for _, d in sent for e in d.pending)
-            ispring = await team.ispring() if any(e.kind is EntryKind.ISPRING for e in pending) else None
-            latest: dict[str, tuple[SentReminder, Digest]] = {}
-            for row, digest in sent:
+            await team.focus(team.learners[row.slack_user_id] for row, _ in sent.rows)
+            ispring = await team.ispring() if any(seen.summary.ispring for _, seen in sent.rows) else None
+            results: dict[str, dict[str, ModuleResult]] = defaultdict(dict)
+            for result in ispring or []:
+                results[result.user_id][ispring_key(result)] = result
+            # Which digests must be looked at again: those never checked, or whose answers (or day) moved since,
+            # or with an iSpring item now done; and each learner's latest, when it tells of unlocked modules.
+            checks: dict[int, CheckKey] = {}
+            stale: list[int] = []
+            latest: dict[str, tuple[SentHead | SentReminder, Seen]] = {}
+            for row, seen in sent.rows:
                 learner = team.learners[row.slack_user_id]
-                done, unlocked = await self._progress_since(team, learner, digest, row, ispring, now)
-                if done or unlocked:
-                    digest = digest.with_done(done, unlocked)
-                    line = f"{learner.user_id} digest of {digest.period}: {len(done)} done, {len(unlocked)} unlocked"
-                    message = self.renderer.digest(digest)
-                    if dry_run or await self.delivery.update(row, message, digest.to_payload(), report):
-                        report.updated.append(line)
-                if row.slack_user_id not in latest or latest[row.slack_user_id][1].period <= digest.period:
-                    latest[row.slack_user_id] = (row, digest)
-            for row, digest in latest.values():
+                checks[row.id] = key = self._check_key(team, learner, seen.summary, now)
+                mine = results.get(learner.ispring_id or "", {})
+                ispring_done = any(k in mine and mine[k].is_done for k in seen.summary.ispring)
+                if key is None or seen.checked != key or ispring_done:
+                    stale.append(row.id)
+                if (
+                    row.slack_user_id not in latest
+                    or latest[row.slack_user_id][1].summary.period <= seen.summary.period
+                ):
+                    latest[row.slack_user_id] = (row, seen)
+            told = [row.id for row, seen in latest.values() if seen.summary.unlocked]
+            await sent.decode([*stale, *told])
+            updated: dict[int, Digest] = {}
+            for row_id in stale:
+                found = sent.digests.get(row_id)
+                if found is None:
+                    continue  # gone since the sweep began
+                record, digest = found
+                learner = team.learners[record.slack_user_id]
+                done, unlocked = await self._progress_since(team, learner, digest, record, ispring, now)
+                if not done and not unlocked:
+                    sent.seen[row_id].checked = checks[row_id]
+                    continue
+                digest = digest.with_done(done, unlocked)
+                updated[row_id] = digest
+                line = f"{learner.user_id} digest of {digest.period}: {len(done)} done, {len(unlocked)} unlocked"
+                message = self.renderer.digest(digest)
+                if dry_run or await self.delivery.update(record, message, digest.to_payload(), report):
+                    report.updated.append(line)
+            for row, seen in latest.values():
+                digest_now = updated.get(row.id)
+                if digest_now is None and (row.id not in sent.digests or not seen.summary.unlocked):
+                    continue  # it tells of no unlocked module: no notice to send
+                if digest_now is None:
+                    digest_now = sent.digests[row.id][1]
                 await self._unlocked_notices(
-                    team, team.learners[row.slack_user_id], digest, report, dry_run=dry_run, now=now
+                    team, team.learners[row.slack_user_id], digest_now, report, dry_run=dry_run, now=now
                 )
 
-    def _sent_digests(self, team: _Team, rows: Iterable[SentReminder]) -> list[tuple[SentReminder, Digest]]:
-        """The digests among these rows that went out to learners of this sweep whose reminders are on."""
-        sent: list[tuple[SentReminder, Digest]] = []
+    def _check_key(self, team: _Team, learner: Learner, summary: SentSummary, now: datetime) -> CheckKey:
+        """What a digest's tick-offs depend on besides itself: the learner's day and the versions of its answers."""
+        today = schedule.local(now, learner.tz).date()
+        zoho = learner.zoho_id
+        if not zoho or not summary.deps:
+            return hash((today, zoho))
+        if team.snapshot is None:
+            return None  # nothing to compare with: looked at every time
+        versions = [team.snapshot.version_of(progress_key(team.team_id, t, zoho)) for t in summary.deps]
+        if UNKNOWN_VERSION in versions:
+            return None
+        return hash((today, zoho, *versions))
+
+    async def _sent_digests(self, team: _Team, rows: Sequence[SentHead | SentReminder]) -> _SentBatch:
+        """The digests among these rows that went out to learners of this sweep whose reminders are on. Rows seen
+        before at the same version are not read again; the others are read (one query) and decoded once."""
+        memo = team.sent if team.sent is not None else {}
+        wanted: list[SentHead | SentReminder] = []
         for row in rows:
-            digest = Digest.from_payload(row.payload) if row.status == "sent" else None
             learner = team.learners.get(row.slack_user_id)
-            if digest is None or learner is None or digest.stopped or not team.pref(learner.user_id).enabled:
+            if learner is None or not team.pref(learner.user_id).enabled:  # rows listed are sent ones only
                 continue
-            sent.append((row, digest))
-        return sent
+            wanted.append(row)
+        records = {r.id: r for r in wanted if isinstance(r, SentReminder)}
+        batch = _SentBatch(self.state, memo, self.sent_memo.shared, records)
+        await batch.decode([r.id for r in wanted if r.id not in memo or memo[r.id].summary.version != r.version])
+        for row in wanted:
+            seen = batch.seen.get(row.id)
+            if seen is None or not seen.summary.digest or seen.summary.stopped:
+                continue
+            batch.rows.append((row, seen))
+        return batch
 
     async def _refresh(self, team: _Team, batches: Batches, now: datetime) -> None:
         """Re-read, within a small budget and oldest data first, the modules sent digests still show pending."""
@@ -718,23 +801,24 @@ class ReminderEngine:
         bulk_age = self.config.refresh_bulk_hours * 3600.0
         async for rows in batches():
             wanted: dict[tuple[int, str], tuple[tuple[datetime, int, int], TrackedModuleRef]] = {}
-            for row, digest in self._sent_digests(team, rows):
+            for row, seen in (await self._sent_digests(team, rows)).rows:
                 learner = team.learners[row.slack_user_id]
                 if not learner.zoho_id:
                     continue
                 today = schedule.local(now, learner.tz).date()
-                for index, entry in enumerate([*digest.pending, *digest.locked]):
-                    if entry.lock_until is not None and entry.lock_until > today:
+                for index, tracked, lock_until in seen.summary.refresh:
+                    if lock_until is not None and lock_until > today:
                         continue  # locked until a later date: no answer can change before then
-                    if entry.tracked is not None and entry.tracked.id not in digest.unlocked:
-                        first = wanted.get((entry.tracked.id, learner.zoho_id))
-                        place = first[0] if first else (row.claimed_at, row.id, index)
-                        wanted[(entry.tracked.id, learner.zoho_id)] = (place, entry.tracked)
+                    first = wanted.get((tracked.id, learner.zoho_id))
+                    claimed = seen.summary.claimed_at
+                    assert claimed is not None  # a digest's summary has it
+                    place = first[0] if first else (claimed, row.id, index)
+                    wanted[(tracked.id, learner.zoho_id)] = (place, tracked)
             if not wanted:
                 continue
             await team.focus(team.learners[row.slack_user_id] for row in rows if row.slack_user_id in team.learners)
             for (_, learner_id), (place, tracked) in wanted.items():
-                cached = await team.reader.peek_progress(tracked, learner_id)
+                cached = await team.reader.peek_facts(tracked, learner_id)
                 fetched = cached.fetched_at if cached else datetime.min.replace(tzinfo=UTC)
                 if (now - fetched).total_seconds() < after:
                     continue
@@ -773,7 +857,7 @@ class ReminderEngine:
         team: _Team,
         tracked: TrackedModuleRef,
         learner_id: str,
-        cached: Progress | None,
+        cached: ProgressFacts | None,
         now: datetime,
         wanted: Mapping[tuple[int, str], object],
     ) -> bool:
@@ -781,15 +865,15 @@ class ReminderEngine:
         nor while the module stays locked until the one before it is done and that one is not (as last read; it
         is re-checked here too, and once it reads done this one is re-read; the digest may have told the lock
         without reading this module at all)."""
-        if cached is not None and not cached.value.is_locked:
-            return future_only(cached.value, now) is not None
+        if cached is not None and not cached.is_locked:
+            return cached.future_only(now) is not None
         settings = await team.reader.module(tracked)
         if settings is None or settings.lock_type is not LockType.UNTIL_PREVIOUS_COMPLETED:
             return False
         before = await team.collector.previous(tracked)
         if not isinstance(before, TrackedModuleRef) or (before.id, learner_id) not in wanted:
             return False
-        prior = await team.reader.peek_progress(before, learner_id)
+        prior = await team.reader.peek_facts(before, learner_id)
         return prior is not None and not prior.complete
 
     async def _progress_since(
@@ -806,7 +890,7 @@ class ReminderEngine:
         unlocked: set[int] = set()
         today = schedule.local(now, learner.tz).date()
         results = {ispring_key(r): r for r in ispring or [] if r.user_id == learner.ispring_id}
-        progress_cache: dict[int, Progress | None] = {}
+        progress_cache: dict[int, ProgressFacts | None] = {}
         for entry in digest.entries:
             if entry.key in digest.done:
                 continue
@@ -818,15 +902,13 @@ class ReminderEngine:
             if entry.tracked is None or not learner.zoho_id or entry.tracked.id in digest.unlocked:
                 continue
             if entry.tracked.id not in progress_cache:
-                progress_cache[entry.tracked.id] = await team.reader.peek_progress(entry.tracked, learner.zoho_id)
-            cached = progress_cache[entry.tracked.id]
-            progress = cached.value if cached else None
-            fetched_at = cached.fetched_at if cached else None
+                progress_cache[entry.tracked.id] = await team.reader.peek_facts(entry.tracked, learner.zoho_id)
+            progress = progress_cache[entry.tracked.id]
             if entry.kind is EntryKind.TASK:
                 entity_id = entry.key.rsplit(":", 1)[-1]
-                if progress is not None and not progress.is_locked and entity_id not in pending_ids(progress):
+                if progress is not None and not progress.is_locked and entity_id not in progress.pending:
                     done.add(entry.key)
-            elif entry.kind is EntryKind.LOCKED and _opened(entry, today, progress, fetched_at, row.sent_at):
+            elif entry.kind is EntryKind.LOCKED and _opened(entry, today, progress, row.sent_at):
                 unlocked.add(entry.tracked.id)
         return frozenset(done), frozenset(unlocked)
 
@@ -840,9 +922,9 @@ class ReminderEngine:
                 continue
             pending = 0
             if learner.zoho_id:
-                cached = await team.reader.peek_progress(entry.tracked, learner.zoho_id)
-                if cached is not None and not cached.value.is_locked:
-                    pending = len(cached.value.pending_mandatory)
+                cached = await team.reader.peek_facts(entry.tracked, learner.zoho_id)
+                if cached is not None and not cached.is_locked:
+                    pending = cached.pending_count
             notice = UnlockedNotice(entry.tracked, entry.module_name, pending)
             out = Outgoing(
                 team.team_id,
@@ -897,18 +979,20 @@ class ReminderEngine:
 
     async def _attends(self, team: _Team, tracked: TrackedModuleRef, learner_id: str, session_id: str) -> bool:
         """Whether the session is in the learner's own progress, mandatory (or optional ones wanted), not attended."""
-        cached = await team.reader.peek_progress(tracked, learner_id)
+        cached = await team.reader.peek_facts(tracked, learner_id)
         if cached is None and not await team.reader.not_enrolled(tracked, learner_id):
             try:
-                cached = await team.reader.progress(tracked, learner_id, max_age=self.config.fresh_seconds)
+                got = await team.reader.progress(tracked, learner_id, max_age=self.config.fresh_seconds)
             except Unavailable:
                 return False
+            cached = got.facts if got is not None else None
         if cached is None:
             return False
-        for entity in cached.value.entities:
-            if isinstance(entity, SessionEntity) and entity.entity_id == session_id:
-                return not entity.is_complete and (entity.is_mandatory or self.config.session_optional)
-        return False
+        session = cached.sessions.get(session_id)
+        if session is None:
+            return False
+        complete, mandatory = session
+        return not complete and (mandatory or self.config.session_optional)
 
     async def _session_one(
         self,
@@ -1025,11 +1109,11 @@ class ReminderEngine:
                 for learner in batch:
                     if not learner.zoho_id:
                         continue
-                    cached = await team.reader.peek_progress(tracked, learner.zoho_id)
-                    if cached is None or cached.value.is_locked or not cached.value.pending_mandatory:
+                    cached = await team.reader.peek_facts(tracked, learner.zoho_id)
+                    if cached is None or cached.is_locked or not cached.pending_count:
                         continue
-                    name = name or cached.value.module_name or None
-                    behind.append(LearnerBacklog(learner.user_id, len(cached.value.pending_mandatory)))
+                    name = name or cached.module_name or None
+                    behind.append(LearnerBacklog(learner.user_id, cached.pending_count))
             if behind:
                 behind.sort(key=lambda b: (-b.pending, b.slack_user_id))
                 modules.append(ModuleBacklog(tracked, name, tuple(behind)))
@@ -1058,22 +1142,40 @@ class ReminderEngine:
         return ManagerDigest(week="", modules=tuple(modules), ispring_overdue=tuple(overdue))
 
 
-def _opened(
-    entry: DigestEntry,
-    today: date,
-    progress: ModuleProgress | None,
-    fetched_at: datetime | None,
-    sent_at: datetime | None,
-) -> bool:
+@dataclass
+class _SentBatch:
+    """A batch's sent digests: the rows to look at (with what earlier sweeps saw of them), and the digests
+    decoded so far (`decode`: read and decode these rows, one query)."""
+
+    state: ReminderStateRepository
+    seen: dict[int, Seen]  # the workspace's memo (a tick-off's own, thrown away after it)
+    shared: Shared  # equal parts of summaries shared
+    records: dict[int, SentReminder]  # rows already read with their payloads
+    rows: list[tuple[SentHead | SentReminder, Seen]] = field(default_factory=list)
+    digests: dict[int, tuple[SentReminder, Digest]] = field(default_factory=dict)
+
+    async def decode(self, ids: Sequence[int]) -> None:
+        todo = [i for i in dict.fromkeys(ids) if i not in self.digests]
+        missing = [i for i in todo if i not in self.records]
+        if missing:
+            self.records.update(await self.state.by_ids(missing))
+        for row_id in todo:
+            record = self.records.get(row_id)
+            if record is None or record.status != "sent":
+                continue  # gone, or no longer sent, since the batch's rows were listed
+            digest = Digest.from_payload(record.payload)
+            known = self.seen.get(row_id)
+            if known is None or known.summary.version != record.version:
+                self.seen[row_id] = Seen(summarize(record.version, record.claimed_at, digest, self.shared))
+            if digest is not None:
+                self.digests[row_id] = (record, digest)
+
+
+def _opened(entry: DigestEntry, today: date, progress: ProgressFacts | None, sent_at: datetime | None) -> bool:
     """A lock the digest told about has ended: its date has come, or the LMS says so since the digest went out."""
     if entry.lock_type == LockType.UNTIL_DATE and entry.lock_until is not None and entry.lock_until <= today:
         return True
-    return (
-        progress is not None
-        and not progress.is_locked
-        and fetched_at is not None
-        and (sent_at is None or fetched_at >= sent_at)
-    )
+    return progress is not None and not progress.is_locked and (sent_at is None or progress.fetched_at >= sent_at)
 
 
 def session_key(role: str, info: SessionInfo, lead: SessionLead) -> str:

@@ -34,10 +34,11 @@ from bot.lms.ispring_models import CourseModule, ModuleResult, ResultsFilter
 from bot.lms.ratelimit import Priority
 from bot.lms.tokens import TOKEN_ENDPOINT
 from bot.lms.zoho_models import Module, ModuleProgress, Session
+from bot.reminders.facts import MISSING, UNKNOWN_VERSION, FactsMemo, ProgressFacts, facts_of
 from bot.reminders.report import SweepReport
 from bot.reminders.settings import ReminderConfig
 from bot.services.bulk_reads import BulkReads, CachedRead, Prefilter, Skip
-from bot.services.cache import CacheStore, Codec, LmsCache, plain_reason
+from bot.services.cache import CacheStore, Codec, LmsCache, decode, plain_reason
 from bot.services.learning import (
     ABSENT_MAX_AGE,
     FLAG,
@@ -51,6 +52,7 @@ from bot.services.learning import (
     sessions_key,
 )
 from bot.services.types import TrackedModuleRef
+from storage.repositories.reminder_state import CachedAnswer
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -62,6 +64,10 @@ class SnapshotStore:
     """A workspace's cached answers for the learners in hand, read a batch at a time (`load`: one query for a
     batch's keys), so a sweep over 10,000 learners holds one batch's answers, never the whole workspace's.
 
+    With a `FactsMemo`, `load(keys, answers=False)` reads only the keys' versions and the answers that changed
+    since the memo last derived facts from them; `derived` serves the rest from the memo, so an unchanged answer
+    is neither read nor decoded again (`get` still reads one on demand).
+
     A key outside the loaded batch (a workspace-wide answer: module settings, sessions) is read from the store
     on its own. Writes go through to the shared store, so `/lms progress` and App Home see them at once.
     """
@@ -69,32 +75,84 @@ class SnapshotStore:
     def __init__(
         self,
         store: CacheStore,
-        read_many: Callable[[Sequence[str]], Awaitable[dict[str, tuple[Any, datetime]]]],
+        read_many: Callable[[Sequence[str]], Awaitable[Mapping[str, CachedAnswer]]],
         clock: Callable[[], datetime],
+        *,
+        versions: Callable[[Sequence[str]], Awaitable[Mapping[str, int]]] | None = None,
+        memo: FactsMemo | None = None,
     ) -> None:
         self.store = store
         self.read_many = read_many
+        self.versions = versions
+        self.memo = memo
         self.clock = clock
         self.rows: dict[str, tuple[Any, datetime]] = {}
+        self.versions_of: dict[str, int] = {}  # every loaded key that has an answer: its version
         self._loaded: frozenset[str] = frozenset()
 
-    async def load(self, keys: Sequence[str]) -> None:
-        """Hold these keys' answers (and forget the previous batch's)."""
-        self.rows, self._loaded = {}, frozenset()  # the previous batch is let go before the next is read
-        self.rows = await self.read_many(keys)
+    async def load(self, keys: Sequence[str], *, answers: bool = True) -> None:
+        """Hold these keys' answers (and forget the previous batch's). `answers=False`: only the answers the memo
+        has no facts of (the others' versions only)."""
+        self.rows, self.versions_of, self._loaded = {}, {}, frozenset()  # the previous batch is let go first
+        if answers or self.memo is None or self.versions is None:
+            found = await self.read_many(keys)
+        else:
+            memo = self.memo
+            self.versions_of = dict(await self.versions(keys))
+            stale = [key for key, version in self.versions_of.items() if not memo.has(key, version)]
+            found = await self.read_many(stale) if stale else {}
+        for key, answer in found.items():
+            self.rows[key] = (answer.payload, answer.fetched_at)
+            self.versions_of[key] = answer.version
         self._loaded = frozenset(keys)
 
     async def get(self, key: str) -> tuple[Any, datetime] | None:
         if key in self.rows:
             return self.rows[key]
         if key in self._loaded:
-            return None  # read with the batch: nothing cached
+            if key not in self.versions_of:
+                return None  # read with the batch: nothing cached
+            entry = await self.store.get(key)  # its facts were known: the answer itself was not read
+            if entry is not None:
+                self.rows[key] = entry
+            return entry
         return await self.store.get(key)
+
+    def version_of(self, key: str) -> int | None:
+        """The version of `key`'s answer in the batch (None: no answer; UNKNOWN_VERSION for a key outside the
+        batch or written in this sweep)."""
+        if key not in self._loaded:
+            return UNKNOWN_VERSION
+        return self.versions_of.get(key)
+
+    async def derived(self, key: str, derive: Callable[[tuple[Any, datetime] | None], T]) -> T:
+        """`derive(get(key))`, from the memo when this version of the answer was seen before."""
+        version = self.versions_of.get(key)
+        if self.memo is None or key not in self._loaded or version is None:
+            return derive(await self.get(key))
+        known = self.memo.get(key, version)
+        if known is not MISSING:
+            return known  # type: ignore[no-any-return]
+        value = derive(await self.get(key))
+        self.memo.put(key, version, value)
+        return value
 
     async def put(self, key: str, payload: Any) -> None:
         await self.store.put(key, payload)
         if key in self._loaded:
             self.rows[key] = (payload, self.clock())
+            self.versions_of[key] = UNKNOWN_VERSION  # not read back: facts are derived afresh
+
+
+def _progress_facts(entry: tuple[Any, datetime] | None) -> ProgressFacts | None:
+    decoded = decode(entry, PROGRESS)
+    return facts_of(decoded[0], decoded[1].fetched_at) if decoded else None
+
+
+def _flag_time(entry: tuple[Any, datetime] | None) -> datetime | None:
+    """When a flag (e.g. "not enrolled") was stored; None: none (or an unreadable one)."""
+    decoded = decode(entry, FLAG)
+    return decoded[1].fetched_at if decoded else None
 
 
 class Unavailable(Exception):
@@ -109,6 +167,14 @@ class Progress:
     @property
     def complete(self) -> bool:
         return not self.value.is_locked and not self.value.pending_mandatory
+
+    @property
+    def is_locked(self) -> bool:
+        return self.value.is_locked
+
+    @property
+    def facts(self) -> ProgressFacts:
+        return facts_of(self.value, self.fetched_at)
 
 
 class LmsReader:
@@ -154,7 +220,7 @@ class LmsReader:
         self,
         tracked: TrackedModuleRef,
         learner_id: str,
-        cached: Progress | None,
+        cached: Progress | ProgressFacts | None,
         *,
         max_age: float | None = None,
         bulk_age: float | None = None,
@@ -181,7 +247,7 @@ class LmsReader:
         return prefilter.decision(
             tracked,
             learner_id,
-            cached=CachedRead(cached.value, cached.fetched_at) if cached is not None else None,
+            cached=CachedRead(cached.is_locked, cached.fetched_at) if cached is not None else None,
             sessions_soon=await self._sessions_soon(tracked),
             locked_ok=locked_ok,
         )
@@ -297,10 +363,20 @@ class LmsReader:
         cached = await self.cache.peek(progress_key(self.team_id, tracked, learner_id), PROGRESS)
         return Progress(cached[0], cached[1].fetched_at) if cached else None
 
+    async def peek_facts(self, tracked: TrackedModuleRef, learner_id: str) -> ProgressFacts | None:
+        """What `peek_progress` would show, as far as the sweep's decisions go; decoded only when changed."""
+        return await self._derived(progress_key(self.team_id, tracked, learner_id), _progress_facts)
+
     async def not_enrolled(self, tracked: TrackedModuleRef, learner_id: str) -> bool:
         """The LMS said (recently) this learner is not in the module's course or batch."""
-        cached = await self.cache.peek(absent_key(self.team_id, tracked, learner_id), FLAG)
-        return cached is not None and self._age(cached[1].fetched_at) < ABSENT_MAX_AGE
+        said = await self._derived(absent_key(self.team_id, tracked, learner_id), _flag_time)
+        return said is not None and self._age(said) < ABSENT_MAX_AGE
+
+    async def _derived(self, key: str, derive: Callable[[tuple[Any, datetime] | None], T]) -> T:
+        store = self.cache.store
+        if isinstance(store, SnapshotStore):
+            return await store.derived(key, derive)
+        return derive(await store.get(key))
 
     async def progress(
         self,

@@ -20,14 +20,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from bot.lms.ratelimit import Priority, RateLimitPolicy
-from bot.lms.zoho_models import LockType, Module, SessionEntity
-from bot.reminders.collect import Learner, future_only
-from bot.reminders.lms_reader import LmsReader, Progress, Unavailable
+from bot.lms.zoho_models import LockType, Module
+from bot.reminders.collect import Learner
+from bot.reminders.facts import ProgressFacts
+from bot.reminders.lms_reader import LmsReader, Unavailable
 from bot.reminders.report import SweepReport
 from bot.reminders.settings import ReminderConfig
 from bot.services.bulk_reads import Skip
@@ -54,7 +55,7 @@ class Pair:
 
 
 def settled_until(
-    cached: Progress | None, settings: Module | None, now: datetime, config: ReminderConfig
+    cached: ProgressFacts | None, settings: Module | None, now: datetime, config: ReminderConfig
 ) -> datetime | None:
     """Until when this answer cannot change (no call needed before then); None: it may change any time."""
     if settings is not None and settings.lock_type is LockType.UNTIL_DATE and settings.lock_until is not None:
@@ -63,22 +64,18 @@ def settled_until(
             return opens
     if cached is None:
         return None
-    value = cached.value
     if cached.complete:
         return cached.fetched_at + timedelta(seconds=config.complete_recheck_seconds)
-    if value.is_locked:
+    if cached.is_locked:
         return None
-    starts = future_only(value, now)
+    starts = cached.future_only(now)
     return starts - timedelta(days=1) if starts is not None else None
 
 
-def _rank(cached: Progress | None) -> tuple[int, date]:
+def _rank(cached: ProgressFacts | None) -> tuple[int, date]:
     if cached is None:
         return 0, date.max
-    entities = cached.value.entities
-    dated = [e.start_date for e in cached.value.pending_mandatory if isinstance(e, SessionEntity) and e.start_date]
-    started = any(e.is_complete for e in entities)
-    return (1 if started else 2), min(dated, default=date.max)
+    return (1 if cached.started else 2), cached.due
 
 
 @dataclass(slots=True)
@@ -127,7 +124,7 @@ class Planner:
                     continue
                 if module.id not in settings:
                     settings[module.id] = await reader.module(module)
-                cached = await reader.peek_progress(module, learner.zoho_id)
+                cached = await reader.peek_facts(module, learner.zoho_id)
                 if cached is None and await reader.not_enrolled(module, learner.zoho_id):
                     memo.absent, memo.read_at = True, now
                     continue
@@ -191,17 +188,35 @@ class Planner:
         level, since = self._spare.get(reader.team_id, (0.0, reader.now()))
         self._spare[reader.team_id] = (max(0.0, level - calls), since)
 
-    async def settle(self, reader: LmsReader, pairs: Sequence[Pair], report: SweepReport) -> list[Pair]:
+    async def settle(
+        self,
+        reader: LmsReader,
+        pairs: Sequence[Pair],
+        report: SweepReport,
+        *,
+        focus: Callable[[Sequence[Pair]], Awaitable[None]] | None = None,
+        batch: int | None = None,
+    ) -> list[Pair]:
         """Settle from the bulk answer (ZOHO_BULK_READS, verified) every pair it can: complete, not enrolled, or
         unchanged since its cached read, all at once, whichever sweep it falls in; one bulk answer read after
-        their windows opened serves them all. Returns the pairs left to read module by module, in order."""
+        their windows opened serves them all. Returns the pairs left to read module by module, in order.
+        `focus`: called with each `batch` of pairs before they are looked at (to read their cached answers)."""
         if not pairs or not await reader.bulk_ready(min(p.max_age for p in pairs)):
             return list(pairs)
+        left: list[Pair] = []
+        size = batch or len(pairs)
+        for start in range(0, len(pairs), size):
+            if focus is not None:
+                await focus(pairs[start : start + size])
+            left += await self._settle(reader, pairs[start : start + size], report)
+        return left
+
+    async def _settle(self, reader: LmsReader, pairs: Sequence[Pair], report: SweepReport) -> list[Pair]:
         left: list[Pair] = []
         for pair in pairs:
             learner_id = pair.learner.zoho_id
             assert learner_id is not None
-            cached = await reader.peek_progress(pair.tracked, learner_id)
+            cached = await reader.peek_facts(pair.tracked, learner_id)
             skip = await reader.bulk_skip(pair.tracked, learner_id, cached, max_age=pair.max_age)
             if skip is None:
                 left.append(pair)
@@ -234,7 +249,7 @@ class Planner:
                 if stop.is_set():
                     return
                 memo = self._memo.setdefault((pair.learner.team_id, learner_id, pair.tracked.id), _Memo())
-                cached = await reader.peek_progress(pair.tracked, learner_id)
+                cached = await reader.peek_facts(pair.tracked, learner_id)
                 try:
                     skip = await reader.bulk_skip(pair.tracked, learner_id, cached, max_age=pair.max_age)
                     if skip is not None:

@@ -29,19 +29,22 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from bot import metrics
 from bot.lms.errors import LMSError, NotFoundError, ProtocolError
 from bot.lms.ratelimit import Priority
 from bot.lms.zoho import ZohoClient
 from bot.lms.zoho_bulk import BulkProgress, LearnerBulkProgress
 from bot.lms.zoho_models import ModuleProgress
-from bot.services.cache import Codec, LmsCache
+from bot.services.cache import Codec, LmsCache, decode
 from bot.services.types import TrackedModuleRef
+from storage.repositories.cache import LmsCacheRepository
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 Group = tuple[str, str | None]  # (course id, batch id)
 ModuleReader = Callable[[TrackedModuleRef, str], Awaitable[ModuleProgress | None]]  # None: not enrolled
@@ -78,6 +81,22 @@ class BulkVerdict(BaseModel):
         return f"off: {self.reason}"
 
 
+def _decode_answer(entry: tuple[Any, datetime] | None) -> tuple[BulkProgress, datetime] | None:
+    decoded = decode(entry, ANSWER)
+    return (decoded[0], decoded[1].fetched_at.astimezone(UTC)) if decoded is not None else None
+
+
+def _decode_seen(stored: tuple[Any, datetime] | None) -> dict[str, tuple[str, datetime]]:
+    out: dict[str, tuple[str, datetime]] = {}
+    if stored is not None and isinstance(stored[0], dict):
+        for learner_id, value in stored[0].items():
+            try:
+                out[str(learner_id)] = (str(value[0]), datetime.fromisoformat(value[1]).astimezone(UTC))
+            except (TypeError, ValueError, IndexError, KeyError):
+                continue  # an entry in an older form: that learner is read as usual
+    return out
+
+
 def verdict_key(team_id: str) -> str:
     return f"{team_id}:zoho:bulk-reads:verdict"
 
@@ -102,7 +121,7 @@ class Skip(StrEnum):
 class CachedRead:
     """The caller's cached module-progress for a (learner, module): what `UNCHANGED` may reuse."""
 
-    value: ModuleProgress
+    locked: bool  # the cached answer says the module is locked
     fetched_at: datetime
 
 
@@ -157,7 +176,7 @@ class Prefilter:
         if record.module_complete(tracked.module_id) and not sessions_soon:
             return Skip.COMPLETE
         seen = self.unchanged_since.get(group, {}).get(learner_id)
-        if cached is not None and (locked_ok or not cached.value.is_locked) and seen is not None:
+        if cached is not None and (locked_ok or not cached.locked) and seen is not None:
             fingerprint, since = seen
             if fingerprint == record.fingerprint and cached.fetched_at.astimezone(UTC) >= since:
                 return Skip.UNCHANGED
@@ -186,6 +205,8 @@ class BulkReads:
         self.recheck = timedelta(hours=recheck_hours)
         self.sample_size = sample_size
         self._clock = clock
+        # Per cache key: (row version, what was decoded from it), for the answers every sweep reads again.
+        self._kept: dict[str, tuple[int, Any]] = {}
 
     def now(self) -> datetime:
         if self._clock is not None:
@@ -364,7 +385,24 @@ class BulkReads:
 
         # max_age 0 means read now, even within the same second as the copy in the cache.
         fresh_enough = max_age if max_age > 0 else -1.0
-        answer, freshness = await self.cache.fetch(_answer_key(team_id, group), load, ANSWER, max_age=fresh_enough)
+        key = _answer_key(team_id, group)
+        store = self.cache.store
+        if isinstance(store, LmsCacheRepository):  # the copy decoded before, unless it changed (storage/versions.py)
+            head = await store.head(key)
+            known = self._kept.get(key)
+            now = datetime.fromtimestamp(self.cache.clock(), UTC)
+            fresh = head is not None and (now - head[0]).total_seconds() <= fresh_enough
+            if head is not None and fresh and known is not None and known[0] == head[1]:
+                metrics.cache_lookup("hit")  # as LmsCache.fetch counts a fresh copy
+                kept_answer: tuple[BulkProgress, datetime] = known[1]  # as `_decode_answer` gives it
+                return kept_answer
+            entry = await store.get_versioned(key)
+            cached = (entry[0], entry[1]) if entry is not None else None
+            answer, freshness = await self.cache.fetch_read(key, cached, load, ANSWER, max_age=fresh_enough)
+            if entry is not None and not loaded and not freshness.stale:
+                self._kept[key] = (entry[2], (answer, freshness.fetched_at.astimezone(UTC)))
+        else:
+            answer, freshness = await self.cache.fetch(key, load, ANSWER, max_age=fresh_enough)
         if freshness.stale:
             if unreadable is not None:
                 raise unreadable
@@ -381,23 +419,30 @@ class BulkReads:
         return answer, freshness.fetched_at.astimezone(UTC)
 
     async def _at_hand(self, team_id: str, group: Group, max_age: float) -> tuple[BulkProgress, datetime] | None:
-        cached = await self.cache.peek(_answer_key(team_id, group), ANSWER)
+        cached = await self._decoded(_answer_key(team_id, group), _decode_answer)
         if cached is None:
             return None
-        answer, freshness = cached
-        fetched_at = freshness.fetched_at.astimezone(UTC)
+        answer, fetched_at = cached
         return (answer, fetched_at) if (self.now() - fetched_at).total_seconds() <= max_age else None
 
     async def _seen(self, team_id: str, group: Group) -> dict[str, tuple[str, datetime]]:
-        stored = await self.cache.store.get(_reads_key(team_id, group))
-        out: dict[str, tuple[str, datetime]] = {}
-        if stored is not None and isinstance(stored[0], dict):
-            for learner_id, value in stored[0].items():
-                try:
-                    out[str(learner_id)] = (str(value[0]), datetime.fromisoformat(value[1]).astimezone(UTC))
-                except (TypeError, ValueError, IndexError, KeyError):
-                    continue  # an entry in an older form: that learner is read as usual
-        return out
+        return await self._decoded(_reads_key(team_id, group), _decode_seen)
+
+    async def _decoded(self, key: str, decode: Callable[[tuple[Any, datetime] | None], T]) -> T:
+        """`decode(store.get(key))`, kept per row version: a whole course's answer is decoded once per change,
+        not once per sweep. Callers treat what it returns as read-only."""
+        store = self.cache.store
+        if not isinstance(store, LmsCacheRepository):
+            return decode(await store.get(key))
+        head = await store.head(key)
+        kept = self._kept.get(key)
+        if head is not None and kept is not None and kept[0] == head[1]:
+            return kept[1]  # type: ignore[no-any-return]
+        entry = await store.get_versioned(key)
+        value = decode((entry[0], entry[1]) if entry is not None else None)
+        if entry is not None:
+            self._kept[key] = (entry[2], value)
+        return value
 
     async def _store(self, team_id: str, verdict: BulkVerdict) -> BulkVerdict:
         await self.cache.store.put(verdict_key(team_id), verdict.model_dump(mode="json"))

@@ -16,6 +16,7 @@ from storage.batching import Coalescer
 from storage.db import Database
 from storage.models import LmsCacheRow
 from storage.repositories._common import Clock, Repository, rowcount, upsert
+from storage.versions import bumped, fresh_version
 
 Entry = tuple[Any, datetime]
 _Put = tuple[str, Any, datetime]
@@ -29,7 +30,11 @@ class LmsCacheRepository(Repository):
         upserted = upsert(db, LmsCacheRow)
         self._upsert = upserted.on_conflict_do_update(
             index_elements=["key"],
-            set_={"payload": upserted.excluded.payload, "fetched_at": upserted.excluded.fetched_at},
+            set_={
+                "payload": upserted.excluded.payload,
+                "fetched_at": upserted.excluded.fetched_at,
+                "version": bumped(LmsCacheRow.version),
+            },
         )
 
     async def get(self, key: str) -> Entry | None:
@@ -38,6 +43,20 @@ class LmsCacheRepository(Repository):
     async def put(self, key: str, payload: Any, *, fetched_at: datetime | None = None) -> None:
         """Store (or replace) the answer for `key`; `fetched_at` defaults to now."""
         await self._put((key, payload, fetched_at or self.now()))
+
+    async def head(self, key: str) -> tuple[datetime, int] | None:
+        """When `key`'s answer was fetched and its version (storage/versions.py), without the answer."""
+        query = select(LmsCacheRow.fetched_at, LmsCacheRow.version).where(LmsCacheRow.key == key)
+        async with self.db.transaction(write=False) as session:
+            row = (await session.execute(query)).first()
+        return (row[0], row[1]) if row is not None else None
+
+    async def get_versioned(self, key: str) -> tuple[Any, datetime, int] | None:
+        """`get`, with the answer's version."""
+        query = select(LmsCacheRow.payload, LmsCacheRow.fetched_at, LmsCacheRow.version).where(LmsCacheRow.key == key)
+        async with self.db.transaction(write=False) as session:
+            row = (await session.execute(query)).first()
+        return (row[0], row[1], row[2]) if row is not None else None
 
     async def delete(self, key: str) -> bool:
         async with self.db.transaction() as session:
@@ -52,7 +71,10 @@ class LmsCacheRepository(Repository):
 
     async def _put_many(self, puts: Sequence[_Put]) -> list[None]:
         last = {key: (payload, when) for key, payload, when in puts}  # in order: a later put of a key wins
-        rows = [{"key": key, "payload": payload, "fetched_at": when} for key, (payload, when) in last.items()]
+        rows = [
+            {"key": key, "payload": payload, "fetched_at": when, "version": fresh_version()}
+            for key, (payload, when) in last.items()
+        ]
         async with self.db.transaction() as session:
             await session.execute(self._upsert, rows)
         return [None] * len(puts)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, TypeAlias, cast
 
-from sqlalchemy import ColumnElement, Table, bindparam, delete, insert, select, update
+from sqlalchemy import ColumnElement, Row, Table, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.batching import Coalescer
@@ -233,15 +233,15 @@ class LinkRepository(Repository):
         return [found.get(key) for key in keys]
 
     async def list(self, team_id: str | None = None, provider: str | None = None) -> builtins.list[LearnerLink]:
-        query = select(LearnerLinkRow).order_by(
-            LearnerLinkRow.team_id, LearnerLinkRow.provider, LearnerLinkRow.slack_user_id
-        )
+        # Core rows, not ORM objects: every sweep lists every link of the workspace.
+        links = LearnerLinkRow.__table__.c
+        query = select(*links).order_by(links.team_id, links.provider, links.slack_user_id)
         if team_id is not None:
-            query = query.where(LearnerLinkRow.team_id == team_id)
+            query = query.where(links.team_id == team_id)
         if provider is not None:
-            query = query.where(LearnerLinkRow.provider == check_provider(provider))
+            query = query.where(links.provider == check_provider(provider))
         async with self.db.transaction(write=False) as session:
-            return [_record(row) for row in (await session.scalars(query)).all()]
+            return [_record(row) for row in await session.execute(query)]
 
     async def team_ids(self) -> builtins.list[str]:
         """Every workspace with someone linked: the workspaces a reminder sweep looks at."""
@@ -361,7 +361,7 @@ def _link(values: dict[str, Any], linked_at: datetime) -> LearnerLink:
     )
 
 
-def _record(row: LearnerLinkRow) -> LearnerLink:
+def _record(row: LearnerLinkRow | Row[Any]) -> LearnerLink:
     return LearnerLink(
         team_id=row.team_id,
         slack_user_id=row.slack_user_id,

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import delete, select
+from sqlalchemy import Row, delete, select
 
 from storage.errors import NotFound
 from storage.models import DEFAULT_SEND_TIME, DEFAULT_WEEKDAYS, ReminderMuteRow, ReminderPreferenceRow, TrackedModuleRow
@@ -148,9 +148,10 @@ class PreferenceRepository(Repository):
 
     async def for_team(self, team_id: str) -> dict[str, ReminderPreferences]:
         """Stored preferences by Slack user id; users missing from it have the defaults."""
-        query = select(ReminderPreferenceRow).where(ReminderPreferenceRow.team_id == team_id)
+        prefs = ReminderPreferenceRow.__table__.c  # Core rows, not ORM objects: every sweep reads them all
+        query = select(*prefs).where(prefs.team_id == team_id)
         async with self.db.transaction(write=False) as session:
-            return {row.slack_user_id: _record(row) for row in (await session.scalars(query)).all()}
+            return {row.slack_user_id: _record(row) for row in await session.execute(query)}
 
     async def update(self, team_id: str, slack_user_id: str, **changes: Any) -> ReminderPreferences:
         """Change some preferences (validated); nothing is written when the values are already so."""
@@ -219,7 +220,7 @@ class PreferenceRepository(Repository):
             return set((await session.scalars(query)).all())
 
 
-def _record(row: ReminderPreferenceRow) -> ReminderPreferences:
+def _record(row: ReminderPreferenceRow | Row[Any]) -> ReminderPreferences:
     return ReminderPreferences(
         team_id=row.team_id,
         slack_user_id=row.slack_user_id,

@@ -4,7 +4,8 @@
 - the sent reminder behind a Slack message (for its buttons),
 - the stored content of a sent reminder (what it says now),
 - every learner's muted modules in one query (instead of one per learner per sweep),
-- cached LMS answers by key, a batch of learners' at a time (a sweep reads thousands of them).
+- cached LMS answers by key, a batch of learners' at a time (a sweep reads thousands of them), and their
+  versions alone (what changed since the last sweep), and the same for sent digests (`recent_heads`, `by_ids`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy import func, select, update
 from storage.models import LmsCacheRow, ReminderMuteRow, SentReminderRow
 from storage.repositories._common import Repository, rowcount
 from storage.repositories.reminders import SentReminder, sent_record
+from storage.versions import bumped
 
 KEYS_PER_QUERY = 500  # bound parameters per IN (...) list, well inside every backend's limit
 
@@ -33,6 +35,28 @@ class ClaimState:
     period: str
     status: str
     claimed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CachedAnswer:
+    payload: Any
+    fetched_at: datetime
+    version: int  # changes with every write (storage/versions.py)
+
+
+@dataclass(frozen=True, slots=True)
+class SentHead:
+    """A sent row without its payload: who it went to and its version, enough to tell whether it changed since
+    it was last read (no dates either: parsing them was much of the cost of listing a week of digests)."""
+
+    id: int
+    slack_user_id: str
+    version: int
+
+
+# Core tables, not ORM entities, for the queries a sweep makes over every learner: plain rows, no ORM loading.
+_CACHE = LmsCacheRow.__table__
+_SENT = SentReminderRow.__table__
 
 
 class ReminderStateRepository(Repository):
@@ -117,7 +141,7 @@ class ReminderStateRepository(Repository):
             result = await session.execute(
                 update(SentReminderRow)
                 .where(SentReminderRow.id == reminder_id, SentReminderRow.status == "sent")
-                .values(payload=payload)
+                .values(payload=payload, version=bumped(SentReminderRow.version))
             )
             return rowcount(result) > 0
 
@@ -132,12 +156,64 @@ class ReminderStateRepository(Repository):
                 muted[user_id].add(tracked_id)
         return dict(muted)
 
-    async def cached_answers(self, keys: Sequence[str]) -> dict[str, tuple[Any, datetime]]:
-        """The cached LMS answers stored under these keys (missing keys are left out): key -> (payload, fetched_at)."""
-        found: dict[str, tuple[Any, datetime]] = {}
+    async def cached_answers(self, keys: Sequence[str]) -> dict[str, CachedAnswer]:
+        """The cached LMS answers stored under these keys (missing keys are left out)."""
+        found: dict[str, CachedAnswer] = {}
+        columns = (_CACHE.c.key, _CACHE.c.payload, _CACHE.c.fetched_at, _CACHE.c.version)
         async with self.db.transaction(write=False) as session:
             for start in range(0, len(keys), KEYS_PER_QUERY):
-                query = select(LmsCacheRow).where(LmsCacheRow.key.in_(keys[start : start + KEYS_PER_QUERY]))
+                query = select(*columns).where(_CACHE.c.key.in_(keys[start : start + KEYS_PER_QUERY]))
+                for key, payload, fetched_at, version in (await session.execute(query)).all():
+                    found[key] = CachedAnswer(payload, fetched_at, version)
+        return found
+
+    async def cached_versions(self, keys: Sequence[str]) -> dict[str, int]:
+        """The versions of the answers under these keys, without the answers (missing keys are left out): a sweep
+        decodes only the answers that changed since it last looked."""
+        found: dict[str, int] = {}
+        async with self.db.transaction(write=False) as session:
+            for start in range(0, len(keys), KEYS_PER_QUERY):
+                query = select(_CACHE.c.key, _CACHE.c.version).where(
+                    _CACHE.c.key.in_(keys[start : start + KEYS_PER_QUERY])
+                )
+                found.update((key, version) for key, version in await session.execute(query))
+        return found
+
+    async def recent_heads(
+        self,
+        team_id: str,
+        item_key: str,
+        since: datetime,
+        *,
+        slack_user_ids: Collection[str],
+        up_to_id: int | None = None,
+    ) -> builtins.list[SentHead]:
+        """`recent` without the payloads: sent rows of this kind claimed since `since` to these people (no newer
+        than `up_to_id`, if given), oldest first."""
+        sent = _SENT.c
+        query = (
+            select(sent.id, sent.slack_user_id, sent.version)
+            .where(
+                sent.team_id == team_id,
+                sent.item_key == item_key,
+                sent.claimed_at >= since,
+                sent.status == "sent",
+                sent.slack_user_id.in_(sorted(slack_user_ids)),
+            )
+            .order_by(sent.claimed_at, sent.id)
+        )
+        if up_to_id is not None:
+            query = query.where(sent.id <= up_to_id)
+        async with self.db.transaction(write=False) as session:
+            return [SentHead(*row) for row in await session.execute(query)]
+
+    async def by_ids(self, ids: Collection[int]) -> dict[int, SentReminder]:
+        """These sent-log rows, payloads included (rows gone since are left out)."""
+        found: dict[int, SentReminder] = {}
+        wanted = sorted(ids)
+        async with self.db.transaction(write=False) as session:
+            for start in range(0, len(wanted), KEYS_PER_QUERY):
+                query = select(SentReminderRow).where(SentReminderRow.id.in_(wanted[start : start + KEYS_PER_QUERY]))
                 for row in (await session.scalars(query)).all():
-                    found[row.key] = (row.payload, row.fetched_at)
+                    found[row.id] = sent_record(row)
         return found

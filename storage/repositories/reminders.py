@@ -19,6 +19,7 @@ from sqlalchemy import delete, select, update
 
 from storage.models import SentReminderRow
 from storage.repositories._common import Repository, rowcount, upsert
+from storage.versions import bumped
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,7 @@ class SentReminder:
     channel_id: str | None
     message_ts: str | None
     payload: Any
+    version: int = 0  # changes with every write of the row (storage/versions.py)
 
 
 class SentReminderRepository(Repository):
@@ -102,7 +104,14 @@ class SentReminderRepository(Repository):
             taken = await session.execute(
                 update(SentReminderRow)
                 .where(SentReminderRow.id == row.id, SentReminderRow.claim_token == row.claim_token)
-                .values(status="claimed", claim_token=token, claimed_at=now, sent_at=None, **values)
+                .values(
+                    status="claimed",
+                    claim_token=token,
+                    claimed_at=now,
+                    sent_at=None,
+                    version=bumped(SentReminderRow.version),
+                    **values,
+                )
                 .returning(SentReminderRow.id)
             )
             if taken.scalar_one_or_none() is None:
@@ -116,7 +125,12 @@ class SentReminderRepository(Repository):
                 update(SentReminderRow)
                 .where(SentReminderRow.id == claim.id, SentReminderRow.claim_token == claim.token)
                 .values(
-                    status="sent", sent_at=self.now(), channel_id=channel_id, message_ts=message_ts, payload=payload
+                    status="sent",
+                    sent_at=self.now(),
+                    channel_id=channel_id,
+                    message_ts=message_ts,
+                    payload=payload,
+                    version=bumped(SentReminderRow.version),
                 )
             )
             return rowcount(result) > 0
@@ -143,7 +157,7 @@ class SentReminderRepository(Repository):
                     SentReminderRow.claim_token == claim.token,
                     SentReminderRow.status == "claimed",
                 )
-                .values(status="failed", payload=payload)
+                .values(status="failed", payload=payload, version=bumped(SentReminderRow.version))
             )
             return rowcount(result) > 0
 
@@ -192,4 +206,5 @@ def sent_record(row: SentReminderRow) -> SentReminder:
         channel_id=row.channel_id,
         message_ts=row.message_ts,
         payload=row.payload,
+        version=row.version,
     )
