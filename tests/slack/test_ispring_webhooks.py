@@ -42,6 +42,15 @@ async def alans_digest(stack: DevStack) -> tuple[dict[str, Any], str]:
     return dict(digest), alan
 
 
+def complete_quietly(stack: DevStack, alan: str) -> None:
+    """Alan finishes Anti-Bribery in iSpring; the sandbox records it but sends no webhook itself."""
+    with stack.sandbox.state.lock:
+        stack.sandbox.state.webhooks.clear()
+        for result in stack.sandbox.state.ispring_results:
+            if result.user_id == alan and result.module_title == "Anti-Bribery":
+                result.completion_status = "complete"
+
+
 async def test_a_completion_in_ispring_ticks_the_digest_off_within_a_minute(stack: DevStack) -> None:
     digest, alan = await alans_digest(stack)
     async with httpx.AsyncClient(base_url=stack.sandbox.url) as client:
@@ -58,11 +67,7 @@ async def test_a_completion_in_ispring_ticks_the_digest_off_within_a_minute(stac
 
 async def test_a_bad_signature_is_refused_and_changes_nothing(stack: DevStack) -> None:
     _, alan = await alans_digest(stack)
-    with stack.sandbox.state.lock:
-        stack.sandbox.state.webhooks.clear()  # the sandbox completes the item but sends nothing itself
-        for result in stack.sandbox.state.ispring_results:
-            if result.user_id == alan and result.module_title == "Anti-Bribery":
-                result.completion_status = "complete"
+    complete_quietly(stack, alan)
     body = json.dumps({"type": "COURSE_COMPLETED_SUCCESSFULLY", "payloads": [{"learnerId": alan}]}).encode()
     forged = hashlib.sha256(body + b"not-the-secret").hexdigest()
     async with httpx.AsyncClient() as client:
@@ -78,11 +83,7 @@ async def test_a_bad_signature_is_refused_and_changes_nothing(stack: DevStack) -
 
 async def test_duplicate_deliveries_are_processed_once(stack: DevStack) -> None:
     digest, alan = await alans_digest(stack)
-    with stack.sandbox.state.lock:
-        stack.sandbox.state.webhooks.clear()
-        for result in stack.sandbox.state.ispring_results:
-            if result.user_id == alan and result.module_title == "Anti-Bribery":
-                result.completion_status = "complete"
+    complete_quietly(stack, alan)
     body = json.dumps({"type": "COURSE_ITEM_COMPLETED_SUCCESSFULLY", "payloads": [{"learnerId": alan}]}).encode()
     signature = hashlib.sha256(body + ISPRING_WEBHOOK_SECRET.encode()).hexdigest()
     async with httpx.AsyncClient() as client:
@@ -98,11 +99,7 @@ async def test_duplicate_deliveries_are_processed_once(stack: DevStack) -> None:
 async def test_without_a_webhook_a_fresher_ispring_read_ticks_the_digest_off(stack: DevStack) -> None:
     """Webhooks not registered (or lost): Alan's own `/lms progress` reads iSpring afresh, and that is enough."""
     digest, alan = await alans_digest(stack)
-    with stack.sandbox.state.lock:
-        stack.sandbox.state.webhooks.clear()
-        for result in stack.sandbox.state.ispring_results:
-            if result.user_id == alan and result.module_title == "Anti-Bribery":
-                result.completion_status = "complete"
+    complete_quietly(stack, alan)
     progress = text_of(await command(stack, ALAN, "progress"))
     assert "*Anti-Bribery*" not in progress  # done work is counted, not listed
     [update] = await wait_for(lambda: ticked(stack), timeout=10.0)
