@@ -730,6 +730,8 @@ class ReminderEngine:
                 if found is None:
                     continue  # gone since the sweep began
                 record, digest = found
+                if not sent.seen[row_id].summary.digest or sent.seen[row_id].summary.stopped:
+                    continue  # changed since it was listed (e.g. stopped from its button): as the listing says now
                 learner = team.learners[record.slack_user_id]
                 done, unlocked = await self._progress_since(team, learner, digest, record, ispring, now)
                 if not done and not unlocked:
