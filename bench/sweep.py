@@ -48,6 +48,7 @@ from bot.devkit.sandbox import seed
 from bot.devkit.sandbox.config import SandboxConfig
 from bot.devkit.sandbox.server import SandboxServer
 from bot.devkit.slackstub import SlackStub, SlackStubServer, Workspace
+from bot.reminders import schedule
 from bot.reminders.report import Sent, SweepReport
 from bot.reminders.settings import ReminderConfig
 from bot.scheduler import build_engine
@@ -55,6 +56,7 @@ from bot.services.slack_gateway import TIER_PER_MINUTE, Pacer
 from storage import migrate
 from storage.crypto import Keyring
 from storage.repositories.cache import LmsCacheRepository
+from storage.repositories.preferences import ReminderPreferences
 from storage.repositories.reminders import SentReminderRepository
 
 TEAM = "T0BENCH"
@@ -70,6 +72,7 @@ ZONES = ("Europe/London", "America/New_York", "Asia/Kolkata")
 BUDGETS = {"essential": 2000, "enterprise": 10000}
 LOCK_STATUSES = (422, 429)
 LATE = timedelta(minutes=5)
+WORKDAYS = ReminderPreferences(TEAM, "-").weekday_set  # the learners' reminder days: the defaults
 
 
 def env_list(name: str, default: str) -> list[str]:
@@ -167,11 +170,12 @@ async def drive(cell: Cell, sandbox: SandboxServer, slack: SlackStub, url: str, 
         step = timedelta(minutes=cell.sweep_minutes)
         moment = START
         end = START + timedelta(days=cell.days)
-        for day in range(cell.days + 1):  # every learner's 09:00 of each day
+        for day in range(cell.days + 1):  # every learner's 09:00 of each of their reminder days
             for user, zone in zones.items():
                 local_day = (START + timedelta(days=day)).astimezone(ZoneInfo(zone)).date()
                 at = datetime.combine(local_day, clock_time(9, 0), tzinfo=ZoneInfo(zone)).astimezone(UTC)
-                if START <= at < end:
+                # The default days are Monday to Friday: no digest is due at the weekend (days 6-7 of a week).
+                if START <= at < end and schedule.weekday(local_day) in WORKDAYS:
                     cell.expected[(user, local_day.isoformat())] = at
         cell.calls_by_day = [Counter() for _ in range(cell.days)]
         while moment < end:

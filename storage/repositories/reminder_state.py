@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, cast
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select, update
 
@@ -44,19 +44,14 @@ class CachedAnswer:
     version: int  # changes with every write (storage/versions.py)
 
 
-class SentHead(Protocol):
+class SentHead(NamedTuple):
     """A sent row without its payload: who it went to and its version, enough to tell whether it changed since
-    it was last read (no dates either: parsing them was much of the cost of listing a week of digests). The
-    rows themselves, as the database gives them: a sweep lists every learner's week of digests twice."""
+    it was last read (no dates either: parsing them was much of the cost of listing a week of digests). A plain
+    tuple: a sweep lists every learner's week of digests twice, and looks at each row a few times."""
 
-    @property
-    def id(self) -> int: ...
-
-    @property
-    def slack_user_id(self) -> str: ...
-
-    @property
-    def version(self) -> int: ...
+    id: int
+    slack_user_id: str
+    version: int
 
 
 # Core tables, not ORM entities, for the queries a sweep makes over every learner: plain rows, no ORM loading.
@@ -210,7 +205,7 @@ class ReminderStateRepository(Repository):
         if up_to_id is not None:
             query = query.where(sent.id <= up_to_id)
         async with self.db.transaction(write=False) as session:
-            return cast(builtins.list[SentHead], (await session.execute(query)).all())
+            return list(map(SentHead._make, await session.execute(query)))
 
     async def by_ids(self, ids: Collection[int]) -> dict[int, SentReminder]:
         """These sent-log rows, payloads included (rows gone since are left out)."""
