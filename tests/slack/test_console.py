@@ -5,8 +5,9 @@ from __future__ import annotations
 import io
 import re
 import signal
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -16,6 +17,7 @@ from bot.config import Settings
 from bot.devkit.console import TOUR, Console, interactive, play_tour, run_interactive
 from bot.devkit.devstack import DevStack
 from bot.devkit.slackstub.render import render_message
+from bot.reminders.settings import ReminderConfig
 from tests.slack.conftest import command
 from tests.support.slack import text_of
 
@@ -28,9 +30,20 @@ def tour_step(shown: str, line: str, user: str = "") -> str:
     return shown.split(f"{user}> {line}\n", 1)[1].split("\n\n", 1)[0]
 
 
+def _day_before_reminder_due(stack: DevStack, at: datetime) -> bool:
+    """Whether the tour's workshop (moved to tomorrow 10:00, LMS time) is inside the day-before reminder's window."""
+    assert stack.settings is not None
+    zone = ZoneInfo(stack.settings.lms_timezone)
+    local = at.astimezone(zone)
+    starts = datetime.combine(local.date() + timedelta(days=1), time(10, 0), zone)
+    return starts - at <= timedelta(hours=ReminderConfig().session_day_before_hours)
+
+
 async def test_tour_runs_every_step_through_the_real_app(stack: DevStack) -> None:
     out = io.StringIO()
+    began = datetime.now(UTC)
     await play_tour(Console(stack, out=out), TOUR)
+    ended = datetime.now(UTC)
     shown = out.getvalue()
     # Item 1: a session that has ended is missed (told apart, with what to do), never ⏳; a later one is "Today at".
     progress = tour_step(shown, "/lms progress")
@@ -46,7 +59,17 @@ async def test_tour_runs_every_step_through_the_real_app(stack: DevStack) -> Non
     # Item 7: one digest DM, the workshop's reminder in it; the missed session told once, apart.
     digest = tour_step(shown, "remind")
     assert digest.startswith("sent 1, updated 0") and digest.count("→ DM to @ada") == 1
-    assert "Coming up\n  :spiral_calendar_pad: Goal-setting workshop — Tomorrow at 10:00 GMT" in digest
+    # Tomorrow's workshop is in the digest either way: as its day-before reminder once that is due (from 10:00 the
+    # day before), else in the digest's "Coming up" list; never as a DM of its own (counted above).
+    as_reminder = ":spiral_calendar_pad: Goal-setting workshop is coming up: Tomorrow at 10:00 GMT–12:00 GMT"
+    as_coming_up = "Coming up\n  :spiral_calendar_pad: Goal-setting workshop — Tomorrow at 10:00 GMT"
+    due = {_day_before_reminder_due(stack, began), _day_before_reminder_due(stack, ended)}
+    if due == {True}:
+        assert as_reminder in digest and as_coming_up not in digest
+    elif due == {False}:
+        assert as_coming_up in digest and as_reminder not in digest
+    else:  # the tour straddled the window's start: either is right
+        assert (as_reminder in digest) != (as_coming_up in digest)
     assert "⚠ Missed\n  ⚠ Sess (Kick-off)" in digest
     # Item 11: Margaret's team by name, 40 a page with Next, the CSV, the weekly digest's Nudge them.
     first = tour_step(shown, "/lms results", "@margaret")
