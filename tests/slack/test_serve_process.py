@@ -22,7 +22,7 @@ from bot.devkit.devstack import seed_demo
 from bot.devkit.sandbox.server import SandboxServer
 from bot.devkit.slackstub.driver import SlackDriver
 from bot.devkit.slackstub.server import SlackStubServer
-from bot.runtime import GC_THRESHOLDS, settle_gc
+from bot.runtime import GC_THRESHOLDS
 from storage import migrate
 from storage.crypto import Keyring
 from tests.slack.conftest import text_of, wait_for
@@ -194,13 +194,29 @@ async def test_a_connect_flow_at_debug_leaves_no_secret_in_any_log_line(
     assert "GET /connect/zoho/callback?code=[redacted]" in output  # the access log is there, scrubbed
 
 
-def test_the_web_process_freezes_its_start_up_objects_and_collects_less_often() -> None:
-    """What `serve` and `socket` do once the app is built, before the first request."""
+def test_the_web_process_freezes_its_start_up_objects_and_collects_less_often(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`serve` settles the collector once the app is built, before uvicorn takes the first request."""
+    import bot.runtime as runtime
+
+    seen: dict[str, object] = {}
+
+    def fake_run(web: object, **_: object) -> None:  # what the collector is set to when uvicorn would start
+        seen.update(web=web, threshold=gc.get_threshold(), frozen=gc.get_freeze_count())
+
+    monkeypatch.setattr(runtime, "build_services", lambda settings: object())
+    monkeypatch.setattr(runtime, "build_app", lambda services: object())
+    monkeypatch.setattr(runtime, "build_web", lambda app, services: "the web app")
+    monkeypatch.setattr(runtime.uvicorn, "run", fake_run)
     before = gc.get_threshold()
+    gc.unfreeze()
+    gc.set_threshold(700, 10, 10)  # CPython's defaults, whatever ran before in this worker
     try:
-        settle_gc()
-        assert gc.get_freeze_count() > 10_000  # imports and the like: out of every collection from now on
-        assert gc.get_threshold() == GC_THRESHOLDS
+        runtime.serve(Settings(database_url=f"sqlite:///{tmp_path / 'gc.db'}"), host="127.0.0.1", port=0)
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+    assert seen["web"] == "the web app"
+    assert seen["threshold"] == GC_THRESHOLDS
+    assert isinstance(seen["frozen"], int) and seen["frozen"] > 10_000  # imports and the like: out of every collection
