@@ -15,7 +15,7 @@ from bot.lms.errors import NotConnectedError, ValidationError
 from bot.lms.exchange import HttpLimits
 from bot.lms.ispring import ISpringClient
 from bot.lms.options import ISpringAuthScheme
-from bot.lms.pool import environment_proxies, lms_transport
+from bot.lms.pool import PooledClient, environment_proxies, lms_transport
 from bot.lms.ratelimit import (
     Clock,
     MemoryBackend,
@@ -96,10 +96,10 @@ LMS_POOL_LIMITS = httpx.Limits(max_connections=256, max_keepalive_connections=25
 
 
 def build_http(settings: Settings) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
+    return PooledClient(
         timeout=httpx.Timeout(settings.lms_timeout_seconds, connect=min(10.0, settings.lms_timeout_seconds)),
         limits=LMS_POOL_LIMITS,
-        transport=None if environment_proxies() else lms_transport(LMS_POOL_LIMITS),
+        pool=None if environment_proxies() else lms_transport(LMS_POOL_LIMITS),
         headers={"User-Agent": USER_AGENT},
         follow_redirects=False,
     )

@@ -14,7 +14,7 @@ from xml.etree.ElementTree import Element
 import httpx
 import pydantic
 
-from bot.lms.content import read_json, read_xml, validated
+from bot.lms.content import read_xml, validated
 from bot.lms.errors import InvalidResponseError, ValidationError
 from bot.lms.ispring_models import (
     CompletionStatus,
@@ -26,7 +26,7 @@ from bot.lms.ispring_models import (
     UserStatus,
 )
 from bot.lms.ratelimit import Priority
-from bot.lms.transport import Listing, LmsTransport
+from bot.lms.transport import Listing, LmsTransport, json_payload
 
 M = TypeVar("M", bound=pydantic.BaseModel)
 MAX_PAGES = 1000  # a million results at the default page size; past that the LMS is not ending its list
@@ -218,9 +218,7 @@ def _root(response: httpx.Response, endpoint: str) -> Element:
 
 
 def _json(response: httpx.Response, endpoint: str) -> Any:
-    return read_json(
-        response.content, provider="iSpring", endpoint=endpoint, content_type=response.headers.get("content-type", "")
-    )
+    return json_payload(response, provider="iSpring", endpoint=endpoint)
 
 
 def _is_xml(response: httpx.Response) -> bool:

@@ -18,11 +18,14 @@ pool, which honours it (a client given a transport of its own ignores the enviro
 from __future__ import annotations
 
 import urllib.request
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
+from httpx_aiohttp.transport import map_aiohttp_exceptions
 
 
 def _precise(exc: httpx.ConnectTimeout, request: httpx.Request) -> httpx.TransportError:
@@ -52,6 +55,12 @@ class _Body(httpx.AsyncByteStream):
 
 
 class _Transport(AiohttpTransport):
+    def session(self) -> aiohttp.ClientSession:
+        """The aiohttp session under the pool (opened on first use, on the loop that uses it)."""
+        if not isinstance(self.client, aiohttp.ClientSession):
+            self.client = self.get_client()
+        return self.client
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         try:
             response = await super().handle_async_request(request)
@@ -62,7 +71,41 @@ class _Transport(AiohttpTransport):
         return response
 
 
-def lms_transport(limits: httpx.Limits) -> httpx.AsyncBaseTransport:
+class PooledClient(httpx.AsyncClient):
+    """The LMS client: httpx's API over the pool, whose exchanges `bot.lms.exchange` may hand to aiohttp directly.
+
+    Through httpx, a call built and parsed its URL twice, its headers four times and its response twice, and
+    extracted cookies no LMS sets: about 0.3 ms of CPU a call, a fifth of one `/lms progress`. `direct()` is the
+    session under the pool (None without one: behind a proxy, httpx's own pool is used), with the client's
+    headers and timeouts as aiohttp takes them.
+    """
+
+    def __init__(self, *, pool: _Transport | None, **kwargs: Any) -> None:
+        super().__init__(transport=pool, **kwargs)
+        self._pool = pool
+        t = self.timeout
+        self.aiohttp_timeout = aiohttp.ClientTimeout(sock_connect=t.connect, sock_read=t.read, connect=t.pool)
+
+    def direct(self) -> aiohttp.ClientSession | None:
+        return self._pool.session() if self._pool is not None else None
+
+
+@contextmanager
+def aiohttp_errors() -> Iterator[None]:
+    """aiohttp's errors as the pool's transport raises them (httpx's, told apart as `_precise` does)."""
+    try:
+        with map_aiohttp_exceptions():
+            yield
+    except httpx.ConnectTimeout as exc:
+        cause = exc.__cause__
+        if isinstance(cause, aiohttp.ServerDisconnectedError):
+            raise httpx.RemoteProtocolError(str(exc)) from cause
+        if isinstance(cause, aiohttp.ClientConnectionError) and not isinstance(cause, TimeoutError):
+            raise httpx.ConnectError(str(exc)) from cause
+        raise
+
+
+def lms_transport(limits: httpx.Limits) -> _Transport:
     """The pool for every LMS call of the process: at most `limits.max_connections` connections, each kept
     `limits.keepalive_expiry` seconds when idle (aiohttp keeps every idle one; it has no separate keep-alive cap).
     Its aiohttp session is opened on the first request, on the loop that sends it."""

@@ -25,7 +25,7 @@ import math
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
@@ -126,7 +126,7 @@ def bucket_live(start: float, now: float) -> bool:
     return start + DAILY_BUCKET_SECONDS + DAY_SECONDS > now
 
 
-def window_wait(times: list[float], now: float, limit: int, window: float) -> float:
+def window_wait(times: Sequence[float], now: float, limit: int, window: float) -> float:
     """Seconds until fewer than `limit` of `times` (ascending, all within the window) remain; 0 if already."""
     if len(times) < limit:
         return 0.0
@@ -197,7 +197,7 @@ class MemoryBackend:
         buckets = self._live(daily.key, now) if daily else {}
         decision = decide(
             max(0.0, self._locks.get(key, 0.0) - now),
-            window_wait(list(calls), now, limit, window),
+            window_wait(calls, now, limit, window),  # not copied: read only, and a burst's window is long
             daily_wait(buckets.items(), now, daily.limit) if daily else 0.0,
         )
         if decision.granted:

@@ -9,16 +9,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import random
 import re
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from bot import metrics
 from bot.lms.content import read_json, read_xml
@@ -52,6 +51,15 @@ class RetryPolicy:
     max_retries: int = 3
     initial_wait: float = 0.5
     max_wait: float = 8.0
+
+    def pause(self, retry: int) -> float:
+        """Seconds before retry number `retry` (1 for the first): exponential, with up to `initial_wait` of
+        jitter so that callers failing together do not retry together; never more than `max_wait`."""
+        try:
+            wait = self.initial_wait * 2.0 ** (retry - 1) + random.uniform(0, self.initial_wait)
+        except OverflowError:
+            wait = self.max_wait
+        return max(0.0, min(wait, self.max_wait))
 
 
 class LmsTransport:
@@ -107,30 +115,20 @@ class LmsTransport:
         A call that used up its deadline is not retried.
         """
         budget = _Budget(self.limits.deadline, self.provider, endpoint)
-
-        def retryable(exc: BaseException) -> bool:
-            return (
-                method == "GET"
-                and isinstance(exc, ServerError | UnreachableError)
-                and not isinstance(exc, DeadlineExceededError)
-                and budget.left > 0
-            )
-
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.retry.max_retries + 1),
-            wait=wait_exponential_jitter(
-                multiplier=self.retry.initial_wait, max=self.retry.max_wait, jitter=self.retry.initial_wait
-            ),
-            retry=retry_if_exception(retryable),
-            reraise=True,
-            sleep=self.limiter.clock.sleep if self.limiter else asyncio.sleep,
-        )
-        async for attempt in retrying:
-            with attempt:
+        # A plain loop, not a retry library: this runs for every LMS call, and building a retrying object per
+        # call was about a twentieth of a command's CPU for the one case in many that retries.
+        retry = 0
+        while True:
+            try:
                 return await self._send_authorized(
                     method, path, endpoint, params, data, json_body, headers, priority, max_wait, budget
                 )
-        raise AssertionError("unreachable")  # pragma: no cover - tenacity either returns or raises
+            except (ServerError, UnreachableError) as exc:
+                transient = method == "GET" and not isinstance(exc, DeadlineExceededError) and budget.left > 0
+                if not transient or retry >= self.retry.max_retries:
+                    raise
+            retry += 1
+            await (self.limiter.clock.sleep if self.limiter else asyncio.sleep)(self.retry.pause(retry))
 
     async def _send_authorized(
         self,
@@ -176,13 +174,16 @@ class LmsTransport:
     ) -> httpx.Response:
         if self.limiter is not None:
             await self.limiter.acquire(self.limit_key(endpoint), priority=priority, max_wait=max_wait, daily=self.daily)
-        async with budget.spend(TOKEN_ENDPOINT):  # a stalled token request is told apart from a stalled call
-            authorization = await self.auth.authorization()  # after any wait, so it is still fresh
+        # After any wait for budget, so the token is still fresh; a stalled token request is told apart from a
+        # stalled call.
+        authorization = await budget.spend(TOKEN_ENDPOINT, self.auth.authorization())
         all_headers = {"Authorization": authorization, **(headers or {})}
         self.calls[endpoint] += 1
         try:
-            async with budget.spend(endpoint):
-                response = await exchange(
+            # The exchange keeps to what is left of the deadline itself (no second timer around it).
+            response = await budget.spend(
+                endpoint,
+                exchange(
                     self.http,
                     method,
                     self.base_url + path,
@@ -193,7 +194,9 @@ class LmsTransport:
                     data=data,
                     json=json_body,
                     headers=all_headers,
-                )
+                ),
+                timed=False,
+            )
         except LMSError as exc:
             metrics.lms_request(self.provider, endpoint, metrics.lms_outcome_for_error(exc))
             raise
@@ -232,6 +235,18 @@ class LmsTransport:
         raise error_for_status(status)(message, endpoint=endpoint, status=status, provider=self.provider)
 
 
+# Where `effective_status` leaves the JSON it parsed, so the client reading the answer does not parse it again.
+_PARSED_JSON = "lmsbot.json"
+
+
+def json_payload(response: httpx.Response, *, provider: str, endpoint: str | None) -> Any:
+    """The answer's JSON (`read_json`), parsed once per response however many look at it."""
+    if _PARSED_JSON in response.extensions:
+        return response.extensions[_PARSED_JSON]
+    content_type = response.headers.get("content-type", "")
+    return read_json(response.content, provider=provider, endpoint=endpoint, content_type=content_type)
+
+
 def effective_status(response: httpx.Response) -> int:
     """The HTTP status, or the error code a 200 body carries (some Zoho APIs answer errors with 200), or
     ZOHO_LOCK_CODE when any JSON body says Zoho locked the API (the shape and status it comes with are
@@ -244,6 +259,7 @@ def effective_status(response: httpx.Response) -> int:
         payload = read_json(response.content, provider="LMS")
     except LMSError:
         return response.status_code  # unreadable: the client's own parsing says so in its words
+    response.extensions[_PARSED_JSON] = payload  # read, never changed, here
     if not isinstance(payload, dict):
         return response.status_code
     if _has_lock_code(payload):
@@ -402,15 +418,19 @@ class _Budget:
         self.provider = provider
         self.endpoint = endpoint
 
-    @asynccontextmanager
-    async def spend(self, endpoint: str) -> AsyncIterator[None]:
+    async def spend(self, endpoint: str, step: Awaitable[T], *, timed: bool = True) -> T:
+        """`step`'s result, within what is left (`timed=False`: `step` keeps to `left` itself), and less left."""
         if self.left <= 0:
+            if isinstance(step, Coroutine):
+                step.close()  # never started: no "never awaited" warning
             raise too_slow(self.total, provider=self.provider, endpoint=self.endpoint)
         loop = asyncio.get_running_loop()
         started = loop.time()
         try:
+            if not timed:
+                return await step
             async with asyncio.timeout(self.left):
-                yield
+                return await step
         except (TimeoutError, DeadlineExceededError):
             raise too_slow(self.total, provider=self.provider, endpoint=endpoint) from None
         finally:

@@ -13,13 +13,13 @@ from urllib.parse import quote
 import httpx
 import pydantic
 
-from bot.lms.content import read_json, validated
+from bot.lms.content import validated
 from bot.lms.dates import DateOrder
 from bot.lms.errors import InvalidResponseError, ValidationError
 from bot.lms.module_update import ModuleUpdate, module_data_json
 from bot.lms.options import ModuleDataTransport
 from bot.lms.ratelimit import Priority
-from bot.lms.transport import Listing, LmsTransport
+from bot.lms.transport import Listing, LmsTransport, json_payload
 from bot.lms.zoho_bulk import (
     BulkParseError,
     BulkProgress,
@@ -370,9 +370,7 @@ def _endless(endpoint: str) -> InvalidResponseError:
 
 
 def _json_object(response: httpx.Response, endpoint: str) -> dict[str, Any]:
-    payload = read_json(
-        response.content, provider="Zoho", endpoint=endpoint, content_type=response.headers.get("content-type", "")
-    )
+    payload = json_payload(response, provider="Zoho", endpoint=endpoint)
     if not isinstance(payload, dict):
         raise InvalidResponseError("it is not a JSON object", endpoint=endpoint, provider="Zoho")
     return payload
