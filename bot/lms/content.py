@@ -37,7 +37,8 @@ def read_json(body: bytes, *, provider: str, endpoint: str | None = None, conten
         raise InvalidResponseError("it is not UTF-8 text", provider=provider, endpoint=endpoint) from None
     except ValueError as exc:  # JSONDecodeError, an integer over Python's 4300-digit limit, a non-finite number
         raise InvalidResponseError(_json_reason(exc), provider=provider, endpoint=endpoint) from None
-    if _depth_exceeds(payload, MAX_DEPTH):
+    # Nesting needs an opening bracket per level: a body with fewer than MAX_DEPTH of them (most) needs no walk.
+    if text.count(b"{") + text.count(b"[") > MAX_DEPTH and _depth_exceeds(payload, MAX_DEPTH):
         raise InvalidResponseError(_too_deep(), provider=provider, endpoint=endpoint)
     return payload
 
