@@ -16,8 +16,10 @@ How it measures
   with keep-alive connections (a pool as large as a round); just before each round it touches every connection
   (a GET that 404s) so uvicorn's 5 s keep-alive timeout has not closed them. Commands are minted (response URL,
   trigger id) in the stand-ins before the round and signed here as they are sent.
-- lmsbot runs with LMS_CACHE_SECONDS=0 (every command reads the LMS: the worst case) and a rate limit no
-  burst reaches (this measures request handling, not the 30-a-minute budget); RATE_LIMIT_BACKEND=database.
+- lmsbot runs with LMS_CACHE_SECONDS=0 (every command reads the LMS: the worst case) and a rate limit and daily
+  budget no burst reaches (this measures request handling, not the 30-a-minute budget). It is measured once per
+  rate-limit backend of BENCH_BACKENDS (default "database"; also "memory", "redis" on BENCH_REDIS_URL, default
+  redis://127.0.0.1:6379/0), on each database.
 - Ack latency: request sent -> HTTP 200 back, at the driver. Reply latency: the ack's arrival -> the reply's
   arrival at its response URL (stamped by the stand-in, same wall clock), minus one LMS latency: a reply's Zoho
   module calls and its iSpring call run side by side, so one LMS wait is on its critical path; the rest is
@@ -30,6 +32,10 @@ How it measures
   over their number). A reply waits for its command's last LMS call to go out, then for its own post-LMS work
   and everyone's queued before it on the one event loop.
 - Slack calls, their connections and LMS calls are counted at the stand-ins over the measured rounds.
+- The stand-ins' own lateness: the sandbox notes when each LMS request came in and when its answer's last byte
+  left; past the 2 s, that is the stand-ins' queue (one process, both stand-ins, the same two cores as everything
+  else), which the reply latency above counts as lmsbot's. With their CPU per command, it says how much of a
+  reply's time is the test rig's.
 - On a shared machine every latency is stretched by the other processes (load average 5 on 2 cores doubled
   them here); CPU/cmd moves far less. Compare runs by their `uptime`.
 - lmsbot is measured on each database of BENCH_DATABASES (default "sqlite,postgresql"): a fresh SQLite file (the

@@ -251,3 +251,33 @@ async def test_redis_backend_answers_like_the_memory_backend(redis_url: str) -> 
         if keys:
             await client.delete(*keys)
         await client.aclose()
+
+
+@pytest.mark.redis
+async def test_redis_backend_takes_a_burst_of_acquires_and_decides_them_in_order(redis_url: str) -> None:
+    """Fifty commands at once make a few hundred acquires: each used to take a connection of its own (redis-py's
+    pool refuses the 101st, so `/lms progress` failed). They go out pipelined now, decided in arrival order as if
+    one by one: the window and the daily quota hold exactly."""
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(redis_url)
+    prefix = f"lmsbot-test:{uuid.uuid4().hex}:"
+    quota = DailyQuota("zoho:acct", 170)
+    burst = [(f"zoho:acct:{name}", T0 + i * 0.001) for i, name in enumerate(["progress", "progress", "plans"] * 100)]
+    memory = MemoryBackend()
+    expected = [await memory.acquire(key, now, 90, 60.0, quota) for key, now in burst]
+    try:
+        backend = RedisBackend(client, prefix)
+        got = await asyncio.gather(*(backend.acquire(key, now, 90, 60.0, quota) for key, now in burst))
+        assert [(d.verdict, round(d.wait, 3)) for d in got] == [(d.verdict, round(d.wait, 3)) for d in expected]
+        # progress: its 90 a minute; plans: the 80 the day had left after that (170).
+        assert [
+            sum(d.granted for (k, _), d in zip(burst, got, strict=True) if k.endswith(e)) for e in ("progress", "plans")
+        ] == [90, 80]
+        assert {d.verdict for d in got} == {Verdict.GRANTED, Verdict.WINDOW, Verdict.DAILY}
+        assert sum(c for _, c in await backend.daily_buckets("zoho:acct", T0 + 1)) == 170
+    finally:
+        keys = [k async for k in client.scan_iter(match=prefix + "*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
