@@ -116,6 +116,7 @@ def test_a_digest_stored_by_earlier_code_decodes_to_the_same_digest() -> None:
     assert decoded is not None
     # Session times keep the offset they were written with (the LMS's zone), not only the instant.
     assert decoded.sessions[0].starts_at.isoformat() == "2026-04-02T10:30:00+01:00"
+    assert decoded.sessions[0].starts_at.strftime("%H:%M %Z") == "10:30 UTC+01:00"  # as `datetime.fromisoformat`
     assert decoded.missed[0].next is not None and decoded.missed[0].next.ends_at is None
     assert decoded.entries[0].tracked is not None and decoded.entries[0].tracked.provider is Provider.ZOHO
 
@@ -126,10 +127,16 @@ def test_what_is_stored_now_is_the_same_json() -> None:
 
 
 def test_a_payload_from_before_the_later_fields_decodes_with_their_defaults() -> None:
-    """Rows written before `missed`, `reminders`, `lms_home`, `as_of` and `unchecked` existed lack those keys."""
-    old = {key: value for key, value in stored().items() if key in ("v", "kind", "period", "learner_name", "entries")}
+    """Rows written by the first engine (5171a11) have its eleven keys only: no `missed`, `lms_zone`, `made_at`,
+    `reminders`, `lms_home`, `as_of` nor `unchecked`."""
+    first = ("v", "kind", "period", "learner_name", "entries", "sessions", "done", "unlocked", "muted")
+    old = {key: value for key, value in stored().items() if key in (*first, "snoozed_until", "stopped")}
+    full = expected()
     decoded = Digest.from_payload(old)
-    assert decoded == Digest("2026-03-30", expected().entries, "Ada")
+    assert decoded == Digest(
+        full.period, full.entries, "Ada", full.sessions, full.done, full.unlocked, full.muted, full.snoozed_until
+    )
+    assert decoded is not None and decoded.lms_zone == "UTC" and decoded.made_at is None and decoded.missed == ()
 
 
 @pytest.mark.parametrize(
