@@ -3,8 +3,8 @@ each part given the few services it uses (the engine reaches storage only throug
 views (handlers are reached only from composition roots). `lmsbot scheduler`, `lmsbot worker`, `lmsbot remind`
 and the Slack app (for tick-offs) build their engine here.
 
-Built when asked for, not with the services: a test or benchmark may give the services a sent log on its own
-clock first (bot/container.py builds one on the wall clock)."""
+Built when asked for, not with the services: a test or benchmark may replace the services' sent-log repository
+(`Services.reminders`, to stamp rows with its own clock) before it builds an engine."""
 
 from __future__ import annotations
 

@@ -11,7 +11,10 @@
 - SIGTERM: no new sweep starts, the running one finishes the learner in hand (`shutdown_grace_seconds` at
   most), the lease is released so the standby takes over at once.
 
-The engine itself is built by its composition root (bot/reminders_root.py).
+The engine itself is built by its composition root (bot/reminders_root.py). This module stays one piece (~340
+lines): the lease loop, the outage backoff and the jobs share one loop's state, and the job functions cannot
+move — the job store keeps them by module path (`bot.scheduler:sweep_job`), which a standby still running the
+previous release must find.
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, tzinfo
 
 from bot.reminders import schedule
-from bot.reminders.collect import session_info
 from bot.reminders.delivery import Delivery
+from bot.reminders.entries import session_info
 from bot.reminders.lms_reader import Unavailable
 from bot.reminders.report import SweepReport
 from bot.reminders.settings import ReminderConfig

@@ -41,6 +41,8 @@ class Team:
     zoho_users: dict[str, str]  # Zoho learner id -> Slack user (trainers are found through it)
     ispring_users: dict[str, str]  # iSpring user id -> Slack user
     has_ispring: bool = False
+    linked: dict[str, dict[str, str]] = field(default_factory=dict)  # Slack user -> provider -> learner id
+    mutes: dict[str, set[int]] = field(default_factory=dict)  # Slack user -> muted tracked-module ids
     only_user: str | None = None
     forced: Forced | None = None  # how a forced sweep treats people's schedules
     names: dict[str, str] = field(default_factory=dict)  # Slack user -> first name

@@ -15,8 +15,9 @@ from datetime import date, datetime
 from bot.lms.ispring_models import ModuleResult
 from bot.lms.zoho_models import LockType
 from bot.reminders import schedule
-from bot.reminders.collect import Learner, ispring_key
+from bot.reminders.collect import Learner
 from bot.reminders.delivery import Delivery
+from bot.reminders.entries import ispring_key
 from bot.reminders.facts import UNKNOWN_VERSION, ProgressFacts
 from bot.reminders.inplace import Batches, CheckKey, Seen, SentMemo, SentRow, SentSummary, Shared, summarize
 from bot.reminders.report import SweepReport
