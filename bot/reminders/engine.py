@@ -81,7 +81,8 @@ class ReminderEngine:
         self.renderer = renderer
         self.config = config
         self.clock = clock
-        self.state = sent_log
+        self.state = sent_log  # the sent log: which digests are taken, and the recent ones to update
+        self.audience = audience
         self.workspaces = workspaces
         self.status = status
         self.planner = Planner(config)
@@ -103,7 +104,6 @@ class ReminderEngine:
             lms_zone=lms_zone,
             clock=clock,
         )
-        self.audience = audience
         self.digests = DigestPhase(
             config, renderer, delivery, sent_log, self.planner, lms_zone=lms_zone, clock=clock, stop=self._stop
         )
