@@ -63,7 +63,7 @@ def build_app(services: Services) -> AsyncApp:
     use_shared_session(app, services.slack.http)
     handlers.register(app, services)
     # Commands and Home that read fresher LMS data tick finished items off the learner's recent digests.
-    from bot.scheduler import build_engine
+    from bot.reminders_root import build_engine
 
     services.tickoff.set_updater(partial(_tick_off, build_engine(services)))
     return app

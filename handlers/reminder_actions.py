@@ -14,8 +14,9 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot.container import Services
-from bot.reminders.actions import MessageRef, build_actions
+from bot.reminders.actions import MessageRef
 from bot.reminders.types import Digest
+from bot.reminders_root import build_actions
 from handlers.context import reply, team_of, user_of
 from handlers.errors import guarded
 from handlers.views.digest import (

@@ -11,8 +11,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from bot.container import Services
 from bot.lms.dates import DateParseError, parse_date
 from bot.reminders import schedule
-from bot.reminders.actions import build_actions
 from bot.reminders.types import Digest
+from bot.reminders_root import build_actions
 from bot.services.preferences import PreferenceError
 from bot.services.types import ReminderSettings
 from handlers.views import SlackMessage, bad_arguments_message, reminder_settings_message

@@ -8,11 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from bot.container import Services
 from bot.reminders.types import DIGEST_KEY, Digest
 from bot.services.preferences import PreferenceService
-from storage.repositories.reminder_state import ReminderStateRepository
-from storage.repositories.reminders import SentReminder
+from bot.services.sent_log import SentLog, SentReminder
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +27,7 @@ class ReminderActions:
     def __init__(
         self,
         preferences: PreferenceService,
-        state: ReminderStateRepository,
+        state: SentLog,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.preferences = preferences
@@ -76,10 +74,3 @@ class ReminderActions:
         row = await self.state.by_message(ref.team_id, ref.user_id, ref.channel_id, ref.message_ts)
         digest = Digest.from_payload(row.payload) if row is not None else None
         return (row, digest) if row is not None and digest is not None else None
-
-
-def build_actions(services: Services, clock: Callable[[], datetime] | None = None) -> ReminderActions:
-    """The buttons' service, wired from the composition root's services."""
-    if clock is None:
-        return ReminderActions(services.reminder_prefs, ReminderStateRepository(services.db))
-    return ReminderActions(services.reminder_prefs, ReminderStateRepository(services.db), clock)
