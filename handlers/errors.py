@@ -39,11 +39,11 @@ from bot.lms.errors import (
     UnauthorizedError,
     UnreachableError,
 )
+from bot.services.errors import DecryptionError, NotFound, StorageError, unavailable_cause
 from bot.services.roles import NotAllowed
 from bot.services.slack_gateway import SlackNotInstalled
 from handlers.views import SlackMessage, error_message
 from handlers.views.notices import DATABASE_UNAVAILABLE, UNEXPECTED, field_text, problem_modal, refusal
-from storage.errors import DecryptionError, NotFound, StorageError, unavailable_cause
 
 __all__ = ["DATABASE_UNAVAILABLE", "UNEXPECTED", "guarded", "install", "message_for"]
 

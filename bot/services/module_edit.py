@@ -36,7 +36,7 @@ class ModuleEditService:
         self.registry = registry
         self.tracking = tracking
         self.cache = cache
-        self.audit = audit
+        self._audit = audit
 
     async def tracked(self, team_id: str, ref: str | int) -> TrackedModuleRef:
         found = (
@@ -94,7 +94,7 @@ class ModuleEditService:
         before = await self.cache.peek(module_key(team_id, tracked), MODULE)
         module = await lms.zoho.update_module(tracked.course_id, tracked.module_id, update, batch_id=tracked.batch_id)
         await self.cache.put(module_key(team_id, tracked), module, MODULE)
-        await self.audit.record(
+        await self._audit.record(
             team_id,
             actor,
             "update_module",

@@ -23,18 +23,18 @@ class PreferenceService:
     def __init__(
         self, preferences: PreferenceRepository, tracking: TrackingService, slack: SlackGateway, audit: AuditRepository
     ) -> None:
-        self.preferences = preferences
+        self._preferences = preferences
         self.tracking = tracking
         self.slack = slack
-        self.audit = audit
+        self._audit = audit
 
     async def settings(self, team_id: str, user_id: str) -> ReminderSettings:
-        prefs = await self.preferences.get(team_id, user_id)
+        prefs = await self._preferences.get(team_id, user_id)
         return await self._view(prefs)
 
     async def update(self, team_id: str, user_id: str, **changes: object) -> ReminderSettings:
         try:
-            prefs = await self.preferences.update(team_id, user_id, **changes)
+            prefs = await self._preferences.update(team_id, user_id, **changes)
         except (ValueError, TypeError) as exc:
             raise PreferenceError(str(exc)) from exc
         return await self._view(prefs)
@@ -56,12 +56,12 @@ class PreferenceService:
 
     async def mute(self, team_id: str, user_id: str, ref: str | int) -> TrackedModuleRef:
         tracked = await self._tracked(team_id, ref)
-        await self.preferences.mute(team_id, user_id, tracked.id)
+        await self._preferences.mute(team_id, user_id, tracked.id)
         return tracked
 
     async def unmute(self, team_id: str, user_id: str, ref: str | int) -> TrackedModuleRef:
         tracked = await self._tracked(team_id, ref)
-        await self.preferences.unmute(team_id, user_id, tracked.id)
+        await self._preferences.unmute(team_id, user_id, tracked.id)
         return tracked
 
     async def _tracked(self, team_id: str, ref: str | int) -> TrackedModuleRef:
@@ -78,7 +78,7 @@ class PreferenceService:
         return found
 
     async def _view(self, prefs: ReminderPreferences) -> ReminderSettings:
-        muted_ids = await self.preferences.muted(prefs.team_id, prefs.slack_user_id)
+        muted_ids = await self._preferences.muted(prefs.team_id, prefs.slack_user_id)
         muted = tuple(t for t in await self.tracking.list(prefs.team_id) if t.id in muted_ids)
         return ReminderSettings(
             enabled=prefs.enabled,

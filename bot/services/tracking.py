@@ -57,8 +57,8 @@ def to_ref(row: TrackedModule) -> TrackedModuleRef:
 
 class TrackingService:
     def __init__(self, modules: TrackedModuleRepository, audit: AuditRepository, registry: LmsRegistry) -> None:
-        self.modules = modules
-        self.audit = audit
+        self._modules = modules
+        self._audit = audit
         self.registry = registry
 
     async def track(
@@ -89,7 +89,7 @@ class TrackingService:
         elif verify and provider is Provider.ISPRING:
             name, note = await self._check_ispring(team_id, course_id, module_id)
         try:
-            row, changed = await self.modules.track(
+            row, changed = await self._modules.track(
                 team_id, provider, course_id, batch_id, module_id, alias=alias, created_by=actor
             )
         except AliasConflict as exc:
@@ -98,7 +98,7 @@ class TrackingService:
             field = "alias" if "alias" in str(exc).lower() else "module_id"
             raise TrackError(str(exc), field) from exc
         if changed:
-            await self.audit.record(
+            await self._audit.record(
                 team_id,
                 actor,
                 "track",
@@ -155,9 +155,9 @@ class TrackingService:
         return PickerLists(courses, batches, modules)
 
     async def untrack(self, team_id: str, actor: str, ref: str) -> TrackedModuleRef | None:
-        row = await self._guard(self.modules.untrack(team_id, ref))
+        row = await self._guard(self._modules.untrack(team_id, ref))
         if row is not None:
-            await self.audit.record(
+            await self._audit.record(
                 team_id,
                 actor,
                 "untrack",
@@ -168,15 +168,15 @@ class TrackingService:
         return to_ref(row) if row else None
 
     async def find(self, team_id: str, ref: str) -> TrackedModuleRef | None:
-        row = await self._guard(self.modules.find(team_id, ref))
+        row = await self._guard(self._modules.find(team_id, ref))
         return to_ref(row) if row else None
 
     async def get(self, team_id: str, tracked_id: int) -> TrackedModuleRef | None:
-        row = await self.modules.get(team_id, tracked_id)
+        row = await self._modules.get(team_id, tracked_id)
         return to_ref(row) if row else None
 
     async def list(self, team_id: str, provider: Provider | None = None) -> list[TrackedModuleRef]:
-        refs = [to_ref(row) for row in await self.modules.list(team_id)]
+        refs = [to_ref(row) for row in await self._modules.list(team_id)]
         return [r for r in refs if provider is None or r.provider is provider]
 
     @staticmethod
