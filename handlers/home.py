@@ -49,6 +49,7 @@ from handlers.views.home import (
     refused_note,
 )
 from handlers.views.kit import SlackMessage
+from handlers.views.problems import problem_text
 
 log = logging.getLogger(__name__)
 HOME_MAX_AGE = 900.0  # seconds a cached answer is good enough for the Home tab
@@ -144,7 +145,7 @@ def register(app: AsyncApp, services: HomeServices) -> None:
             await services.preferences.update(team_id, user_id, **changes)
         except PreferenceError as exc:  # the Home tab has no reply box: the refusal is its note
             log.info("home: preference change refused for %s: %s", user_id, exc)
-            note = refused_note(exc.message)
+            note = refused_note(problem_text(exc))
         await publish_home(services, client, team_id, user_id, note=note)
 
     @app.action(REMIND_ON_ACTION)

@@ -60,6 +60,7 @@ from handlers.views.connect import (
     ispring_connected_text,
 )
 from handlers.views.notices import field_text, loading_modal, notice_modal, problem_modal, refusal
+from handlers.views.problems import problem_text, unchecked_note
 from handlers.views.tracking import track_result_message, untracked_text
 
 log = logging.getLogger(__name__)
@@ -209,7 +210,7 @@ async def _submit_track(s: ModalServices, ack: AsyncAck, body: dict[str, Any], c
         result = await asyncio.wait_for(track(), timeout=TRACK_CHECK_SECONDS)
     except TrackError as exc:  # under the field it concerns (an alias taken: under the alias)
         field = TRACK_BLOCK_IDS.get(exc.field, TRACK_BLOCK_IDS["module_id"])
-        await ack(response_action="errors", errors={field: field_text(exc.message)})
+        await ack(response_action="errors", errors={field: field_text(problem_text(exc))})
         return
     except TimeoutError:
         await ack()
@@ -224,7 +225,8 @@ async def _submit_track(s: ModalServices, ack: AsyncAck, body: dict[str, Any], c
         return
     else:
         await ack()
-    shown = track_result_message(result.module_name, result.tracked, changed=result.changed, note=result.note)
+    note = unchecked_note(result.unchecked) if result.unchecked else None
+    shown = track_result_message(result.module_name, result.tracked, changed=result.changed, note=note)
     await dm(client, user_id, shown)
 
 
@@ -253,7 +255,7 @@ async def _submit_connect_ispring(
     try:
         connection = await asyncio.wait_for(asyncio.shield(task), timeout=TRACK_CHECK_SECONDS)
     except (ConnectError, LMSError) as exc:
-        await ack(response_action="errors", errors={"ispring_client_secret": field_text(str(exc))})
+        await ack(response_action="errors", errors={"ispring_client_secret": field_text(_refused(exc))})
         return
     except TimeoutError:
         await ack(response_action="update", view=loading_modal("Connect iSpring", "Checking the key with iSpring…"))
@@ -261,7 +263,7 @@ async def _submit_connect_ispring(
         try:
             connection = await task
         except (ConnectError, LMSError) as exc:  # the form again, with what was typed (but the secret) kept
-            await client.views_update(view_id=view_id, view=connect_ispring_modal(client_id.strip(), str(exc)))
+            await client.views_update(view_id=view_id, view=connect_ispring_modal(client_id.strip(), _refused(exc)))
             return
         done = notice_modal("Connect iSpring", ispring_connected_text(connection.client_id))
         await client.views_update(view_id=view_id, view=done)
@@ -269,6 +271,11 @@ async def _submit_connect_ispring(
     await ack(
         response_action="update", view=notice_modal("Connect iSpring", ispring_connected_text(connection.client_id))
     )
+
+
+def _refused(exc: ConnectError | LMSError) -> str:
+    """Why iSpring's key was not saved: our sentence, or what iSpring said (with the endpoint)."""
+    return problem_text(exc) if isinstance(exc, ConnectError) else str(exc)
 
 
 async def _refuse(client: AsyncWebClient, body: dict[str, Any], title: str, text: str) -> None:

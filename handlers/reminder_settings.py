@@ -17,6 +17,7 @@ from bot.services.types import ReminderSettings
 from handlers.views import SlackMessage, bad_arguments_message, reminder_settings_message
 from handlers.views.digest import digest_message
 from handlers.views.formatting import slack_time, weekdays
+from handlers.views.problems import problem_text
 from handlers.views.status import reminder_changed_message, reminder_refused_message
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,7 @@ async def remind_command(s: RemindServices, team_id: str, user_id: str, args: li
                 "remind", problem=f"Try one of: {_MANAGER_USAGE if manager else _LEARNER_USAGE} (or use the Home tab)"
             )
     except PreferenceError as exc:  # said with the Home tab hint (and shown as the tab's note from its controls)
-        return reminder_refused_message(exc.message)
+        return reminder_refused_message(problem_text(exc))
     return reminder_changed_message(note, settings, manager=manager)
 
 

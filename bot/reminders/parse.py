@@ -1,11 +1,13 @@
 """What people type for their reminder settings (`/lms remind …`, the Home tab's controls), parsed: times of day,
-snooze spans and dates. Pure functions; a word that says nothing sensible is a PreferenceError."""
+snooze spans and dates. Pure functions; a word that says nothing sensible is a PreferenceError (worded by
+handlers/views/problems.py)."""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, time, timedelta
 
+from bot.errors import Problem
 from bot.lms.dates import DateParseError, parse_date
 from bot.reminders import schedule
 from bot.services.preferences import PreferenceError
@@ -14,7 +16,6 @@ from storage.repositories.preferences import WEEKDAYS
 
 _TIME = re.compile(r"^(\d{1,2})(?::(\d{2}))?\s*([ap]m)?$", re.IGNORECASE)
 _SPAN = re.compile(r"^(\d{1,3})\s*(d|day|days|w|wk|week|weeks)$", re.IGNORECASE)
-SNOOZE_FORMS = "`snooze 1d`, `snooze 1w` or `snooze until 2026-12-24` (or a weekday: `snooze until monday`)"
 MAX_SNOOZE_DAYS = 366
 
 
@@ -22,14 +23,14 @@ def parse_clock(text: str) -> str:
     """ "9", "9:30", "09:30", "5pm", "5:15 PM" → "HH:MM" (24-hour)."""
     m = _TIME.match(text.strip())
     if not m:
-        raise PreferenceError(f"`{text}` is not a time of day; write it like 09:00 or 5pm.")
+        raise PreferenceError(Problem.NOT_A_TIME_OF_DAY, value=text)
     hour, minute = int(m[1]), int(m[2] or 0)
     if m[3]:
         if not 1 <= hour <= 12:
-            raise PreferenceError(f"`{text}` is not a time of day.")
+            raise PreferenceError(Problem.NOT_A_TIME, value=text)
         hour = hour % 12 + (12 if m[3].lower() == "pm" else 0)
     if hour > 23 or minute > 59:
-        raise PreferenceError(f"`{text}` is not a time of day.")
+        raise PreferenceError(Problem.NOT_A_TIME, value=text)
     return f"{hour:02d}:{minute:02d}"
 
 
@@ -37,7 +38,7 @@ def quiet_hours(text: str) -> tuple[str, str]:
     """ "18:00-08:00", "6pm - 8am" → ("18:00", "08:00")."""
     start, _, end = text.replace(" ", "").partition("-")
     if not end:
-        raise PreferenceError("Write quiet hours as a range, e.g. `quiet 18:00-08:00`.")
+        raise PreferenceError(Problem.QUIET_NOT_A_RANGE)
     return parse_clock(start), parse_clock(end)
 
 
@@ -48,17 +49,17 @@ def snooze_until(words: list[str], zone_name: str | None, now: datetime) -> date
     if m := _SPAN.match(text):
         amount = int(m[1]) * (7 if m[2].startswith("w") else 1)
         if not 1 <= amount <= MAX_SNOOZE_DAYS:
-            raise PreferenceError(f"Snooze for 1 to {MAX_SNOOZE_DAYS} days; write {SNOOZE_FORMS}.")
+            raise PreferenceError(Problem.SNOOZE_SPAN)
         return now + timedelta(days=amount)
     if not text.startswith("until ") or not text[6:].strip():
-        raise PreferenceError(f"`{text or 'snooze'}` is not a snooze; write {SNOOZE_FORMS}.")
+        raise PreferenceError(Problem.NOT_A_SNOOZE, value=text or "snooze")
     zone = schedule.zone(zone_name)
     today = now.astimezone(zone).date()
     target = _day(text[6:].strip(), today)
     if target is None:
-        raise PreferenceError(f"`{text[6:].strip()}` is not a date; write {SNOOZE_FORMS}.")
+        raise PreferenceError(Problem.NOT_A_DATE, value=text[6:].strip())
     if target <= today or (target - today).days > MAX_SNOOZE_DAYS:
-        raise PreferenceError(f"Snooze until a day after today and within a year; write {SNOOZE_FORMS}.")
+        raise PreferenceError(Problem.SNOOZE_DAY_OUT_OF_RANGE)
     return datetime.combine(target, time(0, 0), tzinfo=zone).astimezone(UTC)
 
 

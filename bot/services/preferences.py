@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-from bot.errors import UserError
+from bot.errors import Problem, UserError
 from bot.services.slack_gateway import SlackGateway
 from bot.services.tracking import TrackError, TrackingService
 from bot.services.types import ReminderSettings, TrackedModuleRef
@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 
 class PreferenceError(UserError):
-    """A preference change that cannot be made; the message says why."""
+    """A preference change that cannot be made: its Problem says why (or storage's validation, its own words)."""
 
 
 class PreferenceService:
@@ -72,9 +72,9 @@ class PreferenceService:
                 else await self.tracking.find(team_id, ref)
             )
         except TrackError as exc:
-            raise PreferenceError(str(exc)) from exc
+            raise PreferenceError.recast(exc) from exc
         if found is None:
-            raise PreferenceError(f"No tracked module is called `{ref}`.")
+            raise PreferenceError(Problem.NO_SUCH_MODULE, ref=str(ref))
         return found
 
     async def _view(self, prefs: ReminderPreferences) -> ReminderSettings:

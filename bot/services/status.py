@@ -16,7 +16,7 @@ from bot.services.connections import ConnectionService
 from bot.services.learning import LearningService, daily_line
 from bot.services.links import LinkService
 from bot.services.tracking import TrackingService
-from bot.services.types import AccountBudget, DailyBudgetLine, Provider, StatusReport
+from bot.services.types import AccountBudget, ConnectionState, DailyBudgetLine, Provider, StatusReport
 
 
 def sweep_key(team_id: str) -> str:
@@ -39,8 +39,8 @@ def item_link_templates(connected: Collection[Provider]) -> tuple[dict[Provider,
     return {p: bool(templates.get(p)) for p in Provider if p in connected}, None
 
 
-def connected(connections: dict[Provider, str]) -> list[Provider]:
-    return [p for p, state in connections.items() if state != "not connected"]
+def connected(connections: dict[Provider, ConnectionState]) -> list[Provider]:
+    return [p for p, state in connections.items() if state.connected]
 
 
 class StatusService:
