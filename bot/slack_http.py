@@ -1,4 +1,4 @@
-"""Bolt's Slack calls on the process's one connection pool (bot.services.slack_gateway.SlackHttp).
+"""Bolt's Slack calls on the process's one connection pool (bot.services.slack_transport.SlackHttp).
 
 Bolt gives each request a Web API client built from the app's, and a `respond()` that opens a fresh aiohttp
 session per call. This middleware hands both the shared session, so a command's replies and Web API calls
@@ -23,7 +23,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.webhook import WebhookResponse
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.services.slack_gateway import SlackHttp
+from bot.services.slack_transport import SlackHttp
 
 
 class PooledRespond(AsyncRespond):

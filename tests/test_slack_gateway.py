@@ -13,7 +13,8 @@ from bot.config import Settings
 from bot.devkit.clock import VirtualClock
 from bot.devkit.slackstub.server import SlackStubServer
 from bot.devkit.slackstub.state import SlackStub
-from bot.services.slack_gateway import Pacer, SlackGateway
+from bot.services.slack_gateway import SlackGateway
+from bot.services.slack_transport import Pacer
 
 
 async def test_people_exclude_bots_and_a_revoked_token_is_looked_up_again() -> None:

@@ -3,6 +3,8 @@
 Like errbot's text backend: `/lms progress` typed here goes through the real Bolt app as a signed HTTP request,
 exactly as Slack sends it, and every Web API call the bot makes (messages, ephemeral replies, modals, the Home
 tab) is rendered readably. Modals are filled in at a prompt.
+
+Size (~600 lines, a dev tool): the tour's script (data) and the shell's line commands, one method each.
 """
 
 from __future__ import annotations

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from contextlib import nullcontext
 
 from bot.devkit.console import Console, play_tour, run_interactive
+from bot.devkit.demo_clock import demo_clock
 from bot.devkit.devstack import DevStack
 from bot.devkit.slackstub.render import Style
 
@@ -18,7 +20,9 @@ def run_demo(*, tour: bool = True, shell: bool | None = None) -> int:
     style = Style(ansi=sys.stdout.isatty())
     print("lmsbot demo — the LMS sandbox stands in for Zoho People and iSpring, a local stand-in for Slack.")
     print("Nothing leaves this machine. Starting…", flush=True)
-    with DevStack() as stack:
+    with demo_clock("UTC") if tour else nullcontext() as morning, DevStack() as stack:
+        if morning is not None:
+            print(f"  demo clock:    {morning:%A %d %b %Y, %H:%M} UTC, ticking (the tour is a weekday morning's)")
         print(f"  LMS sandbox:   {stack.sandbox.url}")
         print(f"  Slack stand-in: {stack.slack_server.url}")
         print(f"  lmsbot serve:  {stack.events_url}  (signed requests, as Slack sends them)")

@@ -2,6 +2,9 @@
 
 iSpring answers XML by default and JSON when asked with `Accept: application/json`; both are parsed.
 Pages continue while the answer carries a non-empty `nextPageToken`.
+
+Size (~390 lines): the client and its two answer formats (XML through defusedxml, JSON) for one endpoint family;
+the parsing is shared by every filter and page.
 """
 
 from __future__ import annotations

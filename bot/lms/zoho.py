@@ -2,6 +2,9 @@
 
 URLs follow Zoho's notation `/courses/<courseId>/(batches/<batchId>/)modules/...`: the batch segment is
 present only for blended-learning courses, so every call takes an optional `batch_id`.
+
+Size (~400 lines): one method per documented endpoint (four APIs and the picker's lists), over one shared URL
+builder and pager; the response models are in zoho_models.py, the bulk reads in zoho_bulk.py.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""Slack user ↔ LMS learner links: one learner per user and provider, one user per learner."""
+"""Slack user ↔ LMS learner links: one learner per user and provider, one user per learner.
+
+Size (~370 lines): both write paths (one link; a bulk import in one transaction) enforce the same two rules,
+so they sit with their shared records; the bulk planner (`_plan`) is pure and at the bottom.
+"""
 
 from __future__ import annotations
 

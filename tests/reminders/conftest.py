@@ -27,7 +27,7 @@ from bot.reminders.engine import ReminderEngine
 from bot.reminders.report import SweepReport
 from bot.reminders.settings import ReminderConfig
 from bot.scheduler import build_engine
-from bot.services.slack_gateway import TIER_PER_MINUTE, Pacer
+from bot.services.slack_transport import TIER_PER_MINUTE, Pacer
 from bot.services.types import Provider, TrackedModuleRef
 from bot.web import build_web
 from storage.crypto import Keyring

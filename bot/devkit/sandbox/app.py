@@ -3,6 +3,9 @@
 Guard order for LMS calls: latency -> token (401) -> rate limit (422/429) -> injected fault -> scope (403)
 -> handler. Every call, refused or not, lands in the call log. Handlers run under the state lock and never
 await, so the test thread always sees a consistent world.
+
+Size (~400 lines): the whole route table and its one guard sit together so the order above is read in one
+place; the per-API handlers are in zoho.py, ispring.py, oauth.py and admin.py.
 """
 
 from __future__ import annotations

@@ -4,6 +4,8 @@
 enrolled everywhere (benchmarks use 1,000). Every random draw comes from a `random.Random` keyed on the seed
 string plus a purpose/learner key, so adding learners never changes the named people's data. Dates are
 relative to `today` (default: the sandbox clock's UTC date).
+
+Size (~480 lines): one seeded company, told top to bottom; most of it is data (courses, sessions, people).
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 
 Everything lives in one `SandboxState` guarded by a re-entrant lock, because uvicorn serves from its own
 thread while tests read and mutate the state from the main thread.
+
+Size (~400 lines): one world under one lock — splitting it would split the lock's scope across modules.
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@ block_suggestion), the slash command form fields and the Events API's event_call
 signed with Slack's v0 scheme via slack_sdk's SignatureVerifier, as Bolt's verification expects. Each
 interaction carries a fresh trigger_id the stub knows, and (where Slack sends one) a response URL the stub
 serves, so what the app does next lands in the stub.
+
+Size (~490 lines): one builder per Slack payload kind, mirroring Slack's payload reference one to one.
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@
 Pure functions. mrkdwn is converted lightly: *bold*, _italics_ and ~strike~ become terminal styles (or plain
 text), <@U…> mentions become @handle through a `Directory` (the stub's Workspace is one), links become
 "text (url)". Interactive elements show their action_id so a console user knows what to "click".
+
+Size (~500 lines): one renderer per Block Kit element type; they call one another (blocks hold elements).
 """
 
 from __future__ import annotations

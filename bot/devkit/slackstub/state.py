@@ -3,6 +3,9 @@
 Every mutation happens under `lock` and never awaits, so a test thread reading `messages()` or `calls` always
 sees a consistent state while uvicorn serves the bot from its own thread. Failures raise `SlackError` with
 the error string Slack documents for that case; webapi.py turns it into Slack's `{"ok": false}` answer.
+
+Size (~800 lines, a dev tool): the stand-in's whole world under its one lock, as sandbox/state.py; the
+methods mirror Slack's documented behaviour per surface (messages, views, triggers, response URLs).
 """
 
 from __future__ import annotations

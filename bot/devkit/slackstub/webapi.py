@@ -8,6 +8,8 @@ Guard order: unknown method -> token (not_authed / invalid_auth) -> the method's
 enforces them (`ratelimited`, 429 with Retry-After) -> injected fault -> handler. Every call,
 refused or not, lands in the call log the moment it takes effect; a held answer (`hold_answer`) is sent only
 later. Response URLs are POST /response/<id>.
+
+Size (~510 lines): one handler per Web API method lmsbot calls, behind the one guard above.
 """
 
 from __future__ import annotations
