@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
 from functools import partial
 
 from slack_bolt.async_app import AsyncApp
@@ -12,6 +11,7 @@ from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.clock import utc
 from bot.container import Services
 from bot.lms.ispring_models import ModuleResult
 from bot.observability import install_request_middleware
@@ -138,18 +138,13 @@ LISTENERS: tuple[Wiring, ...] = (
 )
 
 
-def services_now(s: Services) -> Callable[[], datetime]:
-    """Now, on the services' clock (virtual in tests and benchmarks)."""
-    return lambda: datetime.fromtimestamp(s.cache.clock(), UTC)
-
-
 def digest_actions(s: Services) -> ReminderActions:
-    return ReminderActions(s.reminder_prefs, ReminderStateRepository(s.db), services_now(s))
+    return ReminderActions(s.reminder_prefs, ReminderStateRepository(s.db), partial(utc, s.clock))
 
 
 def remind_services(s: Services) -> RemindServices:
     return RemindServices(
-        preferences=s.reminder_prefs, roles=s.roles, digests=digest_actions(s), slack=s.slack, now=services_now(s)
+        preferences=s.reminder_prefs, roles=s.roles, digests=digest_actions(s), slack=s.slack, clock=s.clock
     )
 
 
@@ -190,7 +185,7 @@ def command_services(s: Services) -> CommandServices:
         status=s.status,
         preferences=s.reminder_prefs,
         slack=s.slack,
-        now=services_now(s),
+        clock=s.clock,
         lms_now=s.settings.lms_now,
         results=results_services(s),
         modals=modal_services(s),

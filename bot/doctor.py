@@ -99,8 +99,8 @@ async def diagnose(report: Report) -> None:
 
 
 def _settings(report: Report) -> Settings | None:
+    from bot.config import ReminderConfig
     from bot.preflight import describe
-    from bot.reminders.settings import ReminderConfig
 
     settings: Settings | None = None
     try:
@@ -113,7 +113,7 @@ def _settings(report: Report) -> Settings | None:
     else:
         report.ok("settings", "every setting parses")
     try:
-        ReminderConfig()
+        _ = settings.reminders if settings is not None else ReminderConfig()  # the REMINDER_* ones on their own
     except ValidationError as exc:
         report.fail("reminder settings", describe(exc))
     else:

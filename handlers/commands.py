@@ -20,6 +20,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.clock import Clock, utc
 from bot.lms.errors import ValidationError
 from bot.lms.ispring_models import CompletionStatus, ResultsFilter
 from bot.services.connections import ConnectionService
@@ -87,7 +88,7 @@ class CommandServices:
     status: StatusService
     preferences: PreferenceService
     slack: SlackGateway
-    now: Callable[[], datetime]  # the services' clock (virtual in tests)
+    clock: Clock  # the services' clock (virtual in tests)
     lms_now: Callable[[], datetime]  # now, in the LMS's zone (sessions are compared in its wall-clock time)
     results: ResultsServices
     modals: ModalServices  # `edit-module` and `track` open them
@@ -328,7 +329,7 @@ async def _status(s: CommandServices, inv: Invocation, respond: AsyncRespond, cl
         await reply(respond, status_message(report))
         return
     reminders = await s.preferences.settings(inv.team_id, inv.user_id)
-    await reply(respond, learner_status_message(report, reminders, now=s.now(), manager=roles.can_see_others))
+    await reply(respond, learner_status_message(report, reminders, now=utc(s.clock), manager=roles.can_see_others))
 
 
 async def _mentioned(slack: SlackGateway, inv: Invocation, word: str) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
 
+from bot.clock import Clock, utc
 from bot.reminders.actions import ReminderActions
 from bot.reminders.parse import moved_by_quiet_hours, parse_clock, quiet_hours, snooze_until
 from bot.reminders.types import Digest
@@ -36,7 +36,7 @@ class RemindServices:
     roles: RoleService
     digests: ReminderActions  # the learner's recent digests, whose notes follow their settings
     slack: SlackGateway
-    now: Callable[[], datetime]  # the services' clock (virtual in tests)
+    clock: Clock  # the services' clock (virtual in tests)
 
 
 def when_it_comes(settings: ReminderSettings) -> str:
@@ -81,7 +81,7 @@ async def remind_command(s: RemindServices, team_id: str, user_id: str, args: li
             note = f"No reminders between {settings.quiet_start} and {settings.quiet_end}. {when_it_comes(settings)}"
         elif word == "snooze" and rest:
             current = await prefs.settings(team_id, user_id)
-            until = snooze_until(rest, current.timezone, s.now())
+            until = snooze_until(rest, current.timezone, utc(s.clock))
             settings = await prefs.update(team_id, user_id, snoozed_until=until)
             note = f"Snoozed until {slack_time(until, '{date_short_pretty} {time}')}. `/lms remind on` wakes them up."
             await _restyle_digests(

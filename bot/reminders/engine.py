@@ -180,7 +180,7 @@ class ReminderEngine:
     ) -> None:
         self.services = services
         self.renderer = renderer
-        self.config = config or ReminderConfig()
+        self.config = config or services.settings.reminders
         self.clock = clock
         self.state = ReminderStateRepository(services.db)
         self.delivery = Delivery(

@@ -9,6 +9,7 @@ from typing import Any
 
 import pydantic
 
+from bot.config import Settings
 from bot.lms.factory import LmsClients, zoho_credentials
 from bot.services.bulk_reads import BulkReads
 from bot.services.cache import LmsCache
@@ -24,13 +25,13 @@ def sweep_key(team_id: str) -> str:
     return f"{team_id}:sweep:last"
 
 
-def item_link_templates(connected: Collection[Provider]) -> tuple[dict[Provider, bool] | None, str | None]:
-    """Whether REMINDER_ZOHO_ITEM_URL / REMINDER_ISPRING_ITEM_URL are set, for the connected LMSs (read now, as
-    the scheduler reads them); (None, why) when the REMINDER_* settings are invalid."""
-    from bot.reminders.settings import ReminderConfig  # here: bot.reminders imports the container, which imports us
-
+def item_link_templates(
+    settings: Settings, connected: Collection[Provider]
+) -> tuple[dict[Provider, bool] | None, str | None]:
+    """Whether REMINDER_ZOHO_ITEM_URL / REMINDER_ISPRING_ITEM_URL are set, for the connected LMSs (as the
+    scheduler reads them); (None, why) when the REMINDER_* settings are invalid."""
     try:
-        config = ReminderConfig()
+        config = settings.reminders
     except pydantic.ValidationError as exc:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": str(exc)}
         where = "REMINDER_" + "_".join(str(p) for p in first["loc"]).upper() if first["loc"] else "REMINDER_*"
@@ -46,6 +47,7 @@ def connected(connections: dict[Provider, ConnectionState]) -> list[Provider]:
 class StatusService:
     def __init__(
         self,
+        settings: Settings,
         connections: ConnectionService,
         links: LinkService,
         tracking: TrackingService,
@@ -53,6 +55,7 @@ class StatusService:
         cache: LmsCache,
         bulk_reads: BulkReads | None = None,
     ) -> None:
+        self.settings = settings
         self.connections = connections
         self.links = links
         self.tracking = tracking
@@ -69,7 +72,9 @@ class StatusService:
                 linked_as[provider] = link.learner_id
         last_sweep, summary = await self.last_sweep(team_id)
         connections = await self.connections.describe(team_id)
-        item_links, item_links_error = item_link_templates(connected(connections)) if admin else (None, None)
+        item_links, item_links_error = (
+            item_link_templates(self.settings, connected(connections)) if admin else (None, None)
+        )
         return StatusReport(
             connections=connections,
             linked_as=linked_as,
