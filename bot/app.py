@@ -17,6 +17,7 @@ from bot.lms.ispring_models import ModuleResult
 from bot.observability import install_request_middleware
 from bot.reminders.actions import ReminderActions
 from bot.reminders.engine import ReminderEngine
+from bot.reminders_root import build_actions, build_engine
 from bot.slack_http import use_shared_session
 from handlers import commands, errors, home, inbound, lifecycle, linking, modals, reminder_actions, results_actions
 from handlers.commands import CommandServices, ResultsServices
@@ -24,7 +25,6 @@ from handlers.home import HomeServices
 from handlers.linking import LinkingServices
 from handlers.modals import ModalServices
 from handlers.reminder_settings import RemindServices
-from storage.repositories.reminder_state import ReminderStateRepository
 from storage.slack_stores import oauth_state_store
 
 log = logging.getLogger(__name__)
@@ -72,8 +72,6 @@ def build_app(services: Services) -> AsyncApp:
     use_shared_session(app, services.slack.http)
     register_listeners(app, services)
     # Commands and Home that read fresher LMS data tick finished items off the learner's recent digests.
-    from bot.scheduler import build_engine
-
     services.tickoff.set_updater(partial(_tick_off, build_engine(services)))
     return app
 
@@ -139,7 +137,7 @@ LISTENERS: tuple[Wiring, ...] = (
 
 
 def digest_actions(s: Services) -> ReminderActions:
-    return ReminderActions(s.reminder_prefs, ReminderStateRepository(s.db), partial(utc, s.clock))
+    return build_actions(s, partial(utc, s.clock))
 
 
 def remind_services(s: Services) -> RemindServices:

@@ -18,7 +18,8 @@ from bot.preflight import describe
 from bot.reminders.engine import Forced
 from bot.reminders.report import SweepReport
 from bot.reminders.settings import ReminderConfig
-from bot.scheduler import ReminderScheduler, build_engine
+from bot.reminders_root import build_engine
+from bot.scheduler import ReminderScheduler
 
 COMMANDS = {"remind", "scheduler", "worker"}
 

@@ -11,7 +11,10 @@
 - SIGTERM: no new sweep starts, the running one finishes the learner in hand (`shutdown_grace_seconds` at
   most), the lease is released so the standby takes over at once.
 
-This module is a composition root: it is where the engine gets its Slack rendering (handlers.views.digest).
+The engine itself is built by its composition root (bot/reminders_root.py). This module stays one piece (~340
+lines): the lease loop, the outage backoff and the jobs share one loop's state, and the job functions cannot
+move — the job store keeps them by module path (`bot.scheduler:sweep_job`), which a standby still running the
+previous release must find.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from bot.container import Services, build_services
 from bot.observability import OpsServer, ops_app, ops_server
 from bot.reminders.engine import ReminderEngine, utc_now
 from bot.reminders.settings import ReminderConfig
+from bot.reminders_root import build_engine
 from storage import migrate
 from storage.errors import unavailable_cause
 from storage.repositories.leases import LeaseRepository
@@ -47,15 +51,6 @@ PRUNE_JOB_ID = "reminders-prune"
 JOB_TABLE = "apscheduler_jobs"
 
 Out = Callable[[str], None]
-
-
-def build_engine(
-    services: Services, config: ReminderConfig | None = None, *, clock: Callable[[], datetime] = utc_now
-) -> ReminderEngine:
-    """The reminder engine with the real Slack views (handlers are reached only from composition roots)."""
-    from handlers.views.digest import DigestViews
-
-    return ReminderEngine(services, DigestViews(), config, clock=clock)
 
 
 def holder_id() -> str:

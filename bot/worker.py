@@ -41,7 +41,8 @@ from bot.config import Settings
 from bot.container import Services, build_services
 from bot.reminders.engine import ReminderEngine, utc_now
 from bot.reminders.settings import ReminderConfig
-from bot.scheduler import build_engine, holder_id
+from bot.reminders_root import build_engine
+from bot.scheduler import holder_id
 from storage import migrate
 from storage.db import parse_url
 from storage.errors import unavailable_cause

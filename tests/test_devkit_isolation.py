@@ -31,7 +31,7 @@ for module in preload:  # the control case: a module the path would import if so
 
 def build_engine(settings, config):  # what ReminderScheduler.run and ReminderWorker.run build before looping
     from bot.container import build_services
-    from bot.scheduler import build_engine
+    from bot.reminders_root import build_engine
 
     services = build_services(settings)
     build_engine(services, config)

@@ -1,7 +1,7 @@
 """Reminders: who is due when (schedule), what they must still do (collect), one message each exactly once
 (engine, delivery), and what the digest's buttons change (actions).
 
-The Slack rendering is injected (`Renderer`); bot/scheduler.py passes handlers.views.digest.DigestViews.
+The Slack rendering is injected (`Renderer`); bot/reminders_root.py passes handlers.views.digest.DigestViews.
 """
 
 from bot.reminders.actions import MessageRef, ReminderActions

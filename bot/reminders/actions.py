@@ -10,8 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.reminders.types import DIGEST_KEY, Digest
 from bot.services.preferences import PreferenceService
-from storage.repositories.reminder_state import ReminderStateRepository
-from storage.repositories.reminders import SentReminder
+from bot.services.sent_log import SentLog, SentReminder
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,11 +37,11 @@ class ReminderActions:
     def __init__(
         self,
         preferences: PreferenceService,
-        state: ReminderStateRepository,
+        sent_log: SentLog,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.preferences = preferences
-        self._state = state
+        self._sent_log = sent_log
         self.clock = clock
 
     async def snooze(self, ref: MessageRef, days: int) -> tuple[datetime, Digest | None]:
@@ -62,7 +61,7 @@ class ReminderActions:
 
     async def recent_digests(self, team_id: str, user_id: str, days: int = 8) -> list[SentDigest]:
         """The digests this learner got lately (oldest first), e.g. to change their "Snoozed" note."""
-        rows = await self._state.recent(team_id, [DIGEST_KEY], self.clock() - timedelta(days=days))
+        rows = await self._sent_log.recent(team_id, [DIGEST_KEY], self.clock() - timedelta(days=days))
         found = []
         for row in rows:
             digest = Digest.from_payload(row.payload) if row.slack_user_id == user_id else None
@@ -72,7 +71,7 @@ class ReminderActions:
 
     async def save(self, sent: SentDigest, digest: Digest) -> None:
         """Remember what a sent digest says now (after its message was edited), so later edits start from it."""
-        await self._state.set_payload(sent.id, digest.to_payload())
+        await self._sent_log.set_payload(sent.id, digest.to_payload())
 
     async def _edit(self, ref: MessageRef, change: Callable[[Digest], Digest]) -> Digest | None:
         found = await self._find(ref)
@@ -80,12 +79,12 @@ class ReminderActions:
             return None
         row, digest = found
         changed = change(digest)
-        await self._state.set_payload(row.id, changed.to_payload())
+        await self._sent_log.set_payload(row.id, changed.to_payload())
         return changed
 
     async def _find(self, ref: MessageRef) -> tuple[SentReminder, Digest] | None:
         if not ref.channel_id or not ref.message_ts:
             return None
-        row = await self._state.by_message(ref.team_id, ref.user_id, ref.channel_id, ref.message_ts)
+        row = await self._sent_log.by_message(ref.team_id, ref.user_id, ref.channel_id, ref.message_ts)
         digest = Digest.from_payload(row.payload) if row is not None else None
         return (row, digest) if row is not None and digest is not None else None

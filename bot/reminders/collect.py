@@ -2,23 +2,24 @@
 why and until when, upcoming sessions, and iSpring modules due soon or overdue.
 
 Cheap first: muted modules are never read; a module locked until a later date, or known complete from the
-cache, or locked because the learner has not finished the module before it, costs no call.
+cache, or locked because the learner has not finished the module before it, costs no call. This module decides
+which answers to read and when; what the entries say, given the answers, is bot/reminders/entries.py.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from bot.lms.ispring_models import ModuleResult
-from bot.lms.zoho_models import Entity, LockType, Module, ModuleProgress, Session, SessionEntity
-from bot.reminders.links import expand
+from bot.lms.zoho_models import LockType, Module, ModuleProgress, SessionEntity
+from bot.reminders.entries import ispring_entries, ispring_key, locked_entry, session_info, task_entries, usable_url
 from bot.reminders.lms_reader import LmsReader, Progress, Unavailable
 from bot.reminders.report import SweepReport
 from bot.reminders.settings import ReminderConfig
-from bot.reminders.types import DigestEntry, EntryKind, MissedSession, SessionInfo
+from bot.reminders.types import DigestEntry, MissedSession, SessionInfo
 from bot.services import agenda
 from bot.services.bulk_reads import Skip
 from bot.services.types import TrackedModuleRef
@@ -124,7 +125,7 @@ class Collector:
             name = settings.name if settings else None
             if settings is not None and _locked_until_later(settings, today):
                 self.report.known_skips += 1
-                out.entries.append(self._locked(tracked, name, settings, None, None))
+                out.entries.append(locked_entry(tracked, name, settings, None, None))
                 continue
             if cached is not None and cached.complete and self._age(now, cached) < self.config.complete_recheck_seconds:
                 self.report.known_skips += 1
@@ -140,7 +141,7 @@ class Collector:
             ):
                 # It stays locked until the module before it is done, and that one is not: no call needed.
                 self.report.known_skips += 1
-                out.entries.append(self._locked(tracked, name, settings, before, status[before.id]))
+                out.entries.append(locked_entry(tracked, name, settings, before, status[before.id]))
                 continue
             # None unless bulk reads are on; a bulk answer as old as the copies this digest may use will do.
             skip = await self.reader.bulk_skip(
@@ -189,59 +190,12 @@ class Collector:
             name = progress.module_name or name
             if progress.is_locked:
                 prior = status.get(before.id) if isinstance(before, TrackedModuleRef) else None
-                out.entries.append(self._locked(tracked, name, settings, before, prior))
+                out.entries.append(locked_entry(tracked, name, settings, before, prior))
                 continue
-            out.entries += self._tasks(tracked, name, progress, now)
+            out.entries += task_entries(tracked, name, progress, now, self.lms_zone, self.config.zoho_item_url)
             upcoming, missed = await self._sessions(tracked, name, progress, now)
             out.sessions += upcoming
             out.missed += missed
-
-    def _tasks(
-        self, tracked: TrackedModuleRef, name: str | None, progress: ModuleProgress, now: datetime
-    ) -> list[DigestEntry]:
-        """The mandatory items still to do (a session that has ended is not one: it is told apart as missed)."""
-        return [
-            DigestEntry(
-                key=task_key(tracked, entity.entity_id),
-                kind=EntryKind.TASK,
-                title=entity.name or entity.type,
-                tracked=tracked,
-                module_name=name,
-                entity_type=entity.type,
-                entity=entity.model_dump(mode="json", by_alias=True),
-                url=self._zoho_link(tracked, entity),
-            )
-            for entity in agenda.pending(progress, now.astimezone(self.lms_zone))
-        ]
-
-    def _locked(
-        self,
-        tracked: TrackedModuleRef,
-        name: str | None,
-        settings: Module | None,
-        before: TrackedModuleRef | str | None,
-        prior: ModuleProgress | None,
-    ) -> DigestEntry:
-        lock_type = settings.lock_type if settings is not None else None
-        after: str | None = None
-        todo: tuple[str, ...] = ()
-        if lock_type is LockType.UNTIL_PREVIOUS_COMPLETED and before is not None:
-            if isinstance(before, TrackedModuleRef):
-                after = (prior.module_name if prior is not None else None) or before.label
-                todo = tuple(e.name for e in prior.pending_mandatory) if prior is not None else ()
-            else:
-                after = before
-        return DigestEntry(
-            key=lock_key(tracked),
-            kind=EntryKind.LOCKED,
-            title=name or tracked.label,
-            tracked=tracked,
-            module_name=name,
-            lock_type=int(lock_type) if lock_type is not None else None,
-            lock_until=settings.lock_until if settings is not None else None,
-            unlock_after=after,
-            unlock_todo=todo,
-        )
 
     async def _sessions(
         self, tracked: TrackedModuleRef, name: str | None, progress: ModuleProgress, now: datetime
@@ -296,38 +250,12 @@ class Collector:
                 return other
         return before.name or before.module_id
 
-    def _zoho_link(self, tracked: TrackedModuleRef, entity: Entity) -> str | None:
-        """The item's address from REMINDER_ZOHO_ITEM_URL (Zoho's answers carry none); None without one."""
-        template = self.config.zoho_item_url
-        if not template:
-            return None
-        return expand(
-            template,
-            course_id=tracked.course_id,
-            batch_id=tracked.batch_id,
-            module_id=tracked.module_id,
-            item_id=entity.entity_id,
-            entity_id=entity.entity_id,
-        )
-
     @staticmethod
     def _age(now: datetime, cached: Progress) -> float:
         return (now - cached.fetched_at.astimezone(UTC)).total_seconds()
 
 
-# --- pure helpers, shared with the in-place updates ------------------------------------------------------------
-
-
-def task_key(tracked: TrackedModuleRef, entity_id: str) -> str:
-    return f"zoho:{tracked.id}:{entity_id}"
-
-
-def lock_key(tracked: TrackedModuleRef) -> str:
-    return f"lock:{tracked.id}"
-
-
-def ispring_key(result: ModuleResult) -> str:
-    return f"ispring:{result.course_item_id or result.module_id or result.module_title}"
+# --- what the Collector alone needs ---------------------------------------------------------------------------
 
 
 def _done(progress: ModuleProgress) -> bool:
@@ -350,80 +278,3 @@ def future_only(progress: ModuleProgress, now: datetime) -> datetime | None:
 
 def _locked_until_later(settings: Module, today: date) -> bool:
     return settings.lock_type is LockType.UNTIL_DATE and settings.lock_until is not None and settings.lock_until > today
-
-
-def pending_ids(progress: ModuleProgress) -> set[str]:
-    return {e.entity_id for e in progress.pending_mandatory}
-
-
-def ispring_entries(
-    results: Sequence[ModuleResult],
-    ispring_id: str,
-    now: datetime,
-    tz: tzinfo,
-    config: ReminderConfig,
-    links: Mapping[tuple[str, str], str] | None = None,
-) -> list[DigestEntry]:
-    """iSpring modules of this user that are overdue, or due within `ispring_due_soon_days`; each links to the
-    `viewUrl` iSpring gave its module (`links`), else to REMINDER_ISPRING_ITEM_URL's address, else nowhere."""
-    soon = now + timedelta(days=config.ispring_due_soon_days)
-    entries = []
-    for result in results:
-        if result.user_id != ispring_id or result.is_done:
-            continue
-        due = result.due_date.astimezone(UTC) if result.due_date else None
-        overdue = result.is_overdue or (due is not None and due < now)
-        if not overdue and (due is None or due > soon):
-            continue
-        url = (links or {}).get((result.course_id or "", result.module_id or ""))
-        if url is None and config.ispring_item_url:  # no address from iSpring: the admin's template
-            url = expand(
-                config.ispring_item_url,
-                course_id=result.course_id,
-                module_id=result.module_id,
-                item_id=result.course_item_id,
-            )
-        entries.append(
-            DigestEntry(
-                key=ispring_key(result),
-                kind=EntryKind.ISPRING,
-                title=result.module_title or "iSpring module",
-                due=due.astimezone(tz).date() if due else None,
-                overdue=overdue,
-                url=url,
-            )
-        )
-    return entries
-
-
-def usable_url(url: str | None) -> bool:
-    """Whether an address from the LMS can be a Slack button's URL (a web address within Slack's limit)."""
-    return bool(url) and str(url).lower().startswith(("https://", "http://")) and len(str(url)) <= URL_LIMIT
-
-
-def session_info(
-    tracked: TrackedModuleRef,
-    module_name: str | None,
-    entity: SessionEntity | None,
-    session: Session | None,
-    zone: tzinfo,
-) -> SessionInfo | None:
-    """A session's facts (from the sessions list when known, else from the learner's progress entry)."""
-    start_date = session.start_date if session else entity.start_date if entity else None
-    start_time = session.start_time if session else entity.start_time if entity else None
-    end_time = session.end_time if session else entity.end_time if entity else None
-    if start_date is None:
-        return None
-    starts = datetime.combine(start_date, start_time or datetime.min.time(), tzinfo=zone)
-    ends = datetime.combine(start_date, end_time, tzinfo=zone) if end_time else None
-    return SessionInfo(
-        session_id=session.session_id if session else entity.entity_id if entity else "",
-        name=(session.name if session else entity.name if entity else "") or "Session",
-        tracked=tracked,
-        starts_at=starts,
-        ends_at=ends,
-        module_name=module_name,
-        room=session.room if session else None,
-        trainer=session.trainer if session else None,
-        session_type=session.session_type if session else None,
-    )

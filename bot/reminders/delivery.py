@@ -15,9 +15,8 @@ from slack_sdk.errors import SlackApiError
 from bot import metrics
 from bot.reminders.report import SweepReport
 from bot.reminders.types import Outgoing, Rendered
+from bot.services.sent_log import Claim, SentLog, SentReminder
 from bot.services.slack_gateway import HISTORY_PAGE, SlackGateway, SlackNotInstalled, SlackUser
-from storage.repositories.reminder_state import ReminderStateRepository
-from storage.repositories.reminders import Claim, SentReminder, SentReminderRepository
 
 log = logging.getLogger(__name__)
 PROFILE_BULK_THRESHOLD = 20  # above this many people, one paged users.list beats one users.info each
@@ -70,14 +69,12 @@ class Delivery:
     def __init__(
         self,
         slack: SlackGateway,
-        sent_log: SentReminderRepository,
-        state: ReminderStateRepository,
+        sent_log: SentLog,
         *,
         stale_after: timedelta,
     ) -> None:
         self.slack = slack
         self.sent_log = sent_log
-        self.state = state
         self.stale_after = stale_after
 
     async def send(self, out: Outgoing, report: SweepReport, *, dry_run: bool) -> bool:
@@ -207,7 +204,7 @@ class Delivery:
         except Exception as exc:  # noqa: BLE001 - the next sweep tries again (the payload is unchanged)
             log.warning("could not update reminder %s of %s: %s", row.item_key, row.slack_user_id, exc)
             return False
-        await self.state.set_payload(row.id, payload)
+        await self.sent_log.set_payload(row.id, payload)
         metrics.reminder_updated(row.item_key)
         return True
 

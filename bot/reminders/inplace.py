@@ -1,4 +1,4 @@
-"""What the in-place pass (bot/reminders/engine.py, step 2) keeps of each sent digest across sweeps.
+"""What the in-place pass (bot/reminders/updates.py, the sweep's phase 2) keeps of each sent digest across sweeps.
 
 Every sweep looks at every digest of the last `recent_days` (a week of them per learner). Decoding each one, and
 the answers its items rest on, on every 5-minute sweep was most of the scheduler's CPU. So the engine keeps,
@@ -11,14 +11,19 @@ and re-renders and edits it only when something in it got done or opened.
 from __future__ import annotations
 
 import sys
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TypeVar
 
 from bot.reminders.types import Digest, EntryKind
+from bot.services.sent_log import SentHead, SentReminder
 from bot.services.types import TrackedModuleRef
 
 T = TypeVar("T")
+SentRow = SentHead | SentReminder  # a sent digest's row, without its payload (a sweep) or with it (a tick-off)
+# Sent digests, a batch of learners' at a time (each learner's rows in one batch).
+Batches = Callable[[], AsyncIterator[Sequence[SentRow]]]
 
 # A hash of (the learner's local date, Zoho learner id, the versions of the answers the digest's items rest on);
 # None where a version is not known (an answer written in this sweep): such a digest is looked at every time.

@@ -39,6 +39,7 @@ from bot.reminders.report import SweepReport
 from bot.reminders.settings import ReminderConfig
 from bot.services.bulk_reads import BulkReads, CachedRead, Prefilter, Skip
 from bot.services.cache import CacheStore, Codec, LmsCache, decode, plain_reason
+from bot.services.cached_answers import CachedAnswer
 from bot.services.learning import (
     ABSENT_MAX_AGE,
     FLAG,
@@ -52,7 +53,6 @@ from bot.services.learning import (
     sessions_key,
 )
 from bot.services.types import TrackedModuleRef
-from storage.repositories.reminder_state import CachedAnswer
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

@@ -11,8 +11,8 @@ from bot.errors import Problem
 from bot.lms.dates import DateParseError, parse_date
 from bot.reminders import schedule
 from bot.services.preferences import PreferenceError
+from bot.services.reminder_audience import WEEKDAYS
 from bot.services.types import ReminderSettings
-from storage.repositories.preferences import WEEKDAYS
 
 _TIME = re.compile(r"^(\d{1,2})(?::(\d{2}))?\s*([ap]m)?$", re.IGNORECASE)
 _SPAN = re.compile(r"^(\d{1,3})\s*(d|day|days|w|wk|week|weeks)$", re.IGNORECASE)

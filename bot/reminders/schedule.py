@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from storage.repositories.preferences import WEEKDAYS, ReminderPreferences
+from bot.services.reminder_audience import WEEKDAYS, ReminderPreferences
 
 DEFAULT_ZONE = ZoneInfo("UTC")
 

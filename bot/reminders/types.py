@@ -7,13 +7,43 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, Literal, Protocol
+from functools import cache
+from typing import Annotated, Any, Literal, Protocol
 
-from bot.services.types import Provider, TrackedModuleRef
+from pydantic import PlainSerializer, PlainValidator, TypeAdapter, ValidationError
+
+from bot.services.types import TrackedModuleRef
 
 DIGEST_KEY = "digest"  # the sent log's item key of the daily digest (period: the learner's local date)
 MANAGER_DIGEST_KEY = "manager-digest"  # period: the ISO week, e.g. 2026-W14
 PAYLOAD_VERSION = 1
+
+
+def _read_datetime(value: Any) -> datetime | None:
+    """As written (`datetime.isoformat`), with the offset it was written with: session times keep the LMS's
+    offset, which the views show them in (pydantic's own parser would give them a tzinfo of its own)."""
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
+
+
+def _required_datetime(value: Any) -> datetime:
+    moment = _read_datetime(value)
+    if moment is None:
+        raise ValueError("a date and time is needed")
+    return moment
+
+
+# How the stored payload writes its times and sets (since its first version): ISO 8601 with "+00:00" rather
+# than pydantic's "Z", and sets as sorted lists.
+Moment = Annotated[datetime, PlainValidator(_required_datetime), PlainSerializer(datetime.isoformat)]
+MaybeMoment = Annotated[
+    datetime | None,
+    PlainValidator(_read_datetime),
+    PlainSerializer(lambda d: d.isoformat() if d is not None else None),
+]
+KeySet = Annotated[frozenset[str], PlainSerializer(sorted)]
+IdSet = Annotated[frozenset[int], PlainSerializer(sorted)]
 
 Rendered = Mapping[str, Any]  # {"text": fallback, "blocks": [...]}: what chat.postMessage/chat.update take
 SessionLead = Literal["day-before", "soon"]
@@ -52,8 +82,8 @@ class SessionInfo:
     session_id: str
     name: str
     tracked: TrackedModuleRef
-    starts_at: datetime  # aware, in the LMS's zone
-    ends_at: datetime | None = None
+    starts_at: Moment  # aware, in the LMS's zone
+    ends_at: MaybeMoment = None
     module_name: str | None = None
     room: str | None = None
     trainer: str | None = None
@@ -88,14 +118,14 @@ class Digest:
     entries: tuple[DigestEntry, ...]
     learner_name: str | None = None
     sessions: tuple[SessionInfo, ...] = ()
-    done: frozenset[str] = frozenset()  # entry keys finished since it was sent
-    unlocked: frozenset[int] = frozenset()  # tracked ids that were locked when it was sent and are open now
-    muted: frozenset[int] = frozenset()  # tracked ids muted from this message
-    snoozed_until: datetime | None = None
+    done: KeySet = frozenset()  # entry keys finished since it was sent
+    unlocked: IdSet = frozenset()  # tracked ids that were locked when it was sent and are open now
+    muted: IdSet = frozenset()  # tracked ids muted from this message
+    snoozed_until: MaybeMoment = None
     stopped: bool = False
     missed: tuple[MissedSession, ...] = ()  # never pending: ended sessions are told apart, once
     lms_zone: str = "UTC"  # the zone session times are written in (LMS_TIMEZONE)
-    made_at: datetime | None = None  # when it was put together ("today at …" is relative to it)
+    made_at: MaybeMoment = None  # when it was put together ("today at …" is relative to it)
     # Session reminders due when it was sent, told in it instead of a DM of their own: (session id, lead).
     reminders: tuple[tuple[str, SessionLead], ...] = ()
     # Zoho People's home page, offered once when items have no address of their own (no REMINDER_ZOHO_ITEM_URL).
@@ -107,7 +137,7 @@ class Digest:
         leads = dict(self.reminders)
         return [(s, leads[s.session_id]) for s in self.sessions if s.session_id in leads]
 
-    as_of: datetime | None = None  # built from LMS data this old (the planner could not refresh it in time)
+    as_of: MaybeMoment = None  # built from LMS data this old (the planner could not refresh it in time)
     unchecked: tuple[str, ...] = ()  # modules the LMS could not be asked about in time (no copy either)
 
     @property
@@ -125,52 +155,18 @@ class Digest:
         return replace(self, done=self.done | keys, unlocked=self.unlocked | unlocked)
 
     def to_payload(self) -> dict[str, Any]:
-        return {
-            "v": PAYLOAD_VERSION,
-            "kind": "digest",
-            "period": self.period,
-            "learner_name": self.learner_name,
-            "entries": [_entry_json(e) for e in self.entries],
-            "sessions": [_session_json(s) for s in self.sessions],
-            "done": sorted(self.done),
-            "unlocked": sorted(self.unlocked),
-            "muted": sorted(self.muted),
-            "snoozed_until": self.snoozed_until.isoformat() if self.snoozed_until else None,
-            "stopped": self.stopped,
-            "missed": [_missed_json(m) for m in self.missed],
-            "lms_zone": self.lms_zone,
-            "made_at": self.made_at.isoformat() if self.made_at else None,
-            "reminders": [[session_id, lead] for session_id, lead in self.reminders],
-            "lms_home": self.lms_home,
-            "as_of": self.as_of.isoformat() if self.as_of else None,
-            "unchecked": list(self.unchecked),
-        }
+        """The sent log's JSON of this digest (what `from_payload` reads back)."""
+        return {"v": PAYLOAD_VERSION, "kind": "digest", **_digest_codec().dump_python(self, mode="json")}
 
     @classmethod
     def from_payload(cls, payload: Any) -> Digest | None:
-        """The digest a sent-log payload describes; None for anything else (or an unreadable payload)."""
+        """The digest a sent-log payload describes; None for anything else (or an unreadable payload). Keys a
+        payload lacks (rows written before the field existed) take the field's default."""
         if not isinstance(payload, dict) or payload.get("kind") != "digest":
             return None
         try:
-            return cls(
-                period=str(payload["period"]),
-                entries=tuple(_entry(e) for e in payload.get("entries") or []),
-                learner_name=payload.get("learner_name"),
-                sessions=tuple(_session(s) for s in payload.get("sessions") or []),
-                done=frozenset(str(k) for k in payload.get("done") or []),
-                unlocked=frozenset(int(i) for i in payload.get("unlocked") or []),
-                muted=frozenset(int(i) for i in payload.get("muted") or []),
-                snoozed_until=_datetime(payload.get("snoozed_until")),
-                stopped=bool(payload.get("stopped")),
-                missed=tuple(_missed(m) for m in payload.get("missed") or []),
-                lms_zone=str(payload.get("lms_zone") or "UTC"),
-                made_at=_datetime(payload.get("made_at")),
-                reminders=tuple(_reminder(r) for r in payload.get("reminders") or []),
-                lms_home=payload.get("lms_home") or None,
-                as_of=_datetime(payload.get("as_of")),
-                unchecked=tuple(str(n) for n in payload.get("unchecked") or []),
-            )
-        except (KeyError, TypeError, ValueError):
+            return _digest_codec().validate_python(payload)
+        except (ValidationError, TypeError, ValueError):
             return None
 
 
@@ -258,111 +254,7 @@ class Outgoing:
 # --- payload JSON ---------------------------------------------------------------------------------------------
 
 
-def tracked_json(t: TrackedModuleRef) -> dict[str, Any]:
-    return {
-        "id": t.id,
-        "provider": str(t.provider),
-        "course_id": t.course_id,
-        "batch_id": t.batch_id,
-        "module_id": t.module_id,
-        "alias": t.alias,
-    }
-
-
-def tracked_from(raw: dict[str, Any]) -> TrackedModuleRef:
-    return TrackedModuleRef(
-        id=int(raw["id"]),
-        provider=Provider(raw["provider"]),
-        course_id=str(raw["course_id"]),
-        batch_id=raw.get("batch_id") or None,
-        module_id=str(raw["module_id"]),
-        alias=raw.get("alias"),
-    )
-
-
-def _entry_json(e: DigestEntry) -> dict[str, Any]:
-    return {
-        "key": e.key,
-        "kind": str(e.kind),
-        "title": e.title,
-        "tracked": tracked_json(e.tracked) if e.tracked else None,
-        "module_name": e.module_name,
-        "entity_type": e.entity_type,
-        "entity": e.entity,
-        "url": e.url,
-        "due": e.due.isoformat() if e.due else None,
-        "overdue": e.overdue,
-        "lock_type": e.lock_type,
-        "lock_until": e.lock_until.isoformat() if e.lock_until else None,
-        "unlock_after": e.unlock_after,
-        "unlock_todo": list(e.unlock_todo),
-    }
-
-
-def _entry(raw: dict[str, Any]) -> DigestEntry:
-    return DigestEntry(
-        key=str(raw["key"]),
-        kind=EntryKind(raw["kind"]),
-        title=str(raw.get("title") or ""),
-        tracked=tracked_from(raw["tracked"]) if raw.get("tracked") else None,
-        module_name=raw.get("module_name"),
-        entity_type=raw.get("entity_type"),
-        entity=raw.get("entity"),
-        url=raw.get("url"),
-        due=date.fromisoformat(raw["due"]) if raw.get("due") else None,
-        overdue=bool(raw.get("overdue")),
-        lock_type=raw.get("lock_type"),
-        lock_until=date.fromisoformat(raw["lock_until"]) if raw.get("lock_until") else None,
-        unlock_after=raw.get("unlock_after"),
-        unlock_todo=tuple(raw.get("unlock_todo") or ()),
-    )
-
-
-def _session_json(s: SessionInfo) -> dict[str, Any]:
-    return {
-        "session_id": s.session_id,
-        "name": s.name,
-        "tracked": tracked_json(s.tracked),
-        "starts_at": s.starts_at.isoformat(),
-        "ends_at": s.ends_at.isoformat() if s.ends_at else None,
-        "module_name": s.module_name,
-        "room": s.room,
-        "trainer": s.trainer,
-        "session_type": s.session_type,
-    }
-
-
-def _session(raw: dict[str, Any]) -> SessionInfo:
-    starts_at = _datetime(raw["starts_at"])
-    if starts_at is None:
-        raise ValueError("a session needs its start")
-    return SessionInfo(
-        session_id=str(raw["session_id"]),
-        name=str(raw.get("name") or ""),
-        tracked=tracked_from(raw["tracked"]),
-        starts_at=starts_at,
-        ends_at=_datetime(raw.get("ends_at")),
-        module_name=raw.get("module_name"),
-        room=raw.get("room"),
-        trainer=raw.get("trainer"),
-        session_type=raw.get("session_type"),
-    )
-
-
-def _missed_json(m: MissedSession) -> dict[str, Any]:
-    return {"session": _session_json(m.session), "next": _session_json(m.next) if m.next else None}
-
-
-def _missed(raw: dict[str, Any]) -> MissedSession:
-    return MissedSession(_session(raw["session"]), _session(raw["next"]) if raw.get("next") else None)
-
-
-def _reminder(raw: Any) -> tuple[str, SessionLead]:
-    session_id, lead = raw
-    if lead not in ("day-before", "soon"):
-        raise ValueError(f"unknown session lead {lead!r}")
-    return str(session_id), "soon" if lead == "soon" else "day-before"
-
-
-def _datetime(value: Any) -> datetime | None:
-    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
+@cache
+def _digest_codec() -> TypeAdapter[Digest]:
+    """Digest <-> the sent log's JSON, field by field (built on first use: most processes never store one)."""
+    return TypeAdapter(Digest)

@@ -26,7 +26,7 @@ from bot.lms.transport import RetryPolicy
 from bot.reminders.engine import ReminderEngine
 from bot.reminders.report import SweepReport
 from bot.reminders.settings import ReminderConfig
-from bot.scheduler import build_engine
+from bot.reminders_root import build_engine
 from bot.services.slack_transport import TIER_PER_MINUTE, Pacer
 from bot.services.types import Provider, TrackedModuleRef
 from bot.web import build_web

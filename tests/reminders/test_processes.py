@@ -31,7 +31,8 @@ from bot.devkit.slackstub import SlackStub, SlackStubServer
 from bot.devkit.slackstub.driver import SlackDriver
 from bot.reminders.settings import ReminderConfig
 from bot.reminders.types import DIGEST_KEY
-from bot.scheduler import LEASE_NAME, build_engine
+from bot.reminders_root import build_engine
+from bot.scheduler import LEASE_NAME
 from storage import migrate
 from storage.db import Database
 from storage.models import SentReminderRow

@@ -7,7 +7,8 @@ from datetime import timedelta
 import pytest
 
 from bot import scheduler
-from bot.scheduler import _Runtime, build_engine, prune_job
+from bot.reminders_root import build_engine
+from bot.scheduler import _Runtime, prune_job
 from bot.services.types import Provider
 from storage.repositories.connect_states import ConnectStateRepository
 from tests.reminders.conftest import MakeWorld
