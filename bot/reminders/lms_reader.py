@@ -40,7 +40,7 @@ from bot.reminders.settings import ReminderConfig
 from bot.services.bulk_reads import BulkReads, CachedRead, Prefilter, Skip
 from bot.services.cache import CacheStore, Codec, LmsCache, decode, plain_reason
 from bot.services.cached_answers import CachedAnswer
-from bot.services.learning import (
+from bot.services.lms_queries import (
     ABSENT_MAX_AGE,
     FLAG,
     MODULE,

@@ -16,7 +16,7 @@ from bot.reminders.collect import Collector, Learner
 from bot.reminders.inplace import Seen
 from bot.reminders.lms_reader import LmsReader, SnapshotStore
 from bot.reminders.report import SweepReport
-from bot.services.learning import absent_key, progress_key
+from bot.services.lms_queries import absent_key, progress_key
 from bot.services.reminder_audience import ReminderPreferences
 from bot.services.types import TrackedModuleRef
 

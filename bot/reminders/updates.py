@@ -24,7 +24,7 @@ from bot.reminders.report import SweepReport
 from bot.reminders.rereads import Rereads
 from bot.reminders.team import Team
 from bot.reminders.types import Digest, DigestEntry, EntryKind, Outgoing, Renderer, UnlockedNotice
-from bot.services.learning import progress_key
+from bot.services.lms_queries import progress_key
 from bot.services.sent_log import SentLog, SentReminder
 
 

@@ -22,7 +22,7 @@ from bot.lms.ispring_models import ResultsFilter
 from bot.lms.ratelimit import Priority
 from bot.services.cache import LmsCache
 from bot.services.deliveries import DeliveryLedger
-from bot.services.learning import RESULTS, ispring_results_key
+from bot.services.lms_queries import RESULTS, ispring_results_key
 from bot.services.registry import LmsRegistry
 from bot.services.tickoff import TickOff
 from storage.repositories.links import LinkRepository

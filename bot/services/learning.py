@@ -17,12 +17,26 @@ from bot.config import Settings
 from bot.errors import Problem, UserError
 from bot.lms.errors import LMSError, NotFoundError
 from bot.lms.factory import LmsClients
-from bot.lms.ispring_models import ModuleResult, ResultsFilter
+from bot.lms.ispring_models import ResultsFilter
 from bot.lms.ratelimit import Priority
 from bot.lms.zoho import Endpoint as ZohoEndpoint
-from bot.lms.zoho_models import LearningPlanProgress, Module, ModuleProgress, Session, SessionEntity
-from bot.services.cache import Codec, LmsCache, decode
+from bot.lms.zoho_models import Module, ModuleProgress, Session, SessionEntity
+from bot.services.cache import LmsCache, decode
 from bot.services.links import LinkService
+from bot.services.lms_queries import (
+    ABSENT_MAX_AGE,
+    FLAG,
+    MODULE,
+    PLANS,
+    PROGRESS,
+    RESULTS,
+    SESSIONS,
+    absent_key,
+    ispring_results_key,
+    module_key,
+    progress_key,
+    sessions_key,
+)
 from bot.services.registry import LmsRegistry
 from bot.services.tracking import TrackError, TrackingService
 from bot.services.types import (
@@ -43,18 +57,11 @@ from bot.services.types import (
 
 T = TypeVar("T")
 
-PROGRESS = Codec[ModuleProgress](ModuleProgress)
-MODULE = Codec[Module](Module)
-SESSIONS = Codec[list[Session]](list[Session])
-PLANS = Codec[list[LearningPlanProgress]](list[LearningPlanProgress])
-RESULTS = Codec[list[ModuleResult]](list[ModuleResult])
 PENDING_MAX_AGE = 60.0  # `/lms progress`: work to do is re-read after a minute (done work after LMS_CACHE_SECONDS)
-FLAG = Codec[bool](bool)
 _PARALLEL = 4  # concurrent LMS calls per request: fast, and gentle on the 30-a-minute budget
 # Modules one reply reads at most (one module-progress call each when not cached): 500 tracked modules must not
 # cost 500 calls, 17 minutes of the endpoint's 30-a-minute budget, for one person. Buttons offer the rest.
 PROGRESS_PAGE = 10
-ABSENT_MAX_AGE = 86400.0  # "not enrolled" (a 404) is asked again after a day, by sweeps, commands and Home alike
 
 
 class NeedsSetup(UserError):
@@ -74,45 +81,6 @@ class Fetch:
     pending_max_age: float | None = None
     # Someone is waiting: a fresh answer goes into their reply first, into the shared cache just after.
     reply_first: bool = False
-
-
-def progress_key(team_id: str, t: TrackedModuleRef, learner_id: str) -> str:
-    return f"{team_id}:zoho:progress:{t.course_id}:{t.batch_id or '-'}:{t.module_id}:{learner_id}"
-
-
-def progress_key_learner(key: str) -> tuple[str, str] | None:
-    """(team, Zoho learner id) of a `progress_key`; None for any other key."""
-    parts = key.split(":")
-    if len(parts) == 7 and parts[1:3] == ["zoho", "progress"]:
-        return parts[0], parts[6]
-    return None
-
-
-def ispring_results_key(team_id: str, flt: ResultsFilter) -> str:
-    """Where iSpring's answer to a results query is cached (`/lms results`, a learner's own iSpring modules)."""
-    return f"{team_id}:ispring:results:" + "&".join(f"{k}={v}" for k, v in sorted(flt.to_params()))
-
-
-def ispring_key_learner(key: str) -> tuple[str, str] | None:
-    """(team, iSpring learner id) of one learner's own results key (`ispring_results_key` with only their id)."""
-    team, sep, params = key.partition(":ispring:results:")
-    name, eq, learner = params.partition("=")
-    if not sep or not eq or name != "userIds[]" or not learner or "&" in learner:
-        return None
-    return team, learner
-
-
-def absent_key(team_id: str, t: TrackedModuleRef, learner_id: str) -> str:
-    """Where "the LMS said this learner is not enrolled" is cached (a 404 carries no payload to cache)."""
-    return progress_key(team_id, t, learner_id) + ":absent"
-
-
-def module_key(team_id: str, t: TrackedModuleRef) -> str:
-    return f"{team_id}:zoho:module:{t.course_id}:{t.batch_id or '-'}:{t.module_id}"
-
-
-def sessions_key(team_id: str, t: TrackedModuleRef) -> str:
-    return f"{team_id}:zoho:sessions:{t.course_id}:{t.batch_id or '-'}:{t.module_id}"
 
 
 class LearningService:

@@ -10,7 +10,8 @@ from bot.lms.dates import DateOrder
 from bot.lms.module_update import ModuleUpdate, validate_module_update
 from bot.lms.zoho_models import Module
 from bot.services.cache import LmsCache
-from bot.services.learning import MODULE, NeedsSetup, module_key
+from bot.services.learning import NeedsSetup
+from bot.services.lms_queries import MODULE, module_key
 from bot.services.registry import LmsRegistry
 from bot.services.tracking import TrackingService
 from bot.services.types import INTERACTIVE_MAX_WAIT, ModuleEditForm, Provider, TrackedModuleRef

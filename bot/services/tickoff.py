@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 
 from bot.lms.ispring_models import ModuleResult
 from bot.services.cache import LmsCache
-from bot.services.learning import RESULTS, ispring_key_learner, progress_key_learner
+from bot.services.lms_queries import RESULTS, ispring_key_learner, progress_key_learner
 from storage.repositories.links import LinkRepository
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import insert
 
 from bot.reminders.types import DIGEST_KEY
-from bot.services.learning import progress_key
+from bot.services.lms_queries import progress_key
 from storage.models import LearnerLinkRow, LmsCacheRow, ReminderPreferenceRow, SentReminderRow
 from tests.reminders.conftest import MONDAY, PEOPLE, TEAM, MakeWorld, World
 

@@ -13,7 +13,7 @@ import pytest
 from bot.devkit.sandbox import seed
 from bot.devkit.sandbox.state import EntityProgress
 from bot.lms.zoho import Endpoint
-from bot.services.learning import PROGRESS, progress_key
+from bot.services.lms_queries import PROGRESS, progress_key
 from tests.reminders.conftest import MONDAY, PEOPLE, TEAM, MakeWorld, World
 from tests.support.slack import text_of
 

@@ -20,7 +20,7 @@ from sqlalchemy import event
 
 from bot.devkit.sandbox import seed
 from bot.reminders.types import Digest
-from bot.services.learning import PROGRESS
+from bot.services.lms_queries import PROGRESS
 from tests.reminders.conftest import MONDAY, PEOPLE, TEAM, MakeWorld, World
 from tests.reminders.test_tickoff import PRE_READING, admin, updates
 from tests.support.slack import text_of

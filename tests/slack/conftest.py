@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from bot.devkit.demo_clock import demo_clock
 from bot.devkit.devstack import DevStack
 from bot.devkit.sandbox.config import SandboxConfig
 from tests.support.slack import text_of, wait_for
@@ -16,14 +17,21 @@ __all__ = ["buttons", "click_replacing", "command", "text_of", "unlink", "wait_f
 Json = dict[str, Any]
 
 
+# Every stack runs on the demo's wall clock (a weekday, 09:00 UTC, ticking): the seeded world is relative to today
+# (a session at 16:00 today, Monday-to-Friday digests), so what these tests see must not depend on when CI runs.
 @pytest.fixture
 def stack() -> Iterator[DevStack]:
-    with DevStack() as running:
+    with demo_clock("UTC"), DevStack() as running:
         yield running
 
 
 @pytest.fixture
 def make_stack() -> Iterator[Any]:
+    with demo_clock("UTC"):
+        yield from _stacks()
+
+
+def _stacks() -> Iterator[Any]:
     stacks: list[DevStack] = []
 
     def make(sandbox: SandboxConfig | None = None, **settings: Any) -> DevStack:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import re
 import signal
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -39,16 +38,9 @@ def test_the_demo_clock_is_a_weekday_morning_whatever_the_hour() -> None:
         assert timedelta(0) <= now - morning < timedelta(minutes=1) and now.weekday() < 5
 
 
-@pytest.fixture
-def tour_stack() -> Iterator[DevStack]:
-    """The tour's stack on the demo's clock (a weekday, 09:00 UTC), as `make demo` runs it: the same at any hour."""
-    with demo_clock("UTC"), DevStack() as running:
-        yield running
-
-
-async def test_tour_runs_every_step_through_the_real_app(tour_stack: DevStack) -> None:
+async def test_tour_runs_every_step_through_the_real_app(stack: DevStack) -> None:
     out = io.StringIO()
-    await play_tour(Console(tour_stack, out=out), TOUR)
+    await play_tour(Console(stack, out=out), TOUR)
     shown = out.getvalue()
     # Item 1: a session that has ended is missed (told apart, with what to do), never ⏳; a later one is "Today at".
     progress = tour_step(shown, "/lms progress")
@@ -91,7 +83,7 @@ async def test_tour_runs_every_step_through_the_real_app(tour_stack: DevStack) -
     assert "→ message updated in DM with @ada (chat.update)" in ticked and "1 done already" in ticked
     assert "✅ Welcome to the Company — iSpring" in ticked
     assert "Traceback" not in shown
-    (patch,) = tour_stack.sandbox.state.calls_for("update-module")
+    (patch,) = stack.sandbox.state.calls_for("update-module")
     assert patch.module_data is not None and patch.module_data["name"] == "Phishing basics (2026 edition)"
 
 

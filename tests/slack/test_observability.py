@@ -48,8 +48,9 @@ async def test_metrics_after_commands_and_a_button(stack: DevStack) -> None:
     assert after.minus(before, "lmsbot_lms_requests_total", outcome="ok", **labels) == 1
     assert after.minus(before, "lmsbot_lms_cache_lookups_total", result="miss") == len(progress) + len(results)
     assert after.minus(before, "lmsbot_lms_cache_lookups_total", result="hit") == len(progress) + len(results)
-    [account] = after.label_values("account")
-    assert after.minus(before, "lmsbot_lms_daily_budget_used", account=account) == 1
+    # This stack's Zoho account; the process's registry also holds accounts of stacks that ran before this test.
+    used = {a: after.minus(before, "lmsbot_lms_daily_budget_used", account=a) for a in after.label_values("account")}
+    assert [n for n in used.values() if n] == [1]
 
     # Slack Web API calls as the stand-in received them (Bolt's first auth.test goes before the shared pool).
     methods = {c.method for c in stack.slack.calls} - {"auth.test", "response_url"}
