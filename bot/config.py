@@ -1,5 +1,8 @@
 """Configuration from the environment (and `.env`), validated once at start-up: one `Settings`, which holds
-the reminder engine's and scheduler's REMINDER_* settings (`Settings.reminders`, a `ReminderConfig`)."""
+the reminder engine's and scheduler's REMINDER_* settings (`Settings.reminders`, a `ReminderConfig`).
+
+One module over ~300 lines on purpose: every variable an operator can set is declared here, with its default and
+why, so the whole configuration reads in one place."""
 
 from __future__ import annotations
 
