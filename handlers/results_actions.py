@@ -21,7 +21,7 @@ from bot.services.nudges import NudgeService
 from handlers.commands import Invocation, ResultsServices, results_report, split_args
 from handlers.context import reply, team_of, user_of
 from handlers.errors import guarded
-from handlers.views.digest import NUDGE_ACTION, nudge_dm, nudged_message, nudged_note, nudged_reply
+from handlers.views.manager_digest import NUDGE_ACTION, nudge_dm, nudged_message, nudged_note, nudged_reply
 from handlers.views.reports import (
     RESULTS_CSV_ACTION,
     RESULTS_NEXT_ACTION,
