@@ -20,11 +20,12 @@ from bot.reminders.engine import ReminderEngine
 from bot.reminders_root import build_actions, build_engine
 from bot.slack_http import use_shared_session
 from handlers import commands, errors, home, inbound, lifecycle, linking, modals, reminder_actions, results_actions
-from handlers.commands import CommandServices, ResultsServices
+from handlers.commands import CommandServices
 from handlers.home import HomeServices
 from handlers.linking import LinkingServices
 from handlers.modals import ModalServices
 from handlers.reminder_settings import RemindServices
+from handlers.results_query import ResultsServices
 from storage.slack_stores import oauth_state_store
 
 log = logging.getLogger(__name__)

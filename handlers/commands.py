@@ -9,9 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import shlex
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -22,22 +21,22 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock, utc
 from bot.lms.errors import ValidationError
-from bot.lms.ispring_models import CompletionStatus, ResultsFilter
 from bot.services.connections import ConnectionService
 from bot.services.learning import LearningService, NeedsSetup
-from bot.services.links import LinkService, slack_user_ref
-from bot.services.people import PeopleService
+from bot.services.links import LinkService
 from bot.services.preferences import PreferenceService
 from bot.services.roles import RoleService
 from bot.services.slack_gateway import SlackGateway
 from bot.services.status import StatusService
 from bot.services.tracking import TrackingService
-from bot.services.types import IspringProgress, ProgressPage, Provider, ResultsReport
+from bot.services.types import IspringProgress, ProgressPage, Provider
 from handlers import modals
 from handlers.context import reply, team_of, user_of
 from handlers.errors import guarded
+from handlers.invocation import Invocation, mentioned, split_args
 from handlers.modals import ModalServices
 from handlers.reminder_settings import RemindServices, remind_command
+from handlers.results_query import ResultsServices, results_report
 from handlers.views import (
     PROGRESS_MORE_ACTION,
     bad_arguments_message,
@@ -66,17 +65,6 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
-class ResultsServices:
-    """What `/lms results` (and its paging and CSV buttons) use."""
-
-    roles: RoleService
-    people: PeopleService
-    learning: LearningService
-    links: LinkService
-    slack: SlackGateway
-
-
-@dataclass(frozen=True, slots=True)
 class CommandServices:
     """What the `/lms` subcommands use."""
 
@@ -95,26 +83,7 @@ class CommandServices:
     remind: RemindServices
 
 
-@dataclass(frozen=True, slots=True)
-class Invocation:
-    """One `/lms …` call: who, where, and the words after the subcommand."""
-
-    team_id: str
-    user_id: str
-    args: list[str]
-    trigger_id: str
-    body: dict[str, Any]
-
-
 Subcommand = Callable[[CommandServices, Invocation, AsyncRespond, AsyncWebClient], Awaitable[None]]
-
-
-def split_args(text: str) -> list[str]:
-    """Words of the command text; quotes group words, and Slack's <@U…|name> mentions stay whole."""
-    try:
-        return shlex.split(text)
-    except ValueError:  # an unbalanced quote: fall back to plain words rather than fail
-        return text.split()
 
 
 async def _help(s: CommandServices, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
@@ -173,61 +142,6 @@ async def _results(s: CommandServices, inv: Invocation, respond: AsyncRespond, c
     await reply(respond, results_message(report, title=title, query=" ".join(inv.args)))
 
 
-async def results_report(s: ResultsServices, inv: Invocation) -> tuple[ResultsReport, str]:
-    """The caller's filtered results, scoped to their team (admins: `all` for everyone), with names."""
-    roles = await s.roles.require_manager(inv.team_id, inv.user_id, "see iSpring results")
-    everyone = any(word.lower() == "all" for word in inv.args)
-    flt, overdue_only, title = await _results_filter(s, replace(inv, args=[w for w in inv.args if w.lower() != "all"]))
-    scope = await s.people.scope(inv.team_id, inv.user_id, admin=roles.admin, everyone=everyone)
-    if scope.department_ids is not None:
-        flt = replace(flt, department_ids=scope.department_ids)
-    report = await s.learning.results(inv.team_id, flt, overdue_only=overdue_only)
-    directory = await s.people.directory(inv.team_id)
-    names = {**directory.slack_ids(), **report.names}
-    return replace(report, names=names, people=directory.names(), scope=scope.label), title
-
-
-async def _results_filter(s: ResultsServices, inv: Invocation) -> tuple[ResultsFilter, bool, str]:
-    """`results [overdue] [status=…] [course=…] [module=…] [@user]` → the iSpring filter."""
-    statuses: list[str] = []
-    courses: list[str] = []
-    modules: list[str] = []
-    users: list[str] = []
-    overdue = False
-    for word in inv.args:
-        key, _, value = word.partition("=")
-        if word.lower() == "overdue":
-            overdue = True
-        elif key == "status" and value:
-            statuses += value.split(",")
-        elif word in {c.value for c in CompletionStatus}:
-            statuses.append(word)
-        elif key == "course" and value:
-            courses.append(value)
-        elif key == "module" and value:
-            modules.append(value)
-        elif word.startswith(("<@", "@")) and (user := await _mentioned(s.slack, inv, word)):
-            link = await s.links.learner_for(inv.team_id, user, Provider.ISPRING)
-            if link is None:
-                raise ValidationError(f"<@{user}> is not linked to an iSpring learner.")
-            users.append(link.learner_id)
-        else:
-            raise ValidationError(
-                f"`{word}` is not a results filter. Use overdue, status=…, course=…, module=…, @someone or all."
-            )
-    title = "Overdue modules" if overdue else "Module results"
-    return (
-        ResultsFilter(
-            user_ids=tuple(users),
-            course_ids=tuple(courses),
-            module_ids=tuple(modules),
-            completion_statuses=tuple(statuses),
-        ),
-        overdue,
-        title,
-    )
-
-
 async def _link(s: CommandServices, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
     args = inv.args
     if not args:
@@ -237,7 +151,7 @@ async def _link(s: CommandServices, inv: Invocation, respond: AsyncRespond, clie
         await s.roles.require_admin(inv.team_id, inv.user_id, "link other people")
         await reply(respond, await _link_report(s, inv, auto=args[0] == "auto"))
         return
-    target = await _mentioned(s.slack, inv, args[0]) if args[0].startswith(("<@", "@")) else None
+    target = await mentioned(s.slack, inv, args[0]) if args[0].startswith(("<@", "@")) else None
     if target is not None:  # `link @user <learner>`: an admin linking someone else
         if len(args) < 2:
             await reply(respond, bad_arguments_message("link", problem="Say which learner to link them to."))
@@ -270,7 +184,7 @@ async def _unlink(s: CommandServices, inv: Invocation, respond: AsyncRespond, cl
         if word.lower() in {p.value for p in Provider}:
             provider = Provider(word.lower())
         elif target is None:
-            target = await _mentioned(s.slack, inv, word)
+            target = await mentioned(s.slack, inv, word)
         else:
             await reply(respond, bad_arguments_message("unlink", problem="Name one person and, optionally, one LMS."))
             return
@@ -330,19 +244,6 @@ async def _status(s: CommandServices, inv: Invocation, respond: AsyncRespond, cl
         return
     reminders = await s.preferences.settings(inv.team_id, inv.user_id)
     await reply(respond, learner_status_message(report, reminders, now=utc(s.clock), manager=roles.can_see_others))
-
-
-async def _mentioned(slack: SlackGateway, inv: Invocation, word: str) -> str:
-    """The Slack user a word names: `<@U…|name>` (how Slack sends mentions), `@handle`, or `U…`.
-
-    A word that names nobody is an error, never "the caller": `/lms unlink @someone` must not unlink you.
-    """
-    user = slack_user_ref(word)
-    if user is None and word.startswith("@"):
-        user = await slack.user_id_by_handle(inv.team_id, word[1:])
-    if user is None:
-        raise ValidationError(f"`{word}` does not name anyone in this workspace: mention them, like @jane.")
-    return user
 
 
 def _provider_word(word: str | None) -> Provider | None:

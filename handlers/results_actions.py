@@ -18,9 +18,10 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.services.nudges import NudgeService
-from handlers.commands import Invocation, ResultsServices, results_report, split_args
 from handlers.context import reply, team_of, user_of
 from handlers.errors import guarded
+from handlers.invocation import Invocation, split_args
+from handlers.results_query import ResultsServices, results_report
 from handlers.views.manager_digest import NUDGE_ACTION, nudge_dm, nudged_message, nudged_note, nudged_reply
 from handlers.views.reports import (
     RESULTS_CSV_ACTION,
