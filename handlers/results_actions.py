@@ -23,7 +23,7 @@ from handlers.errors import guarded
 from handlers.invocation import Invocation, split_args
 from handlers.results_query import ResultsServices, results_report
 from handlers.views.manager_digest import NUDGE_ACTION, nudge_dm, nudged_message, nudged_note, nudged_reply
-from handlers.views.reports import (
+from handlers.views.results import (
     RESULTS_CSV_ACTION,
     RESULTS_NEXT_ACTION,
     RESULTS_PREV_ACTION,

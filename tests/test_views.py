@@ -41,7 +41,7 @@ from bot.services.types import (
 from handlers import views
 from handlers.views import limits
 from handlers.views.kit import SlackMessage
-from handlers.views.reports import page_value, read_page_value
+from handlers.views.results import page_value, read_page_value
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FETCHED = datetime(2025, 3, 4, 9, 12, tzinfo=UTC)
