@@ -2,6 +2,9 @@
 
 A trigger_id is good for 3 seconds, and Zoho may take longer than that to answer: so a modal opens at once
 with a "Loading…" view, and is updated with the prefilled form when Zoho has answered.
+
+Size (~370 lines): the three modals share that open-at-once, update-when-Zoho-answers flow and its error
+handling; each modal's views are in handlers/views.
 """
 
 from __future__ import annotations

@@ -3,6 +3,10 @@
 Zoho People learner ids are long numbers and iSpring ids are UUIDs, so when a workspace has both LMSs the
 shape of the id says which one is meant. Zoho documents no way to find a learner by e-mail, so e-mail linking
 (self-service and automatic) works for iSpring; for Zoho, admins import a CSV.
+
+Size (~480 lines): the four ways of linking share one set of ownership checks (an e-mail or learner id must be
+the caller's own; one user per learner), kept beside each other so no path can skip one; the CSV import is the
+last third and the first candidate to move out.
 """
 
 from __future__ import annotations
