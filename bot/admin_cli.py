@@ -14,6 +14,7 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.container import Services, build_services
+from bot.errors import UserError
 from bot.lms.errors import LMSError
 from bot.services.connections import ConnectError
 from bot.services.learning import NeedsSetup
@@ -21,6 +22,7 @@ from bot.services.links import LinkError, is_email, provider_name, slack_user_re
 from bot.services.slack_gateway import SlackNotInstalled
 from bot.services.tracking import TrackError
 from bot.services.types import Provider
+from handlers.views.problems import problem_text, unchecked_note
 from storage.errors import ConfigurationError, DecryptionError, StorageError, unavailable_cause
 
 CLI_ACTOR = "cli"
@@ -106,7 +108,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         return asyncio.run(_with_services(settings, lambda services: _dispatch(args, services)))
     except EXPECTED as exc:
-        print(f"error: {terminal_text(str(exc))}", file=sys.stderr)
+        said = problem_text(exc) if isinstance(exc, UserError) and not isinstance(exc, LMSError) else str(exc)
+        print(f"error: {terminal_text(said)}", file=sys.stderr)
         return 2 if isinstance(exc, OPERATOR) else 1
 
 
@@ -198,8 +201,8 @@ async def _dispatch(args: argparse.Namespace, s: Services) -> int:
         name = f" ({result.module_name})" if result.module_name else ""
         state = "already tracking (nothing changed)" if not result.changed else "tracking"
         print(f"{state} #{t.id} {t.alias or '-'}: module {t.module_id}{name} in course {t.course_id}")
-        if result.note:
-            print(f"note: {result.note}", file=sys.stderr)
+        if result.unchecked:
+            print(f"note: {unchecked_note(result.unchecked)}", file=sys.stderr)
         return 0
     if command == "untrack":
         ref = args.alias or args.module or f"#{args.id}"
@@ -239,7 +242,7 @@ async def _link(args: argparse.Namespace, s: Services) -> int:
                 f"linked {result.link.slack_user_id} to {provider_name(result.link.provider)} {result.link.learner_id}"
             )
         for error in report.errors:
-            print(f"error: {terminal_text(error)}", file=sys.stderr)
+            print(f"error: {terminal_text(f'line {error.line}: {problem_text(error.error)}')}", file=sys.stderr)
         print(f"{len(report.linked)} linked, {report.unchanged} already linked, {len(report.errors)} error(s)")
         return 1 if report.errors else 0
     if not args.learner:

@@ -1,13 +1,18 @@
-"""Configuration from the environment (and `.env`), validated once at start-up."""
+"""Configuration from the environment (and `.env`), validated once at start-up: one `Settings`, which holds
+the reminder engine's and scheduler's REMINDER_* settings (`Settings.reminders`, a `ReminderConfig`).
+
+One module over ~300 lines on purpose: every variable an operator can set is declared here, with its default and
+why, so the whole configuration reads in one place."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from string import Formatter
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.lms.dates import DateOrder
@@ -161,6 +166,8 @@ class Settings(BaseSettings):
     # How long cached LMS answers count as fresh (seconds) for interactive commands.
     lms_cache_seconds: float = Field(default=300.0, ge=0)
 
+    _reminders: ReminderConfig | None = PrivateAttr(default=None)  # given ones (tests, benchmarks): `reminders`
+
     @field_validator("log_format", mode="before")
     @classmethod
     def _log_format(cls, value: object) -> object:
@@ -205,6 +212,20 @@ class Settings(BaseSettings):
                 mapping[user.strip()] = mapping.get(user.strip(), frozenset()) | self.user_list(departments)
         return mapping
 
+    @property
+    def reminders(self) -> ReminderConfig:
+        """The REMINDER_* settings, read from the environment (and `.env`) when asked for, as a process starting
+        now reads them (`/lms status` says what the scheduler reads), unless given (`with_reminders`). Only what
+        builds reminders needs them well-formed (bot.preflight checks them for those commands: one line, exit 2);
+        a malformed one raises pydantic's ValidationError here."""
+        return self._reminders if self._reminders is not None else ReminderConfig()
+
+    def with_reminders(self, config: ReminderConfig) -> Settings:
+        """These settings with the given reminder settings instead of the environment's (tests, benchmarks)."""
+        copy = self.model_copy()
+        copy._reminders = config
+        return copy
+
     @model_validator(mode="after")
     def _apply_data_center(self) -> Settings:
         # The data center sets both Zoho URLs unless they were given explicitly.
@@ -228,3 +249,144 @@ class Settings(BaseSettings):
         if self.lms_interactive_reserve >= self.lms_rate_limit:
             raise ValueError("LMS_INTERACTIVE_RESERVE must be smaller than LMS_RATE_LIMIT")
         return self
+
+
+# --- the reminder engine and scheduler: REMINDER_* -------------------------------------------------------------
+
+# Storage's names for the days (storage.repositories.preferences.WEEKDAYS): not imported, as the LMS clients read
+# this module and import nothing of storage.
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+# The placeholders each template may use ({entity_id} is {item_id}'s older name in Zoho templates).
+ZOHO_PLACEHOLDERS = ("course_id", "batch_id", "module_id", "item_id", "entity_id")
+ISPRING_PLACEHOLDERS = ("course_id", "module_id", "item_id")
+
+
+def check_template(template: str, allowed: tuple[str, ...]) -> str:
+    """The template as given, or ValueError naming what is wrong (an unknown placeholder, not a web address)."""
+    value = template.strip()
+    if not value.lower().startswith(("https://", "http://")):
+        raise ValueError("must be a web address starting with https://")
+    try:
+        names = [name for _, name, spec, conv in Formatter().parse(value) if name is not None]
+    except ValueError as exc:
+        raise ValueError(f"is not a valid template ({exc}); write placeholders as {{course_id}}") from None
+    for name in names:
+        if name not in allowed:
+            known = ", ".join(f"{{{p}}}" for p in allowed)
+            raise ValueError(f"has an unknown placeholder {{{name}}}; use {known}")
+    return value
+
+
+class ReminderConfig(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="REMINDER_", env_file=".env", extra="ignore")
+
+    # --- who runs the sweeps: `apscheduler` (`lmsbot scheduler`: one active process, a hot standby; SQLite or
+    # PostgreSQL) or `procrastinate` (`lmsbot worker`: jobs in PostgreSQL, one sweep job per workspace and period,
+    # run by any number of workers; bot/worker.py)
+    executor: Literal["apscheduler", "procrastinate"] = "apscheduler"
+    # procrastinate workers say they are alive this often; one silent for `worker_stalled_seconds` is taken to
+    # be dead and its jobs are run again by the others.
+    worker_heartbeat_seconds: float = Field(default=10.0, gt=0)
+    worker_stalled_seconds: float = Field(default=30.0, gt=0)
+
+    # --- the scheduler (`lmsbot scheduler`)
+    sweep_minutes: float = Field(default=5.0, gt=0)  # how often a sweep looks for due reminders
+    # A sweep that could not start on time (worker busy or restarting) still runs if at most this late.
+    misfire_grace_seconds: int = Field(default=600, ge=1)
+    lease_seconds: float = Field(default=30.0, gt=0)  # a dead scheduler's standby takes over after this
+    shutdown_grace_seconds: float = Field(default=20.0, ge=0)  # SIGTERM: let the running sweep finish this long
+    prune_days: int = Field(default=90, ge=1)  # the sent log is kept this long
+
+    # --- exactly once
+    # An unconfirmed claim older than this is taken to belong to a dead worker and is retried.
+    claim_stale_seconds: float = Field(default=600.0, gt=0)
+
+    # --- planning LMS calls
+    concurrency: int = Field(default=4, ge=1)  # learners worked on at once (per workspace)
+    workspace_concurrency: int = Field(default=4, ge=1)  # workspaces swept at once
+    # Learners a sweep works through at a time: their cached LMS answers and sent digests are read per batch,
+    # so the scheduler's memory does not grow with the number of learners.
+    sweep_batch: int = Field(default=200, ge=1)
+    # A workspace's LMS reads in one sweep stop after this long (real seconds); learners whose data is still
+    # missing wait for the next sweep. Under the sweep interval, so one LMS never delays the next sweep.
+    workspace_lms_seconds: float = Field(default=240.0, gt=0)
+    # LMS answers younger than this are used as they are for a digest (cache shared with /lms and App Home).
+    fresh_seconds: float = Field(default=3600.0, ge=0)
+    # The planner (bot/reminders/planner.py) re-reads each (learner, module) once within the `plan_hours` before
+    # the learner's send time, as late as the LMS budget allows, and has it done `prefetch_minutes` before
+    # (0: no refresh ahead; every digest reads at its send time).
+    plan_hours: float = Field(default=24.0, gt=0)
+    prefetch_minutes: float = Field(default=15.0, ge=0)
+    # The share of the LMS's rate (per minute and per day) the planner counts on; the rest is slack for
+    # people's commands, session reminders and module settings.
+    plan_rate_share: float = Field(default=0.8, gt=0, le=1)
+    # At its send time a digest waits at most this long (real or virtual seconds) for a fresher LMS answer;
+    # past it, the digest is built from the cached copy and says "as of <date>".
+    digest_wait_seconds: float = Field(default=10.0, ge=0)
+    # A module known complete is not fetched again for this many days (sticky completion).
+    complete_recheck_days: float = Field(default=14.0, ge=0)
+    # Module settings (lock type and date) and course module order change rarely.
+    settings_max_age_seconds: float = Field(default=6 * 3600.0, ge=0)
+    # When the LMS is down, a cached copy this old is still good enough for a digest.
+    max_stale_seconds: float = Field(default=86400.0, ge=0)
+    # Sent digests still showing pending items are re-checked (to tick items off in place) with at most
+    # this many LMS calls per sweep, oldest data first, once their data is older than `refresh_after_seconds`:
+    # ten minutes, so finished work stops being nagged within a sweep or two (the per-sweep cap keeps the
+    # LMS budget bounded however many digests are out).
+    refresh_calls_per_sweep: int = Field(default=20, ge=0)
+    refresh_after_seconds: float = Field(default=600.0, ge=0)
+    # With bulk reads on (ZOHO_BULK_READS, verified), those re-checks re-read only the modules whose bulk record
+    # changed since the cached read, from a bulk answer at most this many hours old (read again when older). The
+    # answer costs a call per 25 learners of each tracked course, so the default leaves it to the planner's daily
+    # read; lower it for changes to show sooner without a command (each read more: about 0.04 calls per
+    # (learner, module) a day at 1,000 learners).
+    refresh_bulk_hours: float = Field(default=24.0, gt=0)
+    recent_days: int = Field(default=7, ge=1)  # digests this recent are updated in place
+
+    # --- what is reminded
+    session_day_before_hours: float = Field(default=24.0, ge=0)  # 0: no day-before session reminder
+    session_soon_minutes: float = Field(default=60.0, ge=0)  # 0: no shortly-before reminder
+    session_optional: bool = False  # also remind about sessions that are not mandatory
+    # Gone: the LMS's zone is LMS_TIMEZONE alone, so commands, Home and digests show one session at one time. Kept
+    # as a field only to refuse an operator's old REMINDER_LMS_TIMEZONE rather than ignore it.
+    lms_timezone: str | None = None
+    ispring_due_soon_days: int = Field(default=3, ge=0)
+    manager_digest: bool = True  # the weekly "who is overdue on what" for managers and admins
+    manager_digest_weekday: str = "mon"
+    # "Open in LMS" (one button per module), REMINDER_ZOHO_ITEM_URL and REMINDER_ISPRING_ITEM_URL: placeholders
+    # {course_id} {batch_id} {module_id} {item_id} (Zoho; {entity_id} is the same as {item_id}) and {course_id}
+    # {module_id} {item_id} (iSpring: its courseItemId; used when iSpring gives no viewUrl for the module). No
+    # vendor documents such an address, so there is no default: unset, Zoho digests offer the Zoho People home
+    # page once and iSpring items without a viewUrl have no button.
+    zoho_item_url: str | None = None
+    ispring_item_url: str | None = None
+
+    @field_validator("zoho_item_url", "ispring_item_url", mode="before")
+    @classmethod
+    def _template(cls, value: object, info: ValidationInfo) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if not isinstance(value, str):
+            return value
+        allowed = ZOHO_PLACEHOLDERS if info.field_name == "zoho_item_url" else ISPRING_PLACEHOLDERS
+        return check_template(value, allowed)
+
+    @property
+    def complete_recheck_seconds(self) -> float:
+        return self.complete_recheck_days * 86400.0
+
+    @field_validator("lms_timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        raise ValueError("is no longer read: set LMS_TIMEZONE (one zone for commands and reminders)")
+
+    @field_validator("manager_digest_weekday")
+    @classmethod
+    def _weekday(cls, value: str) -> str:
+        day = value.strip().lower()[:3]
+        if day not in _WEEKDAYS:
+            raise ValueError(f"weekday must be one of {', '.join(_WEEKDAYS)}")
+        return day

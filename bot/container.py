@@ -5,17 +5,17 @@ Built once per process (web, worker, CLI) and closed at shutdown.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import httpx
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 
+from bot.clock import Clock, SystemClock, utc
 from bot.config import Settings
 from bot.lms.factory import build_http, build_rate_limiter
-from bot.lms.ratelimit import Clock, RateLimiter
+from bot.lms.ratelimit import RateLimiter
 from bot.lms.transport import RetryPolicy
 from bot.services.bulk_reads import BulkMode, BulkReads
 from bot.services.cache import LmsCache
@@ -67,6 +67,7 @@ def dev_key_file(database_url: str) -> Path:
 @dataclass
 class Services:
     settings: Settings
+    clock: Clock  # the process's one clock: the limiter, the cache, the rows storage stamps, the listeners
     db: Database
     keyring: Keyring
     http: httpx.AsyncClient
@@ -113,6 +114,7 @@ def build_services(
     http: httpx.AsyncClient | None = None,
     retry: RetryPolicy | None = None,
 ) -> Services:
+    clock = clock or SystemClock()
     db = db or Database(settings.database_url)
     keyring = keyring or load_keyring(
         settings.lmsbot_encryption_keys,
@@ -125,8 +127,8 @@ def build_services(
     if settings.multi_workspace and settings.slack_client_id:
         installation_store = encrypted_installation_store(db, settings.slack_client_id, keyring)
 
-    # With a virtual clock (tests, benchmarks), rows are stamped with the same time the limiter and cache see.
-    stamp = (lambda: datetime.fromtimestamp(clock.now(), UTC)) if clock else None
+    # Rows are stamped with the time the limiter and the cache see (virtual in tests and benchmarks).
+    stamp = partial(utc, clock)
     connections_repo = ConnectionRepository(db, keyring, clock=stamp)
     links_repo = LinkRepository(db, clock=stamp)
     modules_repo = TrackedModuleRepository(db, clock=stamp)
@@ -136,7 +138,7 @@ def build_services(
         return DatabaseTokenStore(connections_repo, team_id, provider)
 
     registry = LmsRegistry(settings, connections_repo, limiter, http, token_store=token_store, retry=retry)
-    cache = LmsCache(LmsCacheRepository(db, clock=stamp), clock=clock.now if clock else time.time)
+    cache = LmsCache(LmsCacheRepository(db, clock=stamp), clock=clock.now)
     slack = SlackGateway(settings, installation_store, dm_channels=DmChannelRepository(db, clock=stamp))
     tickoff = TickOff(links_repo, cache)  # the reminder engine becomes its updater where one is built (bot.app)
     cache.on_stored(tickoff.stored)
@@ -166,6 +168,7 @@ def build_services(
     deliveries = DeliveryLedger(DeliveryRepository(db, clock=stamp))
     return Services(
         settings=settings,
+        clock=clock,
         db=db,
         keyring=keyring,
         http=http,
@@ -190,7 +193,7 @@ def build_services(
         module_edit=ModuleEditService(settings, registry, tracking, cache, audit),
         reminder_prefs=PreferenceService(preferences, tracking, slack, audit),
         deliveries=deliveries,
-        status=StatusService(connections, links, tracking, learning, cache, bulk_reads),
+        status=StatusService(settings, connections, links, tracking, learning, cache, bulk_reads),
         bulk_reads=bulk_reads,
         tickoff=tickoff,
         ispring_webhooks=ISpringWebhooks(registry, links_repo, cache, tickoff, deliveries),

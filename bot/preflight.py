@@ -55,12 +55,10 @@ def settings_or_error() -> Settings:
         raise OperatorError(f"configuration: {describe(exc)}") from None
 
 
-def reminder_config_or_error() -> None:
+def reminder_config_or_error(settings: Settings) -> None:
     """Raise OperatorError listing every malformed REMINDER_* setting, before a command builds on them."""
-    from bot.reminders.settings import ReminderConfig
-
     try:
-        ReminderConfig()
+        _ = settings.reminders
     except ValidationError as exc:
         raise OperatorError(f"reminder configuration: {describe(exc, prefix='REMINDER_')}") from None
 
@@ -125,7 +123,7 @@ def check(args: argparse.Namespace, settings: Settings) -> None:
         label = "missing setting" if len(missing) == 1 else "missing settings"
         raise OperatorError(f"{label}: " + "; ".join(missing))
     if args.command in SENDS_TO_SLACK:  # these build the reminder engine (serve: /lms status and Home read it too)
-        reminder_config_or_error()
+        reminder_config_or_error(settings)
     # `lmsbot lms` counts its calls in the shared budget's tables when RATE_LIMIT_BACKEND=database.
     budget_tables = args.command == "lms" and settings.rate_limit_backend == "database"
     if not uses_database(args) and not budget_tables:

@@ -87,7 +87,7 @@ def _positive(value: str) -> int:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
-        config = ReminderConfig()
+        config = settings.reminders
     except ValidationError as exc:
         print(f"error: reminder configuration: {describe(exc, prefix='REMINDER_')}", file=sys.stderr)
         return 2
@@ -135,7 +135,7 @@ async def sweep_now(
     services = build_services(settings)
     forced = Forced(respect_schedule=not force, respect_snooze=not force)
     try:
-        engine = build_engine(services, config or ReminderConfig())
+        engine = build_engine(services, config or settings.reminders)
         return await engine.sweep(force=forced, dry_run=dry_run, only_user=user, team_id=team)
     finally:
         await services.aclose()

@@ -28,7 +28,7 @@ def build_engine(
 ) -> ReminderEngine:
     from handlers.views.digest import DigestViews
 
-    config = config or ReminderConfig()
+    config = config or services.settings.reminders
     settings = services.settings
     state = ReminderStateRepository(services.db)
     sent_log = SentLog(services.reminders, state)

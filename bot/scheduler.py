@@ -127,7 +127,7 @@ class ReminderScheduler:
         metrics_host: str = "0.0.0.0",
     ) -> None:
         self.settings = settings
-        self.config = config or ReminderConfig()
+        self.config = config or settings.reminders
         self.holder = holder or holder_id()
         self.out = out
         self.metrics_port = metrics_port

@@ -26,6 +26,7 @@ from bot.observability import instrument_web
 from bot.services import ispring_webhooks
 from bot.services.connections import CALLBACK_PATH, START_PATH, ConnectError
 from bot.slack_guard import Refused, SlackGuard, read_body
+from handlers.views.problems import problem_text
 from storage.errors import unavailable_cause
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ def build_web(app: AsyncApp, services: Services) -> Starlette:
                 accounts_server=q.get("accounts-server"),
             )
         except ConnectError as exc:
-            return _page("Zoho did not connect", html.escape(str(exc)), 400)
+            return _page("Zoho did not connect", html.escape(problem_text(exc)), 400)
         await _tell_admin(services, done.team_id, done.slack_user_id)
         return _page("Zoho People is connected", "You can close this tab and go back to Slack.", 200)
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import shlex
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -20,16 +19,24 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.container import Services
+from bot.clock import Clock, utc
 from bot.lms.errors import ValidationError
-from bot.lms.ispring_models import CompletionStatus, ResultsFilter
-from bot.services.learning import NeedsSetup
-from bot.services.links import slack_user_ref
-from bot.services.types import IspringProgress, ProgressPage, Provider, ResultsReport
+from bot.services.connections import ConnectionService
+from bot.services.learning import LearningService, NeedsSetup
+from bot.services.links import LinkService
+from bot.services.preferences import PreferenceService
+from bot.services.roles import RoleService
+from bot.services.slack_gateway import SlackGateway
+from bot.services.status import StatusService
+from bot.services.tracking import TrackingService
+from bot.services.types import IspringProgress, ProgressPage, Provider
 from handlers import modals
 from handlers.context import reply, team_of, user_of
 from handlers.errors import guarded
-from handlers.reminder_settings import remind_command
+from handlers.invocation import Invocation, mentioned, split_args
+from handlers.modals import ModalServices
+from handlers.reminder_settings import RemindServices, remind_command
+from handlers.results_query import ResultsServices, results_report
 from handlers.views import (
     PROGRESS_MORE_ACTION,
     bad_arguments_message,
@@ -58,38 +65,38 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
-class Invocation:
-    """One `/lms …` call: who, where, and the words after the subcommand."""
+class CommandServices:
+    """What the `/lms` subcommands use."""
 
-    team_id: str
-    user_id: str
-    args: list[str]
-    trigger_id: str
-    body: dict[str, Any]
-
-
-Subcommand = Callable[[Services, Invocation, AsyncRespond, AsyncWebClient], Awaitable[None]]
-
-
-def split_args(text: str) -> list[str]:
-    """Words of the command text; quotes group words, and Slack's <@U…|name> mentions stay whole."""
-    try:
-        return shlex.split(text)
-    except ValueError:  # an unbalanced quote: fall back to plain words rather than fail
-        return text.split()
+    learning: LearningService
+    roles: RoleService
+    links: LinkService
+    connections: ConnectionService
+    tracking: TrackingService
+    status: StatusService
+    preferences: PreferenceService
+    slack: SlackGateway
+    clock: Clock  # the services' clock (virtual in tests)
+    lms_now: Callable[[], datetime]  # now, in the LMS's zone (sessions are compared in its wall-clock time)
+    results: ResultsServices
+    modals: ModalServices  # `edit-module` and `track` open them
+    remind: RemindServices
 
 
-async def _help(s: Services, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
+Subcommand = Callable[[CommandServices, Invocation, AsyncRespond, AsyncWebClient], Awaitable[None]]
+
+
+async def _help(s: CommandServices, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
     await reply(respond, help_message())
 
 
-async def _progress(s: Services, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
+async def _progress(s: CommandServices, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
     ref = inv.args[0] if inv.args else None
     await _progress_page(s, inv.team_id, inv.user_id, respond, ref)
 
 
 async def _progress_page(
-    s: Services, team_id: str, user_id: str, respond: AsyncRespond, ref: str | None = None, start: int = 0
+    s: CommandServices, team_id: str, user_id: str, respond: AsyncRespond, ref: str | None = None, start: int = 0
 ) -> None:
     """A capped page of modules (each from the shared cache when fresh) and a button for the next page; the
     learner's own iSpring modules follow on the first page (alone for an iSpring-only learner).
@@ -120,77 +127,22 @@ async def _progress_page(
     await reply(respond, progress_message(statuses, can_edit=roles.can_edit_modules, ispring=ispring, page=page))
 
 
-async def _plans(s: Services, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
+async def _plans(s: CommandServices, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
     await reply(respond, plans_message(await s.learning.plans(inv.team_id, inv.user_id)))
 
 
-async def _sessions(s: Services, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
+async def _sessions(s: CommandServices, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
     ref = inv.args[0] if inv.args else None
     report = await s.learning.sessions(inv.team_id, ref, user_id=inv.user_id)
-    await reply(respond, sessions_message(report, now=s.settings.lms_now()))
+    await reply(respond, sessions_message(report, now=s.lms_now()))
 
 
-async def _results(s: Services, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
-    report, title = await results_report(s, inv)
+async def _results(s: CommandServices, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
+    report, title = await results_report(s.results, inv)
     await reply(respond, results_message(report, title=title, query=" ".join(inv.args)))
 
 
-async def results_report(s: Services, inv: Invocation) -> tuple[ResultsReport, str]:
-    """The caller's filtered results, scoped to their team (admins: `all` for everyone), with names."""
-    roles = await s.roles.require_manager(inv.team_id, inv.user_id, "see iSpring results")
-    everyone = any(word.lower() == "all" for word in inv.args)
-    flt, overdue_only, title = await _results_filter(s, replace(inv, args=[w for w in inv.args if w.lower() != "all"]))
-    scope = await s.people.scope(inv.team_id, inv.user_id, admin=roles.admin, everyone=everyone)
-    if scope.department_ids is not None:
-        flt = replace(flt, department_ids=scope.department_ids)
-    report = await s.learning.results(inv.team_id, flt, overdue_only=overdue_only)
-    directory = await s.people.directory(inv.team_id)
-    names = {**directory.slack_ids(), **report.names}
-    return replace(report, names=names, people=directory.names(), scope=scope.label), title
-
-
-async def _results_filter(s: Services, inv: Invocation) -> tuple[ResultsFilter, bool, str]:
-    """`results [overdue] [status=…] [course=…] [module=…] [@user]` → the iSpring filter."""
-    statuses: list[str] = []
-    courses: list[str] = []
-    modules: list[str] = []
-    users: list[str] = []
-    overdue = False
-    for word in inv.args:
-        key, _, value = word.partition("=")
-        if word.lower() == "overdue":
-            overdue = True
-        elif key == "status" and value:
-            statuses += value.split(",")
-        elif word in {c.value for c in CompletionStatus}:
-            statuses.append(word)
-        elif key == "course" and value:
-            courses.append(value)
-        elif key == "module" and value:
-            modules.append(value)
-        elif word.startswith(("<@", "@")) and (user := await _mentioned(s, inv, word)):
-            link = await s.links.learner_for(inv.team_id, user, Provider.ISPRING)
-            if link is None:
-                raise ValidationError(f"<@{user}> is not linked to an iSpring learner.")
-            users.append(link.learner_id)
-        else:
-            raise ValidationError(
-                f"`{word}` is not a results filter. Use overdue, status=…, course=…, module=…, @someone or all."
-            )
-    title = "Overdue modules" if overdue else "Module results"
-    return (
-        ResultsFilter(
-            user_ids=tuple(users),
-            course_ids=tuple(courses),
-            module_ids=tuple(modules),
-            completion_statuses=tuple(statuses),
-        ),
-        overdue,
-        title,
-    )
-
-
-async def _link(s: Services, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
+async def _link(s: CommandServices, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
     args = inv.args
     if not args:
         await reply(respond, bad_arguments_message("link", problem="Say which learner: an id or an e-mail."))
@@ -199,7 +151,7 @@ async def _link(s: Services, inv: Invocation, respond: AsyncRespond, client: Asy
         await s.roles.require_admin(inv.team_id, inv.user_id, "link other people")
         await reply(respond, await _link_report(s, inv, auto=args[0] == "auto"))
         return
-    target = await _mentioned(s, inv, args[0]) if args[0].startswith(("<@", "@")) else None
+    target = await mentioned(s.slack, inv, args[0]) if args[0].startswith(("<@", "@")) else None
     if target is not None:  # `link @user <learner>`: an admin linking someone else
         if len(args) < 2:
             await reply(respond, bad_arguments_message("link", problem="Say which learner to link them to."))
@@ -217,14 +169,14 @@ async def _link(s: Services, inv: Invocation, respond: AsyncRespond, client: Asy
     await reply(respond, linked_other_message(target, result))
 
 
-async def _link_report(s: Services, inv: Invocation, *, auto: bool) -> SlackMessage:
+async def _link_report(s: CommandServices, inv: Invocation, *, auto: bool) -> SlackMessage:
     if auto:
         report = await s.links.auto_link(inv.team_id, actor=inv.user_id)
         return link_report_message(report.unmatched, linked=len(report.linked), skipped=report.skipped)
     return link_report_message(await s.links.unmatched(inv.team_id))
 
 
-async def _unlink(s: Services, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
+async def _unlink(s: CommandServices, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
     """`unlink [@someone] [zoho|ispring]`: shows what would go, with "Unlink …" / "Cancel"; nothing changes yet."""
     target: str | None = None
     provider: Provider | None = None
@@ -232,7 +184,7 @@ async def _unlink(s: Services, inv: Invocation, respond: AsyncRespond, client: A
         if word.lower() in {p.value for p in Provider}:
             provider = Provider(word.lower())
         elif target is None:
-            target = await _mentioned(s, inv, word)
+            target = await mentioned(s.slack, inv, word)
         else:
             await reply(respond, bad_arguments_message("unlink", problem="Name one person and, optionally, one LMS."))
             return
@@ -248,7 +200,7 @@ async def _unlink(s: Services, inv: Invocation, respond: AsyncRespond, client: A
     await reply(respond, unlink_confirm(target, shown, own=own, scope=",".join(p for p, _ in shown)))
 
 
-async def _connect(s: Services, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
+async def _connect(s: CommandServices, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
     await s.roles.require_admin(inv.team_id, inv.user_id, "connect an LMS")
     which = inv.args[0].lower() if inv.args else ""
     if which == Provider.ISPRING:
@@ -261,17 +213,17 @@ async def _connect(s: Services, inv: Invocation, respond: AsyncRespond, client: 
     await reply(respond, connect_zoho_message(url))
 
 
-async def _edit_module(s: Services, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
+async def _edit_module(s: CommandServices, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
     await s.roles.require_editor(inv.team_id, inv.user_id)
-    await modals.open_module_edit(s, client, inv.trigger_id, inv.team_id, inv.args[0] if inv.args else None)
+    await modals.open_module_edit(s.modals, client, inv.trigger_id, inv.team_id, inv.args[0] if inv.args else None)
 
 
-async def _track(s: Services, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
+async def _track(s: CommandServices, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
     await s.roles.require_admin(inv.team_id, inv.user_id, "track modules")
-    await modals.open_track(s, client, inv.trigger_id, inv.team_id)
+    await modals.open_track(s.modals, client, inv.trigger_id, inv.team_id)
 
 
-async def _untrack(s: Services, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
+async def _untrack(s: CommandServices, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
     await s.roles.require_admin(inv.team_id, inv.user_id, "untrack modules")
     if inv.args:
         removed = await s.tracking.untrack(inv.team_id, inv.user_id, inv.args[0])
@@ -280,32 +232,18 @@ async def _untrack(s: Services, inv: Invocation, respond: AsyncRespond, client: 
     await reply(respond, untrack_message(await s.tracking.list(inv.team_id)))
 
 
-async def _remind(s: Services, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
-    await reply(respond, await remind_command(s, inv.team_id, inv.user_id, inv.args))
+async def _remind(s: CommandServices, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
+    await reply(respond, await remind_command(s.remind, inv.team_id, inv.user_id, inv.args))
 
 
-async def _status(s: Services, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
+async def _status(s: CommandServices, inv: Invocation, respond: AsyncRespond, client: AsyncWebClient) -> None:
     roles = await s.roles.roles(inv.team_id, inv.user_id)
     report = await s.status.report(inv.team_id, inv.user_id, admin=roles.admin)
     if roles.admin:
         await reply(respond, status_message(report))
         return
-    reminders = await s.reminder_prefs.settings(inv.team_id, inv.user_id)
-    now = datetime.fromtimestamp(s.cache.clock(), UTC)
-    await reply(respond, learner_status_message(report, reminders, now=now, manager=roles.can_see_others))
-
-
-async def _mentioned(s: Services, inv: Invocation, word: str) -> str:
-    """The Slack user a word names: `<@U…|name>` (how Slack sends mentions), `@handle`, or `U…`.
-
-    A word that names nobody is an error, never "the caller": `/lms unlink @someone` must not unlink you.
-    """
-    user = slack_user_ref(word)
-    if user is None and word.startswith("@"):
-        user = await s.slack.user_id_by_handle(inv.team_id, word[1:])
-    if user is None:
-        raise ValidationError(f"`{word}` does not name anyone in this workspace: mention them, like @jane.")
-    return user
+    reminders = await s.preferences.settings(inv.team_id, inv.user_id)
+    await reply(respond, learner_status_message(report, reminders, now=utc(s.clock), manager=roles.can_see_others))
 
 
 def _provider_word(word: str | None) -> Provider | None:
@@ -336,7 +274,7 @@ _ALIASES = {"edit": "edit-module", "edit_module": "edit-module", "plan": "plans"
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 
 
-def register(app: AsyncApp, services: Services) -> None:
+def register(app: AsyncApp, services: CommandServices) -> None:
     @app.command("/lms")
     @guarded
     async def lms_command(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient) -> None:

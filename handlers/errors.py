@@ -1,6 +1,7 @@
 """The error boundary: every failure a person can meet becomes a plain reply — never a stack trace.
 
-- `message_for` maps an exception to what the person sees: a `UserError` shows its own message; the LMS
+- `message_for` maps an exception to what the person sees: a `UserError` shows its Problem's sentence
+  (`handlers.views.problems`) or its own words; the LMS
   errors, Slack's refusals and storage's errors are mapped here, once, to plain copy (storage's own words and
   the database driver's stay in the log); anything else is logged with the request id and answered with
   `UNEXPECTED`.
@@ -39,11 +40,12 @@ from bot.lms.errors import (
     UnauthorizedError,
     UnreachableError,
 )
+from bot.services.errors import DecryptionError, NotFound, StorageError, unavailable_cause
 from bot.services.roles import NotAllowed
 from bot.services.slack_gateway import SlackNotInstalled
 from handlers.views import SlackMessage, error_message
 from handlers.views.notices import DATABASE_UNAVAILABLE, UNEXPECTED, field_text, problem_modal, refusal
-from storage.errors import DecryptionError, NotFound, StorageError, unavailable_cause
+from handlers.views.problems import problem_text
 
 __all__ = ["DATABASE_UNAVAILABLE", "UNEXPECTED", "guarded", "install", "message_for"]
 
@@ -65,7 +67,7 @@ def _message_for(exc: BaseException) -> SlackMessage:
     if isinstance(exc, NotAllowed):
         return error_message(refusal(exc.role, exc.what))
     if isinstance(exc, UserError):  # our own words, with their mrkdwn (`/lms link`, <@U…>) kept
-        return error_message(exc.message, markup=True)
+        return error_message(problem_text(exc), markup=True)
     if isinstance(exc, StorageError):
         return _storage_message(exc)
     if isinstance(exc, NotConnectedError):

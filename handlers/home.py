@@ -7,19 +7,25 @@ tab does not spend the LMS's 30-a-minute budget every time.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.container import Services
-from bot.services.learning import NeedsSetup
-from bot.services.preferences import PreferenceError
+from bot.services.learning import LearningService, NeedsSetup
+from bot.services.links import LinkService
+from bot.services.preferences import PreferenceError, PreferenceService
+from bot.services.roles import RoleService
+from bot.services.slack_gateway import SlackGateway
+from bot.services.status import StatusService
 from bot.services.types import ModuleStatus, PlansReport, Provider, SessionsReport
 from handlers.context import team_of, user_of
 from handlers.errors import guarded, message_for
-from handlers.reminder_settings import clear_digest_notes, remind_command
+from handlers.reminder_settings import RemindServices, clear_digest_notes, remind_command
 from handlers.views import (
     HOME_REFRESH_ACTION,
     REMIND_DIGEST_OFF_ACTION,
@@ -43,6 +49,7 @@ from handlers.views.home import (
     refused_note,
 )
 from handlers.views.kit import SlackMessage
+from handlers.views.problems import problem_text
 
 log = logging.getLogger(__name__)
 HOME_MAX_AGE = 900.0  # seconds a cached answer is good enough for the Home tab
@@ -51,8 +58,22 @@ HOME_MAX_AGE = 900.0  # seconds a cached answer is good enough for the Home tab
 REFRESH_MAX_AGE = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class HomeServices:
+    """What the Home tab shows and its controls change."""
+
+    links: LinkService
+    learning: LearningService
+    roles: RoleService
+    status: StatusService
+    preferences: PreferenceService
+    slack: SlackGateway
+    lms_now: Callable[[], datetime]  # now, in the LMS's zone (sessions are compared in its wall-clock time)
+    remind: RemindServices  # the controls that do what `/lms remind …` does
+
+
 async def publish_home(
-    s: Services,
+    s: HomeServices,
     client: AsyncWebClient,
     team_id: str,
     user_id: str,
@@ -90,8 +111,8 @@ async def publish_home(
     admin = await s.status.report(team_id, user_id, admin=True) if roles.admin else None
     view = home_view(
         modules=modules,
-        reminders=await s.reminder_prefs.settings(team_id, user_id),
-        now=s.settings.lms_now(),  # sessions are compared in the LMS's own wall-clock time
+        reminders=await s.preferences.settings(team_id, user_id),
+        now=s.lms_now(),  # sessions are compared in the LMS's own wall-clock time
         sessions=sessions,
         plans=plans,
         admin=admin,
@@ -106,7 +127,7 @@ async def publish_home(
     await client.views_publish(user_id=user_id, view=view)
 
 
-def register(app: AsyncApp, services: Services) -> None:
+def register(app: AsyncApp, services: HomeServices) -> None:
     @app.event("app_home_opened")
     @guarded
     async def home_opened(event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -121,17 +142,17 @@ def register(app: AsyncApp, services: Services) -> None:
         team_id, user_id = team_of(body), user_of(body)
         note = None
         try:
-            await services.reminder_prefs.update(team_id, user_id, **changes)
+            await services.preferences.update(team_id, user_id, **changes)
         except PreferenceError as exc:  # the Home tab has no reply box: the refusal is its note
             log.info("home: preference change refused for %s: %s", user_id, exc)
-            note = refused_note(exc.message)
+            note = refused_note(problem_text(exc))
         await publish_home(services, client, team_id, user_id, note=note)
 
     @app.action(REMIND_ON_ACTION)
     @guarded
     async def remind_on(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await change(ack, body, client, enabled=True, snoozed_until=None)
-        await clear_digest_notes(services, team_of(body), user_of(body))  # as `/lms remind on` does
+        await clear_digest_notes(services.remind, team_of(body), user_of(body))  # as `/lms remind on` does
 
     @app.action(REMIND_OFF_ACTION)
     @guarded
@@ -164,7 +185,7 @@ def register(app: AsyncApp, services: Services) -> None:
         team_id, user_id = team_of(body), user_of(body)
         value = (body.get("actions") or [{}])[0].get("value") or ""
         if value.isdigit():
-            await services.reminder_prefs.unmute(team_id, user_id, int(value))
+            await services.preferences.unmute(team_id, user_id, int(value))
         await publish_home(services, client, team_id, user_id)
 
     @app.action(HOME_REFRESH_ACTION)
@@ -177,7 +198,7 @@ def register(app: AsyncApp, services: Services) -> None:
         """A Home control does what the `/lms remind …` command does; its first line is shown on the tab."""
         await ack()
         team_id, user_id = team_of(body), user_of(body)
-        reply = await remind_command(services, team_id, user_id, args)
+        reply = await remind_command(services.remind, team_id, user_id, args)
         await publish_home(services, client, team_id, user_id, note=_first_line(reply))
 
     def picked(body: dict[str, Any]) -> dict[str, Any]:
@@ -231,7 +252,7 @@ def _first_line(reply: SlackMessage) -> str:
     return str(reply.get("text") or "").split("\n", 1)[0][:300]
 
 
-async def _link_by_slack_email(s: Services, team_id: str, user_id: str) -> str:
+async def _link_by_slack_email(s: HomeServices, team_id: str, user_id: str) -> str:
     """Link the person to every connected LMS that knows their Slack e-mail; says per LMS what happened."""
     try:
         email = (await s.slack.user(team_id, user_id)).email

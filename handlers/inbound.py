@@ -20,7 +20,7 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.container import Services
+from bot.services.deliveries import DeliveryLedger
 from bot.slack_guard import RECORDED_EVENT_ID, event_id_of
 from handlers.context import team_of
 
@@ -56,8 +56,8 @@ class ConfiguredWorkspace:
         return self.team_id
 
 
-def register(app: AsyncApp, services: Services) -> None:
-    if not services.settings.multi_workspace:  # several workspaces: Bolt's installation store decides
+def register(app: AsyncApp, deliveries: DeliveryLedger, *, multi_workspace: bool) -> None:
+    if not multi_workspace:  # several workspaces: Bolt's installation store decides
         workspace = ConfiguredWorkspace()
 
         @app.middleware
@@ -91,7 +91,7 @@ def register(app: AsyncApp, services: Services) -> None:
         if event_id is None or context.get(RECORDED_EVENT_ID) == event_id:
             await next()
             return None
-        if await services.deliveries.first_time(event_id=event_id):
+        if await deliveries.first_time(event_id=event_id):
             await next()
             return None
         log.info("ignored event %s: already taken in", event_id)

@@ -10,18 +10,18 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 
-from bot.container import Services
+from bot.services.workspaces import WorkspaceService
 from handlers.context import team_of
 from handlers.errors import guarded
 
 
-def register(app: AsyncApp, services: Services) -> None:
+def register(app: AsyncApp, workspaces: WorkspaceService) -> None:
     @app.event("app_uninstalled")
     @guarded
     async def app_uninstalled(body: dict[str, Any], context: AsyncBoltContext) -> None:
         team = context.team_id or team_of(body)
         if team:
-            await services.workspaces.uninstalled(team, enterprise_id=context.enterprise_id)
+            await workspaces.uninstalled(team, enterprise_id=context.enterprise_id)
 
     @app.event("tokens_revoked")
     @guarded
@@ -29,4 +29,4 @@ def register(app: AsyncApp, services: Services) -> None:
         team = context.team_id or team_of(body)
         tokens = event.get("tokens")
         if team and isinstance(tokens, dict):
-            await services.workspaces.tokens_revoked(team, tokens, enterprise_id=context.enterprise_id)
+            await workspaces.tokens_revoked(team, tokens, enterprise_id=context.enterprise_id)

@@ -7,6 +7,7 @@ an admin may unlink someone, and the admins get at most one request per person p
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -15,7 +16,9 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.container import Services
+from bot.services.links import LinkService
+from bot.services.roles import RoleService
+from bot.services.slack_gateway import SlackGateway
 from bot.services.types import Provider
 from handlers.context import reply, team_of, user_of
 from handlers.errors import guarded
@@ -37,6 +40,15 @@ from handlers.views.notices import STALE_BUTTON, error_message
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class LinkingServices:
+    """What the linking replies' buttons use."""
+
+    links: LinkService
+    roles: RoleService
+    slack: SlackGateway
+
+
 def _value(body: dict[str, Any]) -> str:
     return str((body.get("actions") or [{}])[0].get("value") or "")
 
@@ -51,7 +63,7 @@ async def _replace(respond: AsyncRespond, shown: SlackMessage) -> None:
 
 
 async def ask_admins(
-    s: Services, client: AsyncWebClient, team_id: str, requester: str, wanted: list[Provider]
+    s: LinkingServices, client: AsyncWebClient, team_id: str, requester: str, wanted: list[Provider]
 ) -> SlackMessage:
     """DM every admin once with who asks and the command that links them; once per requester per day."""
     missing = [p for p in wanted if await s.links.learner_for(team_id, requester, p) is None]
@@ -77,7 +89,7 @@ async def ask_admins(
     return link_request_sent(sent, missing) if sent else link_request_refused(None)
 
 
-def register(app: AsyncApp, services: Services) -> None:
+def register(app: AsyncApp, services: LinkingServices) -> None:
     @app.action(LINK_ASK_ADMINS_ACTION)
     @guarded
     async def ask(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient) -> None:

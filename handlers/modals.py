@@ -2,12 +2,18 @@
 
 A trigger_id is good for 3 seconds, and Zoho may take longer than that to answer: so a modal opens at once
 with a "Loading…" view, and is updated with the prefilled form when Zoho has answered.
+
+Size (~370 lines): the three modals share that open-at-once, update-when-Zoho-answers flow and its error
+handling; each modal's views are in handlers/views.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -16,13 +22,13 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.container import Services
 from bot.lms.dates import DateOrder
 from bot.lms.errors import LMSError
 from bot.lms.module_update import ModuleUpdateError, validate_module_update
-from bot.services.connections import ConnectError
-from bot.services.roles import Role
-from bot.services.tracking import TrackError
+from bot.services.connections import ConnectError, ConnectionService
+from bot.services.module_edit import ModuleEditService
+from bot.services.roles import Role, RoleService
+from bot.services.tracking import TrackError, TrackingService
 from bot.services.types import ModuleEditForm, Provider
 from handlers.context import dm, team_of, user_of
 from handlers.errors import guarded, message_for
@@ -57,6 +63,7 @@ from handlers.views.connect import (
     ispring_connected_text,
 )
 from handlers.views.notices import field_text, loading_modal, notice_modal, problem_modal, refusal
+from handlers.views.problems import problem_text, unchecked_note
 from handlers.views.tracking import track_result_message, untracked_text
 
 log = logging.getLogger(__name__)
@@ -66,11 +73,22 @@ EDIT_MODULES = refusal(Role.EDITOR, "edit modules")
 TRACK_MODULES = refusal(Role.ADMIN, "track modules")
 
 
+@dataclass(frozen=True, slots=True)
+class ModalServices:
+    """What the module-edit, track and connect-iSpring modals use."""
+
+    roles: RoleService
+    tracking: TrackingService
+    module_edit: ModuleEditService
+    connections: ConnectionService
+    lms_now: Callable[[], datetime]  # now, in the LMS's zone: "today" for a lock-until date
+
+
 # --- module edit ------------------------------------------------------------------------------------------
 
 
 async def open_module_edit(
-    s: Services, client: AsyncWebClient, trigger_id: str, team_id: str, ref: str | int | None
+    s: ModalServices, client: AsyncWebClient, trigger_id: str, team_id: str, ref: str | int | None
 ) -> None:
     if ref is None:
         await client.views_open(trigger_id=trigger_id, view=module_picker_modal(await s.tracking.list(team_id)))
@@ -79,7 +97,7 @@ async def open_module_edit(
     await _show_form(s, client, str(opened["view"]["id"]), team_id, ref)
 
 
-async def _show_form(s: Services, client: AsyncWebClient, view_id: str, team_id: str, ref: str | int) -> None:
+async def _show_form(s: ModalServices, client: AsyncWebClient, view_id: str, team_id: str, ref: str | int) -> None:
     try:
         form = await s.module_edit.form(team_id, ref)
     except Exception as exc:  # noqa: BLE001 - said in the "Loading…" modal, which a command's reply cannot reach
@@ -88,7 +106,7 @@ async def _show_form(s: Services, client: AsyncWebClient, view_id: str, team_id:
     await client.views_update(view_id=view_id, view=module_edit_modal(form))
 
 
-async def _submit_module_edit(s: Services, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+async def _submit_module_edit(s: ModalServices, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
     team_id, user_id = team_of(body), user_of(body)
     view = body["view"]
     tracked_id = module_edit_tracked_id(view.get("private_metadata", ""))
@@ -102,7 +120,7 @@ async def _submit_module_edit(s: Services, ack: AsyncAck, body: dict[str, Any], 
         await ack(response_action="errors", errors={first_block: "This form lost track of its module; open it again."})
         return
     try:  # validate before acking: field errors show inline, and nothing is sent to Zoho
-        update = validate_module_update(**values, date_order=DateOrder.DMY, today=s.settings.lms_now().date())
+        update = validate_module_update(**values, date_order=DateOrder.DMY, today=s.lms_now().date())
     except ModuleUpdateError as exc:
         await ack(response_action="errors", errors=module_edit_errors(exc.field_errors))
         return
@@ -131,13 +149,13 @@ async def _submit_module_edit(s: Services, ack: AsyncAck, body: dict[str, Any], 
 # --- tracking ---------------------------------------------------------------------------------------------
 
 
-async def open_track(s: Services, client: AsyncWebClient, trigger_id: str, team_id: str) -> None:
+async def open_track(s: ModalServices, client: AsyncWebClient, trigger_id: str, team_id: str) -> None:
     opened = await client.views_open(trigger_id=trigger_id, view=loading_modal("Track a module", "Loading courses…"))
     lists = await s.tracking.picker_lists(team_id)
     await client.views_update(view_id=str(opened["view"]["id"]), view=track_module_modal(courses=lists.courses))
 
 
-async def _track_pick(s: Services, body: dict[str, Any], client: AsyncWebClient) -> None:
+async def _track_pick(s: ModalServices, body: dict[str, Any], client: AsyncWebClient) -> None:
     """The LMS, a course or a batch was picked: show the next list, keeping the choices so far (another LMS
     starts again from its own course list)."""
     view = body["view"]
@@ -161,7 +179,7 @@ async def _track_pick(s: Services, body: dict[str, Any], client: AsyncWebClient)
     await client.views_update(view_id=str(view["id"]), hash=view.get("hash"), view=updated)
 
 
-async def _submit_track(s: Services, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+async def _submit_track(s: ModalServices, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
     team_id, user_id = team_of(body), user_of(body)
     view = body["view"]
     chosen = track_module_metadata(view.get("private_metadata", ""))
@@ -195,7 +213,7 @@ async def _submit_track(s: Services, ack: AsyncAck, body: dict[str, Any], client
         result = await asyncio.wait_for(track(), timeout=TRACK_CHECK_SECONDS)
     except TrackError as exc:  # under the field it concerns (an alias taken: under the alias)
         field = TRACK_BLOCK_IDS.get(exc.field, TRACK_BLOCK_IDS["module_id"])
-        await ack(response_action="errors", errors={field: field_text(exc.message)})
+        await ack(response_action="errors", errors={field: field_text(problem_text(exc))})
         return
     except TimeoutError:
         await ack()
@@ -210,7 +228,8 @@ async def _submit_track(s: Services, ack: AsyncAck, body: dict[str, Any], client
         return
     else:
         await ack()
-    shown = track_result_message(result.module_name, result.tracked, changed=result.changed, note=result.note)
+    note = unchecked_note(result.unchecked) if result.unchecked else None
+    shown = track_result_message(result.module_name, result.tracked, changed=result.changed, note=note)
     await dm(client, user_id, shown)
 
 
@@ -221,7 +240,9 @@ async def open_connect_ispring(client: AsyncWebClient, trigger_id: str) -> None:
     await client.views_open(trigger_id=trigger_id, view=connect_ispring_modal())
 
 
-async def _submit_connect_ispring(s: Services, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+async def _submit_connect_ispring(
+    s: ModalServices, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
+) -> None:
     team_id, user_id = team_of(body), user_of(body)
     values = body["view"]["state"]["values"]
     client_id = (values.get("ispring_client_id", {}).get("value", {}) or {}).get("value") or ""
@@ -237,7 +258,7 @@ async def _submit_connect_ispring(s: Services, ack: AsyncAck, body: dict[str, An
     try:
         connection = await asyncio.wait_for(asyncio.shield(task), timeout=TRACK_CHECK_SECONDS)
     except (ConnectError, LMSError) as exc:
-        await ack(response_action="errors", errors={"ispring_client_secret": field_text(str(exc))})
+        await ack(response_action="errors", errors={"ispring_client_secret": field_text(_refused(exc))})
         return
     except TimeoutError:
         await ack(response_action="update", view=loading_modal("Connect iSpring", "Checking the key with iSpring…"))
@@ -245,7 +266,7 @@ async def _submit_connect_ispring(s: Services, ack: AsyncAck, body: dict[str, An
         try:
             connection = await task
         except (ConnectError, LMSError) as exc:  # the form again, with what was typed (but the secret) kept
-            await client.views_update(view_id=view_id, view=connect_ispring_modal(client_id.strip(), str(exc)))
+            await client.views_update(view_id=view_id, view=connect_ispring_modal(client_id.strip(), _refused(exc)))
             return
         done = notice_modal("Connect iSpring", ispring_connected_text(connection.client_id))
         await client.views_update(view_id=view_id, view=done)
@@ -253,6 +274,11 @@ async def _submit_connect_ispring(s: Services, ack: AsyncAck, body: dict[str, An
     await ack(
         response_action="update", view=notice_modal("Connect iSpring", ispring_connected_text(connection.client_id))
     )
+
+
+def _refused(exc: ConnectError | LMSError) -> str:
+    """Why iSpring's key was not saved: our sentence, or what iSpring said (with the endpoint)."""
+    return problem_text(exc) if isinstance(exc, ConnectError) else str(exc)
 
 
 async def _refuse(client: AsyncWebClient, body: dict[str, Any], title: str, text: str) -> None:
@@ -264,7 +290,7 @@ async def _refuse(client: AsyncWebClient, body: dict[str, Any], title: str, text
         log.info("could not show a refusal to %s: %s", user_of(body), exc.response.get("error"))
 
 
-def register(app: AsyncApp, services: Services) -> None:
+def register(app: AsyncApp, services: ModalServices) -> None:
     async def open_for_editor(body: dict[str, Any], client: AsyncWebClient, ref: str | int | None) -> None:
         team_id, user_id = team_of(body), user_of(body)
         roles = await services.roles.roles(team_id, user_id)

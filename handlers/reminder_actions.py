@@ -13,10 +13,8 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
-from bot.container import Services
-from bot.reminders.actions import MessageRef
+from bot.reminders.actions import MessageRef, ReminderActions
 from bot.reminders.types import Digest
-from bot.reminders_root import build_actions
 from handlers.context import reply, team_of, user_of
 from handlers.errors import guarded
 from handlers.views.digest import (
@@ -53,8 +51,7 @@ async def _replace(respond: AsyncRespond, body: dict[str, Any], digest: Digest |
     await respond(text=shown["text"], blocks=shown["blocks"], replace_original=True)
 
 
-def register(app: AsyncApp, services: Services) -> None:
-    actions = build_actions(services)
+def register(app: AsyncApp, actions: ReminderActions) -> None:
 
     async def snooze(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, days: int) -> None:
         await ack()

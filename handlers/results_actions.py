@@ -17,12 +17,13 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.container import Services
-from handlers.commands import Invocation, results_report, split_args
+from bot.services.nudges import NudgeService
 from handlers.context import reply, team_of, user_of
 from handlers.errors import guarded
-from handlers.views.digest import NUDGE_ACTION, nudge_dm, nudged_message, nudged_note, nudged_reply
-from handlers.views.reports import (
+from handlers.invocation import Invocation, split_args
+from handlers.results_query import ResultsServices, results_report
+from handlers.views.manager_digest import NUDGE_ACTION, nudge_dm, nudged_message, nudged_note, nudged_reply
+from handlers.views.results import (
     RESULTS_CSV_ACTION,
     RESULTS_NEXT_ACTION,
     RESULTS_PREV_ACTION,
@@ -46,11 +47,11 @@ def _invocation(body: dict[str, Any], query: str) -> Invocation:
     return Invocation(team_of(body), user_of(body), split_args(query), str(body.get("trigger_id") or ""), body)
 
 
-def register(app: AsyncApp, services: Services) -> None:
+def register(app: AsyncApp, results: ResultsServices, nudges: NudgeService) -> None:
     async def page(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         query, offset = read_page_value(_value(body))
-        report, title = await results_report(services, _invocation(body, query))
+        report, title = await results_report(results, _invocation(body, query))
         shown = results_message(report, title=title, offset=offset, query=query)
         await respond(text=shown["text"], blocks=shown["blocks"], replace_original=True)
 
@@ -71,14 +72,14 @@ def register(app: AsyncApp, services: Services) -> None:
         """A lazy listener (reading every result and uploading a file can take a while): behind `guarded`."""
         query, _offset = read_page_value(_value(body))
         inv = _invocation(body, query)
-        report, title = await results_report(services, inv)
+        report, title = await results_report(results, inv)
         if not report.results:
             await reply(respond, no_results_message())
             return
         stamp = datetime.now(UTC).strftime("%Y-%m-%d")
         rows = len(report.results)
         try:
-            channel = await services.slack.dm_channel(inv.team_id, inv.user_id)
+            channel = await results.slack.dm_channel(inv.team_id, inv.user_id)
             await client.files_upload_v2(
                 channel=channel,
                 content=results_csv(report),
@@ -100,7 +101,7 @@ def register(app: AsyncApp, services: Services) -> None:
     @guarded
     async def nudge(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        outcome = await services.nudges.nudge_overdue(team_of(body), user_of(body), nudge_dm)
+        outcome = await nudges.nudge_overdue(team_of(body), user_of(body), nudge_dm)
         note = nudged_note(outcome.nudged, outcome.already, outcome.unreachable, outcome.failed)
         original = body.get("message")
         if original:  # the digest shows what was done, in place of the button

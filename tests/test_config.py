@@ -94,3 +94,25 @@ def test_daily_call_budget_settings_are_checked(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError, match=name.lower()):
         Settings()
+
+
+def test_the_reminder_settings_are_part_of_the_one_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.config import ReminderConfig
+    from storage.repositories.preferences import WEEKDAYS
+
+    monkeypatch.setenv("REMINDER_SWEEP_MINUTES", "7")
+    monkeypatch.setenv("REMINDER_MANAGER_DIGEST_WEEKDAY", "Friday")
+    s = Settings()
+    assert (s.reminders.sweep_minutes, s.reminders.manager_digest_weekday) == (7.0, "fri")  # the same names
+    mine = s.with_reminders(ReminderConfig(_env_file=None, sweep_minutes=1))  # type: ignore[call-arg]
+    assert (mine.reminders.sweep_minutes, s.reminders.sweep_minutes) == (1.0, 7.0)
+    assert [ReminderConfig(manager_digest_weekday=day).manager_digest_weekday for day in WEEKDAYS] == list(WEEKDAYS)
+
+
+def test_a_malformed_reminder_setting_fails_where_reminders_are_built_not_before(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("REMINDER_SWEEP_MINUTES", "often")
+    s = Settings()  # `lmsbot link` and the other commands without reminders still run
+    with pytest.raises(ValidationError, match="sweep_minutes"):
+        _ = s.reminders

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.lms.ispring_models import ModuleResult
-from bot.services.links import LinkAttempt
+from bot.services.links import LinkAttempt, LinkError
 from bot.services.types import IspringProgress, Provider
 from handlers import views
 from handlers.views.linking import link_reply, link_request_dm, unlink_confirm
@@ -46,7 +46,7 @@ def test_an_ispring_failure_is_said_plainly() -> None:
 
 
 def test_link_reply_unlink_question_and_admin_dm_are_valid_block_kit() -> None:
-    reply = check_message(link_reply([LinkAttempt(Provider.ZOHO, problem="no e-mail lookup")]))
+    reply = check_message(link_reply([LinkAttempt(Provider.ZOHO, problem=LinkError("no e-mail lookup"))]))
     assert "Ask an admin to link me" in everything(reply)
     check_message(link_request_dm("U1", "jane", "jane@example.com", [Provider.ZOHO, Provider.ISPRING]))
     question = check_message(

@@ -25,6 +25,7 @@ from bot.lms.module_update import ModuleUpdate, ModuleUpdateError, validate_modu
 from bot.lms.zoho_models import Batch, Course, LearningPlanProgress, LockType, Module, ModuleProgress, Session
 from bot.services.types import (
     BudgetLine,
+    ConnectionState,
     Freshness,
     ModuleEditForm,
     ModuleStatus,
@@ -40,7 +41,7 @@ from bot.services.types import (
 from handlers import views
 from handlers.views import limits
 from handlers.views.kit import SlackMessage
-from handlers.views.reports import page_value, read_page_value
+from handlers.views.results import page_value, read_page_value
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FETCHED = datetime(2025, 3, 4, 9, 12, tzinfo=UTC)
@@ -480,7 +481,7 @@ def test_300_results_come_in_pages_of_40_with_buttons() -> None:
 
 def test_status_shows_connections_links_budget_and_sweep() -> None:
     report = StatusReport(
-        connections={Provider.ZOHO: "connected (EU data center)"},
+        connections={Provider.ZOHO: ConnectionState("admin", data_center="EU")},
         linked_as={Provider.ZOHO: "100002000000040623"},
         tracked=[ref(1, "M1"), ref(2, None)],
         budgets=[BudgetLine("zoho.progress", 25, 30, 0), BudgetLine("zoho.modules", 0, 30, 170)],
@@ -792,7 +793,7 @@ def test_home_for_a_learner() -> None:
 def test_home_for_an_admin_with_hundreds_of_everything() -> None:
     settings = ReminderSettings(enabled=False, digest=False, muted=tuple(ref(i, f"M{i}") for i in range(300)))
     admin = StatusReport(
-        connections={Provider.ZOHO: "connected", Provider.ISPRING: "connected"},
+        connections={Provider.ZOHO: ConnectionState("admin"), Provider.ISPRING: ConnectionState("admin")},
         linked_as={},
         tracked=[ref(i, f"M{i}") for i in range(300)],
         budgets=[BudgetLine("zoho.progress", 3, 30, 0)],

@@ -1,4 +1,5 @@
-"""A virtual clock for tests and benchmarks: `sleep` parks the caller; `drive` jumps time to the next wake-up.
+"""A virtual clock (a bot.clock.Clock) for tests and benchmarks: `sleep` parks the caller; `drive` jumps time to
+the next wake-up.
 
 Lets minutes of rate-limit waiting run in milliseconds, with real asyncio concurrency, so limits and
 locks can be checked exactly instead of with timed tests.
@@ -12,8 +13,12 @@ import itertools
 from collections.abc import Awaitable, Iterable
 from typing import Any
 
+from bot.clock import Clock
 
-class VirtualClock:
+
+class VirtualClock(Clock):
+    """A bot.clock.Clock that moves only when told to (`advance`) or when everything waits on it (`drive`)."""
+
     def __init__(self, start: float = 1_700_000_000.0) -> None:
         self._now = start
         self._waiters: list[tuple[float, int, asyncio.Future[None]]] = []

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from bot.clock import Clock
 from bot.config import Settings
 from bot.lms.errors import NotConnectedError, ValidationError
 from bot.lms.exchange import HttpLimits
@@ -17,7 +18,6 @@ from bot.lms.ispring import ISpringClient
 from bot.lms.options import ISpringAuthScheme
 from bot.lms.pool import PooledClient, environment_proxies, lms_transport
 from bot.lms.ratelimit import (
-    Clock,
     MemoryBackend,
     RateLimitBackend,
     RateLimiter,

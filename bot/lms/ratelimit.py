@@ -20,9 +20,7 @@ in milliseconds), honour an externally reported lock, and count a rolling day in
 
 from __future__ import annotations
 
-import asyncio
 import math
-import time
 import uuid
 import weakref
 from collections import deque
@@ -33,6 +31,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
 from bot import metrics
+from bot.clock import Clock, SystemClock
 from bot.lms.errors import DailyBudgetExhaustedError, RateLimitedError
 
 if TYPE_CHECKING:
@@ -42,22 +41,6 @@ DAY_SECONDS = 86400
 # Calls are counted per minute of the day: a minute's calls leave the rolling 24 hours together, when the
 # last of them is 24 h old, so the count is never below the true one and each key keeps at most 1,441 buckets.
 DAILY_BUCKET_SECONDS = 60
-
-
-class Clock(Protocol):
-    def now(self) -> float: ...
-
-    async def sleep(self, seconds: float) -> None: ...
-
-
-class SystemClock:
-    """Wall-clock seconds: comparable between processes, which the shared backends need."""
-
-    def now(self) -> float:
-        return time.time()
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
 
 
 class Priority(StrEnum):

@@ -15,10 +15,10 @@ from typing import Any, Protocol
 import httpx
 
 from bot import metrics
+from bot.clock import Clock, SystemClock
 from bot.lms.content import read_json
 from bot.lms.errors import InvalidResponseError, LMSError, UnauthorizedError, error_for_status
 from bot.lms.exchange import HttpLimits, exchange
-from bot.lms.ratelimit import Clock, SystemClock
 
 TOKEN_ENDPOINT = "token"  # the endpoint name token-request failures carry (the sweep keys on it)
 

@@ -23,15 +23,25 @@ class MessageRef:
     message_ts: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class SentDigest:
+    """A digest as it was sent: which DM message shows it, and what it says."""
+
+    id: int
+    channel_id: str | None
+    message_ts: str | None
+    digest: Digest
+
+
 class ReminderActions:
     def __init__(
         self,
         preferences: PreferenceService,
-        state: SentLog,
+        sent_log: SentLog,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.preferences = preferences
-        self.state = state
+        self._sent_log = sent_log
         self.clock = clock
 
     async def snooze(self, ref: MessageRef, days: int) -> tuple[datetime, Digest | None]:
@@ -49,15 +59,19 @@ class ReminderActions:
         tracked = await self.preferences.mute(ref.team_id, ref.user_id, tracked_id)
         return tracked.label, await self._edit(ref, lambda d: replace(d, muted=d.muted | {tracked.id}))
 
-    async def recent_digests(self, team_id: str, user_id: str, days: int = 8) -> list[tuple[SentReminder, Digest]]:
+    async def recent_digests(self, team_id: str, user_id: str, days: int = 8) -> list[SentDigest]:
         """The digests this learner got lately (oldest first), e.g. to change their "Snoozed" note."""
-        rows = await self.state.recent(team_id, [DIGEST_KEY], self.clock() - timedelta(days=days))
+        rows = await self._sent_log.recent(team_id, [DIGEST_KEY], self.clock() - timedelta(days=days))
         found = []
         for row in rows:
             digest = Digest.from_payload(row.payload) if row.slack_user_id == user_id else None
             if digest is not None:
-                found.append((row, digest))
+                found.append(SentDigest(row.id, row.channel_id, row.message_ts, digest))
         return found
+
+    async def save(self, sent: SentDigest, digest: Digest) -> None:
+        """Remember what a sent digest says now (after its message was edited), so later edits start from it."""
+        await self._sent_log.set_payload(sent.id, digest.to_payload())
 
     async def _edit(self, ref: MessageRef, change: Callable[[Digest], Digest]) -> Digest | None:
         found = await self._find(ref)
@@ -65,12 +79,12 @@ class ReminderActions:
             return None
         row, digest = found
         changed = change(digest)
-        await self.state.set_payload(row.id, changed.to_payload())
+        await self._sent_log.set_payload(row.id, changed.to_payload())
         return changed
 
     async def _find(self, ref: MessageRef) -> tuple[SentReminder, Digest] | None:
         if not ref.channel_id or not ref.message_ts:
             return None
-        row = await self.state.by_message(ref.team_id, ref.user_id, ref.channel_id, ref.message_ts)
+        row = await self._sent_log.by_message(ref.team_id, ref.user_id, ref.channel_id, ref.message_ts)
         digest = Digest.from_payload(row.payload) if row is not None else None
         return (row, digest) if row is not None and digest is not None else None

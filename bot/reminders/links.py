@@ -3,33 +3,13 @@
 Where the LMS gives an address it wins: iSpring's GET /course/{id}/modules lists a `viewUrl` per module.
 Zoho's answers carry none, and neither vendor documents a learner-facing URL pattern, so lmsbot ships no
 default: without a template Zoho items get no per-module button (the digest offers the Zoho People home page
-once) and iSpring items without a `viewUrl` none; `/lms status` tells admins which template is not set.
+once) and iSpring items without a `viewUrl` none; `/lms status` tells admins which template is not set. The
+templates are checked with the other REMINDER_* settings (bot.config.check_template).
 """
 
 from __future__ import annotations
 
-from string import Formatter
 from urllib.parse import quote
-
-# The placeholders each template may use ({entity_id} is {item_id}'s older name in Zoho templates).
-ZOHO_PLACEHOLDERS = ("course_id", "batch_id", "module_id", "item_id", "entity_id")
-ISPRING_PLACEHOLDERS = ("course_id", "module_id", "item_id")
-
-
-def check_template(template: str, allowed: tuple[str, ...]) -> str:
-    """The template as given, or ValueError naming what is wrong (an unknown placeholder, not a web address)."""
-    value = template.strip()
-    if not value.lower().startswith(("https://", "http://")):
-        raise ValueError("must be a web address starting with https://")
-    try:
-        names = [name for _, name, spec, conv in Formatter().parse(value) if name is not None]
-    except ValueError as exc:
-        raise ValueError(f"is not a valid template ({exc}); write placeholders as {{course_id}}") from None
-    for name in names:
-        if name not in allowed:
-            known = ", ".join(f"{{{p}}}" for p in allowed)
-            raise ValueError(f"has an unknown placeholder {{{name}}}; use {known}")
-    return value
 
 
 def expand(template: str, **values: str | None) -> str:

@@ -47,10 +47,14 @@ def _clock(value: str) -> time:
 
 
 def in_quiet_hours(prefs: ReminderPreferences, at: time) -> bool:
+    return quiet_between(prefs.quiet_start, prefs.quiet_end, at)
+
+
+def quiet_between(quiet_start: str | None, quiet_end: str | None, at: time) -> bool:
     """Quiet hours may wrap midnight (22:00-07:00); equal ends mean none."""
-    if not prefs.quiet_start or not prefs.quiet_end:
+    if not quiet_start or not quiet_end:
         return False
-    start, end = _clock(prefs.quiet_start), _clock(prefs.quiet_end)
+    start, end = _clock(quiet_start), _clock(quiet_end)
     if start == end:
         return False
     if start < end:

@@ -18,12 +18,12 @@ from urllib.parse import urlencode
 import httpx
 
 from bot.config import ZOHO_DATA_CENTERS, Settings, normalize_data_center
-from bot.errors import UserError
+from bot.errors import Problem, UserError
 from bot.lms.errors import LMSError
 from bot.lms.factory import http_limits
 from bot.lms.tokens import ISpringClientCredentialsSource, exchange_zoho_code
 from bot.services.registry import LmsRegistry
-from bot.services.types import Provider
+from bot.services.types import ConnectionState, Provider
 from storage.repositories.audit import AuditRepository
 from storage.repositories.connect_states import ConnectStateRepository
 from storage.repositories.connections import ConnectionRepository, ProviderConnection
@@ -39,7 +39,7 @@ _LOCATIONS["cn"] = "com.cn"
 
 
 class ConnectError(UserError):
-    """The connection could not be made; the message says why, without any secret."""
+    """The connection could not be made: its Problem says why (its details never carry a secret)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,14 +73,11 @@ class ConnectionService:
     async def start_zoho(self, team_id: str, slack_user_id: str, data_center: str | None = None) -> str:
         """The link an admin opens to connect Zoho (valid for STATE_TTL, once)."""
         if not (self.settings.zoho_client_id and self.settings.zoho_client_secret):
-            raise ConnectError(
-                "The bot has no Zoho OAuth client yet: its operator sets ZOHO_CLIENT_ID and ZOHO_CLIENT_SECRET "
-                f"(redirect URI {self.redirect_uri})."
-            )
+            raise ConnectError(Problem.ZOHO_CLIENT_MISSING, redirect_uri=self.redirect_uri)
         try:
             dc = normalize_data_center(data_center) if data_center else self.settings.zoho_data_center
         except ValueError as exc:
-            raise ConnectError(str(exc).capitalize() + ".") from exc
+            raise ConnectError(Problem.UNKNOWN_DATA_CENTER, detail=str(exc)) from exc
         state = await self.states.issue(team_id, slack_user_id, Provider.ZOHO, dc, STATE_TTL)
         query = {"state": state, **({"dc": dc} if dc else {})}
         return f"{self.settings.lmsbot_public_url}{START_PATH}?{urlencode(query)}"
@@ -105,12 +102,12 @@ class ConnectionService:
         """The redirect came back: check the state, exchange the code, store the refresh token encrypted."""
         pending = await self.states.consume(state)
         if pending is None:
-            raise ConnectError("This connect link has expired or was already used. Run `/lms connect zoho` again.")
+            raise ConnectError(Problem.CONNECT_LINK_EXPIRED)
         accounts, people, dc = self._resolve_data_center(pending.data_center, location, accounts_server)
         client_id = self.settings.zoho_client_id
         secret = self.settings.zoho_client_secret
         if not (client_id and secret):
-            raise ConnectError("The bot has no Zoho OAuth client configured.")
+            raise ConnectError(Problem.ZOHO_CLIENT_NOT_CONFIGURED)
         try:
             grant = await exchange_zoho_code(
                 self.http,
@@ -122,7 +119,7 @@ class ConnectionService:
                 limits=http_limits(self.settings),
             )
         except LMSError as exc:
-            raise ConnectError(f"Zoho did not accept the authorization: {exc.message}") from exc
+            raise ConnectError(Problem.ZOHO_REFUSED_GRANT, lms_message=exc.message) from exc
         connection = await self.connections.save_zoho(
             pending.team_id,
             data_center=dc,
@@ -164,7 +161,7 @@ class ConnectionService:
         """Save an iSpring API key, but only once iSpring has issued a token for it."""
         client_id, client_secret = client_id.strip(), client_secret.strip()
         if not client_id or not client_secret:
-            raise ConnectError("Both the iSpring client id and client secret are needed.")
+            raise ConnectError(Problem.ISPRING_KEY_INCOMPLETE)
         url = (api_url or self.settings.ispring_api_url).rstrip("/")
         source = ISpringClientCredentialsSource(
             api_url=url,
@@ -176,7 +173,7 @@ class ConnectionService:
         try:
             await source.token()
         except LMSError as exc:
-            raise ConnectError(f"iSpring did not accept this API key: {exc.message}") from exc
+            raise ConnectError(Problem.ISPRING_KEY_REFUSED, lms_message=exc.message) from exc
         connection = await self.connections.save_ispring(
             team_id, api_url=url, client_id=client_id, client_secret=client_secret, connected_by=slack_user_id
         )
@@ -190,20 +187,16 @@ class ConnectionService:
         """Forget connect links that expired or were used over a day ago (they can never be used again)."""
         return await self.states.purge()
 
-    async def describe(self, team_id: str) -> dict[Provider, str]:
-        """Each provider's state in words, for `/lms status` and App Home."""
+    async def describe(self, team_id: str) -> dict[Provider, ConnectionState]:
+        """How each provider is connected, for `/lms status` and App Home."""
         lms = await self.registry.for_team(team_id)
-        out: dict[Provider, str] = {}
+        out: dict[Provider, ConnectionState] = {}
         for provider, configured in ((Provider.ZOHO, lms.has_zoho), (Provider.ISPRING, lms.has_ispring)):
             stored = await self.connections.get(team_id, provider)
             if stored is not None:
-                where = f" ({stored.data_center} data center)" if stored.data_center else ""
-                by = f" by <@{stored.connected_by}>" if stored.connected_by else ""
-                out[provider] = f"connected{where}{by} on {stored.updated_at:%d %b %Y}"
-            elif configured:
-                out[provider] = "connected through the bot's configuration"
+                out[provider] = ConnectionState("admin", stored.data_center, stored.connected_by, stored.updated_at)
             else:
-                out[provider] = "not connected"
+                out[provider] = ConnectionState("configuration" if configured else None)
         return out
 
     def _accounts_url(self, data_center: str | None) -> str:
@@ -228,7 +221,7 @@ class ConnectionService:
             for dc, (people, accounts) in ZOHO_DATA_CENTERS.items():
                 if server == accounts:
                     return accounts, people, dc
-            raise ConnectError(f"Zoho redirected from an unknown accounts server ({server}); nothing was saved.")
+            raise ConnectError(Problem.UNKNOWN_ACCOUNTS_SERVER, server=server)
         wanted = _LOCATIONS.get((location or "").lower()) or chosen
         if wanted and wanted in ZOHO_DATA_CENTERS and wanted != self.settings.zoho_data_center:
             people, accounts = ZOHO_DATA_CENTERS[wanted]

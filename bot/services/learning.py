@@ -14,7 +14,7 @@ from functools import partial
 from typing import TypeVar
 
 from bot.config import Settings
-from bot.errors import UserError
+from bot.errors import Problem, UserError
 from bot.lms.errors import LMSError, NotFoundError
 from bot.lms.factory import LmsClients
 from bot.lms.ispring_models import ResultsFilter
@@ -22,7 +22,7 @@ from bot.lms.ratelimit import Priority
 from bot.lms.zoho import Endpoint as ZohoEndpoint
 from bot.lms.zoho_models import Module, ModuleProgress, Session, SessionEntity
 from bot.services.cache import LmsCache, decode
-from bot.services.links import LinkService, provider_name
+from bot.services.links import LinkService
 from bot.services.lms_queries import (
     ABSENT_MAX_AGE,
     FLAG,
@@ -65,7 +65,8 @@ PROGRESS_PAGE = 10
 
 
 class NeedsSetup(UserError):
-    """The caller cannot get an answer yet (not linked, nothing tracked, LMS not connected): says what to do."""
+    """The caller cannot get an answer yet (not linked, nothing tracked, LMS not connected); the view says what
+    to do."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,10 +104,7 @@ class LearningService:
     async def learner_id(self, team_id: str, user_id: str, provider: Provider = Provider.ZOHO) -> str:
         link = await self.links.learner_for(team_id, user_id, provider)
         if link is None:
-            raise NeedsSetup(
-                f"You are not linked to a {provider_name(provider)} learner yet. "
-                "Run `/lms link <learner id or e-mail>` (or ask an admin)."
-            )
+            raise NeedsSetup(Problem.NOT_LINKED, provider=provider.value)
         return link.learner_id
 
     async def tracked(self, team_id: str, ref: str | None = None) -> list[TrackedModuleRef]:
@@ -114,13 +112,13 @@ class LearningService:
             try:
                 found = await self.tracking.find(team_id, ref)
             except TrackError as exc:
-                raise NeedsSetup(str(exc)) from exc
+                raise NeedsSetup.recast(exc) from exc
             if found is None:
-                raise NeedsSetup(f"No tracked module is called `{ref}`. `/lms progress` lists them all.")
+                raise NeedsSetup(Problem.NO_SUCH_MODULE_TO_SHOW, ref=ref)
             return [found]
         modules = await self.tracking.list(team_id, Provider.ZOHO)
         if not modules:
-            raise NeedsSetup("No modules are tracked yet: an admin can add them with `/lms track`.")
+            raise NeedsSetup(Problem.NOTHING_TRACKED)
         return modules
 
     # --- progress ---------------------------------------------------------------------------------------
@@ -299,9 +297,7 @@ class LearningService:
         from their cached progress (no LMS call), so a past session reads attended or missed, as in progress."""
         modules = [t for t in await self.tracked(team_id, ref) if t.batch_id]
         if not modules:
-            raise NeedsSetup(
-                "None of the tracked modules belongs to a blended-learning batch, so there are no sessions."
-            )
+            raise NeedsSetup(Problem.NO_BLENDED_BATCH)
         lms = await self._lms(team_id)
         fetch = fetch or self.interactive()
         items: list[SessionItem] = []
@@ -432,9 +428,7 @@ class LearningService:
         lms = await self.registry.for_team(team_id)
         connected = {Provider.ZOHO: lms.has_zoho, Provider.ISPRING: lms.has_ispring}
         if provider is not None and not connected[provider]:
-            raise NeedsSetup(
-                f"{provider_name(provider)} is not connected yet: an admin can run `/lms connect {provider}`."
-            )
+            raise NeedsSetup(Problem.LMS_NOT_CONNECTED, provider=provider.value)
         return lms
 
 

@@ -3,6 +3,10 @@
 Zoho People learner ids are long numbers and iSpring ids are UUIDs, so when a workspace has both LMSs the
 shape of the id says which one is meant. Zoho documents no way to find a learner by e-mail, so e-mail linking
 (self-service and automatic) works for iSpring; for Zoho, admins import a CSV.
+
+Size (~480 lines): the four ways of linking share one set of ownership checks (an e-mail or learner id must be
+the caller's own; one user per learner), kept beside each other so no path can skip one; the CSV import is the
+last third and the first candidate to move out.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 from slack_sdk.errors import SlackApiError
 
-from bot.errors import UserError
+from bot.errors import Problem, UserError
 from bot.lms.errors import LMSError, NotConnectedError
 from bot.services.registry import LmsRegistry
 from bot.services.slack_gateway import SlackGateway, SlackNotInstalled, SlackUser
@@ -37,14 +41,22 @@ LINK_REQUEST_EVERY = timedelta(days=1)  # one request per person per day: the bu
 
 
 class LinkError(UserError):
-    """A link request that cannot be carried out; the message says why in plain words."""
+    """A link request that cannot be carried out: its Problem says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class CsvProblem:
+    """A line of a file of links that was not applied, and why."""
+
+    line: int
+    error: UserError
 
 
 @dataclass(slots=True)
 class CsvReport:
     linked: list[LinkResult] = field(default_factory=list)
     unchanged: int = 0
-    errors: list[str] = field(default_factory=list)  # "line 4: no Slack user with e-mail x@y"
+    errors: list[CsvProblem] = field(default_factory=list)  # line 4: no Slack member has the e-mail x@y
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +73,7 @@ class LinkAttempt:
     provider: Provider
     result: LinkResult | None = None  # linked now, or already exactly so
     kept: LearnerLink | None = None  # not asked about this LMS: the link it already had stays
-    problem: str | None = None  # why it is not linked, in plain words
+    problem: UserError | None = None  # why it is not linked
 
     @property
     def linked(self) -> LearnerLink | None:
@@ -119,9 +131,9 @@ class LinkService:
         """Link `slack_user_id` to the learner named by `value` (a learner id, or an e-mail iSpring knows)."""
         value = value.strip()
         if not value:
-            raise LinkError("Say which learner: a learner id or an e-mail address.")
+            raise LinkError(Problem.NO_LEARNER_GIVEN)
         if "@" in value and not is_email(value):
-            raise LinkError(f"`{value}` is not an e-mail address.")
+            raise LinkError(Problem.NOT_AN_EMAIL, value=value)
         chosen = await self.pick_provider(team_id, value, provider)
         email: str | None = None
         learner_id = value
@@ -132,14 +144,11 @@ class LinkService:
                 await self._own_email(team_id, actor, email)
             learner_id = await self._learner_by_email(team_id, chosen, email)
         elif chosen is Provider.ZOHO and not value.isdigit():
-            raise LinkError(f"`{value}` is not a Zoho People learner id (those are numbers, e.g. 100002000000032145).")
+            raise LinkError(Problem.NOT_A_ZOHO_ID, value=value)
         elif self_service:
             # Anyone can type a colleague's id: it links only when the LMS says the id carries the caller's e-mail.
             if not self.self_link_by_id:
-                raise LinkError(
-                    "Link yourself with your e-mail address (`/lms link you@company.com`), "
-                    "or ask an admin to link you by learner id."
-                )
+                raise LinkError(Problem.SELF_LINK_BY_EMAIL_ONLY)
             await self._own_learner_id(team_id, chosen, actor, learner_id)
         try:
             result = await self.links.link(
@@ -153,10 +162,8 @@ class LinkService:
             )
         except LinkConflict as exc:
             # Who holds it is shown to admins only: a learner probing ids should not learn whose they are.
-            holder = "someone else" if self_service else f"<@{exc.slack_user_id}>"
-            raise LinkError(
-                f"That {provider_name(chosen)} learner is already linked to {holder}; an admin can sort it out."
-            ) from exc
+            holder = "" if self_service else exc.slack_user_id
+            raise LinkError(Problem.LEARNER_TAKEN, provider=chosen.value, holder=holder) from exc
         if result.changed:
             await self.audit.record(team_id, actor, "link", *link_audit(result))
         return result
@@ -183,15 +190,15 @@ class LinkService:
                 attempts.append(LinkAttempt(provider, kept=existing))
                 continue
             if provider is Provider.ZOHO and is_email(value):
-                problem = "Zoho People has no way to look a learner up by e-mail"
-                attempts.append(LinkAttempt(provider, kept=existing, problem=None if existing else problem))
+                problem = None if existing else LinkError(Problem.ZOHO_NO_EMAIL_LOOKUP_KEPT)
+                attempts.append(LinkAttempt(provider, kept=existing, problem=problem))
                 continue
             try:
                 result = await self.link(team_id, user_id, value, actor=user_id, provider=provider)
             except LinkError as exc:
                 if len(wanted) == 1:
                     raise
-                attempts.append(LinkAttempt(provider, kept=existing, problem=str(exc).rstrip(".")))
+                attempts.append(LinkAttempt(provider, kept=existing, problem=exc))
                 continue
             attempts.append(LinkAttempt(provider, result=result))
         return attempts
@@ -277,7 +284,7 @@ class LinkService:
         then every good row is applied in one transaction: an import that fails or is killed half-way leaves
         nothing applied, and running the same file again changes nothing.
         """
-        errors: list[tuple[int, str]] = []
+        errors: list[CsvProblem] = []
         rows = _parse_csv(text, errors)
         users = await self._csv_users(team_id, rows, errors)
         connected = await self.providers(team_id)
@@ -289,15 +296,13 @@ class LinkService:
             try:
                 chosen = _choose_provider(connected, learner, provider)
                 if "@" in learner and not is_email(learner):
-                    raise LinkError(f"`{learner}` is not an e-mail address.")
+                    raise LinkError(Problem.NOT_AN_EMAIL, value=learner)
                 if chosen is Provider.ZOHO and is_email(learner):
-                    raise LinkError("Zoho People cannot look learners up by e-mail: use the learner id.")
+                    raise LinkError(Problem.ZOHO_NO_EMAIL_LOOKUP_ID)
                 if chosen is Provider.ZOHO and not learner.isdigit():
-                    raise LinkError(
-                        f"`{learner}` is not a Zoho People learner id (those are numbers, e.g. 100002000000032145)."
-                    )
+                    raise LinkError(Problem.NOT_A_ZOHO_ID, value=learner)
             except LinkError as exc:
-                errors.append((number, str(exc)))
+                errors.append(CsvProblem(number, exc))
                 continue
             wanted.append((number, user_id, chosen, learner))
         by_email = await self._csv_learners_by_email(team_id, wanted, errors)
@@ -316,11 +321,13 @@ class LinkService:
                 if first[1] == learner_id:
                     report.unchanged += 1  # the same row twice changes nothing
                 else:
-                    errors.append((number, f"<@{user_id}> is linked to another learner on line {first[0]}"))
+                    problem = LinkError(Problem.CSV_USER_TWICE, user=user_id, line=str(first[0]))
+                    errors.append(CsvProblem(number, problem))
                 continue
             holder = seen_learner.get((chosen, learner_id))
             if holder is not None:
-                errors.append((number, f"that {provider_name(chosen)} learner is already on line {holder[0]}"))
+                problem = LinkError(Problem.CSV_LEARNER_TWICE, provider=chosen.value, line=str(holder[0]))
+                errors.append(CsvProblem(number, problem))
                 continue
             seen_user[(user_id, chosen)] = (number, learner_id)
             seen_learner[(chosen, learner_id)] = (number, user_id)
@@ -329,22 +336,17 @@ class LinkService:
         outcomes = await self.links.link_many(team_id, specs, method="csv", linked_by=actor)
         for number, outcome in zip(lines, outcomes, strict=True):
             if isinstance(outcome, LinkConflict):
-                errors.append(
-                    (
-                        number,
-                        f"That {provider_name(outcome.provider)} learner is already linked to "
-                        f"<@{outcome.slack_user_id}>; an admin can sort it out.",
-                    )
-                )
+                taken = LinkError(Problem.LEARNER_TAKEN, provider=outcome.provider, holder=outcome.slack_user_id)
+                errors.append(CsvProblem(number, taken))
             elif outcome.changed:
                 report.linked.append(outcome)
             else:
                 report.unchanged += 1
-        report.errors = [f"line {number}: {text}" for number, text in sorted(errors, key=lambda e: e[0])]
+        report.errors = sorted(errors, key=lambda e: e.line)
         return report
 
     async def _csv_users(
-        self, team_id: str, rows: list[tuple[int, str, str, Provider | None]], errors: list[tuple[int, str]]
+        self, team_id: str, rows: list[tuple[int, str, str, Provider | None]], errors: list[CsvProblem]
     ) -> dict[int, str]:
         """Line number -> Slack user id; e-mails resolved with one look at the Slack directory."""
         found: dict[int, str] = {}
@@ -355,7 +357,7 @@ class LinkService:
                 found[number] = user_id
                 continue
             if not is_email(who):
-                errors.append((number, f"`{who}` is neither a Slack user id nor an e-mail"))
+                errors.append(CsvProblem(number, LinkError(Problem.CSV_NOT_A_USER, value=who)))
                 continue
             if people is None and problem is None:
                 try:
@@ -363,22 +365,23 @@ class LinkService:
                 except (SlackNotInstalled, SlackApiError) as exc:
                     problem = str(exc)
             if problem is not None or people is None:
-                errors.append((number, f"cannot look {who} up in Slack ({problem})"))
+                unavailable = LinkError(Problem.CSV_SLACK_UNAVAILABLE, value=who, detail=str(problem))
+                errors.append(CsvProblem(number, unavailable))
                 continue
             match = people.get(who.lower())
             if match is None:
-                errors.append((number, f"no Slack member has the e-mail {who}"))
+                errors.append(CsvProblem(number, LinkError(Problem.CSV_NO_SLACK_MEMBER, email=who)))
                 continue
             found[number] = match.id
         return found
 
     async def _csv_learners_by_email(
-        self, team_id: str, wanted: list[tuple[int, str, Provider, str]], errors: list[tuple[int, str]]
+        self, team_id: str, wanted: list[tuple[int, str, Provider, str]], errors: list[CsvProblem]
     ) -> dict[str, str]:
         """iSpring learner ids of the e-mails in the learner column, a few dozen e-mails per request."""
         emails = sorted({learner.lower() for _n, _u, chosen, learner in wanted if is_email(learner)})
         found: dict[str, str] = {}
-        problem: str | None = None
+        problem: LinkError | None = None
         if emails:
             lms = await self.registry.for_team(team_id)
             try:
@@ -387,12 +390,13 @@ class LinkService:
                         email = (user.email or "").lower()
                         found.setdefault(email, user.user_id)
             except NotConnectedError:
-                problem = "iSpring is not connected in this workspace."
+                problem = LinkError(Problem.NOT_CONNECTED_HERE, provider=Provider.ISPRING.value)
             except LMSError as exc:
-                problem = str(exc)
+                problem = LinkError(Problem.CSV_LMS_UNAVAILABLE, detail=str(exc))
         for number, _user, _chosen, learner in wanted:
             if is_email(learner) and learner.lower() not in found:
-                errors.append((number, problem or f"iSpring has no learner with the e-mail {learner.lower()}."))
+                missing = LinkError(Problem.NO_LEARNER_WITH_EMAIL, email=learner.lower())
+                errors.append(CsvProblem(number, problem or missing))
         return found
 
     async def _own_email(self, team_id: str, user_id: str, email: str) -> None:
@@ -400,60 +404,51 @@ class LinkService:
         themselves to a colleague's record and read their progress."""
         me = await self.slack.user(team_id, user_id)
         if not me.email or me.email.lower() != email:
-            raise LinkError(
-                f"You can link yourself only with your own e-mail ({me.email or 'Slack shows none for you'}). "
-                "An admin can link you to a different address: `/lms link @you <learner>`."
-            )
+            raise LinkError(Problem.NOT_YOUR_EMAIL, email=me.email or "")
 
     async def _own_learner_id(self, team_id: str, provider: Provider, user_id: str, learner_id: str) -> None:
         """Self-service id links: the LMS must show that learner with the caller's own Slack e-mail."""
         if provider is Provider.ZOHO:
-            raise LinkError(
-                "Zoho People cannot confirm whose learner id that is: ask an admin to link you "
-                "(`/lms link @you <learner id>`)."
-            )
+            raise LinkError(Problem.ZOHO_CANNOT_CONFIRM_ID)
         me = await self.slack.user(team_id, user_id)
         if not me.email:
-            raise LinkError("Slack shows no e-mail for you, so the LMS cannot confirm that id is yours: ask an admin.")
+            raise LinkError(Problem.NO_SLACK_EMAIL)
         email = me.email.lower()
         lms = await self.registry.for_team(team_id)
         try:
             matches = await lms.ispring.users(emails=[email])
         except NotConnectedError as exc:
-            raise LinkError("iSpring is not connected in this workspace.") from exc
+            raise LinkError(Problem.NOT_CONNECTED_HERE, provider=Provider.ISPRING.value) from exc
         if not any(u.user_id == learner_id and (u.email or "").lower() == email for u in matches):
-            raise LinkError(
-                f"iSpring does not show learner `{learner_id}` with your e-mail ({email}): "
-                "link yourself with your e-mail, or ask an admin to link you."
-            )
+            raise LinkError(Problem.NOT_YOUR_LEARNER_ID, learner_id=learner_id, email=email)
 
     async def _learner_by_email(self, team_id: str, provider: Provider, email: str) -> str:
         if provider is Provider.ZOHO:
-            raise LinkError("Zoho People cannot look learners up by e-mail: ask an admin to link you.")
+            raise LinkError(Problem.ZOHO_NO_EMAIL_LOOKUP)
         lms = await self.registry.for_team(team_id)
         try:
             matches = await lms.ispring.users(emails=[email])
         except NotConnectedError as exc:
-            raise LinkError("iSpring is not connected in this workspace.") from exc
+            raise LinkError(Problem.NOT_CONNECTED_HERE, provider=Provider.ISPRING.value) from exc
         exact = [u for u in matches if (u.email or "").lower() == email]
         if not exact:
-            raise LinkError(f"iSpring has no learner with the e-mail {email}.")
+            raise LinkError(Problem.NO_LEARNER_WITH_EMAIL, email=email)
         return exact[0].user_id
 
 
 def _choose_provider(connected: list[Provider], value: str, provider: Provider | None) -> Provider:
     if provider is not None:
         if provider not in connected:
-            raise LinkError(f"{provider_name(provider)} is not connected in this workspace.")
+            raise LinkError(Problem.NOT_CONNECTED_HERE, provider=provider.value)
         return provider
     if not connected:
-        raise LinkError("No LMS is connected yet: an admin can run `/lms connect zoho` or `/lms connect ispring`.")
+        raise LinkError(Problem.NO_LMS_CONNECTED)
     if len(connected) == 1:
         return connected[0]
     return Provider.ISPRING if (_UUID.match(value) or is_email(value)) else Provider.ZOHO
 
 
-def _parse_csv(text: str, errors: list[tuple[int, str]]) -> list[tuple[int, str, str, Provider | None]]:
+def _parse_csv(text: str, errors: list[CsvProblem]) -> list[tuple[int, str, str, Provider | None]]:
     """(line, who, learner, provider) of each well-formed row; malformed ones go to `errors`."""
     rows: list[tuple[int, str, str, Provider | None]] = []
     reader = csv.reader(io.StringIO(text))
@@ -464,7 +459,7 @@ def _parse_csv(text: str, errors: list[tuple[int, str]]) -> list[tuple[int, str,
         except StopIteration:
             return rows
         except csv.Error as exc:
-            errors.append((reader.line_num, f"this line cannot be read as CSV ({exc})"))
+            errors.append(CsvProblem(reader.line_num, LinkError(Problem.CSV_UNREADABLE, detail=str(exc))))
             return rows
         number += 1
         cells = [c.strip() for c in row]
@@ -473,14 +468,14 @@ def _parse_csv(text: str, errors: list[tuple[int, str]]) -> list[tuple[int, str,
         if number == 1 and not slack_user_ref(cells[0]) and not is_email(cells[0]):
             continue  # a header
         if len(cells) < 2 or not cells[1]:
-            errors.append((number, "expected `slack user or e-mail, learner id`"))
+            errors.append(CsvProblem(number, LinkError(Problem.CSV_TOO_FEW_CELLS)))
             continue
         provider: Provider | None = None
         if len(cells) > 2 and cells[2]:
             try:
                 provider = Provider(cells[2].lower())
             except ValueError:
-                errors.append((number, f"unknown provider `{cells[2]}` (zoho or ispring)"))
+                errors.append(CsvProblem(number, LinkError(Problem.CSV_UNKNOWN_PROVIDER, value=cells[2])))
                 continue
         rows.append((number, cells[0], cells[1], provider))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.config import Settings
+from bot.errors import Problem
 from bot.lms.dates import DateOrder
 from bot.lms.module_update import ModuleUpdate, validate_module_update
 from bot.lms.zoho_models import Module
@@ -37,7 +38,7 @@ class ModuleEditService:
         self.registry = registry
         self.tracking = tracking
         self.cache = cache
-        self.audit = audit
+        self._audit = audit
 
     async def tracked(self, team_id: str, ref: str | int) -> TrackedModuleRef:
         found = (
@@ -46,9 +47,9 @@ class ModuleEditService:
             else await self.tracking.find(team_id, str(ref))
         )
         if found is None:
-            raise NeedsSetup(f"No tracked module is called `{ref}`.")
+            raise NeedsSetup(Problem.NO_SUCH_MODULE, ref=str(ref))
         if found.provider is not Provider.ZOHO:
-            raise NeedsSetup("Only Zoho People modules can be edited.")
+            raise NeedsSetup(Problem.ONLY_ZOHO_EDITABLE)
         return found
 
     async def form(self, team_id: str, ref: str | int) -> ModuleEditForm:
@@ -95,7 +96,7 @@ class ModuleEditService:
         before = await self.cache.peek(module_key(team_id, tracked), MODULE)
         module = await lms.zoho.update_module(tracked.course_id, tracked.module_id, update, batch_id=tracked.batch_id)
         await self.cache.put(module_key(team_id, tracked), module, MODULE)
-        await self.audit.record(
+        await self._audit.record(
             team_id,
             actor,
             "update_module",

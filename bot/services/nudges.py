@@ -70,7 +70,7 @@ class NudgeService:
         self.people = people
         self.learning = learning
         self.slack = slack
-        self.sent_log = sent_log
+        self._sent_log = sent_log
 
     async def nudge_overdue(self, team_id: str, manager: str, compose: ComposeNudge) -> NudgeOutcome:
         roles = await self.roles.require_manager(team_id, manager, "nudge learners")
@@ -92,7 +92,7 @@ class NudgeService:
         for learner, modules in sorted(by_person.items()):
             if learner == manager:
                 continue
-            claim = await self.sent_log.claim(team_id, learner, key, period, stale_after=NUDGE_STALE_AFTER)
+            claim = await self._sent_log.claim(team_id, learner, key, period, stale_after=NUDGE_STALE_AFTER)
             if claim is None:
                 outcome = replace(outcome, already=outcome.already + 1)
                 continue
@@ -101,9 +101,9 @@ class NudgeService:
                 channel = await self.slack.dm_channel(team_id, learner)
                 ts = await self.slack.post(team_id, channel, dm["text"], dm["blocks"], reminder_metadata(key, period))
             except Exception:  # noqa: BLE001 - counted and retried on the next click
-                await self.sent_log.mark_failed(claim)
+                await self._sent_log.mark_failed(claim)
                 outcome = replace(outcome, failed=outcome.failed + 1)
                 continue
-            await self.sent_log.confirm(claim, channel, ts)
+            await self._sent_log.confirm(claim, channel, ts)
             outcome = replace(outcome, nudged=outcome.nudged + 1)
         return outcome

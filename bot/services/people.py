@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot.config import Settings
+from bot.errors import Problem
 from bot.lms.errors import ForbiddenError, LMSError, NotFoundError
 from bot.lms.ispring_models import Department, UserProfile
 from bot.lms.ratelimit import Priority
@@ -30,7 +31,7 @@ _SLACK_TTL = 600.0
 
 
 class NoTeam(NeedsSetup):
-    """A manager with no team the bot can find: the message says how to get one."""
+    """A manager with no team the bot can find: the view says how to get one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,21 +166,21 @@ class PeopleService:
         """A manager's team by default; admins see everyone when they have no team or ask for `all`."""
         if everyone:
             if not admin:
-                raise NoTeam("Only admins can see everyone's results; `/lms results` shows your team.")
+                raise NoTeam(Problem.ONLY_ADMINS_SEE_EVERYONE)
             return Scope(None, "everyone")
         mapped = self.settings.manager_departments().get(user_id)
         if mapped:
             return Scope(tuple(sorted(mapped)), "your team")
-        reason = "iSpring names you as the supervisor of no department"
+        no_team = NoTeam(Problem.NO_TEAM_NO_DEPARTMENT)
         try:
             me = await self.ispring_id(team_id, user_id, priority)
             if me is None:
-                reason = "you are not linked to an iSpring user (and none has your Slack e-mail)"
+                no_team = NoTeam(Problem.NO_TEAM_NOT_LINKED)
             else:
                 try:
                     mine = team_departments(await self.departments(team_id, priority), me)
                 except (ForbiddenError, NotFoundError) as exc:  # a plan or role without the departments API
-                    mine, reason = set(), f"iSpring's departments could not be read ({exc.message})"
+                    mine, no_team = set(), NoTeam(Problem.NO_TEAM_DEPARTMENTS_UNREADABLE, lms_message=exc.message)
                 if mine:
                     return Scope(tuple(sorted(mine)), "your team")
         except LMSError:
@@ -187,7 +188,4 @@ class PeopleService:
                 raise  # iSpring is down or refusing: the reply says so, in plain words
         if admin:
             return Scope(None, "everyone")  # if iSpring is down, the results call says so
-        raise NoTeam(
-            f"There is no team to show: {reason}. An admin can map you to departments with "
-            "`LMSBOT_MANAGER_DEPARTMENTS` (see the README)."
-        )
+        raise no_team

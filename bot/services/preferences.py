@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-from bot.errors import UserError
+from bot.errors import Problem, UserError
 from bot.services.slack_gateway import SlackGateway
 from bot.services.tracking import TrackError, TrackingService
 from bot.services.types import ReminderSettings, TrackedModuleRef
@@ -16,25 +16,25 @@ log = logging.getLogger(__name__)
 
 
 class PreferenceError(UserError):
-    """A preference change that cannot be made; the message says why."""
+    """A preference change that cannot be made: its Problem says why (or storage's validation, its own words)."""
 
 
 class PreferenceService:
     def __init__(
         self, preferences: PreferenceRepository, tracking: TrackingService, slack: SlackGateway, audit: AuditRepository
     ) -> None:
-        self.preferences = preferences
+        self._preferences = preferences
         self.tracking = tracking
         self.slack = slack
-        self.audit = audit
+        self._audit = audit
 
     async def settings(self, team_id: str, user_id: str) -> ReminderSettings:
-        prefs = await self.preferences.get(team_id, user_id)
+        prefs = await self._preferences.get(team_id, user_id)
         return await self._view(prefs)
 
     async def update(self, team_id: str, user_id: str, **changes: object) -> ReminderSettings:
         try:
-            prefs = await self.preferences.update(team_id, user_id, **changes)
+            prefs = await self._preferences.update(team_id, user_id, **changes)
         except (ValueError, TypeError) as exc:
             raise PreferenceError(str(exc)) from exc
         return await self._view(prefs)
@@ -56,12 +56,12 @@ class PreferenceService:
 
     async def mute(self, team_id: str, user_id: str, ref: str | int) -> TrackedModuleRef:
         tracked = await self._tracked(team_id, ref)
-        await self.preferences.mute(team_id, user_id, tracked.id)
+        await self._preferences.mute(team_id, user_id, tracked.id)
         return tracked
 
     async def unmute(self, team_id: str, user_id: str, ref: str | int) -> TrackedModuleRef:
         tracked = await self._tracked(team_id, ref)
-        await self.preferences.unmute(team_id, user_id, tracked.id)
+        await self._preferences.unmute(team_id, user_id, tracked.id)
         return tracked
 
     async def _tracked(self, team_id: str, ref: str | int) -> TrackedModuleRef:
@@ -72,13 +72,13 @@ class PreferenceService:
                 else await self.tracking.find(team_id, ref)
             )
         except TrackError as exc:
-            raise PreferenceError(str(exc)) from exc
+            raise PreferenceError.recast(exc) from exc
         if found is None:
-            raise PreferenceError(f"No tracked module is called `{ref}`.")
+            raise PreferenceError(Problem.NO_SUCH_MODULE, ref=str(ref))
         return found
 
     async def _view(self, prefs: ReminderPreferences) -> ReminderSettings:
-        muted_ids = await self.preferences.muted(prefs.team_id, prefs.slack_user_id)
+        muted_ids = await self._preferences.muted(prefs.team_id, prefs.slack_user_id)
         muted = tuple(t for t in await self.tracking.list(prefs.team_id) if t.id in muted_ids)
         return ReminderSettings(
             enabled=prefs.enabled,

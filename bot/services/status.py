@@ -9,6 +9,7 @@ from typing import Any
 
 import pydantic
 
+from bot.config import Settings
 from bot.lms.factory import LmsClients, zoho_credentials
 from bot.services.bulk_reads import BulkReads
 from bot.services.cache import LmsCache
@@ -16,7 +17,7 @@ from bot.services.connections import ConnectionService
 from bot.services.learning import LearningService, daily_line
 from bot.services.links import LinkService
 from bot.services.tracking import TrackingService
-from bot.services.types import AccountBudget, DailyBudgetLine, Provider, StatusReport
+from bot.services.types import AccountBudget, ConnectionState, DailyBudgetLine, Provider, StatusReport
 
 
 def sweep_key(team_id: str) -> str:
@@ -24,13 +25,13 @@ def sweep_key(team_id: str) -> str:
     return f"{team_id}:sweep:last"
 
 
-def item_link_templates(connected: Collection[Provider]) -> tuple[dict[Provider, bool] | None, str | None]:
-    """Whether REMINDER_ZOHO_ITEM_URL / REMINDER_ISPRING_ITEM_URL are set, for the connected LMSs (read now, as
-    the scheduler reads them); (None, why) when the REMINDER_* settings are invalid."""
-    from bot.reminders.settings import ReminderConfig  # here: bot.reminders imports the container, which imports us
-
+def item_link_templates(
+    settings: Settings, connected: Collection[Provider]
+) -> tuple[dict[Provider, bool] | None, str | None]:
+    """Whether REMINDER_ZOHO_ITEM_URL / REMINDER_ISPRING_ITEM_URL are set, for the connected LMSs (as the
+    scheduler reads them); (None, why) when the REMINDER_* settings are invalid."""
     try:
-        config = ReminderConfig()
+        config = settings.reminders
     except pydantic.ValidationError as exc:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": str(exc)}
         where = "REMINDER_" + "_".join(str(p) for p in first["loc"]).upper() if first["loc"] else "REMINDER_*"
@@ -39,13 +40,14 @@ def item_link_templates(connected: Collection[Provider]) -> tuple[dict[Provider,
     return {p: bool(templates.get(p)) for p in Provider if p in connected}, None
 
 
-def connected(connections: dict[Provider, str]) -> list[Provider]:
-    return [p for p, state in connections.items() if state != "not connected"]
+def connected(connections: dict[Provider, ConnectionState]) -> list[Provider]:
+    return [p for p, state in connections.items() if state.connected]
 
 
 class StatusService:
     def __init__(
         self,
+        settings: Settings,
         connections: ConnectionService,
         links: LinkService,
         tracking: TrackingService,
@@ -53,6 +55,7 @@ class StatusService:
         cache: LmsCache,
         bulk_reads: BulkReads | None = None,
     ) -> None:
+        self.settings = settings
         self.connections = connections
         self.links = links
         self.tracking = tracking
@@ -69,7 +72,9 @@ class StatusService:
                 linked_as[provider] = link.learner_id
         last_sweep, summary = await self.last_sweep(team_id)
         connections = await self.connections.describe(team_id)
-        item_links, item_links_error = item_link_templates(connected(connections)) if admin else (None, None)
+        item_links, item_links_error = (
+            item_link_templates(self.settings, connected(connections)) if admin else (None, None)
+        )
         return StatusReport(
             connections=connections,
             linked_as=linked_as,

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass
 
-from bot.errors import UserError
+from bot.errors import Problem, UserError
 from bot.lms.errors import LMSError, NotFoundError, RateLimitedError, ServerError, UnreachableError
 from bot.lms.zoho_models import Batch, Course, Module
 from bot.services.registry import LmsRegistry
@@ -29,11 +29,19 @@ log = logging.getLogger(__name__)
 
 
 class TrackError(UserError):
-    """A tracking request that cannot be carried out; the message says why, `field` which input it concerns."""
+    """A tracking request that cannot be carried out: its Problem says why, `field` which input it concerns."""
 
-    def __init__(self, message: str, field: str = "module_id") -> None:
-        super().__init__(message)
+    def __init__(self, problem: Problem | str, field: str = "module_id", **details: str) -> None:
+        super().__init__(problem, **details)
         self.field = field  # "course_id", "batch_id", "module_id" or "alias"
+
+
+@dataclass(frozen=True, slots=True)
+class Unchecked:
+    """The LMS could not be asked whether the module exists (rate-limited, down): what it said."""
+
+    provider: Provider
+    lms_message: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +49,7 @@ class TrackResult:
     tracked: TrackedModuleRef
     changed: bool
     module_name: str | None = None
-    note: str | None = None  # e.g. "not checked with Zoho: it is rate-limited"
+    unchecked: Unchecked | None = None  # the LMS could not check the ids just now: tracked anyway
 
 
 def to_ref(row: TrackedModule) -> TrackedModuleRef:
@@ -57,8 +65,8 @@ def to_ref(row: TrackedModule) -> TrackedModuleRef:
 
 class TrackingService:
     def __init__(self, modules: TrackedModuleRepository, audit: AuditRepository, registry: LmsRegistry) -> None:
-        self.modules = modules
-        self.audit = audit
+        self._modules = modules
+        self._audit = audit
         self.registry = registry
 
     async def track(
@@ -75,30 +83,31 @@ class TrackingService:
     ) -> TrackResult:
         """Follow a module. With `verify`, Zoho is asked first so a typo is caught before it is saved."""
         name: str | None = None
-        note: str | None = None
+        unchecked: Unchecked | None = None
         if verify and provider is Provider.ZOHO:
             lms = await self.registry.for_team(team_id)
             try:
                 module = await lms.zoho.module(course_id, module_id, batch_id=batch_id, max_wait=INTERACTIVE_MAX_WAIT)
                 name = module.name
             except NotFoundError as exc:
-                where = f"course {course_id}" + (f", batch {batch_id}" if batch_id else "")
-                raise TrackError(f"Zoho has no module {module_id} in {where}.") from exc
+                raise TrackError(
+                    Problem.ZOHO_NO_MODULE, module_id=module_id, course_id=course_id, batch_id=batch_id or ""
+                ) from exc
             except (RateLimitedError, UnreachableError, ServerError) as exc:
-                note = f"Not checked with Zoho just now ({exc.message}); tracked anyway."
+                unchecked = Unchecked(Provider.ZOHO, exc.message)
         elif verify and provider is Provider.ISPRING:
-            name, note = await self._check_ispring(team_id, course_id, module_id)
+            name, unchecked = await self._check_ispring(team_id, course_id, module_id)
         try:
-            row, changed = await self.modules.track(
+            row, changed = await self._modules.track(
                 team_id, provider, course_id, batch_id, module_id, alias=alias, created_by=actor
             )
         except AliasConflict as exc:
-            raise TrackError(f"The alias `{exc.alias}` is already used by another tracked module.", "alias") from exc
+            raise TrackError(Problem.ALIAS_TAKEN, "alias", alias=exc.alias) from exc
         except ValueError as exc:
             field = "alias" if "alias" in str(exc).lower() else "module_id"
             raise TrackError(str(exc), field) from exc
         if changed:
-            await self.audit.record(
+            await self._audit.record(
                 team_id,
                 actor,
                 "track",
@@ -106,22 +115,23 @@ class TrackingService:
                 None,
                 {"course_id": course_id, "batch_id": batch_id, "alias": row.alias},
             )
-        return TrackResult(to_ref(row), changed, name, note)
+        return TrackResult(to_ref(row), changed, name, unchecked)
 
-    async def _check_ispring(self, team_id: str, course_id: str, module_id: str) -> tuple[str | None, str | None]:
-        """(module title, note): iSpring is asked for the course's modules, so a typo is caught before saving."""
+    async def _check_ispring(self, team_id: str, course_id: str, module_id: str) -> tuple[str | None, Unchecked | None]:
+        """(module title, what kept it unchecked): iSpring is asked for the course's modules, so a typo is caught
+        before saving."""
         lms = await self.registry.for_team(team_id)
         if not lms.has_ispring:
-            raise TrackError("iSpring is not connected yet: an admin can run /lms connect ispring.", "course_id")
+            raise TrackError(Problem.ISPRING_NOT_CONNECTED_TRACK, "course_id")
         try:
             listed = await lms.ispring.course_modules(course_id, max_wait=INTERACTIVE_MAX_WAIT)
         except NotFoundError as exc:
-            raise TrackError(f"iSpring has no course {course_id}.", "course_id") from exc
+            raise TrackError(Problem.ISPRING_NO_COURSE, "course_id", course_id=course_id) from exc
         except (RateLimitedError, UnreachableError, ServerError) as exc:
-            return None, f"Not checked with iSpring just now ({exc.message}); tracked anyway."
+            return None, Unchecked(Provider.ISPRING, exc.message)
         modules = {m.module_id: m.title for m in listed}
         if module_id not in modules:
-            raise TrackError(f"iSpring course {course_id} has no module {module_id}.")
+            raise TrackError(Problem.ISPRING_NO_MODULE, course_id=course_id, module_id=module_id)
         return modules[module_id] or None, None
 
     async def picker_lists(
@@ -155,9 +165,9 @@ class TrackingService:
         return PickerLists(courses, batches, modules)
 
     async def untrack(self, team_id: str, actor: str, ref: str) -> TrackedModuleRef | None:
-        row = await self._guard(self.modules.untrack(team_id, ref))
+        row = await self._guard(self._modules.untrack(team_id, ref))
         if row is not None:
-            await self.audit.record(
+            await self._audit.record(
                 team_id,
                 actor,
                 "untrack",
@@ -168,15 +178,15 @@ class TrackingService:
         return to_ref(row) if row else None
 
     async def find(self, team_id: str, ref: str) -> TrackedModuleRef | None:
-        row = await self._guard(self.modules.find(team_id, ref))
+        row = await self._guard(self._modules.find(team_id, ref))
         return to_ref(row) if row else None
 
     async def get(self, team_id: str, tracked_id: int) -> TrackedModuleRef | None:
-        row = await self.modules.get(team_id, tracked_id)
+        row = await self._modules.get(team_id, tracked_id)
         return to_ref(row) if row else None
 
     async def list(self, team_id: str, provider: Provider | None = None) -> list[TrackedModuleRef]:
-        refs = [to_ref(row) for row in await self.modules.list(team_id)]
+        refs = [to_ref(row) for row in await self._modules.list(team_id)]
         return [r for r in refs if provider is None or r.provider is provider]
 
     @staticmethod
@@ -184,5 +194,5 @@ class TrackingService:
         try:
             return await pending
         except AmbiguousReference as exc:
-            ids = ", ".join(f"#{i}" for i in exc.candidates)
-            raise TrackError(f"That module id is tracked more than once ({ids}): use its alias or #id.") from exc
+            ids = ",".join(str(i) for i in exc.candidates)
+            raise TrackError(Problem.MODULE_TRACKED_TWICE, candidates=ids) from exc

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Literal
 
 from bot.lms.ispring_models import ModuleResult
 from bot.lms.zoho_models import LearningPlanProgress, Module, ModuleProgress, Session, SessionEntity
@@ -155,8 +156,23 @@ class AccountBudget:
 
 
 @dataclass(frozen=True, slots=True)
+class ConnectionState:
+    """How one LMS is connected in a workspace: by an admin (stored credentials, `since` when), through the bot's
+    own configuration (the ZOHO_* / ISPRING_* settings), or not at all."""
+
+    via: Literal["admin", "configuration"] | None  # None: not connected
+    data_center: str | None = None
+    connected_by: str | None = None  # Slack user id
+    since: datetime | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self.via is not None
+
+
+@dataclass(frozen=True, slots=True)
 class StatusReport:
-    connections: dict[Provider, str]  # provider -> mrkdwn description ("connected (eu data center) by <@U…>")
+    connections: dict[Provider, ConnectionState]
     linked_as: dict[Provider, str]  # provider -> learner id of the caller
     tracked: list[TrackedModuleRef]
     budgets: list[BudgetLine]

@@ -46,15 +46,15 @@ class Revocation:
 class WorkspaceService:
     def __init__(self, settings: Settings, repo: WorkspaceRepository, slack: SlackGateway) -> None:
         self.settings = settings
-        self.repo = repo
+        self._repo = repo
         self.slack = slack
 
     async def uninstalled(
         self, team_id: str, *, enterprise_id: str | None = None, reason: str = APP_UNINSTALLED
     ) -> int:
         """The app is gone from the workspace: delete its Slack tokens, stop its reminders. Rows deleted."""
-        deleted = await self.repo.delete_slack_tokens(team_id)
-        await self.repo.mark_uninstalled(
+        deleted = await self._repo.delete_slack_tokens(team_id)
+        await self._repo.mark_uninstalled(
             team_id, enterprise_id=enterprise_id, reason=reason, token_fingerprint=self._configured_fingerprint()
         )
         self.slack.forget_workspace(team_id)
@@ -78,13 +78,13 @@ class WorkspaceService:
         if bot:  # without its bot token the app can do nothing here: as good as uninstalled
             deleted = await self.uninstalled(team_id, enterprise_id=enterprise_id, reason=TOKENS_REVOKED)
         elif users:
-            deleted = await self.repo.delete_user_tokens(team_id, list(users))
+            deleted = await self._repo.delete_user_tokens(team_id, list(users))
             log.info("workspace %s: %d user token(s) revoked, %d deleted", team_id, len(users), deleted)
         return Revocation(team_id, users, bot, deleted)
 
     async def can_remind(self, team_id: str) -> bool:
         """Whether the bot may act in the workspace on its own (sweeps): it has a bot token there."""
-        mark = await self.repo.uninstall_mark(team_id)
+        mark = await self._repo.uninstall_mark(team_id)
         if self.settings.multi_workspace and self.slack.installation_store is not None:
             bot = await self.slack.installation_store.async_find_bot(enterprise_id=None, team_id=team_id)
             if bot is not None and bot.bot_token:
@@ -94,17 +94,17 @@ class WorkspaceService:
         return mark is None or self._revoked_token_replaced(mark)
 
     async def uninstall_mark(self, team_id: str) -> UninstallMark | None:
-        return await self.repo.uninstall_mark(team_id)
+        return await self._repo.uninstall_mark(team_id)
 
     async def installed_teams(self) -> list[str]:
-        return await self.repo.installed_teams()
+        return await self._repo.installed_teams()
 
     async def inventory(self, team_id: str) -> dict[str, int]:
-        return await self.repo.inventory(team_id)
+        return await self._repo.inventory(team_id)
 
     async def purge(self, team_id: str) -> dict[str, int]:
         """Delete everything of the workspace: rows deleted per table."""
-        counts = await self.repo.purge(team_id)
+        counts = await self._repo.purge(team_id)
         self.slack.forget_workspace(team_id)
         log.warning("workspace %s purged: %d row(s) deleted", team_id, sum(counts.values()))
         return counts

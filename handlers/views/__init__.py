@@ -54,7 +54,8 @@ from handlers.views.module_edit import (
 )
 from handlers.views.notices import error_message, module_updated_message
 from handlers.views.progress import EDIT_MODULE_ACTION, PROGRESS_MORE_ACTION, progress_message
-from handlers.views.reports import plans_message, results_message, sessions_message
+from handlers.views.reports import plans_message, sessions_message
+from handlers.views.results import results_message
 from handlers.views.status import reminder_settings_message, status_message
 from handlers.views.tracking import (
     TRACK_BATCH_PICK_ACTION,

@@ -5,6 +5,10 @@ iSpring deadlines, upcoming sessions; Open in LMS, snooze, stop and mute buttons
 Items marked `done` are struck through with a ✅, so after a learner finishes something the same message can
 be re-rendered and sent with chat.update to show progress in place. `DigestViews` is the renderer the reminder
 engine is given (bot.reminders.types.Renderer).
+
+Size (~460 lines): the daily digest is one message whose parts share Slack's 50-block and text budgets (module
+groups get what the locked, iSpring, session and missed parts leave), so they are fitted here together; sessions'
+lines are in digest_sessions.py.
 """
 
 from __future__ import annotations
@@ -16,7 +20,6 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.lms.ispring_models import ModuleResult
 from bot.lms.zoho_models import LockType, parse_entity
 from bot.reminders.types import (
     Digest,
@@ -32,23 +35,30 @@ from bot.reminders.types import (
 )
 from bot.services.types import ModuleStatus, TrackedModuleRef
 from handlers.views import kit, limits
+from handlers.views.digest_sessions import (
+    SETTINGS_HINT,
+    missed_blocks,
+    reminder_blocks,
+    session_blocks,
+    session_reminder_message,
+    with_reminders,
+)
 from handlers.views.formatting import (
     DONE,
     LOCKED,
     PENDING,
-    WARNING,
     day,
     entity_details,
     entity_emoji,
     entity_label,
     esc,
     plural,
-    session_when,
     slack_time,
     tracked_title,
 )
 from handlers.views.kit import Element, SlackMessage
 from handlers.views.limits import Block
+from handlers.views.manager_digest import manager_digest_message
 from handlers.views.progress import module_name, pending_items
 
 SNOOZE_DAY_ACTION = "reminder_snooze_1d"
@@ -61,8 +71,6 @@ ITEMS_PER_MODULE = 8
 UNLOCKED = ":unlock:"
 MUTED = ":no_bell:"
 ISPRING = ":books:"
-CALENDAR = ":spiral_calendar_pad:"
-SETTINGS_HINT = "Change when and how you are reminded: `/lms remind status` or the bot's Home tab."
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,14 +221,14 @@ def reminder_digest(
     pending = [i for i in items if not i.done and i.tracked.id not in muted_ids]
     ispring_pending = [e for e in ispring if e.key not in done]
     hello = f"Hi {esc(learner_name)}" if learner_name else "Hi"
-    told = _reminder_blocks(reminded, now)
+    told = reminder_blocks(reminded, now)
     if not items and not ispring and not locked:
         # A note (modules not checked yet, data as of) is told here too: "nothing is due" alone would mislead.
         top = [kit.section(f"{hello} — nothing is due. :tada:"), *([kit.context(note)] if note else [])]
-        blocks = [*top, *told, *_missed_blocks(missed, now)]
+        blocks = [*top, *told, *missed_blocks(missed, now)]
         if missed or told:
             blocks.append(kit.context(SETTINGS_HINT))
-        return kit.message(_with_reminders("Nothing is waiting for you in the LMS.", reminded, now), blocks)
+        return kit.message(with_reminders("Nothing is waiting for you in the LMS.", reminded, now), blocks)
     waiting = len(pending) + len(ispring_pending)
     if waiting:
         modules = len({i.tracked.id for i in pending})
@@ -243,7 +251,7 @@ def reminder_digest(
     head: list[Block] = [kit.section(intro), *told]
     if note:
         head.append(kit.context(note))
-    text = _with_reminders(text, reminded, now)
+    text = with_reminders(text, reminded, now)
     tail: list[Block] = []
     if waiting and buttons:
         home = lms_home if any(not url_for(i) for i in pending) else None
@@ -251,8 +259,8 @@ def reminder_digest(
     tail.append(kit.context(SETTINGS_HINT))
     extras = _locked_blocks(locked, unlocked, muted_ids)
     extras += _ispring_blocks(ispring, done, buttons=buttons)
-    extras += _missed_blocks(missed, now)
-    extras += _session_blocks(sessions, now)
+    extras += missed_blocks(missed, now)
+    extras += session_blocks(sessions, now)
     budget_blocks = limits.MESSAGE_BLOCKS - len(head) - len(tail) - len(extras)
     budget_chars = limits.MESSAGE_TEXT_BUDGET - limits.text_size(head + tail + extras)
     body = limits.fit_groups(
@@ -269,7 +277,6 @@ def reminder_digest(
 
 MAX_LOCKED_BLOCKS = 2
 MAX_ISPRING_ITEMS = 6
-MAX_SESSION_BLOCKS = 2
 
 
 def _locked_line(entry: DigestEntry, unlocked: Collection[int]) -> str:
@@ -322,69 +329,6 @@ def _ispring_blocks(entries: Sequence[DigestEntry], done: Collection[str], *, bu
     if len(entries) > MAX_ISPRING_ITEMS:
         blocks.append(kit.context(limits.more_line(len(entries) - MAX_ISPRING_ITEMS, "iSpring modules")))
     return blocks
-
-
-def reminder_line(session: SessionInfo, lead: SessionLead, now: datetime | None = None) -> str:
-    """ "🗓 *Feedback lab* starts soon: <when> · Zoom · with Henry · Online · Feedback Fundamentals"."""
-    what = "starts soon" if lead == "soon" else "is coming up"
-    when = session_when(session.starts_at, session.ends_at, now=now)
-    parts = [f"{CALENDAR} *{esc(session.name)}* {what}: {when}"]
-    parts += [esc(p) for p in (session.room, session.trainer and f"with {session.trainer}", session.session_type) if p]
-    if session.module_name:
-        parts.append(esc(session.module_name))
-    return " · ".join(parts)
-
-
-def _reminder_blocks(reminded: Sequence[tuple[SessionInfo, SessionLead]], now: datetime | None) -> list[Block]:
-    lines = [reminder_line(s, lead, now) for s, lead in reminded]
-    return limits.list_blocks(lines, noun="sessions", max_blocks=MAX_SESSION_BLOCKS, max_chars=2500) if lines else []
-
-
-def _with_reminders(text: str, reminded: Sequence[tuple[SessionInfo, SessionLead]], now: datetime | None) -> str:
-    """The notification text, naming the sessions the digest reminds about ("… · Session tomorrow: Feedback lab")."""
-    for session, lead in reminded:
-        if lead == "soon":
-            when = "soon"
-        elif now is not None and session.starts_at.date() == now.astimezone(session.starts_at.tzinfo).date():
-            when = "today"
-        else:
-            when = "tomorrow"
-        text += f" · Session {when}: {session.name}"
-    return limits.clip(text, limits.FALLBACK_TEXT)
-
-
-def session_line(session: SessionInfo, now: datetime | None = None) -> str:
-    """ "🗓 *Feedback lab* — <when> · Room One · with Henry · Classroom · Feedback Fundamentals"."""
-    parts = [f"{CALENDAR} *{esc(session.name)}* — {session_when(session.starts_at, session.ends_at, now=now)}"]
-    parts += [esc(p) for p in (session.room, session.trainer and f"with {session.trainer}", session.session_type) if p]
-    if session.module_name:
-        parts.append(esc(session.module_name))
-    return " · ".join(parts)
-
-
-def _session_blocks(sessions: Sequence[SessionInfo], now: datetime | None) -> list[Block]:
-    if not sessions:
-        return []
-    lines = [f"*{CALENDAR} Coming up*"] + [session_line(s, now) for s in sessions]
-    return limits.list_blocks(lines, noun="sessions", max_blocks=MAX_SESSION_BLOCKS, max_chars=2500)
-
-
-def missed_line(missed: MissedSession, now: datetime | None = None) -> str:
-    """ "⚠️ *Sess* (Kick-off) — <when> · next one: *Sess* <when>" — or "ask your trainer" when there is none."""
-    s = missed.session
-    where = f" ({esc(s.module_name)})" if s.module_name else ""
-    line = f"{WARNING} *{esc(s.name)}*{where} — {session_when(s.starts_at, s.ends_at, now=now)}"
-    if missed.next is not None:
-        nxt = missed.next
-        return line + f" · next one: *{esc(nxt.name)}* {session_when(nxt.starts_at, nxt.ends_at, now=now)}"
-    return line + " · no other session is planned: ask your trainer how to catch up"
-
-
-def _missed_blocks(missed: Sequence[MissedSession], now: datetime | None) -> list[Block]:
-    if not missed:
-        return []
-    lines = [f"*{WARNING} Missed*"] + [missed_line(m, now) for m in missed]
-    return limits.list_blocks(lines, noun="missed sessions", max_blocks=MAX_SESSION_BLOCKS, max_chars=2500)
 
 
 # --- from the reminder engine's data ---------------------------------------------------------------------------
@@ -469,140 +413,12 @@ def _in_zone(session: SessionInfo, now: datetime | None) -> SessionInfo:
     return dataclasses.replace(session, starts_at=session.starts_at.astimezone(now.tzinfo), ends_at=ends)
 
 
-def session_reminder_message(reminder: SessionReminder) -> SlackMessage:
-    s = reminder.session
-    when = session_when(s.starts_at)
-    soon = reminder.lead == "soon"
-    if reminder.as_trainer:
-        intro = f"{CALENDAR} You are running *{esc(s.name)}* {'soon' if soon else 'tomorrow'}: {when}."
-        text = f"You are running {s.name} {'soon' if soon else 'tomorrow'}"
-    else:
-        intro = f"{CALENDAR} *{esc(s.name)}* {'starts soon' if soon else 'is tomorrow'}: {when}."
-        text = f"Session {'soon' if soon else 'tomorrow'}: {s.name}"
-    facts = [f"*When*\n{session_when(s.starts_at, s.ends_at)}"]
-    if s.room:
-        facts.append(f"*Where*\n{esc(s.room)}")
-    if s.trainer:
-        facts.append(f"*Trainer*\n{esc(s.trainer)}")
-    if s.session_type:
-        facts.append(f"*Type*\n{esc(s.session_type)}")
-    facts.append(f"*Module*\n{tracked_title(s.tracked, s.module_name)}")
-    blocks: list[Block] = [kit.section(intro), kit.fields_section(facts), kit.context(SETTINGS_HINT)]
-    return kit.message(text, blocks)
-
-
 def unlocked_message(notice: UnlockedNotice) -> SlackMessage:
     title = tracked_title(notice.tracked, notice.module_name)
     waiting = f" — {plural(notice.pending, 'mandatory item')} waiting" if notice.pending else ""
     text = f"{UNLOCKED} {title} is now unlocked{waiting}. See it with `/lms progress {esc(notice.tracked.label)}`."
     fallback = f"{notice.module_name or notice.tracked.label} is now unlocked"
     return kit.message(fallback, [kit.section(text)])
-
-
-def _manager_headline(behind: int, overdue: int) -> str:
-    """ "3 learners still behind in tracked modules, 11 overdue iSpring modules" — a part that is zero left out."""
-    parts = [f"{plural(behind, 'learner')} still behind in tracked modules"] if behind or not overdue else []
-    if overdue:
-        parts.append(plural(overdue, "overdue iSpring module"))
-    return ", ".join(parts)
-
-
-def manager_digest_message(digest: ManagerDigest) -> SlackMessage:
-    hello = f"Hi {esc(digest.recipient_name)}" if digest.recipient_name else "Hi"
-    behind = len({b.slack_user_id for m in digest.modules for b in m.learners})
-    head: list[Block] = [
-        kit.header(f"Weekly LMS overdue digest · {digest.week}"),
-        kit.section(f"{hello} — {_manager_headline(behind, len(digest.ispring_overdue))}."),
-    ]
-    lines: list[str] = []
-    for module in digest.modules:
-        who = ", ".join(f"<@{b.slack_user_id}> ({b.pending})" for b in module.learners[:15])
-        more = f" and {len(module.learners) - 15} more" if len(module.learners) > 15 else ""
-        lines.append(f"{tracked_title(module.tracked, module.module_name)} — {who}{more}")
-    for result in digest.ispring_overdue:
-        if result.slack_user_id:
-            who = f"<@{result.slack_user_id}>"
-        else:
-            who = esc(result.name) if result.name else "_unknown learner_"
-        due = f" (due {day(result.due)})" if result.due else ""
-        lines.append(f"{ISPRING} {who} — *{esc(result.title)}*{due}")
-    reachable = {r.slack_user_id for r in digest.ispring_overdue if r.slack_user_id}
-    tail: list[Block] = []
-    if reachable:
-        tail.append(
-            kit.actions(
-                [
-                    kit.button(
-                        "Nudge them",
-                        NUDGE_ACTION,
-                        value=digest.week or "week",
-                        confirm=kit.confirm_dialog(
-                            "Nudge overdue learners?",
-                            f"Each of the {plural(len(reachable), 'learner')} with overdue iSpring modules gets one "
-                            "friendly DM naming them (at most once a week).",
-                            confirm="Nudge them",
-                        ),
-                    )
-                ],
-                block_id=NUDGE_BLOCK,
-            )
-        )
-    tail.append(kit.context("Turn this weekly digest off with `/lms remind digest off`."))
-    body = limits.list_blocks(
-        lines,
-        noun="lines",
-        max_blocks=limits.MESSAGE_BLOCKS - len(head) - len(tail),
-        max_chars=limits.MESSAGE_TEXT_BUDGET - limits.text_size(head + tail),
-        hint="`/lms results overdue` lists the iSpring ones",
-    )
-    headline = _manager_headline(behind, len(digest.ispring_overdue))
-    return kit.message(f"Weekly LMS digest: {headline}", [*head, *body, *tail])
-
-
-NUDGE_ACTION = "manager_nudge"
-NUDGE_BLOCK = "manager_nudge"
-
-
-def nudged_note(nudged: int, already: int, unreachable: int = 0, failed: int = 0) -> str:
-    """ "Nudged 12 people (3 already nudged this week)"."""
-    text = f":wave: Nudged {plural(nudged, 'person', 'people')}"
-    if already:
-        text += f" ({already} already nudged this week)"
-    text += "."
-    if unreachable:
-        text += f" {plural(unreachable, 'overdue learner')} could not be reached: no Slack user found."
-    if failed:
-        text += f" {failed} could not be sent right now: try again later."
-    return text
-
-
-def nudged_message(message: dict[str, Any], note: str) -> SlackMessage:
-    """The digest after "Nudge them": the same, the button replaced by what was done."""
-    blocks: list[Block] = []
-    for block in message.get("blocks") or []:
-        if block.get("block_id") == NUDGE_BLOCK:
-            blocks.append(kit.context(note))
-            continue
-        blocks.append(block)
-    if not any(b.get("type") == "context" and note in str(b) for b in blocks):
-        blocks.append(kit.context(note))
-    fitted = limits.fit_blocks(blocks, limits.MESSAGE_BLOCKS)
-    return kit.message(str(message.get("text") or "Weekly LMS digest"), fitted)
-
-
-def nudge_dm(manager: str, modules: list[ModuleResult]) -> SlackMessage:
-    """The DM "Nudge them" sends each overdue learner: who asks, and the modules past due."""
-    lines = []
-    for r in sorted(modules, key=lambda m: (m.due_date is None, m.due_date, m.module_title)):
-        due = f" (was due {r.due_date:%a %d %b})" if r.due_date else ""
-        lines.append(f"• *{esc(r.module_title or 'Untitled module')}*{due}")
-    them = "this iSpring module is" if len(modules) == 1 else "these iSpring modules are"
-    text = (
-        f":wave: A friendly nudge from <@{manager}>: {them} past due —\n"
-        + "\n".join(lines)
-        + "\nWhen you have a moment, finish them in iSpring Learn. Thanks!"
-    )
-    return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}]}
 
 
 STOPPED_NOTE = ":octagonal_sign: Reminders stopped. `/lms remind on` brings them back."
@@ -615,11 +431,6 @@ def snoozed_note(until: datetime) -> str:
 
 def muted_note(label: str) -> str:
     return f":no_bell: `{label}` muted. `/lms remind unmute {label}` turns it back on."
-
-
-def nudged_reply(note: str) -> SlackMessage:
-    """What "Nudge them" did, as a reply (when Slack did not echo the digest to replace)."""
-    return kit.message(note, [kit.section(note)])
 
 
 def acted_on(message: dict[str, Any], note: str) -> SlackMessage:

@@ -10,7 +10,7 @@ from bot.services.types import IspringProgress
 from handlers.views import kit, limits
 from handlers.views.formatting import DONE, PENDING, WARNING, esc, number, plural, slack_time
 from handlers.views.limits import Block
-from handlers.views.reports import status_words
+from handlers.views.results import status_words
 
 ISPRING_LINES = 15
 FAILED = ":x:"

@@ -13,6 +13,7 @@ from handlers.views import kit
 from handlers.views.formatting import DONE, WARNING, esc, plural, slack_time
 from handlers.views.kit import SlackMessage
 from handlers.views.limits import Block
+from handlers.views.problems import problem_text
 
 LINK_ASK_ADMINS_ACTION = "link_ask_admins"  # value: the providers still to link, e.g. "zoho"
 UNLINK_CONFIRM_ACTION = "unlink_confirm"  # value: "<Slack user>:<provider or 'all'>"
@@ -34,7 +35,7 @@ def _attempt_line(attempt: LinkAttempt) -> str:
         return f"{DONE} *{lms}*: already linked to {lms} learner `{esc(result.link.learner_id)}`."
     if attempt.kept is not None:
         return f"{DONE} *{lms}*: linked to learner `{esc(attempt.kept.learner_id)}` (unchanged)."
-    why = f"{esc(attempt.problem)}. " if attempt.problem else ""
+    why = f"{esc(problem_text(attempt.problem).rstrip('.'))}. " if attempt.problem else ""
     return f"{WARNING} *{lms}*: not linked. {why}{_next_step(attempt.provider)}"
 
 

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from bot.services.types import (
     BudgetLine,
+    ConnectionState,
     DailyBudgetLine,
     Provider,
     ReminderSettings,
@@ -55,9 +56,20 @@ def daily_budget_text(line: DailyBudgetLine) -> str:
     return f"*Zoho daily API budget*\n{used}\n{today}"
 
 
-def connection_lines(connections: dict[Provider, str]) -> list[str]:
-    # The services write these descriptions in mrkdwn on purpose ("connected by <@U…>"): not escaped.
-    return [f"• {provider_name(p)}: {connections.get(p, 'not connected')}" for p in Provider]
+def connection_lines(connections: dict[Provider, ConnectionState]) -> list[str]:
+    return [f"• {provider_name(p)}: {connection_words(connections.get(p))}" for p in Provider]
+
+
+def connection_words(state: ConnectionState | None) -> str:
+    """ "connected (eu data center) by <@U…> on 02 Mar 2026", "connected through the bot's configuration"."""
+    if state is None or state.via is None:
+        return "not connected"
+    if state.via == "configuration":
+        return "connected through the bot's configuration"
+    where = f" ({state.data_center} data center)" if state.data_center else ""
+    by = f" by <@{state.connected_by}>" if state.connected_by else ""
+    since = f" on {state.since:%d %b %Y}" if state.since else ""
+    return f"connected{where}{by}{since}"
 
 
 def link_lines(linked_as: dict[Provider, str]) -> list[str]:

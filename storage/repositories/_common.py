@@ -18,7 +18,9 @@ from storage.types import utcnow
 
 Provider: TypeAlias = Literal["zoho", "ispring"]
 PROVIDERS: tuple[Provider, ...] = ("zoho", "ispring")
-Clock: TypeAlias = Callable[[], datetime]
+# The time now, an aware UTC datetime: the composition root passes its one clock's reading (bot.clock.utc), so rows
+# are stamped with the time the rest of the process sees; storage imports nothing from bot, so it is a callable here.
+Now: TypeAlias = Callable[[], datetime]
 
 
 def check_provider(provider: str) -> Provider:
@@ -45,9 +47,9 @@ def rowcount(result: Result[Any]) -> int:
 class Repository:
     """Base: a database, and a clock tests can move (aware UTC datetimes)."""
 
-    def __init__(self, db: Database, *, clock: Clock | None = None) -> None:
+    def __init__(self, db: Database, *, clock: Now | None = None) -> None:
         self.db = db
-        self._clock: Clock = clock or utcnow
+        self._clock: Now = clock or utcnow
 
     def now(self) -> datetime:
         return self._clock()

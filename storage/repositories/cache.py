@@ -15,7 +15,7 @@ from sqlalchemy import delete, select
 from storage.batching import Coalescer
 from storage.db import Database
 from storage.models import LmsCacheRow
-from storage.repositories._common import Clock, Repository, rowcount, upsert
+from storage.repositories._common import Now, Repository, rowcount, upsert
 from storage.versions import bumped, fresh_version
 
 Entry = tuple[Any, datetime]
@@ -23,7 +23,7 @@ _Put = tuple[str, Any, datetime]
 
 
 class LmsCacheRepository(Repository):
-    def __init__(self, db: Database, *, clock: Clock | None = None) -> None:
+    def __init__(self, db: Database, *, clock: Now | None = None) -> None:
         super().__init__(db, clock=clock)
         self._get = Coalescer[str, Entry | None](self._get_many)
         self._put = Coalescer[_Put, None](self._put_many)

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.crypto import Keyring
 from storage.db import Database
 from storage.models import ProviderConnectionRow
-from storage.repositories._common import Clock, Provider, Repository, check_provider, rowcount
+from storage.repositories._common import Now, Provider, Repository, check_provider, rowcount
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +50,7 @@ _IDENTITY_FIELDS = ("api_url", "accounts_url", "client_id", "client_secret", "re
 
 
 class ConnectionRepository(Repository):
-    def __init__(self, db: Database, keyring: Keyring, *, clock: Clock | None = None) -> None:
+    def __init__(self, db: Database, keyring: Keyring, *, clock: Now | None = None) -> None:
         super().__init__(db, clock=clock)
         self.keyring = keyring
 

@@ -14,14 +14,14 @@ from sqlalchemy import delete
 from storage.batching import Coalescer
 from storage.db import Database
 from storage.models import SlackDeliveryRow
-from storage.repositories._common import Clock, Repository, rowcount, upsert
+from storage.repositories._common import Now, Repository, rowcount, upsert
 
 
 class DeliveryRepository(Repository):
     """Claims that arrive together share one transaction and one INSERT (storage.batching): the delivery check
     sits before the ack, and a burst of requests must not queue for the write lock one by one."""
 
-    def __init__(self, db: Database, *, clock: Clock | None = None) -> None:
+    def __init__(self, db: Database, *, clock: Now | None = None) -> None:
         super().__init__(db, clock=clock)
         self._claim = Coalescer[tuple[str, ...], bool](self._claim_many)
 

@@ -19,7 +19,7 @@ from storage.batching import Coalescer
 from storage.db import Database
 from storage.errors import LinkConflict
 from storage.models import LINK_METHODS, AuditLogRow, LearnerLinkRow
-from storage.repositories._common import Clock, Provider, Repository, check_provider
+from storage.repositories._common import Now, Provider, Repository, check_provider
 from storage.repositories.audit import scrub
 
 # Rows per statement in bulk writes: keeps every statement well inside both databases' parameter limits.
@@ -72,7 +72,7 @@ class LinkRepository(Repository):
     """Lookups that arrive together share one transaction and one SELECT (storage.batching): a burst of commands
     asks for every caller's Zoho and iSpring link at once."""
 
-    def __init__(self, db: Database, *, clock: Clock | None = None) -> None:
+    def __init__(self, db: Database, *, clock: Now | None = None) -> None:
         super().__init__(db, clock=clock)
         self._get = Coalescer[_ByUser, LearnerLink | None](self._get_many)
         self._by_learner = Coalescer[_ByLearner, LearnerLink | None](self._by_learner_many)

@@ -15,7 +15,7 @@ from storage.batching import Coalescer
 from storage.db import Database
 from storage.errors import AliasConflict, AmbiguousReference
 from storage.models import TrackedModuleRow
-from storage.repositories._common import Clock, Provider, Repository, check_provider
+from storage.repositories._common import Now, Provider, Repository, check_provider
 
 _ALIAS = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 
@@ -50,7 +50,7 @@ class TrackedModuleRepository(Repository):
     """Listings that arrive together share one transaction and one SELECT (storage.batching): a burst of
     `/lms progress` reads the workspace's tracked modules once."""
 
-    def __init__(self, db: Database, *, clock: Clock | None = None) -> None:
+    def __init__(self, db: Database, *, clock: Now | None = None) -> None:
         super().__init__(db, clock=clock)
         self._list = Coalescer[str | None, tuple[TrackedModule, ...]](self._list_many)
 

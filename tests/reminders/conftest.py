@@ -244,7 +244,7 @@ class ServeListeners(Protocol):
 
 @pytest.fixture
 def serve_listeners() -> Iterator[ServeListeners]:
-    """`serve_listeners(world, name, handlers.x.register, ...)`: those listeners in a Bolt app behind the bot's
+    """`serve_listeners(world, name, bot.app.x_listeners, ...)`: those listeners in a Bolt app behind the bot's
     web app, on its own thread and loop; returns a driver that sends it signed Slack requests."""
     servers: list[ThreadedServer] = []
 

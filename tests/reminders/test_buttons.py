@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from bot.app import reminder_action_listeners
 from bot.devkit.sandbox import seed
 from bot.devkit.slackstub import SlackDriver
-from handlers import reminder_actions
 from tests.reminders.conftest import MONDAY, TEAM, MakeWorld, ServeListeners, World
 from tests.reminders.test_engine import ADA_LEARNER, PRE_READING, complete, text_of
 
@@ -22,7 +22,7 @@ StartApp = Callable[[World], SlackDriver]
 @pytest.fixture
 def start_app(serve_listeners: ServeListeners) -> StartApp:
     """The reminder buttons' listeners, served over HTTP (see serve_listeners)."""
-    return lambda world: serve_listeners(world, "reminder-buttons", reminder_actions.register)
+    return lambda world: serve_listeners(world, "reminder-buttons", reminder_action_listeners)
 
 
 async def changed(world: World, user: str, before: str, timeout: float = 10.0) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import reminders_cli
+from bot.app import home_listeners, remind_services, reminder_action_listeners
 from bot.container import build_services
 from bot.devkit.sandbox import seed
 from bot.devkit.sandbox.state import Entity, SandboxState, Session
@@ -23,7 +24,6 @@ from bot.devkit.slackstub import SlackDriver, ThreadedServer
 from bot.devkit.slackstub.render import render_message
 from bot.reminders.engine import Forced
 from bot.web import build_web
-from handlers import home, reminder_actions
 from handlers.reminder_settings import remind_command
 from tests.reminders.conftest import MONDAY, PEOPLE, TEAM, MakeWorld, World
 from tests.support.slack import wait_for
@@ -134,7 +134,7 @@ async def test_one_session_one_time_in_the_lms_zone_everywhere(make_world: MakeW
 
 
 async def remind(world: World, user: str, text: str) -> str:
-    return render_message(await remind_command(world.services, TEAM, user, text.split()))
+    return render_message(await remind_command(remind_services(world.services), TEAM, user, text.split()))
 
 
 async def test_remind_days_takes_ranges_lists_and_words(make_world: MakeWorld) -> None:
@@ -245,8 +245,8 @@ def home_app() -> Iterator[Callable[[World], SlackDriver]]:
             signing_secret="day-one-secret",
             client=AsyncWebClient(token=world.slack.workspace.bot_token, base_url=settings.slack_api_url),
         )
-        reminder_actions.register(app, services)
-        home.register(app, services)
+        reminder_action_listeners(app, services)
+        home_listeners(app, services)
         server = ThreadedServer(build_web(app, services), name="day-one")
         server.start()
         servers.append(server)

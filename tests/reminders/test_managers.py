@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from bot.app import results_listeners
 from bot.devkit.slackstub import SlackDriver
-from handlers import results_actions
 from tests.reminders.conftest import MONDAY, MakeWorld, ServeListeners, World
 from tests.reminders.test_engine import text_of
 
@@ -24,7 +24,7 @@ StartApp = Callable[[World], SlackDriver]
 @pytest.fixture
 def start_app(serve_listeners: ServeListeners) -> StartApp:
     """The results/nudge listeners, served over HTTP (see serve_listeners)."""
-    return lambda world: serve_listeners(world, "manager-nudge", results_actions.register)
+    return lambda world: serve_listeners(world, "manager-nudge", results_listeners)
 
 
 def weekly(world: World, user: str) -> list[dict[str, Any]]:

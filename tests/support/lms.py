@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.clock import Clock
 from bot.config import Settings
 from bot.devkit.sandbox.server import SandboxServer
 from bot.lms.factory import LmsClients
-from bot.lms.ratelimit import Clock, MemoryBackend, RateLimiter, RateLimitPolicy
+from bot.lms.ratelimit import MemoryBackend, RateLimiter, RateLimitPolicy
 from bot.lms.transport import RetryPolicy
 
 
