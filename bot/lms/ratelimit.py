@@ -20,6 +20,7 @@ in milliseconds), honour an externally reported lock, and count a rolling day in
 
 from __future__ import annotations
 
+import asyncio
 import math
 import uuid
 import weakref
