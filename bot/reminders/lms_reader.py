@@ -144,6 +144,10 @@ class SnapshotStore:
             self.versions_of[key] = UNKNOWN_VERSION  # not read back: facts are derived afresh
 
 
+def _course_modules_key(team_id: str, tracked: TrackedModuleRef) -> str:
+    return f"{team_id}:zoho:modules:{tracked.course_id}:{tracked.batch_id or '-'}"
+
+
 def _progress_facts(entry: tuple[Any, datetime] | None) -> ProgressFacts | None:
     decoded = decode(entry, PROGRESS)
     return facts_of(decoded[0], decoded[1].fetched_at) if decoded else None
@@ -206,6 +210,8 @@ class LmsReader:
         self._prefilter: asyncio.Task[Prefilter | None] | None = None
         self._prefilter_age: float | None = None  # the bulk age the prefilter in hand was read for
         self._at_hand: asyncio.Task[Prefilter | None] | None = None  # digests at send time: no check, no read
+        self._known: dict[str, list[Module] | None] = {}  # course orders as cached, peeked once a sweep
+        self._known_settings: dict[str, Module | None] = {}  # module settings likewise
 
     # --- bulk reads (ZOHO_BULK_READS): skip module-progress calls a verified bulk answer settles -------------
 
@@ -244,11 +250,13 @@ class LmsReader:
         prefilter = await (self._at_hand_for(wanted) if at_send else self._prefilter_for(wanted))
         if prefilter is None:
             return None
+        # Only a record that shows the module complete asks about sessions (a list read at most hourly).
+        soon = prefilter.says_complete(tracked, learner_id) and await self._sessions_soon(tracked)
         return prefilter.decision(
             tracked,
             learner_id,
             cached=CachedRead(cached.is_locked, cached.fetched_at) if cached is not None else None,
-            sessions_soon=await self._sessions_soon(tracked),
+            sessions_soon=soon,
             locked_ok=locked_ok,
         )
 
@@ -430,10 +438,28 @@ class LmsReader:
             self.config.settings_max_age_seconds,
         )
 
+    async def known_module(self, tracked: TrackedModuleRef) -> Module | None:
+        """`module` as last read, however old, read now only when it never was (None: unavailable); decoded once a
+        sweep. For planning: the digest itself reads the settings again when they are older than it allows."""
+        key = module_key(self.team_id, tracked)
+        if key not in self._known_settings:
+            cached = await self.cache.peek(key, MODULE)
+            self._known_settings[key] = cached[0] if cached is not None else await self.module(tracked)
+        return self._known_settings[key]
+
+    async def known_course_modules(self, tracked: TrackedModuleRef) -> list[Module] | None:
+        """`course_modules` as last read, however old, without calling the LMS (None: never read); decoded once a
+        sweep. For planning: the digest itself reads the order when it is due."""
+        key = _course_modules_key(self.team_id, tracked)
+        if key not in self._known:
+            cached = await self.cache.peek(key, MODULES)
+            self._known[key] = cached[0] if cached is not None else None
+        return self._known[key]
+
     async def course_modules(self, tracked: TrackedModuleRef) -> list[Module] | None:
         """The course's modules in course order (to name the module a locked one waits for)."""
         zoho = self.lms.zoho
-        key = f"{self.team_id}:zoho:modules:{tracked.course_id}:{tracked.batch_id or '-'}"
+        key = _course_modules_key(self.team_id, tracked)
 
         async def load() -> list[Module]:
             return await zoho.course_modules(tracked.course_id, batch_id=tracked.batch_id)

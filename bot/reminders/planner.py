@@ -49,6 +49,9 @@ class Pair:
     learner: Learner
     tracked: TrackedModuleRef
     max_age: float  # a copy younger than this (read since the window opened) needs no call
+    # The module is locked only until the one before it is done (no date lock): a locked copy stays current
+    # while the bulk record (which shows that module too) is unchanged.
+    locked_ok: bool = False
 
     def order(self) -> tuple[datetime, int, date, str, int]:
         return (self.deadline, self.rank, self.due, self.learner.user_id, self.tracked.id)
@@ -70,6 +73,15 @@ def settled_until(
         return None
     starts = cached.future_only(now)
     return starts - timedelta(days=1) if starts is not None else None
+
+
+def _behind_previous(settings: Module) -> bool:
+    return settings.lock_type is LockType.UNTIL_PREVIOUS_COMPLETED
+
+
+def _locked_until_later(settings: Module, today: date) -> bool:
+    """As the digest judges it (bot/reminders/collect.py): locked until a date after today."""
+    return settings.lock_type is LockType.UNTIL_DATE and settings.lock_until is not None and settings.lock_until > today
 
 
 def _rank(cached: ProgressFacts | None) -> tuple[int, date]:
@@ -122,8 +134,8 @@ class Planner:
                     continue
                 if memo.absent and now - memo.read_at < timedelta(days=1):
                     continue
-                if module.id not in settings:
-                    settings[module.id] = await reader.module(module)
+                if module.id not in settings:  # as last read: the digest reads them again when it is due
+                    settings[module.id] = await reader.known_module(module)
                 cached = await reader.peek_facts(module, learner.zoho_id)
                 if cached is None and await reader.not_enrolled(module, learner.zoho_id):
                     memo.absent, memo.read_at = True, now
@@ -133,6 +145,9 @@ class Planner:
                     memo.read_at = cached.fetched_at
                     if cached.fetched_at >= opens:
                         continue
+                day = send_at.astimezone(learner.tz).date()
+                if await self._behind_pending(reader, tracked, module, learner, settings, day):
+                    continue  # the digest tells its lock from the module before it, not from its own answer
                 quiet = settled_until(cached, settings[module.id], now, self.config)
                 if quiet is not None:
                     memo.quiet_until = quiet
@@ -140,9 +155,50 @@ class Planner:
                         continue
                 rank, due = _rank(cached)
                 max_age = max(0.0, (now - opens).total_seconds())
-                pairs.append(Pair(max(now, send_at - lead), rank, due, learner, module, max_age))
+                known = settings[module.id]
+                locked_ok = known is not None and _behind_previous(known)
+                pairs.append(Pair(max(now, send_at - lead), rank, due, learner, module, max_age, locked_ok))
         pairs.sort(key=Pair.order)
         return pairs
+
+    async def _behind_pending(
+        self,
+        reader: LmsReader,
+        tracked: Sequence[TrackedModuleRef],
+        module: TrackedModuleRef,
+        learner: Learner,
+        settings: dict[int, Module | None],
+        today: date,
+    ) -> bool:
+        """Locked until the module before it is done, and that one — tracked, not muted, open, as last read — is
+        not: the digest then tells this module's lock from that one's answer and never reads this one
+        (bot/reminders/collect.py), so no call for it can change what is sent. Once the one before reads done,
+        this one is planned again (each sweep looks anew)."""
+        mine = settings[module.id]
+        if mine is None or not _behind_previous(mine) or learner.zoho_id is None:
+            return False
+        order = await reader.known_course_modules(module)  # no call: the digest reads it when due
+        ids = [m.module_id for m in order or []]
+        if module.module_id not in ids or ids.index(module.module_id) == 0:
+            return False
+        before_id = ids[ids.index(module.module_id) - 1]
+        before = next(
+            (
+                t
+                for t in tracked
+                if (t.course_id, t.batch_id, t.module_id) == (module.course_id, module.batch_id, before_id)
+            ),
+            None,
+        )
+        if before is None or before.id in learner.muted:
+            return False
+        if before.id not in settings:
+            settings[before.id] = await reader.known_module(before)
+        before_settings = settings[before.id]
+        if before_settings is None or _locked_until_later(before_settings, today):
+            return False  # the digest skips that one without an answer: it reads this one
+        prior = await reader.peek_facts(before, learner.zoho_id)
+        return prior is not None and not prior.is_locked and not prior.complete
 
     async def allowance(self, reader: LmsReader, pairs: Sequence[Pair], now: datetime) -> int:
         """How many of `pairs` (in order) to read in this sweep: what keeps the rest feasible, within the caps."""
@@ -162,6 +218,11 @@ class Planner:
         required = 0.0
         for k, pair in enumerate(pairs, start=1):
             required = max(required, k - rate * max(0.0, (pair.deadline - now).total_seconds()))
+        if headroom < len(pairs):
+            # More pairs than calls left in the rolling 24 h: waiting gains the soonest nothing (what frees up later
+            # serves the later ones), while other work (session lists, in-place updates, people's commands) may
+            # spend what is left meanwhile. So the soonest are read now, as many as the calls left fall short.
+            required = max(required, len(pairs) - headroom)
         # A sweep spends at most what the endpoint gives in one sweep interval, so it never runs into the next.
         per_sweep = max(1, int(per_second * self.config.plan_rate_share * self.config.sweep_minutes * 60))
         return int(min(math.ceil(required), per_sweep, headroom, len(pairs)))
@@ -217,7 +278,9 @@ class Planner:
             learner_id = pair.learner.zoho_id
             assert learner_id is not None
             cached = await reader.peek_facts(pair.tracked, learner_id)
-            skip = await reader.bulk_skip(pair.tracked, learner_id, cached, max_age=pair.max_age)
+            skip = await reader.bulk_skip(
+                pair.tracked, learner_id, cached, max_age=pair.max_age, locked_ok=pair.locked_ok
+            )
             if skip is None:
                 left.append(pair)
                 continue
@@ -251,7 +314,9 @@ class Planner:
                 memo = self._memo.setdefault((pair.learner.team_id, learner_id, pair.tracked.id), _Memo())
                 cached = await reader.peek_facts(pair.tracked, learner_id)
                 try:
-                    skip = await reader.bulk_skip(pair.tracked, learner_id, cached, max_age=pair.max_age)
+                    skip = await reader.bulk_skip(
+                        pair.tracked, learner_id, cached, max_age=pair.max_age, locked_ok=pair.locked_ok
+                    )
                     if skip is not None:
                         self._settled(memo, skip, reader, pair.tracked)
                     else:

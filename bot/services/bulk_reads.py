@@ -149,6 +149,11 @@ class Prefilter:
         answer = self.bulk.get((tracked.course_id, tracked.batch_id))
         return answer.learner(learner_id) if answer is not None else None
 
+    def says_complete(self, tracked: TrackedModuleRef, learner_id: str) -> bool:
+        """The learner's record shows the module complete (what `decision`'s `sessions_soon` matters for)."""
+        record = self.record(tracked, learner_id)
+        return record is not None and record.module_complete(tracked.module_id) is True
+
     def decision(
         self,
         tracked: TrackedModuleRef,
