@@ -33,7 +33,7 @@ from bot.lms.factory import LmsClients
 from bot.lms.ispring_models import CourseModule, ModuleResult, ResultsFilter
 from bot.lms.ratelimit import Priority
 from bot.lms.tokens import TOKEN_ENDPOINT
-from bot.lms.zoho_models import Module, ModuleProgress, Session
+from bot.lms.zoho_models import LockType, Module, ModuleProgress, Session
 from bot.reminders.facts import MISSING, UNKNOWN_VERSION, FactsMemo, ProgressFacts, facts_of
 from bot.reminders.report import SweepReport
 from bot.reminders.settings import ReminderConfig
@@ -238,7 +238,8 @@ class LmsReader:
         `max_age`: a cached copy this young is used as it is (default `fresh_seconds`), exactly as the
         module-by-module path would, so no bulk answer is consulted for it. `bulk_age`: how old the bulk
         answer may be (default `max_age`); an older one is read again, at most once per sweep and caller need.
-        `locked_ok`: the module has no date lock (see `Prefilter.decision`). `at_send`: a digest at its send time,
+        `locked_ok`: the module has no date lock (see `Prefilter.decision`); a module whose settings say it is
+        locked until the one before it is done counts as such without it. `at_send`: a digest at its send time,
         which does not wait for the LMS: no check and no bulk read then (the check's module-progress calls would
         hold the endpoint the digest's own reads need), only a current verdict and a bulk answer already at hand."""
         if self._bulk is None:
@@ -250,6 +251,8 @@ class LmsReader:
         prefilter = await (self._at_hand_for(wanted) if at_send else self._prefilter_for(wanted))
         if prefilter is None:
             return None
+        if cached is not None and cached.is_locked and not locked_ok:
+            locked_ok = await self._unlocks_with_previous(tracked)
         # Only a record that shows the module complete asks about sessions (a list read at most hourly).
         soon = prefilter.says_complete(tracked, learner_id) and await self._sessions_soon(tracked)
         return prefilter.decision(
@@ -259,6 +262,12 @@ class LmsReader:
             sessions_soon=soon,
             locked_ok=locked_ok,
         )
+
+    async def _unlocks_with_previous(self, tracked: TrackedModuleRef) -> bool:
+        """The module is locked only until the one before it is done (its settings as last read): its lock opens
+        only by a change the learner's bulk record shows, so a locked copy under an unchanged record is current."""
+        settings = await self.known_module(tracked)
+        return settings is not None and settings.lock_type is LockType.UNTIL_PREVIOUS_COMPLETED
 
     @property
     def bulk_on(self) -> bool:

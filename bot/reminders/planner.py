@@ -49,9 +49,6 @@ class Pair:
     learner: Learner
     tracked: TrackedModuleRef
     max_age: float  # a copy younger than this (read since the window opened) needs no call
-    # The module is locked only until the one before it is done (no date lock): a locked copy stays current
-    # while the bulk record (which shows that module too) is unchanged.
-    locked_ok: bool = False
 
     def order(self) -> tuple[datetime, int, date, str, int]:
         return (self.deadline, self.rank, self.due, self.learner.user_id, self.tracked.id)
@@ -155,9 +152,7 @@ class Planner:
                         continue
                 rank, due = _rank(cached)
                 max_age = max(0.0, (now - opens).total_seconds())
-                known = settings[module.id]
-                locked_ok = known is not None and _behind_previous(known)
-                pairs.append(Pair(max(now, send_at - lead), rank, due, learner, module, max_age, locked_ok))
+                pairs.append(Pair(max(now, send_at - lead), rank, due, learner, module, max_age))
         pairs.sort(key=Pair.order)
         return pairs
 
@@ -278,9 +273,7 @@ class Planner:
             learner_id = pair.learner.zoho_id
             assert learner_id is not None
             cached = await reader.peek_facts(pair.tracked, learner_id)
-            skip = await reader.bulk_skip(
-                pair.tracked, learner_id, cached, max_age=pair.max_age, locked_ok=pair.locked_ok
-            )
+            skip = await reader.bulk_skip(pair.tracked, learner_id, cached, max_age=pair.max_age)
             if skip is None:
                 left.append(pair)
                 continue
@@ -314,9 +307,7 @@ class Planner:
                 memo = self._memo.setdefault((pair.learner.team_id, learner_id, pair.tracked.id), _Memo())
                 cached = await reader.peek_facts(pair.tracked, learner_id)
                 try:
-                    skip = await reader.bulk_skip(
-                        pair.tracked, learner_id, cached, max_age=pair.max_age, locked_ok=pair.locked_ok
-                    )
+                    skip = await reader.bulk_skip(pair.tracked, learner_id, cached, max_age=pair.max_age)
                     if skip is not None:
                         self._settled(memo, skip, reader, pair.tracked)
                     else:
