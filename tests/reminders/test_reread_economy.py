@@ -142,10 +142,12 @@ def barbara_finishes_phishing(world: World) -> None:
         pass
 
 
-async def barbaras_week(make_world: MakeWorld, **kwargs: Any) -> tuple[list[datetime], list[str]]:
+async def barbaras_week(
+    make_world: MakeWorld, people: dict[str, int] | None = None, **kwargs: Any
+) -> tuple[list[datetime], list[str]]:
     """Sunday noon to Wednesday's digest, sweeps every 15 minutes as the scheduler runs them: when Password
     Hygiene was read for Barbara, and her digests' texts as sent (Monday, Tuesday, Wednesday)."""
-    world = await make_world(SUNDAY_NOON, people={"U0BARBARA": BARBARA}, **kwargs)
+    world = await make_world(SUNDAY_NOON, people=people or {"U0BARBARA": BARBARA}, **kwargs)
     hygiene: list[datetime] = []
     digests: list[str] = []
     moment = SUNDAY_NOON
@@ -197,3 +199,19 @@ async def test_with_bulk_reads_a_locked_copy_stays_current_while_the_record_is_u
     # A lock alone is no reminder: Monday and Tuesday had nothing to send; Wednesday tells what she can do now.
     [wednesday] = digests
     assert "Password manager guide" in wednesday and "unlocks when you finish" not in wednesday, wednesday
+
+
+@pytest.mark.timeout(600)  # three simulated days of sweeps, twice
+async def test_with_bulk_reads_a_module_locked_behind_a_pending_one_is_not_read_even_before_that_one_was(
+    make_world: MakeWorld,
+) -> None:
+    # Margaret (both self-paced modules done) is the one the check compares; Barbara is never sampled.
+    people = {"U0BARBARA": BARBARA, "U0MARGARET": PEOPLE["U0MARGARET"]}
+    per_module, reference = await barbaras_week(make_world, people)
+    assert len([t for t in per_module if t <= MONDAY_SEND]) == 1, per_module  # read once, cold
+    hygiene, digests = await barbaras_week(make_world, people, settings={**BULK, "zoho_bulk_sample": 1})
+    assert digests == reference
+    # Her bulk record shows Phishing Basics not done from the first sweep on: Password Hygiene is not read until
+    # she has done it, not even for Monday's digest, which told its lock from Phishing Basics' answer.
+    assert [t for t in hygiene if t < BARBARA_DONE] == [], hygiene
+    assert [t for t in hygiene if BARBARA_DONE < t <= WEDNESDAY_SEND], hygiene
