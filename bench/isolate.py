@@ -71,8 +71,8 @@ class _Pipe:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def ask(self, what: str) -> Any:
-        self.conn.send((what, None))
+    def ask(self, what: str, payload: Any = None) -> Any:
+        self.conn.send((what, payload))
         return self.conn.recv()
 
 
@@ -87,6 +87,10 @@ class RemoteSandboxState:
 
     def clear_calls(self) -> None:
         self._pipe.ask("sandbox.clear_calls")
+
+    def learn(self, until: float) -> int:
+        """What the learners do in the LMS up to `until` happens now (the bench's `learn`); how many items."""
+        return self._pipe.ask("sandbox.learn", until)  # type: ignore[no-any-return]
 
 
 class RemoteSandbox:
@@ -163,9 +167,11 @@ def run_scheduler(
     slack_url: str,
     now: Synchronized[float],
     database_url: str,
+    learn: Callable[[float], int] = lambda until: 0,
 ) -> Measured:
     """Run `drive` in a spawned child against these servers (whose sandbox reads the clock from `now`), serving
-    its questions about them until it is done; `cell` then holds the child's results."""
+    its questions about them until it is done; `cell` then holds the child's results. `learn(until)`: the
+    learners' own progress in the sandbox up to then, applied when the child asks (`RemoteSandboxState.learn`)."""
     users = {u.id: Person(u.id, u.real_name, u.tz or "UTC", u.is_bot) for u in slack.workspace.users.values()}
     start = _Start(
         drive,
@@ -181,11 +187,12 @@ def run_scheduler(
     process = SPAWN.Process(target=_child, args=(theirs, now, start), name="bench-scheduler", daemon=True)
     process.start()
     theirs.close()
-    answers: dict[str, Callable[[], Any]] = {
-        "sandbox.calls": lambda: sandbox.state.calls,
-        "sandbox.clear_calls": sandbox.state.clear_calls,
-        "slack.calls": lambda: [SlackCall(c.method, c.at, c.status) for c in slack.calls],
-        "slack.clear": slack.clear,
+    answers: dict[str, Callable[[Any], Any]] = {
+        "sandbox.calls": lambda _: sandbox.state.calls,
+        "sandbox.clear_calls": lambda _: sandbox.state.clear_calls(),
+        "sandbox.learn": learn,
+        "slack.calls": lambda _: [SlackCall(c.method, c.at, c.status) for c in slack.calls],
+        "slack.clear": lambda _: slack.clear(),
     }
     try:
         while True:
@@ -202,7 +209,7 @@ def run_scheduler(
                 return measured
             if what == "failed":
                 raise RuntimeError(f"the scheduler process failed:\n{payload}")
-            ours.send(answers[what]())
+            ours.send(answers[what](payload))
     finally:
         process.join(timeout=30)
         if process.is_alive():

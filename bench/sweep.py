@@ -5,9 +5,14 @@ Everything runs locally over real HTTP: the LMS sandbox (Zoho's documented 30 ca
 one virtual clock, so a day of sweeps every few minutes passes in far less real time.
 
 Data: per course about 60% complete, 25% not started, 15% in progress (`BENCH_MIX`), 5 tracked modules in 2
-courses, send times at 09:00 local in 3 time zones. A cell: a size (`BENCH_SIZES`, default 1000; the issue's
-matrix is 1000,5000,10000), a budget (`BENCH_BUDGETS`: essential = lmsbot's 2,000 of a 5,000 cap, enterprise =
-10,000 of 25,000), bulk reads on or off (`BENCH_BULK`: on,off). `BENCH_DAYS` (default 3: day 1, then the
+courses, send times at 09:00 local in 3 time zones. The data moves as a compliance campaign's does: each working
+day `BENCH_PROGRESS` percent of the learners (default 3) do one more mandatory item of a tracked module open to
+them (the first left in a course, at a moment of their 09:00-17:00; sessions are never attended), so records
+change between sweeps and the bulk path pays for what changed. 0: the data stays as seeded all week.
+
+A cell: a size (`BENCH_SIZES`, default 1000; the issue's matrix is 1000,5000,10000), a budget (`BENCH_BUDGETS`:
+essential = lmsbot's 2,000 of a 5,000 cap, enterprise = 10,000 of 25,000), bulk reads on or off (`BENCH_BULK`:
+on,off). `BENCH_DAYS` (default 3: day 1, then the
 steady state; the issue's run is 7) and `BENCH_SWEEP_MINUTES` (default 15, on the send times' quarter hours;
 the scheduler's own default is 5) set the run. Real time is about 1.5 s per 100 learners per simulated day.
 
@@ -25,8 +30,10 @@ so their times (not their counts) are then upper bounds.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import multiprocessing
 import os
+import random
 import resource
 import tempfile
 import time
@@ -36,6 +43,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock_time
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from isolate import run_scheduler, shared_time
@@ -47,6 +55,7 @@ from bot.devkit.clock import VirtualClock
 from bot.devkit.sandbox import seed
 from bot.devkit.sandbox.config import SandboxConfig
 from bot.devkit.sandbox.server import SandboxServer
+from bot.devkit.sandbox.state import SandboxState
 from bot.devkit.slackstub import SlackStub, SlackStubServer, Workspace
 from bot.reminders import schedule
 from bot.reminders.report import Sent, SweepReport
@@ -99,6 +108,7 @@ class Cell:
     cpu: float = 0.0
     rss_mb: float = 0.0
     rss_of: str = "whole bench process"
+    learned: int = 0  # items the learners did in the LMS during the run (BENCH_PROGRESS)
 
 
 SINK: list[Sent] = []
@@ -122,7 +132,75 @@ def workspace(learners: dict[int, str]) -> tuple[Workspace, dict[str, str]]:
     return ws, zones
 
 
-async def drive(cell: Cell, sandbox: SandboxServer, slack: SlackStub, url: str, clock: VirtualClock, db: str) -> None:
+class Learning:
+    """The learners' own progress over the run (BENCH_PROGRESS): who does an item when, decided up front from the
+    seed; what they do is decided when it happens (the first mandatory item left in a tracked module open to
+    them), so it follows what they did before."""
+
+    def __init__(self, state: SandboxState, zones: dict[int, str], days: int, percent: float) -> None:
+        self.state = state
+        events: list[tuple[float, int]] = []
+        for day in range(days):
+            for learner_id, zone in sorted(zones.items()):
+                rng = random.Random(f"bench:learn:{day}:{learner_id}")
+                if rng.random() * 100 >= percent:
+                    continue
+                local_day = (START + timedelta(days=day)).astimezone(ZoneInfo(zone)).date()
+                if schedule.weekday(local_day) not in WORKDAYS:
+                    continue
+                at = datetime.combine(local_day, clock_time(9, 0), tzinfo=ZoneInfo(zone)) + timedelta(
+                    seconds=rng.uniform(0, 8 * 3600)
+                )
+                events.append((at.timestamp(), learner_id))
+        events.sort()
+        self.events = events
+        self.done = 0  # events applied so far
+
+    def __call__(self, until: float) -> int:
+        """Apply what happens up to `until`; how many items were done."""
+        end = bisect.bisect_right(self.events, (until, 2**63))
+        items = 0
+        for at, learner_id in self.events[self.done : end]:
+            rng = random.Random(f"bench:learn:{at}:{learner_id}")
+            courses = sorted({(course, batch) for _, course, batch, _ in TRACKS})
+            rng.shuffle(courses)
+            for course, batch in courses:
+                modules = [m for _, c, b, m in TRACKS if (c, b) == (course, batch)]
+                if any(seed.do_next_item(self.state, learner_id, course, batch, m, rng) for m in modules):
+                    items += 1
+                    break
+        self.done = end
+        return items
+
+
+@dataclass
+class _LocalState:
+    """The sandbox's state as drive() uses it, in one process (BENCH_ISOLATE=0)."""
+
+    state: SandboxState
+    learn: Learning
+
+    @property
+    def learners(self) -> dict[int, Any]:
+        return self.state.learners  # type: ignore[return-value]
+
+    @property
+    def calls(self) -> list[Any]:
+        return self.state.calls  # type: ignore[return-value]
+
+    def clear_calls(self) -> None:
+        self.state.clear_calls()
+
+
+@dataclass
+class _LocalSandbox:
+    url: str
+    config: SandboxConfig
+    state: _LocalState
+
+
+async def drive(cell: Cell, sandbox: Any, slack: SlackStub, url: str, clock: VirtualClock, db: str) -> None:
+    """The run, against `sandbox` (url, config, state with learners, calls, clear_calls and learn(until))."""
     cfg = sandbox.config
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
@@ -180,6 +258,7 @@ async def drive(cell: Cell, sandbox: SandboxServer, slack: SlackStub, url: str, 
         cell.calls_by_day = [Counter() for _ in range(cell.days)]
         while moment < end:
             clock.advance(moment.timestamp() - clock.now())
+            cell.learned += sandbox.state.learn(moment.timestamp())
             SINK.clear()
             [report] = await clock.drive([engine.sweep()])
             assert isinstance(report, SweepReport)
@@ -212,6 +291,8 @@ def run_cell(cell: Cell) -> Cell:
     state = seed.build_state("demo", learners=cell.learners, clock=sandbox_clock, mix=(mix[0], mix[1], mix[2]))
     names = {lid: f"{learner.name} #{lid}" for lid, learner in state.learners.items()}
     ws, _ = workspace(names)
+    zones = {lid: ZONES[n % len(ZONES)] for n, lid in enumerate(sorted(names))}  # as workspace() gives them
+    learning = Learning(state, zones, cell.days, float(os.environ.get("BENCH_PROGRESS", "3")))
     with tempfile.TemporaryDirectory(prefix="lmsbot-bench-") as tmp:
         db = f"sqlite:///{Path(tmp) / 'bench.db'}"
         migrate.upgrade(db)
@@ -219,11 +300,12 @@ def run_cell(cell: Cell) -> Cell:
         stub.rate_clock = sandbox_clock if isolate else clock.now  # Slack's tiers count virtual minutes
         with SandboxServer(SandboxConfig(), state=state) as sandbox, SlackStubServer(stub) as slack_server:
             if isolate:  # the scheduler alone in a child process: its peak RSS and CPU are its own
-                measured = run_scheduler(drive, cell, sandbox, stub, slack_server.url, now, db)
+                measured = run_scheduler(drive, cell, sandbox, stub, slack_server.url, now, db, learning)
                 cell.wall = time.perf_counter() - started
                 cell.cpu, cell.rss_mb, cell.rss_of = measured.cpu, measured.peak_rss_mb, "scheduler process"
                 return cell
-            asyncio.run(drive(cell, sandbox, stub, slack_server.url, clock, db))
+            local = _LocalSandbox(sandbox.url, sandbox.config, _LocalState(state, learning))
+            asyncio.run(drive(cell, local, stub, slack_server.url, clock, db))
     cell.wall = time.perf_counter() - started
     cell.cpu = time.process_time() - cpu
     cell.rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -280,7 +362,8 @@ def report(cell: Cell) -> list[str]:
         + ", ".join(f"{e} {n:,}" for e, n in first.most_common()),
         f"  days 2–{cell.days}: {steady_calls:,.0f} a day ({steady_calls / pairs:.3f} per (learner, module)): "
         + ", ".join(f"{e} {n / max(len(steady), 1):,.0f}" for e, n in endpoints.most_common()),
-        f"  budget overruns: {overruns(cell)} · locks: {cell.locks}",
+        f"  budget overruns: {overruns(cell)} · locks: {cell.locks} · learners did {cell.learned:,} items in the LMS"
+        f" meanwhile (BENCH_PROGRESS {os.environ.get('BENCH_PROGRESS', '3')}% a working day)",
         f"  digests: {len(cell.left):,} sent, {cell.nothing:,} with nothing pending; later than 5 min: "
         f"{len(over):,} (worst {worst.total_seconds() / 60:.0f} min); never sent: {max(missing, 0):,}",
         f"  data age at send: p50 {percentile(cell.ages, 0.5)} h, max {max(cell.ages, default=None)} h",

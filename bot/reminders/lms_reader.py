@@ -33,7 +33,7 @@ from bot.lms.factory import LmsClients
 from bot.lms.ispring_models import CourseModule, ModuleResult, ResultsFilter
 from bot.lms.ratelimit import Priority
 from bot.lms.tokens import TOKEN_ENDPOINT
-from bot.lms.zoho_models import Module, ModuleProgress, Session
+from bot.lms.zoho_models import LockType, Module, ModuleProgress, Session
 from bot.reminders.facts import MISSING, UNKNOWN_VERSION, FactsMemo, ProgressFacts, facts_of
 from bot.reminders.report import SweepReport
 from bot.reminders.settings import ReminderConfig
@@ -56,6 +56,7 @@ from bot.services.types import TrackedModuleRef
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+ABSENT = ":absent"  # what `absent_key` adds to the module's `progress_key`
 MODULES = Codec[list[Module]](list[Module])
 COURSE_MODULES = Codec[list[CourseModule]](list[CourseModule])
 
@@ -64,9 +65,14 @@ class SnapshotStore:
     """A workspace's cached answers for the learners in hand, read a batch at a time (`load`: one query for a
     batch's keys), so a sweep over 10,000 learners holds one batch's answers, never the whole workspace's.
 
-    With a `FactsMemo`, `load(keys, answers=False)` reads only the keys' versions and the answers that changed
-    since the memo last derived facts from them; `derived` serves the rest from the memo, so an unchanged answer
-    is neither read nor decoded again (`get` still reads one on demand).
+    With a `FactsMemo`, `load(keys, answers=False)` reads only the keys' versions; `derived` serves the facts of
+    an answer the memo has seen at that version, so an unchanged answer is neither read nor decoded again. The
+    answers the memo has no facts of are read when first asked for (all of the batch's at once), not at `load`:
+    a sweep phase looks at only some of them. Versions are read once a sweep (the first `load` that holds a
+    key): the phases of one sweep hold the same learners several times, and what the sweep writes itself is
+    marked (`put`), so a later phase derives it afresh; what another process writes meanwhile is seen by the
+    next sweep. A "not enrolled" flag (`absent_key`) is asked for only when its module has no answer, so its
+    version is read only for those.
 
     A key outside the loaded batch (a workspace-wide answer: module settings, sessions) is read from the store
     on its own. Writes go through to the shared store, so `/lms progress` and App Home see them at once.
@@ -89,24 +95,49 @@ class SnapshotStore:
         self.rows: dict[str, tuple[Any, datetime]] = {}
         self.versions_of: dict[str, int] = {}  # every loaded key that has an answer: its version
         self._loaded: frozenset[str] = frozenset()
+        self._unread: set[str] = set()  # loaded keys whose answers the memo has no facts of, not read yet
+        self._seen: dict[str, int | None] = {}  # this sweep: each key's version as first read (None: no answer)
 
     async def load(self, keys: Sequence[str], *, answers: bool = True) -> None:
-        """Hold these keys' answers (and forget the previous batch's). `answers=False`: only the answers the memo
-        has no facts of (the others' versions only)."""
-        self.rows, self.versions_of, self._loaded = {}, {}, frozenset()  # the previous batch is let go first
+        """Hold these keys' answers (and forget the previous batch's). `answers=False`: the versions only; the
+        answers the memo has no facts of are read when first asked for."""
+        self.rows, self.versions_of, self._loaded, self._unread = {}, {}, frozenset(), set()  # the last batch goes
         if answers or self.memo is None or self.versions is None:
             found = await self.read_many(keys)
-        else:
-            memo = self.memo
-            self.versions_of = dict(await self.versions(keys))
-            stale = [key for key, version in self.versions_of.items() if not memo.has(key, version)]
-            found = await self.read_many(stale) if stale else {}
+            self._seen.update(dict.fromkeys(keys))
+            self._hold(found)
+            self._loaded = frozenset(keys)
+            return
+        memo = self.memo
+        held = [key for key in keys if not key.endswith(ABSENT)]
+        await self._versions([key for key in held if key not in self._seen])
+        flags = [key for key in keys if key.endswith(ABSENT) and self._seen.get(key[: -len(ABSENT)]) is None]
+        await self._versions([key for key in flags if key not in self._seen])
+        held += flags
+        for key in held:
+            version = self._seen[key]
+            if version is not None:
+                self.versions_of[key] = version
+                if not memo.has(key, version):
+                    self._unread.add(key)
+        self._loaded = frozenset(held)
+
+    async def _versions(self, keys: Sequence[str]) -> None:
+        assert self.versions is not None
+        if keys:
+            found = await self.versions(keys)
+            self._seen.update((key, found.get(key)) for key in keys)
+
+    def _hold(self, found: Mapping[str, CachedAnswer]) -> None:
         for key, answer in found.items():
             self.rows[key] = (answer.payload, answer.fetched_at)
             self.versions_of[key] = answer.version
-        self._loaded = frozenset(keys)
+            self._seen[key] = answer.version
 
     async def get(self, key: str) -> tuple[Any, datetime] | None:
+        if key in self._unread:  # the first answer asked for that the memo had no facts of: all of them, now
+            unread, self._unread = sorted(self._unread), set()
+            self._hold(await self.read_many(unread))
         if key in self.rows:
             return self.rows[key]
         if key in self._loaded:
@@ -133,15 +164,22 @@ class SnapshotStore:
         known = self.memo.get(key, version)
         if known is not MISSING:
             return known  # type: ignore[no-any-return]
-        value = derive(await self.get(key))
-        self.memo.put(key, version, value)
+        entry = await self.get(key)
+        value = derive(entry)
+        self.memo.put(key, self.versions_of.get(key, version), value)  # the version read, if it was read now
         return value
 
     async def put(self, key: str, payload: Any) -> None:
         await self.store.put(key, payload)
+        self._seen[key] = UNKNOWN_VERSION  # not read back: facts are derived afresh, in this batch and later ones
+        self._unread.discard(key)
         if key in self._loaded:
             self.rows[key] = (payload, self.clock())
-            self.versions_of[key] = UNKNOWN_VERSION  # not read back: facts are derived afresh
+            self.versions_of[key] = UNKNOWN_VERSION
+
+
+def _course_modules_key(team_id: str, tracked: TrackedModuleRef) -> str:
+    return f"{team_id}:zoho:modules:{tracked.course_id}:{tracked.batch_id or '-'}"
 
 
 def _progress_facts(entry: tuple[Any, datetime] | None) -> ProgressFacts | None:
@@ -206,6 +244,8 @@ class LmsReader:
         self._prefilter: asyncio.Task[Prefilter | None] | None = None
         self._prefilter_age: float | None = None  # the bulk age the prefilter in hand was read for
         self._at_hand: asyncio.Task[Prefilter | None] | None = None  # digests at send time: no check, no read
+        self._known: dict[str, list[Module] | None] = {}  # course orders as cached, peeked once a sweep
+        self._known_settings: dict[str, Module | None] = {}  # module settings likewise
 
     # --- bulk reads (ZOHO_BULK_READS): skip module-progress calls a verified bulk answer settles -------------
 
@@ -232,7 +272,8 @@ class LmsReader:
         `max_age`: a cached copy this young is used as it is (default `fresh_seconds`), exactly as the
         module-by-module path would, so no bulk answer is consulted for it. `bulk_age`: how old the bulk
         answer may be (default `max_age`); an older one is read again, at most once per sweep and caller need.
-        `locked_ok`: the module has no date lock (see `Prefilter.decision`). `at_send`: a digest at its send time,
+        `locked_ok`: the module has no date lock (see `Prefilter.decision`); a module whose settings say it is
+        locked until the one before it is done counts as such without it. `at_send`: a digest at its send time,
         which does not wait for the LMS: no check and no bulk read then (the check's module-progress calls would
         hold the endpoint the digest's own reads need), only a current verdict and a bulk answer already at hand."""
         if self._bulk is None:
@@ -244,13 +285,23 @@ class LmsReader:
         prefilter = await (self._at_hand_for(wanted) if at_send else self._prefilter_for(wanted))
         if prefilter is None:
             return None
+        if cached is not None and cached.is_locked and not locked_ok:
+            locked_ok = await self._unlocks_with_previous(tracked)
+        # Only a record that shows the module complete asks about sessions (a list read at most hourly).
+        soon = prefilter.says_complete(tracked, learner_id) and await self._sessions_soon(tracked)
         return prefilter.decision(
             tracked,
             learner_id,
             cached=CachedRead(cached.is_locked, cached.fetched_at) if cached is not None else None,
-            sessions_soon=await self._sessions_soon(tracked),
+            sessions_soon=soon,
             locked_ok=locked_ok,
         )
+
+    async def _unlocks_with_previous(self, tracked: TrackedModuleRef) -> bool:
+        """The module is locked only until the one before it is done (its settings as last read): its lock opens
+        only by a change the learner's bulk record shows, so a locked copy under an unchanged record is current."""
+        settings = await self.known_module(tracked)
+        return settings is not None and settings.lock_type is LockType.UNTIL_PREVIOUS_COMPLETED
 
     @property
     def bulk_on(self) -> bool:
@@ -302,12 +353,25 @@ class LmsReader:
         service, _, tracked = self._bulk
         try:
             verdict = await service.verdict(self.team_id)
-            if verdict is None or not verdict.on or service.due(verdict):
+            if verdict is None or not verdict.on or service.expired(verdict):
                 return None
             return await service.prefilter(self.team_id, self.lms.zoho, tracked, max_age=bulk_age, cached_only=True)
         except Exception as exc:  # noqa: BLE001 - bulk reads are an optimisation: module by module instead
             log.warning("bulk reads unavailable for %s this sweep: %s", self.team_id, exc)
             return None
+
+    def bulk_covers(self, max_age: float) -> bool:
+        """This sweep's bulk answers in hand were all read at most `max_age` ago (False: none in hand)."""
+        prefilter = self._prefilter.result() if self._prefilter is not None and self._prefilter.done() else None
+        oldest = prefilter.oldest if prefilter is not None else None
+        return oldest is not None and self._age(oldest) <= max_age
+
+    def bulk_complete(self, tracked: TrackedModuleRef, learner_id: str) -> bool | None:
+        """Whether this sweep's bulk answer in hand shows the module complete for the learner (None: it does not
+        say, or none is in hand)."""
+        prefilter = self._prefilter.result() if self._prefilter is not None and self._prefilter.done() else None
+        record = prefilter.record(tracked, learner_id) if prefilter is not None else None
+        return record.module_complete(tracked.module_id) if record is not None else None
 
     def bulk_module_name(self, tracked: TrackedModuleRef, learner_id: str) -> str | None:
         record = None
@@ -328,6 +392,7 @@ class LmsReader:
                 sorted(learners),
                 read_module=self._verification_read,
                 muted=learners,
+                fresh_for=bulk_age,
             )
             if verdict is None or not verdict.on:
                 return None
@@ -430,10 +495,28 @@ class LmsReader:
             self.config.settings_max_age_seconds,
         )
 
+    async def known_module(self, tracked: TrackedModuleRef) -> Module | None:
+        """`module` as last read, however old, read now only when it never was (None: unavailable); decoded once a
+        sweep. For planning: the digest itself reads the settings again when they are older than it allows."""
+        key = module_key(self.team_id, tracked)
+        if key not in self._known_settings:
+            cached = await self.cache.peek(key, MODULE)
+            self._known_settings[key] = cached[0] if cached is not None else await self.module(tracked)
+        return self._known_settings[key]
+
+    async def known_course_modules(self, tracked: TrackedModuleRef) -> list[Module] | None:
+        """`course_modules` as last read, however old, read now only when it never was (None: unavailable);
+        decoded once a sweep. For planning: the digest itself reads the order again when it is due."""
+        key = _course_modules_key(self.team_id, tracked)
+        if key not in self._known:
+            cached = await self.cache.peek(key, MODULES)
+            self._known[key] = cached[0] if cached is not None else await self.course_modules(tracked)
+        return self._known[key]
+
     async def course_modules(self, tracked: TrackedModuleRef) -> list[Module] | None:
         """The course's modules in course order (to name the module a locked one waits for)."""
         zoho = self.lms.zoho
-        key = f"{self.team_id}:zoho:modules:{tracked.course_id}:{tracked.batch_id or '-'}"
+        key = _course_modules_key(self.team_id, tracked)
 
         async def load() -> list[Module]:
             return await zoho.course_modules(tracked.course_id, batch_id=tracked.batch_id)

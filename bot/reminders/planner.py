@@ -72,6 +72,15 @@ def settled_until(
     return starts - timedelta(days=1) if starts is not None else None
 
 
+def _behind_previous(settings: Module) -> bool:
+    return settings.lock_type is LockType.UNTIL_PREVIOUS_COMPLETED
+
+
+def _locked_until_later(settings: Module, today: date) -> bool:
+    """As the digest judges it (bot/reminders/collect.py): locked until a date after today."""
+    return settings.lock_type is LockType.UNTIL_DATE and settings.lock_until is not None and settings.lock_until > today
+
+
 def _rank(cached: ProgressFacts | None) -> tuple[int, date]:
     if cached is None:
         return 0, date.max
@@ -93,6 +102,7 @@ class Planner:
         self.policy = policy or RateLimitPolicy()
         self._memo: dict[tuple[str, str, int], _Memo] = {}
         self._spare: dict[str, tuple[float, datetime]] = {}  # per workspace: in-place refresh calls left, as of
+        self._tracked: dict[str, list[TrackedModuleRef]] = {}  # per workspace: its tracked modules, as last planned
 
     def forget(self, team_id: str) -> None:
         for key in [k for k in self._memo if k[0] == team_id]:
@@ -109,6 +119,7 @@ class Planner:
         window = timedelta(hours=self.config.plan_hours)
         lead = timedelta(minutes=self.config.prefetch_minutes)
         settings: dict[int, Module | None] = {}
+        self._tracked[reader.team_id] = list(tracked)
         pairs: list[Pair] = []
         for send_at, learner in upcoming:
             if not learner.zoho_id or send_at - now > window:
@@ -122,8 +133,8 @@ class Planner:
                     continue
                 if memo.absent and now - memo.read_at < timedelta(days=1):
                     continue
-                if module.id not in settings:
-                    settings[module.id] = await reader.module(module)
+                if module.id not in settings:  # as last read: the digest reads them again when it is due
+                    settings[module.id] = await reader.known_module(module)
                 cached = await reader.peek_facts(module, learner.zoho_id)
                 if cached is None and await reader.not_enrolled(module, learner.zoho_id):
                     memo.absent, memo.read_at = True, now
@@ -133,6 +144,9 @@ class Planner:
                     memo.read_at = cached.fetched_at
                     if cached.fetched_at >= opens:
                         continue
+                day = send_at.astimezone(learner.tz).date()
+                if await self._behind_pending(reader, tracked, module, learner, settings, day):
+                    continue  # the digest tells its lock from the module before it, not from its own answer
                 quiet = settled_until(cached, settings[module.id], now, self.config)
                 if quiet is not None:
                     memo.quiet_until = quiet
@@ -143,6 +157,55 @@ class Planner:
                 pairs.append(Pair(max(now, send_at - lead), rank, due, learner, module, max_age))
         pairs.sort(key=Pair.order)
         return pairs
+
+    async def _behind_pending(
+        self,
+        reader: LmsReader,
+        tracked: Sequence[TrackedModuleRef],
+        module: TrackedModuleRef,
+        learner: Learner,
+        settings: dict[int, Module | None],
+        today: date,
+        *,
+        bulk: bool = False,
+    ) -> bool:
+        """Locked until the module before it is done, and that one — tracked, not muted, open, as last read — is
+        not: the digest then tells this module's lock from that one's answer and never reads this one
+        (bot/reminders/collect.py), so no call for it can change what is sent. Once the one before reads done,
+        this one is planned again (each sweep looks anew). `bulk`: when that one was never read, the verified
+        bulk answer in hand says whether it is done (that one, unlocked by its settings, is read before the
+        digest, which then judges as here; should it read done after all, the digest reads this one)."""
+        mine = settings[module.id]
+        if mine is None or not _behind_previous(mine) or learner.zoho_id is None:
+            return False
+        order = await reader.known_course_modules(module)  # as last read: the digest reads it again when due
+        ids = [m.module_id for m in order or []]
+        if module.module_id not in ids or ids.index(module.module_id) == 0:
+            return False
+        before_id = ids[ids.index(module.module_id) - 1]
+        before = next(
+            (
+                t
+                for t in tracked
+                if (t.course_id, t.batch_id, t.module_id) == (module.course_id, module.batch_id, before_id)
+            ),
+            None,
+        )
+        if before is None or before.id in learner.muted:
+            return False
+        if before.id not in settings:
+            settings[before.id] = await reader.known_module(before)
+        before_settings = settings[before.id]
+        if before_settings is None or _locked_until_later(before_settings, today):
+            return False  # the digest skips that one without an answer: it reads this one
+        prior = await reader.peek_facts(before, learner.zoho_id)
+        if prior is not None:
+            return not prior.is_locked and not prior.complete
+        return (
+            bulk
+            and before_settings.lock_type is LockType.UNLOCKED
+            and reader.bulk_complete(before, learner.zoho_id) is False
+        )
 
     async def allowance(self, reader: LmsReader, pairs: Sequence[Pair], now: datetime) -> int:
         """How many of `pairs` (in order) to read in this sweep: what keeps the rest feasible, within the caps."""
@@ -162,6 +225,11 @@ class Planner:
         required = 0.0
         for k, pair in enumerate(pairs, start=1):
             required = max(required, k - rate * max(0.0, (pair.deadline - now).total_seconds()))
+        if headroom < len(pairs):
+            # More pairs than calls left in the rolling 24 h: waiting gains the soonest nothing (what frees up later
+            # serves the later ones), while other work (session lists, in-place updates, people's commands) may
+            # spend what is left meanwhile. So the soonest are read now, as many as the calls left fall short.
+            required = max(required, len(pairs) - headroom)
         # A sweep spends at most what the endpoint gives in one sweep interval, so it never runs into the next.
         per_sweep = max(1, int(per_second * self.config.plan_rate_share * self.config.sweep_minutes * 60))
         return int(min(math.ceil(required), per_sweep, headroom, len(pairs)))
@@ -200,8 +268,16 @@ class Planner:
         """Settle from the bulk answer (ZOHO_BULK_READS, verified) every pair it can: complete, not enrolled, or
         unchanged since its cached read, all at once, whichever sweep it falls in; one bulk answer read after
         their windows opened serves them all. Returns the pairs left to read module by module, in order.
-        `focus`: called with each `batch` of pairs before they are looked at (to read their cached answers)."""
-        if not pairs or not await reader.bulk_ready(min(p.max_age for p in pairs)):
+        `focus`: called with each `batch` of pairs before they are looked at (to read their cached answers).
+
+        The bulk answer is read again only when one of the pairs that must be read now (`allowance`) opened its
+        window after the answer in hand was read: a whole course's pages cost what many module reads do, and
+        one answer read late enough serves every send time of the day whose window was open then. Pairs whose
+        window opened after it are left for a later answer (they are not due yet)."""
+        if not pairs:
+            return []
+        pressing = pairs[: max(1, await self.allowance(reader, pairs, reader.now()))]
+        if not await reader.bulk_ready(min(p.max_age for p in pressing)):
             return list(pairs)
         left: list[Pair] = []
         size = batch or len(pairs)
@@ -216,8 +292,18 @@ class Planner:
         for pair in pairs:
             learner_id = pair.learner.zoho_id
             assert learner_id is not None
+            if not reader.bulk_covers(pair.max_age):
+                left.append(pair)  # its window opened after the answer in hand was read
+                continue
             cached = await reader.peek_facts(pair.tracked, learner_id)
             skip = await reader.bulk_skip(pair.tracked, learner_id, cached, max_age=pair.max_age)
+            if skip is None and cached is None:
+                tracked = self._tracked.get(reader.team_id, [])
+                settings: dict[int, Module | None] = {pair.tracked.id: await reader.known_module(pair.tracked)}
+                today = pair.deadline.astimezone(pair.learner.tz).date()
+                if await self._behind_pending(reader, tracked, pair.tracked, pair.learner, settings, today, bulk=True):
+                    report.refreshed += 1
+                    continue  # planned again next sweep, by then from the answer of the module before it
             if skip is None:
                 left.append(pair)
                 continue
@@ -251,7 +337,11 @@ class Planner:
                 memo = self._memo.setdefault((pair.learner.team_id, learner_id, pair.tracked.id), _Memo())
                 cached = await reader.peek_facts(pair.tracked, learner_id)
                 try:
-                    skip = await reader.bulk_skip(pair.tracked, learner_id, cached, max_age=pair.max_age)
+                    skip = (
+                        await reader.bulk_skip(pair.tracked, learner_id, cached, max_age=pair.max_age)
+                        if reader.bulk_covers(pair.max_age)  # else one call, not a course's pages again
+                        else None
+                    )
                     if skip is not None:
                         self._settled(memo, skip, reader, pair.tracked)
                     else:

@@ -149,6 +149,11 @@ class Prefilter:
         answer = self.bulk.get((tracked.course_id, tracked.batch_id))
         return answer.learner(learner_id) if answer is not None else None
 
+    def says_complete(self, tracked: TrackedModuleRef, learner_id: str) -> bool:
+        """The learner's record shows the module complete (what `decision`'s `sessions_soon` matters for)."""
+        record = self.record(tracked, learner_id)
+        return record is not None and record.module_complete(tracked.module_id) is True
+
     def decision(
         self,
         tracked: TrackedModuleRef,
@@ -237,6 +242,15 @@ class BulkReads:
         wait = UNAVAILABLE_RETRY if verdict.kind in ("unavailable", "no-sample") else self.recheck
         return self.now() - verdict.checked_at.astimezone(UTC) >= min(wait, self.recheck)
 
+    def expired(self, verdict: BulkVerdict | None) -> bool:
+        """Due for its check, and by more than a second re-check period: no longer relied on until checked (a
+        verdict that is only due still stands until the next bulk read, which the check then shares)."""
+        if not self.due(verdict):
+            return False
+        if verdict is None or not verdict.on:
+            return True
+        return self.now() - verdict.checked_at.astimezone(UTC) >= 2 * self.recheck
+
     async def ensure(
         self,
         team_id: str,
@@ -246,11 +260,20 @@ class BulkReads:
         *,
         read_module: ModuleReader | None = None,
         muted: Mapping[str, Collection[int]] | None = None,
+        fresh_for: float | None = None,
     ) -> BulkVerdict | None:
-        """The verdict, verified first when none is stored or the last check is older than the re-check period."""
+        """The verdict, verified first when none is stored or the last check is older than the re-check period.
+
+        `fresh_for`: the caller can do with bulk answers this old. A verdict in favour that is due but not
+        `expired` is then checked only once the answers in hand are older than that: the check reads every
+        page afresh, so it waits for the read the caller would make anyway instead of adding one."""
         current = await self.verdict(team_id)
         if not self.due(current):
             return current
+        if fresh_for is not None and current is not None and current.on and not self.expired(current):
+            groups = _groups([t for t in tracked if t.module_id])
+            if all([await self._at_hand(team_id, group, fresh_for) is not None for group in groups]):
+                return current
         return await self.verify(team_id, zoho, tracked, learner_ids, read_module=read_module, muted=muted)
 
     async def verify(

@@ -181,6 +181,31 @@ async def test_verified_accounts_are_rechecked_after_the_period(make_world: Make
     assert again is not None and not again.on and again.kind == "disagreed"
 
 
+async def test_a_due_recheck_waits_for_the_bulk_read_a_caller_needs_and_shares_it(make_world: MakeWorld) -> None:
+    world = await make_world(settings={"zoho_bulk_recheck_hours": 24})
+    bulk = world.services.bulk_reads
+    tracked = list(world.tracked.values())
+
+    async def ensure(fresh_for: float) -> BulkVerdict | None:
+        return await run(world, bulk.ensure(TEAM, await zoho(world), tracked, LEARNERS, fresh_for=fresh_for))
+
+    first = await ensure(3600)
+    assert first is not None and first.on
+    world.state.clear_calls()
+    world.set_time(world.now() + timedelta(hours=25))  # the check is due
+    # A caller content with the answers in hand (25 h old) makes no read, so the check waits too: no call at all.
+    assert await ensure(30 * 3600) == first and world.state.calls == []
+    # One that needs fresher answers gets them, and the check with them: every page read once, and the sample.
+    again = await ensure(3600)
+    assert again is not None and again.on and again.checked_at > first.checked_at
+    assert calls(world, Endpoint.COURSE_PROGRESS) == 2 and calls(world, Endpoint.MODULE_PROGRESS) == 5 * len(tracked)
+    # Put off by no more than another period: past it, the check is made whatever the caller can do with.
+    world.state.clear_calls()
+    world.set_time(world.now() + timedelta(hours=48))
+    late = await ensure(100 * 3600)
+    assert late is not None and late.checked_at > again.checked_at and calls(world, Endpoint.COURSE_PROGRESS) == 2
+
+
 async def test_master_switch_off_spends_nothing_and_says_so(make_world: MakeWorld) -> None:
     world = await make_world(settings={"zoho_bulk_reads": "off"})
     bulk = world.services.bulk_reads

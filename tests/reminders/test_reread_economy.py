@@ -4,6 +4,7 @@ path. The per-module path is pinned by the shared fixture; `bulk` worlds run ZOH
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -126,3 +127,91 @@ async def test_with_bulk_reads_one_answer_settles_the_day_and_the_digests_stay_t
     assert bulk[Endpoint.MODULE_PROGRESS] * 4 <= per_module[Endpoint.MODULE_PROGRESS], (bulk, per_module)
     assert bulk[Endpoint.COURSE_PROGRESS] <= 2 * 2, bulk  # at most two reads of the two tracked courses
     assert sum(bulk.values()) < sum(per_module.values()) / 2, (bulk, per_module)
+
+
+# --- a module locked until the one before it is done --------------------------------------------------------------
+
+BARBARA = PEOPLE["U0BARBARA"]  # Kolkata (09:00 = 03:30 UTC); Phishing Basics half done, so Password Hygiene locked
+SUNDAY_NOON = datetime(2026, 3, 29, 12, 0, tzinfo=UTC)
+BARBARA_DONE = datetime(2026, 3, 31, 12, 0, tzinfo=UTC)  # Tuesday: she finishes Phishing Basics
+
+
+def barbara_finishes_phishing(world: World) -> None:
+    rng = random.Random("barbara")
+    while seed.do_next_item(world.state, BARBARA, seed.SELF_PACED_COURSE, None, seed.SP_MODULE_1, rng):
+        pass
+
+
+async def barbaras_week(
+    make_world: MakeWorld, people: dict[str, int] | None = None, **kwargs: Any
+) -> tuple[list[datetime], list[str]]:
+    """Sunday noon to Wednesday's digest, sweeps every 15 minutes as the scheduler runs them: when Password
+    Hygiene was read for Barbara, and her digests' texts as sent (Monday, Tuesday, Wednesday)."""
+    world = await make_world(SUNDAY_NOON, people=people or {"U0BARBARA": BARBARA}, **kwargs)
+    hygiene: list[datetime] = []
+    digests: list[str] = []
+    moment = SUNDAY_NOON
+    while moment <= datetime(2026, 4, 1, 4, 0, tzinfo=UTC):
+        world.set_time(moment)
+        if moment == BARBARA_DONE:
+            barbara_finishes_phishing(world)
+        world.state.clear_calls()
+        await world.sweep()
+        path = f"/modules/{seed.SP_MODULE_2}/learners/{BARBARA}/"
+        hygiene += [moment for c in world.state.calls_for(Endpoint.MODULE_PROGRESS) if path in c.path]
+        sent = [text_of(m) for m in world.dms("U0BARBARA") if "LMS item" in text_of(m)]
+        digests += sent[len(digests) :]  # as sent (later sweeps may tick it off in place)
+        moment += timedelta(minutes=15)
+    return hygiene, digests
+
+
+MONDAY_SEND = datetime(2026, 3, 30, 3, 30, tzinfo=UTC)
+WEDNESDAY_SEND = datetime(2026, 4, 1, 3, 30, tzinfo=UTC)
+
+
+@pytest.mark.timeout(600)  # three simulated days of sweeps
+async def test_a_module_locked_behind_a_pending_tracked_one_is_not_read_until_that_one_is_done(
+    make_world: MakeWorld,
+) -> None:
+    hygiene, digests = await barbaras_week(make_world)
+    # Read once, cold, for Monday; then not while Phishing Basics reads pending: each digest tells the lock from
+    # Phishing Basics' own answer (which is re-read) and never looks at Password Hygiene's.
+    assert len([t for t in hygiene if t <= MONDAY_SEND]) == 1, hygiene
+    assert [t for t in hygiene if MONDAY_SEND < t < BARBARA_DONE] == [], hygiene
+    # Once Phishing Basics reads done, Password Hygiene is read again for Wednesday, and the digest shows it open.
+    assert [t for t in hygiene if BARBARA_DONE < t <= WEDNESDAY_SEND], hygiene
+    monday, tuesday, wednesday = digests
+    assert "unlocks when you finish *Phishing Basics*" in monday and "unlocks when you finish" in tuesday
+    assert "unlocks when you finish" not in wednesday and "Password manager guide" in wednesday, wednesday
+
+
+@pytest.mark.timeout(600)  # three simulated days of sweeps, twice
+async def test_with_bulk_reads_a_locked_copy_stays_current_while_the_record_is_unchanged(make_world: MakeWorld) -> None:
+    # Only Password Hygiene is tracked: nothing the digest reads tells whether Phishing Basics is done, so the
+    # per-module path reads the locked module every day; the bulk record, which shows every module, does.
+    only = (("security-2", seed.SELF_PACED_COURSE, None, seed.SP_MODULE_2),)
+    per_module, reference = await barbaras_week(make_world, tracks=only)
+    assert [t for t in per_module if MONDAY_SEND < t < BARBARA_DONE], per_module
+    hygiene, digests = await barbaras_week(make_world, tracks=only, settings=BULK)
+    assert digests == reference
+    assert [t for t in hygiene if MONDAY_SEND < t < BARBARA_DONE] == [], hygiene
+    assert [t for t in hygiene if BARBARA_DONE < t <= WEDNESDAY_SEND], hygiene  # her record changed: read
+    # A lock alone is no reminder: Monday and Tuesday had nothing to send; Wednesday tells what she can do now.
+    [wednesday] = digests
+    assert "Password manager guide" in wednesday and "unlocks when you finish" not in wednesday, wednesday
+
+
+@pytest.mark.timeout(600)  # three simulated days of sweeps, twice
+async def test_with_bulk_reads_a_module_locked_behind_a_pending_one_is_not_read_even_before_that_one_was(
+    make_world: MakeWorld,
+) -> None:
+    # Margaret (both self-paced modules done) is the one the check compares; Barbara is never sampled.
+    people = {"U0BARBARA": BARBARA, "U0MARGARET": PEOPLE["U0MARGARET"]}
+    per_module, reference = await barbaras_week(make_world, people)
+    assert len([t for t in per_module if t <= MONDAY_SEND]) == 1, per_module  # read once, cold
+    hygiene, digests = await barbaras_week(make_world, people, settings={**BULK, "zoho_bulk_sample": 1})
+    assert digests == reference
+    # Her bulk record shows Phishing Basics not done from the first sweep on: Password Hygiene is not read until
+    # she has done it, not even for Monday's digest, which told its lock from Phishing Basics' answer.
+    assert [t for t in hygiene if t < BARBARA_DONE] == [], hygiene
+    assert [t for t in hygiene if BARBARA_DONE < t <= WEDNESDAY_SEND], hygiene

@@ -334,8 +334,35 @@ def _seed_course_progress(
             state.progress[(person.learner_id, entity.entity_id)] = _entity_progress(entity, n < count, rng, today)
 
 
-def _entity_progress(entity: Entity, done: bool, rng: random.Random, today: date) -> EntityProgress:
-    when = today - timedelta(days=rng.randint(1, 12))
+def do_next_item(
+    state: SandboxState, learner_id: int, course_id: int, batch_id: int | None, module_id: int, rng: random.Random
+) -> Entity | None:
+    """The learner does the next mandatory item of a module open to them (not a session: those take a day in the
+    room), today, as module-progress and the bulk answers will show it from then on; None when nothing is left to
+    do there (or the module is locked for them)."""
+    with state.lock:
+        course = state.courses[course_id]
+        module = state.module(course_id, module_id)
+        enrolled = course.batches[batch_id].learner_ids if batch_id is not None else course.learner_ids
+        if learner_id not in enrolled or state.locked_for(learner_id, course, module, batch_id):
+            return None
+        for entity in state.visible_entities(module, batch_id):
+            if (
+                entity.mandatory
+                and entity.type != "session"
+                and not state.entity_progress(learner_id, entity.entity_id).completed
+            ):
+                state.progress[(learner_id, entity.entity_id)] = _entity_progress(
+                    entity, True, rng, state.today(), on=state.today()
+                )
+                return entity
+    return None
+
+
+def _entity_progress(
+    entity: Entity, done: bool, rng: random.Random, today: date, *, on: date | None = None
+) -> EntityProgress:
+    when = on if on is not None else today - timedelta(days=rng.randint(1, 12))
     if entity.type == "session":
         return EntityProgress(completed=done, attendance="Present" if done else "Absent")
     if not done:
