@@ -97,6 +97,8 @@ class SnapshotStore:
         self._loaded: frozenset[str] = frozenset()
         self._unread: set[str] = set()  # loaded keys whose answers the memo has no facts of, not read yet
         self._seen: dict[str, int | None] = {}  # this sweep: each key's version as first read (None: no answer)
+        # This sweep's batches as held (keys -> what they held), until the sweep writes: phases hold the same ones.
+        self._batches: dict[tuple[str, ...], tuple[frozenset[str], dict[str, int]]] = {}
 
     async def load(self, keys: Sequence[str], *, answers: bool = True) -> None:
         """Hold these keys' answers (and forget the previous batch's). `answers=False`: the versions only; the
@@ -104,23 +106,32 @@ class SnapshotStore:
         self.rows, self.versions_of, self._loaded, self._unread = {}, {}, frozenset(), set()  # the last batch goes
         if answers or self.memo is None or self.versions is None:
             found = await self.read_many(keys)
-            self._seen.update(dict.fromkeys(keys))
+            for key in keys:
+                if key not in found and (before := self._seen.get(key, MISSING)) is not None:
+                    self._seen[key] = None
+                    if before is not MISSING:  # gone since a batch held it
+                        self._batches.clear()
             self._hold(found)
             self._loaded = frozenset(keys)
             return
         memo = self.memo
+        batch = tuple(keys)
+        again = self._batches.get(batch)
+        if again is not None:  # held before in this sweep, nothing written since: as then
+            self._loaded, versions = again
+            self.versions_of = dict(versions)
+            self._unread = {key for key, version in versions.items() if not memo.has(key, version)}
+            return
         held = [key for key in keys if not key.endswith(ABSENT)]
         await self._versions([key for key in held if key not in self._seen])
         flags = [key for key in keys if key.endswith(ABSENT) and self._seen.get(key[: -len(ABSENT)]) is None]
         await self._versions([key for key in flags if key not in self._seen])
         held += flags
-        for key in held:
-            version = self._seen[key]
-            if version is not None:
-                self.versions_of[key] = version
-                if not memo.has(key, version):
-                    self._unread.add(key)
+        seen = self._seen
+        self.versions_of = {key: version for key in held if (version := seen[key]) is not None}
+        self._unread = {key for key, version in self.versions_of.items() if not memo.has(key, version)}
         self._loaded = frozenset(held)
+        self._batches[batch] = (self._loaded, dict(self.versions_of))
 
     async def _versions(self, keys: Sequence[str]) -> None:
         assert self.versions is not None
@@ -132,7 +143,9 @@ class SnapshotStore:
         for key, answer in found.items():
             self.rows[key] = (answer.payload, answer.fetched_at)
             self.versions_of[key] = answer.version
-            self._seen[key] = answer.version
+            if self._seen.get(key) != answer.version:  # newer than the batch held: held differently from now on
+                self._seen[key] = answer.version
+                self._batches.clear()
 
     async def get(self, key: str) -> tuple[Any, datetime] | None:
         if key in self._unread:  # the first answer asked for that the memo had no facts of: all of them, now
@@ -173,6 +186,7 @@ class SnapshotStore:
         await self.store.put(key, payload)
         self._seen[key] = UNKNOWN_VERSION  # not read back: facts are derived afresh, in this batch and later ones
         self._unread.discard(key)
+        self._batches.clear()
         if key in self._loaded:
             self.rows[key] = (payload, self.clock())
             self.versions_of[key] = UNKNOWN_VERSION
