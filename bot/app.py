@@ -153,7 +153,7 @@ def modal_services(s: Services) -> ModalServices:
         tracking=s.tracking,
         module_edit=s.module_edit,
         connections=s.connections,
-        lms_now=s.settings.lms_now,
+        lms_now=s.lms_now,
     )
 
 
@@ -169,7 +169,7 @@ def home_services(s: Services) -> HomeServices:
         status=s.status,
         preferences=s.reminder_prefs,
         slack=s.slack,
-        lms_now=s.settings.lms_now,
+        lms_now=s.lms_now,
         remind=remind_services(s),
     )
 
@@ -185,7 +185,7 @@ def command_services(s: Services) -> CommandServices:
         preferences=s.reminder_prefs,
         slack=s.slack,
         clock=s.clock,
-        lms_now=s.settings.lms_now,
+        lms_now=s.lms_now,
         results=results_services(s),
         modals=modal_services(s),
         remind=remind_services(s),

@@ -13,6 +13,7 @@ import asyncio
 import time
 from datetime import UTC, datetime
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 
 class Clock(Protocol):
@@ -36,3 +37,8 @@ class SystemClock(Clock):
 def utc(clock: Clock) -> datetime:
     """Now on `clock`, as an aware UTC datetime."""
     return datetime.fromtimestamp(clock.now(), UTC)
+
+
+def wall_time(clock: Clock, zone: str) -> datetime:
+    """Now on `clock`, in the IANA `zone` (the LMS's: its zone-less session times and "today" are its own)."""
+    return datetime.fromtimestamp(clock.now(), ZoneInfo(zone))

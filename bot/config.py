@@ -6,7 +6,6 @@ why, so the whole configuration reads in one place."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from string import Formatter
 from typing import Literal
@@ -184,10 +183,6 @@ class Settings(BaseSettings):
     @property
     def multi_workspace(self) -> bool:
         return bool(self.slack_client_id and self.slack_client_secret)
-
-    def lms_now(self) -> datetime:
-        """Now, in the LMS's zone: its wall-clock reading compares with the (zone-less) session times it sends."""
-        return datetime.now(ZoneInfo(self.lms_timezone))
 
     @property
     def zoho_daily_budget(self) -> int:

@@ -5,14 +5,16 @@ Built once per process (web, worker, CLI) and closed at shutdown.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 
 import httpx
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 
-from bot.clock import Clock, SystemClock, utc
+from bot.clock import Clock, SystemClock, utc, wall_time
 from bot.config import Settings
 from bot.lms.factory import build_http, build_rate_limiter
 from bot.lms.ratelimit import RateLimiter
@@ -68,6 +70,7 @@ def dev_key_file(database_url: str) -> Path:
 class Services:
     settings: Settings
     clock: Clock  # the process's one clock: the limiter, the cache, the rows storage stamps, the listeners
+    lms_now: Callable[[], datetime]  # that clock read in the LMS's zone (LMS_TIMEZONE)
     db: Database
     keyring: Keyring
     http: httpx.AsyncClient
@@ -155,7 +158,8 @@ def build_services(
     connections = ConnectionService(
         settings, connections_repo, ConnectStateRepository(db, clock=stamp), audit, registry, http
     )
-    learning = LearningService(settings, registry, cache, links, tracking)
+    lms_now = partial(wall_time, clock, settings.lms_timezone)
+    learning = LearningService(settings, registry, cache, links, tracking, lms_now=lms_now)
     roles = RoleService(settings, slack)
     people = PeopleService(settings, registry, cache, links, slack)
     sent_log = SentReminderRepository(db, clock=stamp)
@@ -169,6 +173,7 @@ def build_services(
     return Services(
         settings=settings,
         clock=clock,
+        lms_now=lms_now,
         db=db,
         keyring=keyring,
         http=http,
@@ -189,8 +194,8 @@ def build_services(
         connections=connections,
         learning=learning,
         people=people,
-        nudges=NudgeService(settings, roles, people, learning, slack, sent_log),
-        module_edit=ModuleEditService(settings, registry, tracking, cache, audit),
+        nudges=NudgeService(settings, roles, people, learning, slack, sent_log, lms_now=lms_now),
+        module_edit=ModuleEditService(settings, registry, tracking, cache, audit, lms_now=lms_now),
         reminder_prefs=PreferenceService(preferences, tracking, slack, audit),
         deliveries=deliveries,
         status=StatusService(settings, connections, links, tracking, learning, cache, bulk_reads),

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from bot.clock import SystemClock, wall_time
 from bot.config import Settings
 from bot.lms.dates import DateOrder, DateParseError, parse_datetime
 from bot.lms.errors import LMSError, ValidationError
@@ -101,7 +102,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> Any:
         ),
         "plans": lambda c: c.zoho.learning_plans(args.learner),
         "sessions": lambda c: c.zoho.module_sessions(args.course, args.batch, args.module),
-        "update-module": lambda c: _update_module(c, args, settings.lms_now().date()),
+        "update-module": lambda c: _update_module(c, args, wall_time(SystemClock(), settings.lms_timezone).date()),
         "courses": lambda c: c.zoho.my_courses(search=args.search),
         "modules": lambda c: c.zoho.course_modules(args.course, batch_id=args.batch),
         "module": lambda c: c.zoho.module(args.course, args.module, batch_id=args.batch),

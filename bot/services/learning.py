@@ -91,8 +91,11 @@ class LearningService:
         cache: LmsCache,
         links: LinkService,
         tracking: TrackingService,
+        *,
+        lms_now: Callable[[], datetime],
     ) -> None:
         self.settings = settings
+        self.lms_now = lms_now  # the one clock, read in the LMS's zone (bot.clock.wall_time)
         self.registry = registry
         self.cache = cache
         self.links = links
@@ -188,9 +191,7 @@ class LearningService:
         if progress.is_locked:
             settings = await self.cache.peek(module_key(team_id, tracked), MODULE)
             module = settings[0] if settings is not None else None
-        return ModuleStatus(
-            tracked=tracked, progress=progress, module=module, freshness=freshness, now=self.settings.lms_now()
-        )
+        return ModuleStatus(tracked=tracked, progress=progress, module=module, freshness=freshness, now=self.lms_now())
 
     async def _not_enrolled(self, team_id: str, tracked: TrackedModuleRef, learner_id: str) -> bool:
         """The LMS said within a day that this learner is not enrolled (and no progress was read since)."""
@@ -271,9 +272,7 @@ class LearningService:
                 module = settings
             except LMSError:
                 module = None
-        return ModuleStatus(
-            tracked=tracked, progress=progress, module=module, freshness=freshness, now=self.settings.lms_now()
-        )
+        return ModuleStatus(tracked=tracked, progress=progress, module=module, freshness=freshness, now=self.lms_now())
 
     # --- plans and sessions ---------------------------------------------------------------------------------
 
@@ -377,7 +376,7 @@ class LearningService:
         fetch = fetch or self.interactive()
         flt = ResultsFilter(user_ids=(link.learner_id,))
         key = ispring_results_key(team_id, flt)
-        now = self.settings.lms_now()
+        now = self.lms_now()
         try:
             results, freshness = await self.cache.fetch(
                 key,

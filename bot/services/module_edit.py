@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from bot.config import Settings
 from bot.errors import Problem
@@ -33,8 +35,11 @@ class ModuleEditService:
         tracking: TrackingService,
         cache: LmsCache,
         audit: AuditRepository,
+        *,
+        lms_now: Callable[[], datetime],
     ) -> None:
         self.settings = settings
+        self.lms_now = lms_now  # the one clock, read in the LMS's zone (bot.clock.wall_time)
         self.registry = registry
         self.tracking = tracking
         self.cache = cache
@@ -89,7 +94,7 @@ class ModuleEditService:
             lock_type=lock_type,
             lock_until=lock_until,
             date_order=DateOrder.DMY,  # typed dates are DD-MM-YYYY (the datepicker sends ISO); never MDY
-            today=self.settings.lms_now().date(),
+            today=self.lms_now().date(),
         )
         tracked = await self.tracked(team_id, tracked_id)
         lms = await self.registry.for_team(team_id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, TypedDict
 
 from bot.config import Settings
@@ -64,8 +64,11 @@ class NudgeService:
         learning: LearningService,
         slack: SlackGateway,
         sent_log: SentReminderRepository,
+        *,
+        lms_now: Callable[[], datetime],
     ) -> None:
         self.settings = settings
+        self.lms_now = lms_now  # the one clock, read in the LMS's zone (bot.clock.wall_time)
         self.roles = roles
         self.people = people
         self.learning = learning
@@ -88,7 +91,7 @@ class NudgeService:
             else:
                 by_person[slack_user].append(result)
         outcome = NudgeOutcome(unreachable=len(unreachable))
-        key, period = nudge_period(self.settings.lms_now().date())
+        key, period = nudge_period(self.lms_now().date())
         for learner, modules in sorted(by_person.items()):
             if learner == manager:
                 continue
